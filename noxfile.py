@@ -1,0 +1,75 @@
+"""Test sessions, one per backend, from the one list in ``xpnn/_backend_names.py``.
+
+nox                     # the default sessions: every CPU backend, and lint
+nox -s tests-numpy      # one backend
+nox -s tests-cupy       # on a GPU machine; add --no-venv to reuse an interpreter that has CuPy
+"""
+
+from __future__ import annotations
+
+import runpy
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+# virtualenv + pip, not uv: pip is what finds the CPU build of torch in this machine's wheel cache.
+nox.options.default_venv_backend = "virtualenv"
+nox.options.error_on_missing_interpreters = False
+
+names = runpy.run_path("xpnn/_backend_names.py")
+BACKENDS: tuple[str, ...] = names["BACKENDS"]
+GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
+
+#: What each backend's session installs on top of ``.[test]``.
+EXTRAS = {
+    "numpy": [],
+    "cupy": ["cuda12"],
+    "torch": ["torch"],
+    "jax": ["jax"],
+    "dask": ["dask"],
+    "array_api_strict": ["strict"],
+}
+#: Exact pins, where a range would pull the wrong build: torch 2.13.0 is a CPU build in this
+#: machine class's local wheel cache, while a newer torch from PyPI is a multi-GB CUDA build.
+PINS = {"torch": ["torch==2.13.0"]}
+
+
+def _install(session: nox.Session, extras: list[str], pins: list[str] = ()) -> None:
+    if isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
+        session.log("--no-venv: using the current interpreter and what it has installed")
+        return
+    spec = f".[{','.join(['test', *extras])}]"
+    session.install("-e", spec, *pins)
+
+
+def _make_test_session(backend: str) -> None:
+    @nox.session(name=f"tests-{backend.replace('_', '-')}", default=backend not in GPU_BACKENDS)
+    def tests(session: nox.Session) -> None:
+        _install(session, EXTRAS[backend], PINS.get(backend, []))
+        env = {"XPNN_TEST_BACKENDS": backend}
+        args = session.posargs or (
+            ["--doctest-modules", "xpnn", "tests"] if backend == "numpy" else ["tests"]
+        )
+        session.run("python", "-m", "pytest", *args, env=env)
+
+    tests.__doc__ = f"Run the whole test suite on the {backend} backend."
+
+
+for _backend in BACKENDS:
+    _make_test_session(_backend)
+
+
+@nox.session(default=True)
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy on the package."""
+    _install(session, ["lint"])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(default=False)
+def benchmark(session: nox.Session) -> None:
+    """Run the benchmarks (CPU backends) and write benchmarks/results/."""
+    _install(session, ["torch", "jax", "bench"], PINS["torch"])
+    session.run("python", "benchmarks/bench.py", *session.posargs)

@@ -1,0 +1,145 @@
+"""The backend fixture: every test that takes ``backend`` runs once per backend (and device).
+
+``XPNN_TEST_BACKENDS`` (comma-separated names from ``xpnn.BACKENDS``) chooses the set; each nox
+session sets it to its one backend. A backend named there that cannot be used here fails the
+run at start, except a GPU backend on a machine without a GPU, which skips with the reason
+unless ``XPNN_REQUIRE_GPU=1``. Without the variable, every backend is tried and the ones not
+installed here skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn._backend_names import BACKENDS, GPU_BACKENDS
+from xpnn._backends import Backend, get_backend
+
+#: Extra (backend, device) cases beyond each backend's default device.
+EXTRA_DEVICES = {"array_api_strict": ["device1"]}
+
+
+def _requested() -> tuple[list[str], bool]:
+    env = os.environ.get("XPNN_TEST_BACKENDS", "").strip()
+    if not env:
+        return list(BACKENDS), False
+    names = [n.strip() for n in env.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        raise pytest.UsageError(f"XPNN_TEST_BACKENDS names unknown backends {unknown}; known: {BACKENDS}")
+    return names, True
+
+
+REQUESTED, STRICT = _requested()
+CASES = [(name, None) for name in REQUESTED] + [
+    (name, device) for name in REQUESTED for device in EXTRA_DEVICES.get(name, [])
+]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    status = xpnn.backend_status()
+    lines = [f"xpnn backends requested: {', '.join(REQUESTED)} ({'required' if STRICT else 'if installed'})"]
+    lines += [
+        f"  {n}: {status[n].reason}" + (f" ({status[n].version})" if status[n].version else "")
+        for n in REQUESTED
+    ]
+    return lines
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A session that asks for a backend it cannot use fails here, loudly, before any test."""
+    if not STRICT:
+        return
+    status = xpnn.backend_status()
+    require_gpu = os.environ.get("XPNN_REQUIRE_GPU") == "1"
+    broken = [
+        f"{name}: {status[name].reason}"
+        for name in REQUESTED
+        if not status[name].available and (require_gpu or name not in GPU_BACKENDS)
+    ]
+    if broken:
+        raise pytest.UsageError("requested backends are not usable here: " + "; ".join(broken))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One backend and device under test."""
+
+    name: str
+    xp: Any
+    device: Any
+    impl: Backend
+    device_arg: str | None = None  # what a user would pass as --device / device=, if not the default
+
+    @property
+    def cli_args(self) -> list[str]:
+        """``--backend NAME [--device D]`` for the examples and the command line."""
+        return ["--backend", self.name] + (["--device", self.device_arg] if self.device_arg else [])
+
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """A host array (or list) on this backend and device, optionally in ``dtype`` (a NumPy dtype)."""
+        a = np.asarray(a, dtype=dtype)
+        return self.impl.asarray(a, self.device)
+
+    def dtype(self, name: str) -> Any:
+        """This namespace's dtype called ``name``, or skip where it has none on this device."""
+        available = self.xp.__array_namespace_info__().dtypes(device=self.device)
+        if name in available:
+            return available[name]
+        if name == "float16" and hasattr(self.xp, "float16"):  # not a standard dtype, but common
+            return self.xp.float16
+        pytest.skip(f"{self.name} has no {name} on {self.device}")
+
+    @property
+    def default_float(self) -> Any:
+        return self.xp.__array_namespace_info__().default_dtypes(device=self.device)["real floating"]
+
+    def has_float64(self) -> bool:
+        return "float64" in self.xp.__array_namespace_info__().dtypes(device=self.device)
+
+
+def _case_id(param: tuple[str, Any]) -> str:
+    name, device = param
+    return name if device is None else f"{name}-{device}"
+
+
+@pytest.fixture(scope="session", params=CASES, ids=[_case_id(c) for c in CASES])
+def backend(request: pytest.FixtureRequest) -> Case:
+    name, device = request.param
+    try:
+        impl, dev = get_backend(name, device)
+    except xpnn.BackendUnavailableError as e:
+        pytest.skip(str(e))  # a strict session has already failed in pytest_sessionstart
+    return Case(name, impl.load(), dev, impl, device)
+
+
+@pytest.fixture
+def xp(backend: Case) -> Any:
+    return backend.xp
+
+
+def tolerance(dtype: Any, factor: float = 16.0) -> float:
+    """A relative tolerance of ``factor`` machine epsilons of ``dtype`` (given by its name)."""
+    return factor * float(np.finfo(np.dtype(str(dtype).rsplit(".", 1)[-1])).eps)
+
+
+def assert_close(
+    actual: Any, expected: np.ndarray, case: Case, *, dtype: Any = None, factor: float = 16.0
+) -> None:
+    """``actual`` is an array of ``case``'s library and device, of ``dtype``, close to ``expected``.
+
+    ``expected`` is a NumPy float64 reference; the tolerance comes from ``actual``'s dtype.
+    """
+    assert xpnn.backend_of(actual) == case.name, f"result is a {type(actual)}, not a {case.name} array"
+    if case.name not in ("numpy", "dask"):
+        assert repr(xpnn._backends.device_of(actual)) == repr(case.device)
+    if dtype is not None:
+        assert actual.dtype == dtype, f"dtype {actual.dtype}, expected {dtype}"
+    assert tuple(actual.shape) == expected.shape
+    rtol = tolerance(actual.dtype, factor)
+    np.testing.assert_allclose(xpnn.to_numpy(actual).astype(np.float64), expected, rtol=rtol, atol=rtol)

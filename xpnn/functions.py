@@ -1,0 +1,145 @@
+"""The book's activation and output functions, written once against the Array API.
+
+Every function takes an array of any Array API library (NumPy, CuPy, PyTorch, JAX, Dask,
+array-api-strict; plain lists and scalars mean NumPy) and returns an array of the same library
+on the same device.
+
+**Dtype rule.** Floating input keeps its dtype. Integer and boolean input (for example MNIST
+``uint8`` images) is cast, before any arithmetic, to the namespace's default floating dtype on
+that device (``float64`` for NumPy, CuPy, Dask and array-api-strict; ``float32`` for PyTorch and
+for JAX unless ``jax_enable_x64`` is set). Every function returns that floating dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._compat import array_namespace, device, is_array_api_obj
+
+__all__ = ["affine", "identity_function", "relu", "sigmoid", "softmax", "step_function"]
+
+Array = Any
+
+
+def _floating(x: Array, xp: Any) -> Array:
+    """``x`` cast to a floating dtype by the module's dtype rule."""
+    if xp.isdtype(x.dtype, "real floating"):
+        return x
+    if xp.isdtype(x.dtype, "complex floating"):
+        raise TypeError(f"xpnn functions take real input; got dtype {x.dtype}")
+    dev = device(x)
+    default = xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
+    return xp.astype(x, default)
+
+
+def _prepare(x: Array, xp: Any) -> tuple[Array, Any]:
+    if xp is None:
+        if not is_array_api_obj(x):
+            x = np.asarray(x)
+        xp = array_namespace(x)
+    return _floating(x, xp), xp
+
+
+def step_function(x: Array, /, *, xp: Any = None) -> Array:
+    """1 where ``x > 0``, else 0, in ``x``'s floating dtype (see the module's dtype rule).
+
+    >>> step_function(np.array([-1.0, 1.0, 2.0]))
+    array([0., 1., 1.])
+    """
+    x, xp = _prepare(x, xp)
+    return xp.astype(x > 0, x.dtype)
+
+
+def sigmoid(x: Array, /, *, xp: Any = None) -> Array:
+    """The logistic function ``1 / (1 + exp(-x))``, computed as ``tanh(x/2)/2 + 1/2``.
+
+    That form never overflows: at ±1000, in float16 as in float64, it gives exactly 0 and 1
+    without a warning.
+
+    >>> sigmoid(np.array([-1.0, 1.0, 2.0]))
+    array([0.26894142, 0.73105858, 0.88079708])
+    """
+    x, xp = _prepare(x, xp)
+    return _sigmoid(x, xp)
+
+
+def _sigmoid(x: Array, xp: Any) -> Array:
+    return xp.tanh(x * 0.5) * 0.5 + 0.5
+
+
+def relu(x: Array, /, *, xp: Any = None) -> Array:
+    """``max(x, 0)``, elementwise; NaN stays NaN.
+
+    >>> relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    """
+    x, xp = _prepare(x, xp)
+    return _relu(x, xp)
+
+
+def _relu(x: Array, xp: Any) -> Array:
+    return xp.maximum(x, xp.zeros_like(x))
+
+
+def identity_function(x: Array, /, *, xp: Any = None) -> Array:
+    """``x`` itself (cast to floating by the module's dtype rule): the book's regression output."""
+    x, _ = _prepare(x, xp)
+    return x
+
+
+def _identity(x: Array, xp: Any) -> Array:
+    return x
+
+
+def softmax(x: Array, /, *, axis: int = -1, xp: Any = None) -> Array:
+    """Softmax along ``axis`` (the last by default), with the maximum subtracted first.
+
+    Each row of a batch is normalized on its own, so ``[1000, 1001, 1002]`` does not overflow.
+
+    >>> softmax(np.array([0.3, 2.9, 4.0]))
+    array([0.01821127, 0.24519181, 0.73659691])
+    """
+    x, xp = _prepare(x, xp)
+    return _softmax(x, xp, axis=axis)
+
+
+def _softmax(x: Array, xp: Any, axis: int = -1) -> Array:
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def affine(x: Array, W: Array, b: Array, /, *, xp: Any = None) -> Array:
+    """The affine layer ``x @ W + b``.
+
+    ``x`` has shape ``(..., n_in)``, ``W`` ``(n_in, n_out)`` and ``b`` ``(n_out,)``; all three
+    are arrays of one library. The result has shape ``(..., n_out)``.
+
+    >>> affine(np.array([1.0, 0.5]), np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]),
+    ...        np.array([0.1, 0.2, 0.3]))
+    array([0.3, 0.7, 1.1])
+    """
+    x, xp = _prepare(x, xp)
+    W = _floating(W, xp)
+    b = _floating(b, xp)
+    check_affine_shapes(x.shape, W.shape, b.shape)
+    return xp.matmul(x, W) + b
+
+
+def check_affine_shapes(
+    x_shape: tuple[int | None, ...], W_shape: tuple[int, ...], b_shape: tuple[int, ...], layer: str = ""
+) -> None:
+    """Raise ``ValueError`` naming the shapes unless ``x @ W + b`` chains."""
+    where = f" in layer {layer}" if layer else ""
+    if len(W_shape) != 2:
+        raise ValueError(f"W{layer} must be 2-D (n_in, n_out); got shape {W_shape}")
+    if tuple(b_shape) != (W_shape[1],):
+        raise ValueError(
+            f"b{layer} must have shape ({W_shape[1]},) to match W{layer} {W_shape}; got {b_shape}"
+        )
+    if len(x_shape) == 0 or x_shape[-1] != W_shape[0]:
+        raise ValueError(
+            f"input of shape {tuple(x_shape)} does not fit W{layer} of shape {tuple(W_shape)}{where}:"
+            f" the last axis must be {W_shape[0]}"
+        )
