@@ -143,3 +143,40 @@ def assert_close(
     assert tuple(actual.shape) == expected.shape
     rtol = tolerance(actual.dtype, factor)
     np.testing.assert_allclose(xpnn.to_numpy(actual).astype(np.float64), expected, rtol=rtol, atol=rtol)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+#: The book's published result for its network on the 10,000 MNIST test images (ch. 3.6.2),
+#: also stated in ../shared/data/README.md. It is the specification the real-data tests check.
+BOOK_ACCURACY = 0.9352
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test caches decoded arrays in a directory of its own, never in the user's cache."""
+    monkeypatch.setenv("XPNN_CACHE_DIR", str(tmp_path_factory.mktemp("xpnn-cache")))
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Any:
+    """``$XPNN_DATA_DIR`` when it holds the MNIST test files and the book's weights.
+
+    Skips with the reason where they are absent; ``XPNN_REQUIRE_DATA=1`` (set by CI) makes
+    that a failure instead.
+    """
+    from pathlib import Path
+
+    env = os.environ.get("XPNN_DATA_DIR")
+    needed = [
+        "mnist/t10k-images-idx3-ubyte.gz",
+        "mnist/t10k-labels-idx1-ubyte.gz",
+        "weights/sample_weight.pkl",
+    ]
+    missing = needed if not env else [n for n in needed if not (Path(env) / n).is_file()]
+    if missing:
+        why = f"real MNIST data not found ({'XPNN_DATA_DIR is not set' if not env else f'{env} lacks {missing}'})"
+        if os.environ.get("XPNN_REQUIRE_DATA") == "1":
+            pytest.fail(why + " and XPNN_REQUIRE_DATA=1")
+        pytest.skip(why + "; set XPNN_DATA_DIR to a directory with mnist/ and weights/")
+    return Path(env)  # type: ignore[arg-type]

@@ -41,3 +41,12 @@ def random_network(sizes: tuple[int, ...], dtype=np.float64, seed: int = 0) -> d
         net[f"W{i}"] = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
         net[f"b{i}"] = rng.standard_normal(n_out).astype(dtype) * 0.1
     return net
+
+
+def book_predict(net: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The book's ``predict`` (ch. 3.6.2) in its own dtypes (float32), then argmax."""
+    W1, W2, W3 = net["W1"], net["W2"], net["W3"]
+    b1, b2, b3 = net["b1"], net["b2"], net["b3"]
+    z1 = 1 / (1 + np.exp(-(np.dot(x, W1) + b1)))
+    z2 = 1 / (1 + np.exp(-(np.dot(z1, W2) + b2)))
+    return np.argmax(np.dot(z2, W3) + b3, axis=1)

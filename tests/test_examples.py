@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import reference
-from conftest import Case, tolerance
+from conftest import BOOK_ACCURACY, Case, tolerance
 
 import xpnn
 
@@ -50,3 +50,63 @@ def test_three_layer_example_unusable_backend_is_one_clear_line() -> None:
     result = run_example("three_layer.py", "--backend", "no-such-backend", check=False)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown backend 'no-such-backend'" in result.stderr
+
+
+def test_mnist_inference_example(backend: Case, real_data_dir) -> None:
+    out = run_example(
+        "mnist_inference.py", *backend.cli_args, "--data-dir", str(real_data_dir), "--no-download"
+    )
+    lines = out.stdout.splitlines()
+    assert lines[:2] == [f"Accuracy:{BOOK_ACCURACY}"] * 2
+    assert lines[2].split() == ["X", "W1", "W2", "W3", "->", "Y"]
+    assert lines[3].split() == [
+        "100",
+        "x",
+        "784",
+        "784",
+        "x",
+        "50",
+        "50",
+        "x",
+        "100",
+        "100",
+        "x",
+        "10",
+        "->",
+        "100",
+        "x",
+        "10",
+    ]
+
+
+def test_mnist_inference_example_without_data(tmp_path) -> None:
+    result = run_example("mnist_inference.py", "--data-dir", str(tmp_path), "--no-download", check=False)
+    assert result.returncode == 2
+    assert (
+        result.stderr.count("\n") == 1
+        and "t10k-images-idx3-ubyte.gz" in result.stderr
+        and str(tmp_path) in result.stderr
+    )
+
+
+def test_show_digits_writes_a_png_grid(real_data_dir, tmp_path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "digits.png"
+    result = run_example(
+        "show_digits.py",
+        "--data-dir",
+        str(real_data_dir),
+        "--out",
+        str(out),
+        "--count",
+        "20",
+        "--no-download",
+    )
+    assert "wrote" in result.stdout and "20 digits" in result.stdout
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width > 500 and image.height > 200
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    reds = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+    wrong = int(result.stdout.split(", ")[1].split()[0])
+    assert (reds.sum() > 0) == (wrong > 0), "misclassified digits are framed in red"

@@ -15,8 +15,13 @@ from ._backends import (
     backend_status,
     to_numpy,
 )
+from ._data import DataError, DataNotFoundError
 from .functions import affine, identity_function, relu, sigmoid, softmax, step_function
+from .inference import accuracy, predict, predict_proba
+from .mnist import load_mnist
 from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
+from .plotting import img_show, save_digit_grid, save_image
+from .weights import fetch_sample_weights, load_sample_network, load_weights, save_weights
 
 __version__ = "0.1.0"
 
@@ -24,17 +29,30 @@ __all__ = [
     "BACKENDS",
     "BackendStatus",
     "BackendUnavailableError",
+    "DataError",
+    "DataNotFoundError",
     "Network",
+    "accuracy",
     "affine",
     "asarray",
     "available_backends",
     "backend_of",
     "backend_status",
+    "fetch_sample_weights",
     "format_shape_trace",
     "forward",
     "identity_function",
+    "img_show",
     "init_network",
+    "load_mnist",
+    "load_sample_network",
+    "load_weights",
+    "predict",
+    "predict_proba",
     "relu",
+    "save_digit_grid",
+    "save_image",
+    "save_weights",
     "shape_trace",
     "sigmoid",
     "softmax",

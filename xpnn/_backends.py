@@ -104,6 +104,14 @@ class Backend:
     def synchronize(self, device: Any) -> None:
         """Wait for queued work on ``device`` (a no-op on synchronous backends)."""
 
+    #: Whether arrays are lazy task graphs that batch themselves (Dask): then ``rows`` of
+    #: ``chunked`` replaces xpnn's own loop over batches.
+    lazy = False
+
+    def chunked(self, x: Any, device: Any, rows: int | None) -> Any:
+        """``x`` on this backend, split into batches of ``rows`` (lazy backends only)."""
+        raise NotImplementedError
+
 
 class _NumPy(Backend):
     name, module, install = "numpy", "numpy", "pip install numpy"
@@ -289,12 +297,19 @@ class _Dask(Backend):
     def owns(self, x: Any) -> bool:
         return is_dask_array(x)
 
+    lazy = True
+
     def from_host(self, x: np.ndarray, device: Any) -> Any:
+        return self.chunked(x, device, None)
+
+    def chunked(self, x: Any, device: Any, rows: int | None) -> Any:
         import dask.array as da
 
         # Rows are the parallel axis: chunk along them only, so a matmul needs no reshuffle.
-        chunks = ("auto",) + (-1,) * (x.ndim - 1) if x.ndim else ()
-        return da.from_array(x, chunks=chunks)
+        chunks = (rows or "auto", *(-1,) * (x.ndim - 1)) if x.ndim else ()
+        if is_dask_array(x):
+            return x.rechunk(chunks) if rows else x
+        return da.from_array(x if isinstance(x, np.ndarray) else to_numpy(x), chunks=chunks)
 
     def to_host(self, x: Any) -> np.ndarray:
         return np.asarray(x.compute())

@@ -252,10 +252,11 @@ def _network_for(
     return _cached_place(net, backend_obj, dev, dtype)
 
 
-def prepare_input(network: Network, x: Any) -> Array:
+def prepare_input(network: Network, x: Any, *, normalize: bool = False) -> Array:
     """``x`` on the network's backend and device, in its compute dtype, width checked.
 
-    Integer input (MNIST ``uint8``) is uploaded as it is and cast on the device.
+    Integer input (MNIST ``uint8``) is uploaded as it is and cast on the device; ``normalize``
+    then divides by 255 there, as ``load_mnist(normalize=True)`` does.
     """
     if not hasattr(x, "shape"):
         x = np.asarray(x)
@@ -268,6 +269,8 @@ def prepare_input(network: Network, x: Any) -> Array:
     x = network._backend.asarray(x, network.device)
     if x.dtype != network.dtype:
         x = network.xp.astype(x, network.dtype)
+    if normalize:
+        x = x / 255.0
     return x
 
 

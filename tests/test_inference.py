@@ -1,0 +1,83 @@
+"""predict, predict_proba, accuracy: batching, labels, and the book's accuracy on every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference
+from conftest import BOOK_ACCURACY, Case, assert_close
+
+import xpnn
+
+
+@pytest.fixture(scope="module")
+def problem() -> tuple[dict, np.ndarray, np.ndarray]:
+    net = reference.random_network((12, 8, 5), np.float32, seed=7)
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 256, (53, 12), dtype=np.uint8)  # 53: a partial last batch for every size below
+    t = rng.integers(0, 5, 53)
+    return net, x, t
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 10, 53, 1000])
+def test_predict_matches_reference_for_every_batch_size(backend: Case, problem, batch_size) -> None:
+    net, x, _ = problem
+    y = xpnn.predict(
+        net, x, batch_size=batch_size, backend=backend.name, device=backend.device, normalize=True
+    )
+    ref = reference.forward(net, x.astype(np.float32) / np.float32(255))
+    assert xpnn.backend_of(y) == backend.name
+    np.testing.assert_array_equal(xpnn.to_numpy(y), ref.argmax(axis=1))
+
+
+def test_predict_proba(backend: Case, problem) -> None:
+    net, x, _ = problem
+    p = xpnn.predict_proba(net, backend.asarray(x), batch_size=20, normalize=True)
+    ref = reference.forward(net, x / 255.0, output=reference.softmax)
+    assert_close(p, ref, backend, dtype=backend.dtype("float32"), factor=64)
+
+
+def test_accuracy_with_integer_and_one_hot_labels(backend: Case, problem) -> None:
+    net, x, t = problem
+    expected = float(np.mean(reference.forward(net, x / 255.0).argmax(axis=1) == t))
+    for labels in (t, np.eye(5)[t], backend.asarray(t)):
+        for batch_size in (None, 7):
+            got = xpnn.accuracy(
+                net,
+                x,
+                labels,
+                batch_size=batch_size,
+                backend=backend.name,
+                device=backend.device,
+                normalize=True,
+            )
+            assert isinstance(got, float)
+            assert got == expected
+
+
+def test_label_count_must_match(problem) -> None:
+    net, x, t = problem
+    with pytest.raises(ValueError, match=r"53 inputs but labels of shape \(52,\)"):
+        xpnn.accuracy(net, x, t[:-1])
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        xpnn.predict(net, x, batch_size=0)
+
+
+def test_books_accuracy_per_image_and_batched(backend: Case, real_data_dir: Path) -> None:
+    """Accuracy 0.9352, batched on the full test set and per image on a slice (vs the book's code)."""
+    x, t = xpnn.load_mnist(split="test", data_dir=real_data_dir, download=False)
+    network = xpnn.to_backend(
+        xpnn.load_sample_network(real_data_dir, download=False), backend.name, backend.device
+    )
+    weights = network.to_numpy()
+    book = reference.book_predict(weights, x)  # the book's NumPy float32 code
+    assert float(np.mean(book == t)) == BOOK_ACCURACY
+    x_dev, t_dev = backend.asarray(x), backend.asarray(t)
+    for batch_size in (100, None):
+        assert xpnn.accuracy(network, x_dev, t_dev, batch_size=batch_size) == BOOK_ACCURACY
+    np.testing.assert_array_equal(xpnn.to_numpy(xpnn.predict(network, x_dev, batch_size=100)), book)
+    n = 300
+    per_image = xpnn.accuracy(network, x_dev[:n, ...], t_dev[:n], batch_size=1)
+    assert per_image == float(np.mean(book[:n] == t[:n]))

@@ -1,0 +1,258 @@
+"""load_mnist and the IDX parser: shapes, dtypes, validation, the cache, placement, real data."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import Case, assert_close
+from idx import idx_bytes, sha256, tiny_mnist, write_idx_gz
+
+import xpnn
+from xpnn import mnist
+from xpnn._data import RemoteFile
+
+N = 12
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, np.ndarray]]:
+    """A data directory with tiny MNIST-format files, and xpnn told their hashes and shapes."""
+    root = tmp_path / "data"
+    arrays = tiny_mnist(root / "mnist", n=N)
+    files = {}
+    for (split, kind), (remote, shape) in mnist.MNIST_FILES.items():
+        path = root / "mnist" / remote.name
+        files[(split, kind)] = (RemoteFile(remote.name, sha256(path), ()), (N, *shape[1:]))
+    monkeypatch.setattr(mnist, "MNIST_FILES", files)
+    return root, arrays
+
+
+def test_book_call_shapes_and_dtypes(tiny) -> None:
+    root, arrays = tiny
+    (x_train, t_train), (x_test, t_test) = xpnn.load_mnist(data_dir=root)
+    assert x_train.shape == (N, 784) and x_train.dtype == np.float32
+    assert t_train.shape == (N,) and t_train.dtype == np.uint8
+    np.testing.assert_array_equal(
+        x_test, arrays["t10k-images"].reshape(N, 784).astype(np.float32) / np.float32(255)
+    )
+    np.testing.assert_array_equal(t_test, arrays["t10k-labels"])
+    assert x_test.min() >= 0.0 and x_test.max() <= 1.0
+
+
+def test_unnormalized_unflattened_one_hot(tiny) -> None:
+    root, arrays = tiny
+    x, t = xpnn.load_mnist(normalize=False, flatten=False, one_hot_label=True, split="train", data_dir=root)
+    assert x.shape == (N, 1, 28, 28) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x[:, 0], arrays["train-images"])
+    assert t.shape == (N, 10) and t.dtype == np.float32
+    np.testing.assert_array_equal(t.argmax(axis=1), arrays["train-labels"])
+    np.testing.assert_array_equal(t.sum(axis=1), np.ones(N))
+    x[0, 0, 0, 0] = 7  # the book's arrays are writable; the cache behind them is not touched
+    x2, _ = xpnn.load_mnist(normalize=False, flatten=False, split="train", data_dir=root)
+    assert x2[0, 0, 0, 0] == arrays["train-images"][0, 0, 0]
+
+
+def test_placement_on_each_backend(tiny, backend: Case) -> None:
+    root, arrays = tiny
+    x, t = xpnn.load_mnist(
+        one_hot_label=True, split="test", data_dir=root, backend=backend.name, device=backend.device_arg
+    )
+    expected = arrays["t10k-images"].reshape(N, 784).astype(np.float64) / 255
+    assert_close(x, expected, backend, dtype=backend.dtype("float32"))
+    assert_close(t, np.eye(10)[arrays["t10k-labels"]], backend, dtype=backend.dtype("float32"))
+
+
+def test_data_dir_from_the_environment(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, arrays = tiny
+    monkeypatch.setenv("XPNN_DATA_DIR", str(root))
+    _, t = xpnn.load_mnist(split="test")
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+
+
+def test_missing_files_without_download_name_files_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_mnist(data_dir=tmp_path, download=False)
+    message = str(e.value)
+    for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", str(tmp_path / "mnist")):
+        assert name in message
+    assert "split='test'" in message
+
+
+def test_only_the_test_files_load_the_test_split(tiny) -> None:
+    root, _ = tiny
+    (root / "mnist" / "train-images-idx3-ubyte.gz").unlink()
+    x, _ = xpnn.load_mnist(split="test", data_dir=root, download=False)
+    assert x.shape == (N, 784)
+    with pytest.raises(xpnn.DataNotFoundError, match="train-images-idx3-ubyte.gz"):
+        xpnn.load_mnist(data_dir=root, download=False)
+
+
+def test_bad_split() -> None:
+    with pytest.raises(ValueError, match="split must be"):
+        xpnn.load_mnist(split="validation")  # type: ignore[arg-type]
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _images(n: int = 3) -> np.ndarray:
+    return np.arange(n * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(n, 28, 28)
+
+
+def test_read_idx_round_trip(tmp_path: Path) -> None:
+    images = _images()
+    np.testing.assert_array_equal(
+        mnist.read_idx(write_idx_gz(tmp_path / "a.gz", images), (3, 28, 28)), images
+    )
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"<!DOCTYPE html><html><body>403 Forbidden</body></html>", "looks like an HTML page"),
+        (b"\n  <html><head><title>Sign in</title></head></html>", "looks like an HTML page"),
+        (b"PK\x03\x04 a zip file", "not gzip-compressed"),
+        (gzip.compress(idx_bytes(_images()))[:-30], "broken gzip stream"),
+        (gzip.compress(b"\x00\x00"), "too short for an IDX header"),
+        (gzip.compress(idx_bytes(_images(), magic=b"\x00\x00\x0d\x03")), "IDX magic number 0x00000d03"),
+        (gzip.compress(idx_bytes(_images(), magic=b"\x01\x00\x08\x03")), "IDX magic number"),
+        (gzip.compress(idx_bytes(_images(), magic=b"\x00\x00\x08\x02", dims=(3, 784))), "has 2 dimensions"),
+        (
+            gzip.compress(idx_bytes(_images(), dims=(3, 28, 27))),
+            r"shape \(3, 28, 27\).*expected \(3, 28, 28\)",
+        ),
+        (gzip.compress(idx_bytes(_images(), dims=(4, 28, 28))), r"shape \(4, 28, 28\)"),
+        (gzip.compress(idx_bytes(_images())[:-5]), "holds 2347 bytes of data; its header announces 2352"),
+        (gzip.compress(idx_bytes(_images()) + b"extra"), "holds 2357 bytes"),
+        (gzip.compress(b"\x00\x00\x08\x03\x00\x00"), "ends inside its IDX header"),
+    ],
+)
+def test_read_idx_rejects_bad_files_naming_them(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(content)
+    with pytest.raises(xpnn.DataError, match=message) as e:
+        mnist.read_idx(path, (3, 28, 28))
+    assert str(path) in str(e.value)
+
+
+def test_html_page_is_reported_and_never_cached(tiny) -> None:
+    root, _ = tiny
+    page = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    page.write_bytes(b"<!doctype html>\n<html><body>Rate limit exceeded</body></html>\n")
+    with pytest.raises(
+        xpnn.DataError, match="looks like an HTML page, not MNIST data.*Delete it or re-download"
+    ):
+        xpnn.load_mnist(split="test", data_dir=root)
+    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-images*"))
+
+
+def test_wrong_hash_is_refused_and_not_cached(tiny) -> None:
+    root, _ = tiny
+    write_idx_gz(
+        root / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(N, dtype=np.uint8)
+    )  # valid, but not ours
+    with pytest.raises(xpnn.DataError, match="SHA-256"):
+        xpnn.load_mnist(split="test", data_dir=root)
+    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)  # a file of one's own
+    np.testing.assert_array_equal(t, np.zeros(N))
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    cached = sorted((xpnn._data.cache_dir() / "mnist").glob("t10k-*.npy"))
+    assert len(cached) == 2
+    np.testing.assert_array_equal(np.load(cached[0], allow_pickle=False), arrays["t10k-images"])
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although the cache is current")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mnist, "read_idx", no_decoding)
+        xpnn.load_mnist(split="test", data_dir=root)
+
+    new = np.full(N, 3, dtype=np.uint8)
+    write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", new)
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    np.testing.assert_array_equal(t, new)
+    assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 1, (
+        "stale entries are removed"
+    )
+
+
+def test_a_damaged_cache_entry_is_replaced(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    for entry in (xpnn._data.cache_dir() / "mnist").glob("t10k-images*.npy"):
+        entry.write_bytes(b"garbage")
+    x, _ = xpnn.load_mnist(split="test", data_dir=root, normalize=False)
+    np.testing.assert_array_equal(x, arrays["t10k-images"].reshape(N, 784))
+
+
+def test_the_data_directory_is_only_read(tiny) -> None:
+    root, _ = tiny
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    xpnn.load_mnist(data_dir=root)
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
+
+
+def test_an_unwritable_cache_is_skipped(tiny, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    root, arrays = tiny
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XPNN_CACHE_DIR", str(blocker))  # mkdir below a file fails, even for root
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+
+
+def test_two_processes_filling_the_cache_at_once(tiny, tmp_path: Path) -> None:
+    root, arrays = tiny
+    cache = tmp_path / "shared-cache"
+    code = textwrap.dedent(
+        f"""
+        import hashlib, os, pathlib
+        import numpy as np, xpnn
+        from xpnn import mnist
+        from xpnn._data import RemoteFile
+        root = pathlib.Path({str(root)!r}) / "mnist"
+        mnist.MNIST_FILES = {{
+            k: (RemoteFile(r.name, hashlib.sha256((root / r.name).read_bytes()).hexdigest(), ()), ({N}, *s[1:]))
+            for k, (r, s) in mnist.MNIST_FILES.items()
+        }}
+        for _ in range(20):
+            x, t = xpnn.load_mnist(split="test", data_dir={str(root)!r}, normalize=False)
+        np.save({str(tmp_path)!r} + "/out-%d.npy" % os.getpid(), x)
+        """
+    )
+    env = {"XPNN_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
+    procs = [
+        subprocess.Popen([sys.executable, "-W", "error", "-c", code], env=env, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    for out in tmp_path.glob("out-*.npy"):
+        np.testing.assert_array_equal(np.load(out), arrays["t10k-images"].reshape(N, 784))
+    for entry in (cache / "mnist").glob("*.npy"):
+        np.load(entry, allow_pickle=False)  # every entry left behind is complete
+    assert not list((cache / "mnist").glob(".*.tmp")), "no temporary files are left behind"
+
+
+# --- the real files --------------------------------------------------------------------------
+
+
+def test_real_test_set(real_data_dir: Path) -> None:
+    x, t = xpnn.load_mnist(split="test", data_dir=real_data_dir, download=False)
+    assert x.shape == (10000, 784) and x.dtype == np.float32 and x.min() >= 0 and x.max() == 1.0
+    assert t.shape == (10000,) and set(np.unique(t)) == set(range(10))

@@ -1,0 +1,98 @@
+"""The ``xpnn`` command.
+
+    xpnn backends                                  which backends are usable here, and why not
+    xpnn mnist [--backend NAME] [--batch-size N]   the book's network on the MNIST test set
+               [--data-dir DIR] [--weights PATH] [--no-download]
+
+User errors print one line and exit with status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import __version__
+from ._backends import BACKENDS, BackendUnavailableError, backend_status, get_backend
+from ._data import DataError, DataNotFoundError
+
+#: Errors a user can cause with arguments, files or the machine: one line, exit status 2.
+USER_ERRORS = (
+    BackendUnavailableError,
+    DataError,
+    DataNotFoundError,
+    FileNotFoundError,
+    ImportError,
+    ValueError,
+)
+
+
+def _backends(args: argparse.Namespace) -> int:
+    for name, status in backend_status().items():
+        mark = "yes" if status.available else "no "
+        version = f" {status.version}" if status.version else ""
+        print(f"{name:17} {mark} {status.reason}{version}")
+    return 0
+
+
+def _mnist(args: argparse.Namespace) -> int:
+    from .inference import accuracy
+    from .mnist import load_mnist
+    from .network import to_backend
+    from .weights import load_sample_network, load_weights
+
+    impl, dev = get_backend(args.backend, args.device)
+    x, t = load_mnist(normalize=False, split="test", data_dir=args.data_dir, download=not args.no_download)
+    weights = (
+        load_weights(args.weights)
+        if args.weights
+        else load_sample_network(args.data_dir, download=not args.no_download)
+    )
+    network = to_backend(weights, impl.name, dev)
+    accuracy(network, x[:1], t[:1], normalize=True)  # warm-up: kernels, JIT, first allocation
+    start = time.perf_counter()
+    result = accuracy(network, x, t, batch_size=args.batch_size, normalize=True)
+    seconds = time.perf_counter() - start
+    print(f"Accuracy:{result}")
+    print(
+        f"{len(x)} images in {seconds * 1e3:.1f} ms ({len(x) / seconds:,.0f} images/s) on"
+        f" {impl.name} {impl.describe_device(dev)}, batch size {args.batch_size or len(x)}"
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xpnn", description="The book's networks on any Array API backend.")
+    p.add_argument("--version", action="version", version=f"xpnn {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("backends", help="list the backends usable here, and why the others are not").set_defaults(
+        run=_backends
+    )
+    m = sub.add_parser("mnist", help="accuracy and time of the book's network on the MNIST test set")
+    m.add_argument("--backend", default="numpy", help=f"{', '.join(BACKENDS)} or auto (default: numpy)")
+    m.add_argument("--device", default=None, help="backend device, e.g. cuda:0")
+    m.add_argument("--batch-size", type=int, default=100, help="images per batch (default: 100, as the book)")
+    m.add_argument(
+        "--data-dir", default=None, help="data directory (default: $XPNN_DATA_DIR or the per-user one)"
+    )
+    m.add_argument(
+        "--weights", default=None, help="weights file (.pkl, .npz, .safetensors); default: the book's"
+    )
+    m.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
+    m.set_defaults(run=_mnist)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except USER_ERRORS as e:
+        message = " ".join(str(e).split())  # one line, whatever the message's own line breaks
+        print(f"xpnn: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Pictures of digits: the book's ``img_show``, ``save_image``, and a labelled grid.
+
+Pillow writes single images and matplotlib draws grids; both are optional
+(``pip install 'xpnn[plot]'``) and imported only when a picture is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._backends import to_numpy
+from ._data import write_atomic
+
+__all__ = ["img_show", "save_digit_grid", "save_image"]
+
+
+def _as_uint8_image(img: Any) -> np.ndarray:
+    """A (28, 28)-like uint8 picture from a flat, (H, W) or (1, H, W) image, uint8 or in [0, 1]."""
+    a = to_numpy(img)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 1:
+        side = round(a.size**0.5)
+        if side * side != a.size:
+            raise ValueError(f"a flat image must have a square number of pixels; got {a.size}")
+        a = a.reshape(side, side)
+    if a.ndim != 2:
+        raise ValueError(f"an image has shape (H, W), (1, H, W) or (H*W,); got {a.shape}")
+    if a.dtype.kind == "f":
+        # The book shows normalized images too: [0, 1] floats map to 0..255.
+        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0
+        a = np.clip(np.rint(a * scale), 0, 255)
+    return a.astype(np.uint8)
+
+
+def _pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError as e:
+        raise ImportError("pictures need Pillow: pip install 'xpnn[plot]'") from e
+    return Image
+
+
+def save_image(img: Any, path: str | os.PathLike[str]) -> Path:
+    """Write one image (any backend's array, uint8 or in [0, 1]) as a PNG; returns the path."""
+    path = Path(path)
+    picture = _pil().fromarray(_as_uint8_image(img), mode="L")
+    write_atomic(path, lambda f: picture.save(f, format="PNG"))
+    return path
+
+
+def _has_display() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def img_show(img: Any) -> Path | None:
+    """Show an image, as the book's ``img_show`` does (``PIL.Image.show``).
+
+    On a machine with no display it saves a PNG instead, prints where, and returns that path.
+    """
+    if _has_display():
+        _pil().fromarray(_as_uint8_image(img), mode="L").show()
+        return None
+    fd, name = tempfile.mkstemp(prefix="xpnn-digit-", suffix=".png")
+    os.close(fd)
+    path = save_image(img, name)
+    print(f"no display here: saved the image to {path}")
+    return path
+
+
+def save_digit_grid(
+    images: Any,
+    predicted: Sequence[int] | Any,
+    labels: Sequence[int] | Any,
+    path: str | os.PathLike[str],
+    *,
+    columns: int = 10,
+    title: str | None = None,
+) -> Path:
+    """A PNG grid of digits, each titled ``predicted (true)``; misclassified ones framed in red."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError("digit grids need matplotlib: pip install 'xpnn[plot]'") from e
+    pictures = [_as_uint8_image(img) for img in to_numpy(images)]
+    predicted, labels = to_numpy(predicted).astype(int), to_numpy(labels).astype(int)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=-1)
+    if not len(pictures) == len(predicted) == len(labels):
+        raise ValueError(f"{len(pictures)} images, {len(predicted)} predictions and {len(labels)} labels")
+    rows = -(-len(pictures) // columns)
+    fig = Figure(figsize=(columns * 1.1, rows * 1.25 + (0.4 if title else 0)), dpi=100)
+    for i, (picture, p, t) in enumerate(zip(pictures, predicted, labels)):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(picture, cmap="gray_r", vmin=0, vmax=255)
+        wrong = p != t
+        ax.set_title(f"{p} ({t})", fontsize=9, color="red" if wrong else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color("red" if wrong else "lightgray")
+            spine.set_linewidth(2.5 if wrong else 0.5)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    return path
