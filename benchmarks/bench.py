@@ -116,6 +116,264 @@ def toy(args: argparse.Namespace) -> dict:
     }
 
 
+def _mnist_or_exit() -> tuple[np.ndarray, np.ndarray, dict]:
+    """The MNIST test set (uint8) and the book's weights, or a clear exit where they are absent."""
+    try:
+        x, t = xpnn.load_mnist(normalize=False, split="test")
+        return x, t, xpnn.load_sample_network()
+    except (xpnn.DataNotFoundError, xpnn.DataError) as e:
+        raise SystemExit(f"bench: {e}\n(set XPNN_DATA_DIR to a directory with mnist/ and weights/)") from e
+
+
+@section
+def mnist_load(args: argparse.Namespace) -> dict:
+    """Loading the MNIST test set: from the .npy cache against decoding the .gz files again."""
+    import tempfile
+
+    from xpnn import mnist
+
+    _mnist_or_exit()
+    with tempfile.TemporaryDirectory() as empty:
+
+        def decode() -> object:
+            # An empty cache directory per call: every load decodes (and re-checks) the .gz files.
+            os.environ["XPNN_CACHE_DIR"] = tempfile.mkdtemp(dir=empty)
+            return mnist.load_mnist(split="test")
+
+        cache = tempfile.mkdtemp(dir=empty)
+
+        def cached() -> object:
+            os.environ["XPNN_CACHE_DIR"] = cache
+            return mnist.load_mnist(split="test")
+
+        times = interleaved(
+            {"decode .gz (baseline)": decode, "from the .npy cache": cached},
+            number=args.number or 1,
+            rounds=args.rounds or 15,
+        )
+    os.environ.pop("XPNN_CACHE_DIR", None)
+    base = times["decode .gz (baseline)"]
+    rows = [{"load": k, "ms": f"{v * 1e3:.1f}", "ratio": f"{v / base:.2f}×"} for k, v in times.items()]
+    return {
+        "title": "load_mnist(split='test'), normalized float32",
+        "target": "the cache is faster than decoding",
+        "times_s": times,
+        "markdown": table(rows, ["load", "ms", "ratio"]),
+    }
+
+
+def _gpu_candidates(x8: np.ndarray, t: np.ndarray, net: dict) -> dict[str, Callable[[], object]]:
+    """xpnn on cupy and torch-cuda, and PyTorch's nn.Sequential on cuda, where a GPU is usable."""
+    found: dict[str, Callable[[], object]] = {}
+    status = xpnn.backend_status()
+    if status["cupy"].available:
+        impl, dev = xpnn._backends.get_backend("cupy")
+        gpu = xpnn.to_backend(net, "cupy")
+        found["xpnn[cupy]"] = _synced(lambda: xpnn.predict(gpu, x8, normalize=True), impl, dev)
+    if status["torch"].available:
+        import torch
+
+        if torch.cuda.is_available():
+            impl, dev = xpnn._backends.get_backend("torch", "cuda")
+            gpu_t = xpnn.to_backend(net, "torch", "cuda")
+            found["xpnn[torch-cuda]"] = _synced(lambda: xpnn.predict(gpu_t, x8, normalize=True), impl, dev)
+            model = _sequential(net, "cuda")
+            found["torch nn.Sequential (cuda)"] = _synced(
+                lambda: _torch_predict(model, x8, "cuda"), impl, dev
+            )
+    return found
+
+
+def _synced(fn: Callable[[], object], impl: object, dev: object) -> Callable[[], object]:
+    def run() -> object:
+        result = fn()
+        impl.synchronize(dev)  # type: ignore[attr-defined]
+        return result
+
+    return run
+
+
+def _sequential(net: dict, device: str) -> object:
+    """The book's network as PyTorch users write it: Linear + Sigmoid layers."""
+    import torch
+
+    n = len(net) // 2
+    layers: list[torch.nn.Module] = []
+    for i in range(1, n + 1):
+        W, b = net[f"W{i}"], net[f"b{i}"]
+        linear = torch.nn.Linear(*W.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear, torch.nn.Sigmoid()] if i < n else [linear]
+    return torch.nn.Sequential(*layers).to(device).eval()
+
+
+def _torch_predict(model: object, x8: np.ndarray, device: str) -> object:
+    """Upload uint8, normalize on the device, forward, argmax: what xpnn.predict does."""
+    import torch
+
+    with torch.inference_mode():
+        x = torch.from_numpy(x8).to(device).to(torch.float32) / 255.0
+        return model(x).argmax(dim=1)  # type: ignore[operator]
+
+
+@section
+def mnist_infer(args: argparse.Namespace) -> dict:
+    """The 10k MNIST test set through the book's network: the book's code, NumPy, xpnn, PyTorch."""
+    x8, t, net = _mnist_or_exit()
+    x = x8.astype(np.float32) / np.float32(255)
+    W1, W2, W3 = net["W1"], net["W2"], net["W3"]
+    placed = xpnn.to_backend(net, "numpy")
+
+    def book_batches(batch_size: int) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.argmax(book_forward(net, x[i : i + batch_size]), axis=1)
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
+    candidates: dict[str, Callable[[], object]] = {
+        "book per-image loop": lambda: book_batches(1),
+        "book batch-100": lambda: book_batches(100),
+        "hand-written NumPy, one 10k batch (baseline)": lambda: np.argmax(book_forward(net, x), axis=1),
+        "bare matmul chain": lambda: x @ W1 @ W2 @ W3,
+        "xpnn[numpy] predict(x float32)": lambda: xpnn.predict(placed, x),
+        "xpnn[numpy] predict(x uint8, normalize=True)": lambda: xpnn.predict(placed, x8, normalize=True),
+    }
+    status = xpnn.backend_status()
+    if status["torch"].available:
+        import torch
+
+        on_torch = xpnn.to_backend(net, "torch", "cpu")
+        candidates["xpnn[torch] predict(x uint8, normalize=True)"] = lambda: xpnn.predict(
+            on_torch, x8, normalize=True
+        )
+        model = _sequential(net, "cpu")
+        candidates["torch nn.Sequential (cpu)"] = lambda: _torch_predict(model, x8, "cpu")
+        torch.set_num_threads(os.cpu_count() or 1)
+    if status["jax"].available:
+        on_jax = xpnn.to_backend(net, "jax")
+        candidates["xpnn[jax] predict(x uint8, normalize=True)"] = lambda: xpnn.predict(
+            on_jax, x8, normalize=True
+        ).block_until_ready()
+    candidates.update(_gpu_candidates(x8, t, net))
+    # every candidate must agree with the book before its time means anything
+    reference = np.asarray(book_batches(100))
+    for name, fn in candidates.items():
+        if name != "bare matmul chain":
+            assert np.array_equal(xpnn.to_numpy(fn()), reference), f"{name} disagrees with the book's code"
+    times = interleaved(candidates, number=args.number or 1, rounds=args.rounds or 15)
+    base = times["hand-written NumPy, one 10k batch (baseline)"]
+    rows = [
+        {"code": k, "ms": f"{v * 1e3:.1f}", "images/s": f"{len(x) / v:,.0f}", "ratio": f"{v / base:.2f}×"}
+        for k, v in times.items()
+    ]
+    return {
+        "title": "MNIST test set (10,000 images), book's network: medians, ratio to hand-written NumPy",
+        "target": "xpnn[numpy] ≤ 1.0× hand-written NumPy, ≤ 1.5× the bare matmul chain",
+        "times_s": times,
+        "markdown": table(rows, ["code", "ms", "images/s", "ratio"]),
+    }
+
+
+@section
+def batch_sweep(args: argparse.Namespace) -> dict:
+    """Images/s against batch size, per backend (the 10k test set, uint8 in, classes out); a PNG plot."""
+    x8, _, net = _mnist_or_exit()
+    sizes = [10, 100, 1000, 10_000]
+    backends = [b for b in ("numpy", "torch", "jax", "cupy") if xpnn.backend_status()[b].available]
+    candidates: dict[str, Callable[[], object]] = {}
+    for name in backends:
+        impl, dev = xpnn._backends.get_backend(name)
+        placed = xpnn.to_backend(net, name)
+        for size in sizes:
+            fn = lambda placed=placed, size=size: xpnn.predict(placed, x8, batch_size=size, normalize=True)  # noqa: E731
+            candidates[f"{name}|{size}"] = _synced(fn, impl, dev)
+    times = interleaved(candidates, number=args.number or 1, rounds=args.rounds or 5)
+    rates = {k: len(x8) / v for k, v in times.items()}
+    rows = [
+        {"batch size": f"{size:,}", **{b: f"{rates[f'{b}|{size}']:,.0f}" for b in backends}} for size in sizes
+    ]
+    plot = _plot_sweep(rates, backends, sizes, args.out / "batch-sweep.png")
+    return {
+        "title": "Images/s against batch size (10,000 MNIST test images, uint8 in, normalized on the device)",
+        "target": "(a picture of where batching stops paying)",
+        "times_s": times,
+        "markdown": table(rows, ["batch size", *backends])
+        + f"\n\n![images/s against batch size]({plot.name})",
+    }
+
+
+def _plot_sweep(rates: dict[str, float], backends: list[str], sizes: list[int], path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), dpi=110)
+    ax = fig.add_subplot()
+    for b in backends:
+        ax.plot(sizes, [rates[f"{b}|{s}"] for s in sizes], marker="o", label=f"xpnn[{b}]")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("images/s")
+    ax.set_title(f"xpnn.predict, 10k MNIST images, {os.cpu_count()} CPU cores", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+STREAM = """
+import json, resource, sys
+import numpy as np, xpnn
+n, batch = int(sys.argv[1]), int(sys.argv[2])
+net = xpnn.to_backend(xpnn.load_sample_network(), "numpy")
+xpnn.predict(net, np.zeros((10, 784), np.uint8), normalize=True)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+x = np.empty((n, 784), np.uint8)
+rng = np.random.default_rng(0)
+for i in range(0, n, 100_000):
+    x[i : i + 100_000] = rng.integers(0, 256, x[i : i + 100_000].shape, dtype=np.uint8)
+with_input = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+pred = xpnn.predict(net, x, batch_size=batch, normalize=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"before": before, "input": x.nbytes, "with_input": with_input, "peak": peak, "n": len(pred)}))
+"""
+
+
+@section
+def stream_memory(args: argparse.Namespace) -> dict:
+    """Peak RSS of a streamed predict of 1,000,000 synthetic uint8 images, batch 10,000 (NumPy)."""
+    import subprocess
+
+    _mnist_or_exit()
+    n, batch = 1_000_000, 10_000
+    out = subprocess.run(
+        [sys.executable, "-c", STREAM, str(n), str(batch)], capture_output=True, text=True, check=True
+    )
+    m = json.loads(out.stdout)
+    over = m["peak"] - m["before"] - m["input"]
+    mib = 2**20
+    rows = [
+        {"measure": "input array (uint8)", "MiB": f"{m['input'] / mib:,.0f}"},
+        {
+            "measure": "RSS before the input (Python, NumPy, xpnn, weights)",
+            "MiB": f"{m['before'] / mib:,.0f}",
+        },
+        {"measure": "peak RSS during predict", "MiB": f"{m['peak'] / mib:,.0f}"},
+        {"measure": "peak above the input and the baseline", "MiB": f"{over / mib:,.0f}"},
+    ]
+    return {
+        "title": f"Streamed predict of {n:,} images, batch {batch:,}, NumPy: memory",
+        "target": "peak RSS ≤ input + 256 MB (above the interpreter's baseline)",
+        "measurements_bytes": m,
+        "met": over <= 256e6,
+        "markdown": table(rows, ["measure", "MiB"]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="xpnn benchmarks (ratios within one run)")
     parser.add_argument("sections", nargs="*", help=f"sections to run (default: all): {', '.join(SECTIONS)}")
