@@ -70,6 +70,6 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
-    """Run the benchmarks (CPU backends) and write benchmarks/results/."""
-    _install(session, ["torch", "jax", "bench"], PINS["torch"])
+    """Run the benchmarks (every backend usable here) and write benchmarks/results/."""
+    _install(session, ["torch", "jax", "dask", "plot"], [*PINS["torch"], "threadpoolctl"])
     session.run("python", "benchmarks/bench.py", *session.posargs)

@@ -41,6 +41,9 @@ def interleaved(candidates: dict[str, Callable[[], object]], *, number: int, rou
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
+            # Let the previous candidate's thread pool (OpenBLAS, torch) stop spinning, so it does
+            # not steal the 2 cores from this one: a settle pause, outside the timed region.
+            time.sleep(0.05)
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
@@ -185,10 +188,10 @@ def _gpu_candidates(x8: np.ndarray, t: np.ndarray, net: dict) -> dict[str, Calla
 
 
 def _synced(fn: Callable[[], object], impl: object, dev: object) -> Callable[[], object]:
+    """``fn``, returning only once its result is computed (GPUs and JAX run asynchronously)."""
+
     def run() -> object:
-        result = fn()
-        impl.synchronize(dev)  # type: ignore[attr-defined]
-        return result
+        return impl.wait(fn(), dev)  # type: ignore[attr-defined]
 
     return run
 
@@ -255,9 +258,10 @@ def mnist_infer(args: argparse.Namespace) -> dict:
         torch.set_num_threads(os.cpu_count() or 1)
     if status["jax"].available:
         on_jax = xpnn.to_backend(net, "jax")
-        candidates["xpnn[jax] predict(x uint8, normalize=True)"] = lambda: xpnn.predict(
-            on_jax, x8, normalize=True
-        ).block_until_ready()
+        impl, dev = xpnn._backends.get_backend("jax")
+        candidates["xpnn[jax] predict(x uint8, normalize=True)"] = _synced(
+            lambda: xpnn.predict(on_jax, x8, normalize=True), impl, dev
+        )
     candidates.update(_gpu_candidates(x8, t, net))
     # every candidate must agree with the book before its time means anything
     reference = np.asarray(book_batches(100))
@@ -326,19 +330,25 @@ def _plot_sweep(rates: dict[str, float], backends: list[str], sizes: list[int], 
 
 
 STREAM = """
-import json, resource, sys
+import json, sys
 import numpy as np, xpnn
+
+def peak_rss():
+    # VmHWM: this process's peak resident set (ru_maxrss would carry the parent's peak over exec)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
 n, batch = int(sys.argv[1]), int(sys.argv[2])
 net = xpnn.to_backend(xpnn.load_sample_network(), "numpy")
 xpnn.predict(net, np.zeros((10, 784), np.uint8), normalize=True)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = peak_rss()
 x = np.empty((n, 784), np.uint8)
 rng = np.random.default_rng(0)
 for i in range(0, n, 100_000):
     x[i : i + 100_000] = rng.integers(0, 256, x[i : i + 100_000].shape, dtype=np.uint8)
-with_input = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with_input = peak_rss()
 pred = xpnn.predict(net, x, batch_size=batch, normalize=True)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_rss()
 print(json.dumps({"before": before, "input": x.nbytes, "with_input": with_input, "peak": peak, "n": len(pred)}))
 """
 
@@ -374,6 +384,130 @@ def stream_memory(args: argparse.Namespace) -> dict:
     }
 
 
+@section
+def dask_scale(args: argparse.Namespace) -> dict:
+    """Dask: 1,000,000 synthetic images made on the workers, 1 and 2 worker processes; client memory."""
+    import subprocess
+
+    _mnist_or_exit()
+    example = Path(__file__).parent.parent / "examples" / "dask_batch_inference.py"
+    n = 1_000_000
+    rows, seconds = [], {}
+    for workers in (1, 2):
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(example),
+                "--workers",
+                str(workers),
+                "--synthetic",
+                str(n),
+                "--dashboard-address",
+                ":0",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        fields = {
+            line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines() if ":" in line
+        }
+        rate = float(fields["throughput"].split()[0].replace(",", ""))
+        seconds[f"{workers} workers"] = n / rate
+        rows.append(
+            {"workers": workers, "images/s": f"{rate:,.0f}", "client peak RSS": fields["client peak RSS"]}
+        )
+    base = seconds["1 workers"]
+    for row, s in zip(rows, seconds.values()):
+        row["speed-up"] = f"{base / s:.2f}×"
+    return {
+        "title": f"Dask LocalCluster, {n:,} synthetic uint8 images (747 MiB) made on the workers, chunks of 100,000",
+        "target": "throughput grows with workers; the client holds none of the data",
+        "times_s": seconds,
+        "markdown": table(rows, ["workers", "images/s", "speed-up", "client peak RSS"]),
+    }
+
+
+#: fp32 peak of the H200 (SXM), without tensor cores: the roofline the GPU section reports against.
+H200_FP32_FLOPS = 67e12
+
+
+@section
+def gpu(args: argparse.Namespace) -> dict:
+    """GPU: 1,000,000 host uint8 images streamed in batches: xpnn[cupy], xpnn[torch-cuda], nn.Sequential."""
+    x8, _, net = _mnist_or_exit()
+    n, batch = 1_000_000, 100_000
+    x = np.tile(x8, (n // len(x8), 1))
+    flops = 2 * n * sum(int(net[f"W{i}"].size) for i in range(1, 4))
+    candidates: dict[str, Callable[[], object]] = {}
+    status = xpnn.backend_status()
+    if status["cupy"].available:
+        impl, dev = xpnn._backends.get_backend("cupy")
+        on_cupy = xpnn.to_backend(net, "cupy")
+        candidates["xpnn[cupy]"] = _synced(
+            lambda: xpnn.predict(on_cupy, x, batch_size=batch, normalize=True), impl, dev
+        )
+    if status["torch"].available:
+        import torch
+
+        if torch.cuda.is_available():
+            impl, dev = xpnn._backends.get_backend("torch", "cuda")
+            on_torch = xpnn.to_backend(net, "torch", "cuda")
+            candidates["xpnn[torch-cuda]"] = _synced(
+                lambda: xpnn.predict(on_torch, x, batch_size=batch, normalize=True), impl, dev
+            )
+            model = _sequential(net, "cuda")
+            candidates["torch nn.Sequential (cuda, baseline)"] = _synced(
+                lambda: torch.cat(
+                    [_torch_predict(model, x[i : i + batch], "cuda") for i in range(0, n, batch)]
+                ),
+                impl,
+                dev,
+            )
+    if not candidates:
+        why = "; ".join(f"{b}: {status[b].reason}" for b in ("cupy", "torch"))
+        return {"title": "GPU", "target": "-", "markdown": f"No GPU usable here ({why}).", "times_s": {}}
+    reference = np.asarray(book_forward(net, x8.astype(np.float32) / np.float32(255)).argmax(axis=1))
+    for name, fn in candidates.items():
+        assert np.array_equal(xpnn.to_numpy(fn())[: len(x8)], reference), (
+            f"{name} disagrees with the book's code"
+        )
+    times = interleaved(candidates, number=args.number or 1, rounds=args.rounds or 7)
+    base = times.get("torch nn.Sequential (cuda, baseline)", next(iter(times.values())))
+    rows = [
+        {
+            "code": k,
+            "ms": f"{v * 1e3:.1f}",
+            "images/s": f"{n / v:,.0f}",
+            "throughput vs baseline": f"{base / v:.2f}×",
+            "fp32 roofline": f"{flops / v / H200_FP32_FLOPS:.1%}",
+        }
+        for k, v in times.items()
+    ]
+    return {
+        "title": f"{n:,} MNIST images (host uint8, batches of {batch:,}) on the GPU, float32, transfers included",
+        "target": "xpnn[cupy] ≥ 1.0× nn.Sequential on cuda in throughput",
+        "times_s": times,
+        "markdown": table(rows, ["code", "ms", "images/s", "throughput vs baseline", "fp32 roofline"]),
+    }
+
+
+def update_readme(results: Path) -> int:
+    """Replace each ``<!-- name -->`` ... ``<!-- /name -->`` block of README.md with results/name.md."""
+    import re
+
+    readme = Path(__file__).parent.parent / "README.md"
+    text = readme.read_text()
+    for md in sorted(results.glob("*.md")):
+        name = md.stem
+        body = md.read_text().replace("](batch-sweep.png)", "](benchmarks/results/batch-sweep.png)")
+        pattern = re.compile(rf"(<!-- {re.escape(name)} -->\n).*?(<!-- /{re.escape(name)} -->)", re.S)
+        text, count = pattern.subn(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        print(f"{name}: {'updated' if count else 'no block in README.md'}")
+    readme.write_text(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="xpnn benchmarks (ratios within one run)")
     parser.add_argument("sections", nargs="*", help=f"sections to run (default: all): {', '.join(SECTIONS)}")
@@ -381,7 +515,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=0, help="calls per timing (default: per section)")
     parser.add_argument("--rounds", type=int, default=0, help="interleaved rounds (default: per section)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write JSON, markdown and PNG")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="copy the results' tables into README.md's <!-- name --> blocks and exit",
+    )
     args = parser.parse_args(argv)
+    if args.readme:
+        return update_readme(args.out)
     if args.list:
         for name, fn in SECTIONS.items():
             print(f"{name:14} {fn.__doc__.splitlines()[0] if fn.__doc__ else ''}")

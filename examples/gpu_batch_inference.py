@@ -27,14 +27,13 @@ from xpnn._backends import get_backend
 REDUCED = ("float16", "bfloat16")
 
 
-def timed(fn: Callable[[], object], sync: Callable[[], None], repeat: int) -> tuple[float, object]:
-    """Median wall time of ``fn`` over ``repeat`` runs, each ended by ``sync``; and its last result."""
+def timed(fn: Callable[[], object], wait: Callable[[object], object], repeat: int) -> tuple[float, object]:
+    """Median wall time of ``fn`` over ``repeat`` runs, each ended once ``wait`` says its result is
+    computed (GPUs and JAX run asynchronously); and the last result."""
     times, result = [], None
     for _ in range(repeat):
-        sync()
         start = time.perf_counter()
-        result = fn()
-        sync()
+        result = wait(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
 
@@ -77,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     reps = -(-args.n_images // len(x_test))
     x = np.tile(x_test, (reps, 1))[: args.n_images]  # host uint8, as data usually arrives
     t = np.tile(t_test, reps)[: args.n_images]
-    sync = lambda: impl.synchronize(dev)  # noqa: E731
+    impl.synchronize(dev)
+
+    def wait(result: object) -> object:
+        return impl.wait(result, dev)
 
     def predict(batch_size: int) -> object:
         return xpnn.predict(network, x, batch_size=batch_size, normalize=True)
@@ -90,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = float(np.mean(xpnn.to_numpy(predict(args.batch_size)) == t))
     print(f"accuracy: {accuracy:.4f}")
 
-    seconds, _ = timed(lambda: predict(args.batch_size), sync, args.repeat)
+    seconds, _ = timed(lambda: predict(args.batch_size), wait, args.repeat)
     chunk = x[: args.batch_size]
-    upload, on_device = timed(lambda: impl.asarray(chunk, dev), sync, args.repeat)
-    compute, _ = timed(lambda: xpnn.predict(network, on_device, normalize=True), sync, args.repeat)
+    upload, on_device = timed(lambda: impl.asarray(chunk, dev), wait, args.repeat)
+    compute, _ = timed(lambda: xpnn.predict(network, on_device, normalize=True), wait, args.repeat)
     batches = -(-len(x) // args.batch_size)
     print(
         f"throughput: {len(x) / seconds:,.0f} images/s ({seconds * 1e3:,.1f} ms for {len(x):,} images, batch {args.batch_size:,})"
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| batch size | ms | images/s |\n|---:|---:|---:|")
         for b in sweep:
             predict(b)
-            s, _ = timed(lambda b=b: predict(b), sync, args.repeat)
+            s, _ = timed(lambda b=b: predict(b), wait, args.repeat)
             print(f"| {b:,} | {s * 1e3:,.1f} | {len(x) / s:,.0f} |")
     return 0
 

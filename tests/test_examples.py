@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import reference
 from conftest import BOOK_ACCURACY, Case, tolerance
 
@@ -110,3 +111,48 @@ def test_show_digits_writes_a_png_grid(real_data_dir, tmp_path) -> None:
     reds = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     wrong = int(result.stdout.split(", ")[1].split()[0])
     assert (reds.sum() > 0) == (wrong > 0), "misclassified digits are framed in red"
+
+
+def test_gpu_batch_inference_example_on_a_cpu(real_data_dir) -> None:
+    result = run_example(
+        "gpu_batch_inference.py",
+        "--backend",
+        "numpy",
+        "--n-images",
+        "30000",
+        "--batch-size",
+        "5000",
+        "--repeat",
+        "1",
+        "--sweep",
+        "1000,5000",
+        "--data-dir",
+        str(real_data_dir),
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("device: numpy")
+    assert f"accuracy: {BOOK_ACCURACY:.4f}" in lines, "the tiled test set keeps the test set's accuracy"
+    assert any(line.startswith("throughput:") and "images/s" in line for line in lines)
+    assert lines[-2].startswith("| 1,000 |") and lines[-1].startswith("| 5,000 |")
+
+
+def test_gpu_batch_inference_example_without_a_gpu_is_one_line(tmp_path) -> None:
+    if xpnn.backend_status()["cupy"].available:
+        pytest.skip("CuPy is usable here")
+    result = run_example("gpu_batch_inference.py", "--data-dir", str(tmp_path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--backend numpy" in result.stderr
+
+
+def test_gpu_batch_inference_reduced_dtype_on_cpu_is_refused(tmp_path) -> None:
+    result = run_example(
+        "gpu_batch_inference.py",
+        "--backend",
+        "numpy",
+        "--dtype",
+        "float16",
+        "--data-dir",
+        str(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 2 and "for GPU backends" in result.stderr

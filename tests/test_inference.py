@@ -81,3 +81,55 @@ def test_books_accuracy_per_image_and_batched(backend: Case, real_data_dir: Path
     n = 300
     per_image = xpnn.accuracy(network, x_dev[:n, ...], t_dev[:n], batch_size=1)
     assert per_image == float(np.mean(book[:n] == t[:n]))
+
+
+def test_streaming_uploads_one_batch_at_a_time(
+    backend: Case, problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host array much larger than a batch goes up batch by batch, never whole."""
+    if backend.impl.lazy:
+        pytest.skip("Dask streams by chunks; see the Dask tests")
+    net, x, _ = problem
+    big = np.tile(x, (20, 1))  # 1060 rows
+    sizes: list[int] = []
+    original = type(backend.impl).from_host
+
+    def recording(self, a, device):
+        sizes.append(a.shape[0] if a.ndim == 2 else 1)
+        return original(self, a, device)
+
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    monkeypatch.setattr(type(backend.impl), "from_host", recording)
+    y = xpnn.predict(placed, big, batch_size=100, normalize=True)
+    assert xpnn.to_numpy(y).shape == (1060,)
+    if backend.name != "numpy":  # NumPy uses host memory as it is: nothing to upload
+        assert max(sizes) == 100 and sum(sizes) == 1060
+
+
+def test_default_batches_equal_one_batch(problem) -> None:
+    net, x, _ = problem
+    big = np.tile(x, (30, 1))  # more rows than NumPy's default batch
+    np.testing.assert_array_equal(xpnn.predict(net, big), xpnn.predict(net, big, batch_size=len(big)))
+
+
+def test_progress_bar(problem, capsys: pytest.CaptureFixture[str]) -> None:
+    net, x, _ = problem
+    xpnn.predict(net, x, batch_size=10, progress=True)
+    assert "6/6" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_reduced_precision(backend: Case, problem, dtype: str) -> None:
+    net, x, _ = problem
+    if not hasattr(backend.xp, dtype) or backend.name in ("numpy", "dask", "array_api_strict"):
+        pytest.skip(f"{backend.name} has no {dtype} compute path")
+    placed = xpnn.to_backend(net, backend.name, backend.device, dtype=dtype)
+    assert placed.dtype == getattr(backend.xp, dtype)
+    y = xpnn.forward(placed, x / 255.0)
+    assert y.dtype == placed.dtype
+    eps = {"float16": 2**-10, "bfloat16": 2**-7}[dtype]
+    np.testing.assert_allclose(
+        xpnn.to_numpy(backend.xp.astype(y, backend.xp.float32)),
+        reference.forward(net, x / 255.0),
+        atol=32 * eps,
+    )

@@ -104,6 +104,14 @@ class Backend:
     def synchronize(self, device: Any) -> None:
         """Wait for queued work on ``device`` (a no-op on synchronous backends)."""
 
+    def wait(self, x: Any, device: Any) -> Any:
+        """Wait until array ``x`` is computed (for timing); returns ``x``."""
+        self.synchronize(device)
+        return x
+
+    #: Rows per batch when the caller gives no batch size (None: everything in one batch).
+    default_batch_rows: int | None = None
+
     #: Whether arrays are lazy task graphs that batch themselves (Dask): then ``rows`` of
     #: ``chunked`` replaces xpnn's own loop over batches.
     lazy = False
@@ -115,6 +123,9 @@ class Backend:
 
 class _NumPy(Backend):
     name, module, install = "numpy", "numpy", "pip install numpy"
+    # Measured (benchmarks/bench.py batch-sweep, mnist-infer): on CPUs, batches of a few
+    # hundred rows beat one big batch, since each layer's activations then stay in cache.
+    default_batch_rows = 1024
 
     def load(self) -> Any:
         # NumPy 2 is itself an Array API namespace; using it directly skips the wrappers of
@@ -280,10 +291,8 @@ class _Jax(Backend):
     def same_device(self, x: Any, device: Any) -> bool:
         return bool(x.devices() == {device})
 
-    def synchronize(self, device: Any) -> None:
-        import jax
-
-        jax.effects_barrier()
+    def wait(self, x: Any, device: Any) -> Any:
+        return x.block_until_ready()  # JAX dispatches asynchronously; only the array knows
 
 
 class _Dask(Backend):
@@ -299,20 +308,59 @@ class _Dask(Backend):
 
     lazy = True
 
+    def resolve_device(self, device: Any) -> Any:
+        """``"cpu"`` (NumPy chunks, the default) or ``"gpu"`` (CuPy chunks, e.g. under dask-cuda)."""
+        if device in (None, "cpu"):
+            return "cpu"
+        if device in ("gpu", "cuda"):
+            return "gpu"
+        raise ValueError(
+            f"backend 'dask' takes device=None or 'cpu' (NumPy chunks) or 'gpu' (CuPy chunks); got {device!r}"
+        )
+
+    def probe(self, device: Any) -> None:
+        if device == "gpu":
+            _CuPy().probe(_CuPy().resolve_device(None))
+        super().probe(device)
+
     def from_host(self, x: np.ndarray, device: Any) -> Any:
         return self.chunked(x, device, None)
 
+    def asarray(self, x: Any, device: Any) -> Any:
+        if not is_dask_array(x):
+            return super().asarray(x, device)
+        if x.ndim == 2 and len(x.chunks[1]) > 1:
+            x = x.rechunk({1: -1})  # whole rows per chunk: the matmul then needs no reduction across chunks
+        return self._on(x, device)
+
     def chunked(self, x: Any, device: Any, rows: int | None) -> Any:
+        """Rows are the parallel axis: chunk along them only, ``rows`` at a time (else dask's choice)."""
         import dask.array as da
 
-        # Rows are the parallel axis: chunk along them only, so a matmul needs no reshuffle.
         chunks = (rows or "auto", *(-1,) * (x.ndim - 1)) if x.ndim else ()
         if is_dask_array(x):
-            return x.rechunk(chunks) if rows else x
-        return da.from_array(x if isinstance(x, np.ndarray) else to_numpy(x), chunks=chunks)
+            return self.asarray(x.rechunk(chunks) if rows else x, device)
+        return self._on(da.from_array(x if isinstance(x, np.ndarray) else to_numpy(x), chunks=chunks), device)
+
+    def _on(self, x: Any, device: Any) -> Any:
+        """Chunks of the right kind: CuPy for ``"gpu"``, converted lazily on the workers."""
+        is_cupy_chunk = type(x._meta).__module__.startswith("cupy")
+        if device == "gpu" and not is_cupy_chunk:
+            import cupy
+
+            return x.map_blocks(cupy.asarray, dtype=x.dtype, meta=cupy.empty((0,) * x.ndim, dtype=x.dtype))
+        if device == "cpu" and is_cupy_chunk:
+            import cupy
+
+            return x.map_blocks(cupy.asnumpy, dtype=x.dtype, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+        return x
+
+    def same_device(self, x: Any, device: Any) -> bool:
+        return (device == "gpu") == type(x._meta).__module__.startswith("cupy")
 
     def to_host(self, x: Any) -> np.ndarray:
-        return np.asarray(x.compute())
+        result = x.compute()
+        return result.get() if type(result).__module__.startswith("cupy") else np.asarray(result)
 
 
 class _ArrayApiStrict(Backend):
@@ -480,10 +528,12 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def device_of(x: Any) -> Any:
-    """The device of array ``x`` (``'cpu'`` for NumPy and Dask)."""
+    """The device of array ``x``: ``'cpu'`` for NumPy; ``'cpu'`` or ``'gpu'`` (CuPy chunks) for Dask."""
     name = backend_of(x)
-    if name in (None, "numpy", "dask"):
+    if name in (None, "numpy"):
         return "cpu"
+    if name == "dask":
+        return "gpu" if type(x._meta).__module__.startswith("cupy") else "cpu"
     return array_device(x)
 
 

@@ -30,13 +30,23 @@ __all__ = ["accuracy", "predict", "predict_proba"]
 Array = Any
 
 
-def _check_batch_size(batch_size: int | None) -> None:
+def _setup(
+    net: Mapping[str, Array],
+    x: Any,
+    batch_size: int | None,
+    backend: str | None,
+    device: Any,
+    activation: Any,
+) -> tuple[Network, Activation]:
+    """The placed network and hidden activation of a call, after checking ``batch_size``."""
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None (one batch); got {batch_size!r}")
+        raise ValueError(f"batch_size must be a positive integer or None (the default); got {batch_size!r}")
+    network = _network_for(net, x, backend, device)
+    return network, _activation(activation, HIDDEN_ACTIVATIONS, "activation")
 
 
-def _slices(n: int, batch_size: int | None, progress: bool) -> Iterator[slice]:
-    step = batch_size or max(n, 1)
+def _slices(n: int, batch_size: int, progress: bool) -> Iterator[slice]:
+    step = batch_size
     starts = range(0, n, step)
     if progress:
         try:
@@ -64,7 +74,8 @@ def _outputs(
             x = impl.chunked(x, network.device, batch_size)  # the chunks are the batches
         yield run_layers(network, prepare_input(network, x, normalize=normalize), hidden, out)
         return
-    for s in _slices(int(x.shape[0]), batch_size, progress):
+    n = int(x.shape[0])
+    for s in _slices(n, batch_size or impl.default_batch_rows or max(n, 1), progress):
         yield run_layers(network, prepare_input(network, x[s, ...], normalize=normalize), hidden, out)
 
 
@@ -91,13 +102,13 @@ def predict(
 
     Softmax is skipped: it does not change the argmax. Placement follows :func:`xpnn.forward`;
     the result is an integer array of that backend, on its device (``xpnn.to_numpy`` brings it
-    home). ``batch_size=None`` computes everything as one batch. ``normalize=True`` divides
-    ``uint8`` input by 255 on the device, after the upload (a quarter of the bytes of float32).
+    home). ``batch_size=None`` means the backend's default: batches of 1,024 rows on NumPy (faster
+    than one big batch on CPUs: each layer's activations stay in cache), one batch elsewhere.
+    ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
+    of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
     """
-    _check_batch_size(batch_size)
     x = _as_array(x)
-    network = _network_for(net, x, backend, device)
-    hidden = _activation(activation, HIDDEN_ACTIVATIONS, "activation")
+    network, hidden = _setup(net, x, batch_size, backend, device, activation)
     xp = network.xp
     parts = [
         xp.argmax(y, axis=-1)
@@ -117,11 +128,12 @@ def predict_proba(
     normalize: bool = False,
     progress: bool = False,
 ) -> Array:
-    """Class probabilities: the softmax of the network's output, shape ``(N, n_classes)``."""
-    _check_batch_size(batch_size)
+    """Class probabilities: the softmax of the network's output, shape ``(N, n_classes)``.
+
+    Arguments as for :func:`predict`.
+    """
     x = _as_array(x)
-    network = _network_for(net, x, backend, device)
-    hidden = _activation(activation, HIDDEN_ACTIVATIONS, "activation")
+    network, hidden = _setup(net, x, batch_size, backend, device, activation)
     return _gather(network.xp, list(_outputs(network, x, batch_size, hidden, _softmax, normalize, progress)))
 
 
@@ -140,12 +152,11 @@ def accuracy(
     """The fraction of inputs whose predicted class is the label, as a Python float.
 
     ``t`` holds integer labels ``(N,)`` or one-hot labels ``(N, n_classes)``. Matches are
-    counted on the device, batch by batch; one number comes back.
+    counted on the device, batch by batch; one number comes back. Dask inputs are computed
+    once, as one graph; where their chunk sizes are unknown, those are computed first.
     """
-    _check_batch_size(batch_size)
-    x, t = _as_array(x), _as_array(t)
-    network = _network_for(net, x, backend, device)
-    hidden = _activation(activation, HIDDEN_ACTIVATIONS, "activation")
+    x, t = _known_rows(_as_array(x)), _known_rows(_as_array(t))
+    network, hidden = _setup(net, x, batch_size, backend, device, activation)
     xp = network.xp
     impl = network._backend
     n = int(x.shape[0]) if x.shape else 0
@@ -168,6 +179,18 @@ def accuracy(
         correct = hits if correct is None else correct + hits
         start += rows
     return float(to_numpy(correct)) / n
+
+
+def _known_rows(a: Any) -> Any:
+    """A Dask array whose chunk sizes are unknown (after boolean filtering, say) with them computed.
+
+    ``accuracy`` must match labels to inputs row by row, so it needs the counts: computing them
+    runs the input's graph once more. ``predict`` and ``forward`` work with unknown sizes as they are.
+    """
+    if backend_of(a) == "dask" and any(s != s for s in a.shape):  # NaN: unknown
+        a = a.copy()  # a new array object: the caller's keeps its own chunks
+        a.compute_chunk_sizes()
+    return a
 
 
 def _as_array(x: Any) -> Any:
