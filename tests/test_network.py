@@ -185,3 +185,23 @@ def test_shape_trace_of_the_mnist_network() -> None:
     assert table.splitlines()[1].split()[:3] == ["100", "x", "784"]
     with pytest.raises(ValueError, match="784"):
         xpnn.shape_trace(net, np.zeros((100, 783)))
+
+
+def test_to_backend_copies_the_weights(backend: Case) -> None:
+    net = reference.random_network((4, 3, 2), np.float32)
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    x = np.ones((2, 4), dtype=np.float32)
+    before, original = xpnn.to_numpy(xpnn.forward(placed, x)), net["W1"].copy()
+    net["W1"][0, 0] += 10.0  # the caller's array changes; the placed network must not
+    np.testing.assert_array_equal(xpnn.to_numpy(xpnn.forward(placed, x)), before)
+    np.testing.assert_array_equal(xpnn.to_numpy(placed["W1"]), original)
+
+
+def test_the_sigmoid_shortcut_gives_the_very_same_numbers(backend: Case) -> None:
+    """Folding sigmoid's factors of 1/2 into the weights is exact: bit for bit, not approximately."""
+    net = reference.random_network((30, 20, 10, 5), np.float32, seed=9)
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    x = backend.asarray(np.random.default_rng(10).standard_normal((64, 30)), dtype=np.float32)
+    shortcut = xpnn.to_numpy(xpnn.forward(placed, x))  # the folded layers
+    plain = xpnn.to_numpy(xpnn.forward(placed, x, activation=lambda a: xpnn.sigmoid(a)))  # sigmoid as written
+    np.testing.assert_array_equal(shortcut, plain)
