@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 
+#: Rows per batch on CPU backends when the caller gives none (see ``Backend.default_batch_rows``).
+CPU_BATCH_ROWS = 1024
+
+
 class BackendUnavailableError(RuntimeError):
     """The array library or device a backend needs cannot be used on this machine."""
 
@@ -109,8 +113,9 @@ class Backend:
         self.synchronize(device)
         return x
 
-    #: Rows per batch when the caller gives no batch size (None: everything in one batch).
-    default_batch_rows: int | None = None
+    def default_batch_rows(self, device: Any) -> int | None:
+        """Rows per batch when the caller gives no batch size (None: everything in one batch)."""
+        return None
 
     #: Whether arrays are lazy task graphs that batch themselves (Dask): then ``rows`` of
     #: ``chunked`` replaces xpnn's own loop over batches.
@@ -123,9 +128,11 @@ class Backend:
 
 class _NumPy(Backend):
     name, module, install = "numpy", "numpy", "pip install numpy"
-    # Measured (benchmarks/bench.py batch-sweep, mnist-infer): on CPUs, batches of a few
-    # hundred rows beat one big batch, since each layer's activations then stay in cache.
-    default_batch_rows = 1024
+
+    def default_batch_rows(self, device: Any) -> int | None:
+        # Measured (benchmarks/bench.py batch-sweep, mnist-infer): on CPUs, batches of about a
+        # thousand rows beat one big batch, since each layer's activations then stay in cache.
+        return CPU_BATCH_ROWS
 
     def load(self) -> Any:
         # NumPy 2 is itself an Array API namespace; using it directly skips the wrappers of
@@ -237,6 +244,9 @@ class _Torch(Backend):
 
     def same_device(self, x: Any, device: Any) -> bool:
         return bool(x.device == device)
+
+    def default_batch_rows(self, device: Any) -> int | None:
+        return CPU_BATCH_ROWS if device.type == "cpu" else None  # as NumPy on the CPU; whole on a GPU
 
     def describe_device(self, device: Any) -> str:
         import torch

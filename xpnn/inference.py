@@ -75,7 +75,7 @@ def _outputs(
         yield run_layers(network, prepare_input(network, x, normalize=normalize), hidden, out)
         return
     n = int(x.shape[0])
-    for s in _slices(n, batch_size or impl.default_batch_rows or max(n, 1), progress):
+    for s in _slices(n, batch_size or impl.default_batch_rows(network.device) or max(n, 1), progress):
         yield run_layers(network, prepare_input(network, x[s, ...], normalize=normalize), hidden, out)
 
 
@@ -102,8 +102,9 @@ def predict(
 
     Softmax is skipped: it does not change the argmax. Placement follows :func:`xpnn.forward`;
     the result is an integer array of that backend, on its device (``xpnn.to_numpy`` brings it
-    home). ``batch_size=None`` means the backend's default: batches of 1,024 rows on NumPy (faster
-    than one big batch on CPUs: each layer's activations stay in cache), one batch elsewhere.
+    home). ``batch_size=None`` means the backend's default: batches of 1,024 rows on NumPy and
+    PyTorch on the CPU (faster than one big batch there: each layer's activations stay in
+    cache), one batch elsewhere.
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
     of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
     """
