@@ -8,6 +8,7 @@ nox -s tests-cupy       # on a GPU machine; add --no-venv to reuse an interprete
 from __future__ import annotations
 
 import runpy
+import sys
 
 import nox
 
@@ -34,9 +35,14 @@ EXTRAS = {
 PINS = {"torch": ["torch==2.13.0"]}
 
 
+def _reuses_interpreter(session: nox.Session) -> bool:
+    """``--no-venv``: run with the interpreter that runs nox, and what it has installed."""
+    return isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv)
+
+
 def _install(session: nox.Session, extras: list[str], pins: list[str] = ()) -> None:
-    if isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
-        session.log("--no-venv: using the current interpreter and what it has installed")
+    if _reuses_interpreter(session):
+        session.log(f"--no-venv: using {sys.executable} and what it has installed")
         return
     spec = f".[{','.join(['test', *extras])}]"
     session.install("-e", spec, *pins)
@@ -50,7 +56,8 @@ def _make_test_session(backend: str) -> None:
         args = session.posargs or (
             ["--doctest-modules", "xpnn", "tests"] if backend == "numpy" else ["tests"]
         )
-        session.run("python", "-m", "pytest", *args, env=env)
+        python = sys.executable if _reuses_interpreter(session) else "python"
+        session.run(python, "-m", "pytest", *args, env=env)
 
     tests.__doc__ = f"Run the whole test suite on the {backend} backend."
 

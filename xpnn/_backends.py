@@ -422,9 +422,13 @@ def _known(name: str) -> Backend:
 
 
 def _unavailable(backend: Backend, why: str) -> BackendUnavailableError:
+    if "not installed" in why or "cannot be imported" in why:
+        fix = f"Install it with `{backend.install}`"
+    else:  # installed, but the device or its driver fails
+        fix = "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)"
     return BackendUnavailableError(
-        f"backend {backend.name!r} is not usable here: {why}. "
-        f"Install it with `{backend.install}`, or choose another backend (`xpnn backends` lists them)."
+        f"backend {backend.name!r} is not usable here: {why}. {fix}, or choose another backend"
+        f" (`xpnn backends` lists them)."
     )
 
 
