@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["DataError", "DataNotFoundError", "RemoteFile", "cache_dir", "data_dir", "fetch"]
 
@@ -125,7 +126,7 @@ def _short(e: Exception) -> str:
     return f"{type(e).__name__}: {first}"[:300]
 
 
-def write_atomic(path: Path, write: object) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
     Two processes doing this at once each rename a complete file; readers never see half of one.
@@ -134,7 +135,7 @@ def write_atomic(path: Path, write: object) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            write(f)  # type: ignore[operator]
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
