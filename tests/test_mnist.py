@@ -178,7 +178,7 @@ def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -
         raise AssertionError("decoded again although the cache is current")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mnist, "read_idx", no_decoding)
+        patch.setattr(mnist, "_parse_idx", no_decoding)
         xpnn.load_mnist(split="test", data_dir=root)
 
     new = np.full(N, 3, dtype=np.uint8)

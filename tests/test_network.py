@@ -162,7 +162,14 @@ def test_bad_keys_are_named(keys: set[str], message: str) -> None:
 
 def test_unexpected_keys_are_named() -> None:
     net = {**xpnn.init_network(), "W_extra": np.ones(2)}
-    with pytest.raises(ValueError, match="unexpected"):
+    with pytest.raises(ValueError, match=r"unexpected \['W_extra'\]") as e:
+        xpnn.forward(net, [1.0, 0.5])
+    assert "missing" not in str(e.value)
+
+
+def test_weights_that_are_not_arrays_are_named() -> None:
+    net = {**xpnn.init_network(), "b2": [0.1, 0.2]}
+    with pytest.raises(TypeError, match=r"\['b2'\] are not"):
         xpnn.forward(net, [1.0, 0.5])
 
 

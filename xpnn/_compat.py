@@ -8,28 +8,20 @@ from array_api_compat import (
     array_namespace,
     device,
     is_array_api_obj,
-    is_array_api_strict_namespace,
     is_cupy_array,
     is_dask_array,
     is_jax_array,
     is_numpy_array,
-    is_numpy_namespace,
     is_torch_array,
-    size,
-    to_device,
 )
 
 __all__ = [
     "array_namespace",
     "device",
     "is_array_api_obj",
-    "is_array_api_strict_namespace",
     "is_cupy_array",
     "is_dask_array",
     "is_jax_array",
     "is_numpy_array",
-    "is_numpy_namespace",
     "is_torch_array",
-    "size",
-    "to_device",
 ]

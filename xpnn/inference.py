@@ -37,12 +37,12 @@ def _setup(
     backend: str | None,
     device: Any,
     activation: Any,
-) -> tuple[Network, Activation]:
-    """The placed network and hidden activation of a call, after checking ``batch_size``."""
+) -> tuple[Any, Network, Activation]:
+    """``x`` as an array, the placed network and the hidden activation of a call."""
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None (the default); got {batch_size!r}")
-    network = _network_for(net, x, backend, device)
-    return network, _activation(activation, HIDDEN_ACTIVATIONS, "activation")
+    x = _as_array(x)
+    return x, _network_for(net, x, backend, device), _activation(activation, HIDDEN_ACTIVATIONS, "activation")
 
 
 def _slices(n: int, batch_size: int, progress: bool) -> Iterator[slice]:
@@ -108,8 +108,7 @@ def predict(
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
     of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
     """
-    x = _as_array(x)
-    network, hidden = _setup(net, x, batch_size, backend, device, activation)
+    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
     xp = network.xp
     parts = [
         xp.argmax(y, axis=-1)
@@ -133,8 +132,7 @@ def predict_proba(
 
     Arguments as for :func:`predict`.
     """
-    x = _as_array(x)
-    network, hidden = _setup(net, x, batch_size, backend, device, activation)
+    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
     return _gather(network.xp, list(_outputs(network, x, batch_size, hidden, _softmax, normalize, progress)))
 
 
@@ -157,7 +155,7 @@ def accuracy(
     once, as one graph; where their chunk sizes are unknown, those are computed first.
     """
     x, t = _known_rows(_as_array(x)), _known_rows(_as_array(t))
-    network, hidden = _setup(net, x, batch_size, backend, device, activation)
+    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
     xp = network.xp
     impl = network._backend
     n = int(x.shape[0]) if x.shape else 0

@@ -90,7 +90,11 @@ def read_idx(path: str | os.PathLike[str], expected_shape: tuple[int, ...] | Non
     was expected; an HTML page saved under the file's name is recognized and said to be one.
     """
     path = Path(path)
-    raw = path.read_bytes()
+    return _parse_idx(path.read_bytes(), path, expected_shape)
+
+
+def _parse_idx(raw: bytes, path: Path, expected_shape: tuple[int, ...] | None) -> np.ndarray:
+    """:func:`read_idx` on the bytes ``raw`` read from ``path`` (named in the errors)."""
     if raw[:2] != b"\x1f\x8b":
         head = raw[:512].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
@@ -129,14 +133,6 @@ def read_idx(path: str | os.PathLike[str], expected_shape: tuple[int, ...] | Non
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: bool) -> np.ndarray:
     """The decoded array of ``path``, from the ``.npy`` cache when it is current.
 
@@ -154,9 +150,10 @@ def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: boo
                 return array
         except (OSError, ValueError):
             pass  # a damaged cache entry: decode again and replace it
-    array = read_idx(path, shape)
+    raw = path.read_bytes()  # read once: parsed, then hashed
+    array = _parse_idx(raw, path, shape)
     if verify:
-        digest = _sha256(path)
+        digest = hashlib.sha256(raw).hexdigest()
         if digest != remote.sha256:
             raise DataError(
                 f"{path} decodes, but its SHA-256 is {digest}, not the MNIST file's {remote.sha256}."
@@ -164,7 +161,8 @@ def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: boo
             )
     try:
         for stale in cached.parent.glob(f"{remote.name.removesuffix('.gz')}-*.npy"):
-            stale.unlink(missing_ok=True)
+            if stale != cached:  # entries of an older version of the source
+                stale.unlink(missing_ok=True)
         write_atomic(cached, lambda f: np.save(f, array, allow_pickle=False))
     except OSError as e:
         log.info("not caching %s: %s", cached, e)  # a read-only cache: decode each time

@@ -50,7 +50,7 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
         return list(net.layers)
     if not isinstance(net, Mapping):
         raise TypeError(f"a network is a dict of W1..Wn, b1..bn arrays; got {type(net).__name__}")
-    n = sum(1 for k in net if isinstance(k, str) and k.startswith("W"))
+    n = sum(1 for k in net if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
     expected = [f"{p}{i}" for i in range(1, n + 1) for p in "Wb"]
     if n == 0 or set(net) != set(expected):
         missing = sorted(set(expected) - set(net))
@@ -60,6 +60,11 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
             + (f" missing {missing}" if missing else "")
             + (f" unexpected {extra}" if extra else "")
             + ("" if n else " (no W keys at all)")
+        )
+    not_arrays = [k for k in expected if not hasattr(net[k], "shape")]
+    if not_arrays:
+        raise TypeError(
+            f"network weights must be arrays; {not_arrays} are not (use np.asarray, or xpnn.load_weights)"
         )
     layers = [(net[f"W{i}"], net[f"b{i}"]) for i in range(1, n + 1)]
     n_in = None
@@ -161,7 +166,7 @@ def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any
     if isinstance(dtype, str):
         found = getattr(xp, dtype, None)
         if found is None:
-            raise ValueError(f"backend has no dtype {dtype!r}")
+            raise ValueError(f"{getattr(xp, '__name__', 'this backend')} has no dtype {dtype!r}")
         return found
     return dtype
 
