@@ -501,17 +501,17 @@ def gpu(args: argparse.Namespace) -> dict:
 
 
 def update_readme(results: Path) -> int:
-    """Replace each ``<!-- name -->`` ... ``<!-- /name -->`` block of README.md with results/name.md."""
+    """Replace each ``<!-- name -->`` ... ``<!-- /name -->`` block of benchmarks/README.md with results/name.md."""
     import re
 
-    readme = Path(__file__).parent.parent / "README.md"
+    readme = Path(__file__).parent / "README.md"
     text = readme.read_text()
     for md in sorted(results.glob("*.md")):
         name = md.stem
-        body = md.read_text().replace("](batch-sweep.png)", "](benchmarks/results/batch-sweep.png)")
+        body = md.read_text().replace("](batch-sweep.png)", "](results/batch-sweep.png)")
         pattern = re.compile(rf"(<!-- {re.escape(name)} -->\n).*?(<!-- /{re.escape(name)} -->)", re.S)
         text, count = pattern.subn(lambda m, body=body: m.group(1) + body + m.group(2), text)
-        print(f"{name}: {'updated' if count else 'no block in README.md'}")
+        print(f"{name}: {'updated' if count else 'no block in benchmarks/README.md'}")
     readme.write_text(text)
     return 0
 
@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme",
         action="store_true",
-        help="copy the results' tables into README.md's <!-- name --> blocks and exit",
+        help="copy the results' tables into benchmarks/README.md's <!-- name --> blocks and exit",
     )
     args = parser.parse_args(argv)
     if args.readme:

@@ -16,9 +16,62 @@ def test_save_image_from_any_backend(backend: Case, tmp_path: Path, shape) -> No
     from PIL import Image
 
     img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    path = xpnn.save_image(backend.asarray(img.astype(np.float32) / 255), tmp_path / "d.png")
+    path = xpnn.save_image(backend.asarray(img.astype(np.float32) / 255), tmp_path / "d.png", scale=1)
     with Image.open(path) as picture:
         np.testing.assert_array_equal(np.asarray(picture), img.reshape(28, 28))
+
+
+@pytest.mark.parametrize("scale", [None, 1, 3])
+def test_save_image_scales_each_pixel_to_a_square(tmp_path: Path, scale) -> None:
+    from PIL import Image
+
+    img = np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8)
+    kwargs = {} if scale is None else {"scale": scale}
+    path = xpnn.save_image(img, tmp_path / "d.png", **kwargs)
+    k = 8 if scale is None else scale  # the default makes a digit big enough to see
+    with Image.open(path) as picture:
+        assert picture.format == "PNG"
+        np.testing.assert_array_equal(np.asarray(picture), np.kron(img, np.ones((k, k), np.uint8)))
+
+
+@pytest.mark.parametrize("name", ["d.jpg", "d.JPEG"])
+def test_save_image_writes_jpeg_for_a_jpeg_name(tmp_path: Path, name: str) -> None:
+    from PIL import Image
+
+    img = np.zeros((28, 28), dtype=np.uint8)
+    img[4:24, 10:18] = 255  # a bar, so that the JPEG has something to blur
+    path = xpnn.save_image(img, tmp_path / name)
+    with Image.open(path) as picture:
+        assert picture.format == "JPEG" and picture.size == (224, 224)
+        pixels = np.asarray(picture).astype(int)
+    expected = np.kron(img, np.ones((8, 8), np.uint8)).astype(int)
+    assert np.abs(pixels - expected).mean() < 8, "lossy, but the same picture"
+
+
+def test_save_image_refuses_an_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\.png, \.jpg or \.jpeg"):
+        xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.gif")
+    assert not (tmp_path / "d.gif").exists()
+
+
+@pytest.mark.parametrize("scale", [0, -2, 1.5, True, "8"])
+def test_bad_scale(tmp_path: Path, scale) -> None:
+    with pytest.raises(ValueError, match="scale must be a positive integer"):
+        xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.png", scale=scale)
+    with pytest.raises(ValueError, match="scale must be a positive integer"):
+        xpnn.img_show(np.zeros((28, 28)), scale=scale)
+
+
+def test_img_show_with_a_display_shows_the_scaled_picture(monkeypatch) -> None:
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(Image.Image, "show", lambda self, *a, **k: shown.append(self.size))
+    assert xpnn.img_show(np.zeros(784, dtype=np.uint8)) is None
+    assert xpnn.img_show(np.zeros(784, dtype=np.uint8), scale=2) is None
+    assert shown == [(224, 224), (56, 56)]
 
 
 def test_img_show_without_a_display_saves_a_png(monkeypatch, capsys, tmp_path: Path) -> None:
@@ -31,6 +84,10 @@ def test_img_show_without_a_display_saves_a_png(monkeypatch, capsys, tmp_path: P
     monkeypatch.setattr(tempfile, "tempdir", None)
     path = xpnn.img_show(np.zeros((28, 28), dtype=np.uint8))
     assert path is not None and path.is_file() and path.parent == tmp_path
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        assert picture.size == (224, 224)
     assert f"saved the image to {path}" in capsys.readouterr().out
 
 

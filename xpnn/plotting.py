@@ -1,6 +1,6 @@
 """Pictures of digits: the book's ``img_show``, ``save_image``, and a labelled grid.
 
-Pillow writes single images and matplotlib draws grids; both are optional
+Pillow writes single images and matplotlib draws grids, as PNG or JPEG; both are optional
 (``pip install 'xpnn[plot]'``) and imported only when a picture is asked for.
 """
 
@@ -48,11 +48,48 @@ def _pil() -> Any:
     return Image
 
 
-def save_image(img: Any, path: str | os.PathLike[str]) -> Path:
-    """Write one image (any backend's array, uint8 or in [0, 1]) as a PNG; returns the path."""
+def _picture(img: Any, scale: int) -> Any:
+    """A Pillow image of ``img``, each pixel drawn as a ``scale`` x ``scale`` square."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(
+            f"scale must be a positive integer (8 draws each pixel as an 8 x 8 square); got {scale!r}"
+        )
+    Image = _pil()
+    picture = Image.fromarray(_as_uint8_image(img), mode="L")
+    if scale == 1:
+        return picture
+    # Nearest neighbour keeps the pixels square and sharp: a 28 x 28 digit stays a digit.
+    return picture.resize((picture.width * int(scale), picture.height * int(scale)), Image.NEAREST)
+
+
+#: How much :func:`save_image` and :func:`img_show` enlarge a picture by default: a 28 x 28
+#: MNIST digit becomes 224 x 224 pixels, big enough to see on a screen.
+DEFAULT_SCALE = 8
+
+#: Formats :func:`save_image` writes, by file suffix (case-insensitive).
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def _format(path: Path) -> str:
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(
+            f"cannot tell the image format of {str(path)!r}: use a name ending in .png, .jpg or .jpeg"
+        ) from None
+
+
+def save_image(img: Any, path: str | os.PathLike[str], *, scale: int = DEFAULT_SCALE) -> Path:
+    """Write one image (any backend's array, uint8 or in [0, 1]) as a PNG or JPEG; returns the path.
+
+    The format follows the suffix (``.png``, ``.jpg``, ``.jpeg``). Each pixel is drawn as a
+    ``scale`` x ``scale`` square (default 8: a 28 x 28 digit becomes 224 x 224); ``scale=1``
+    keeps the image's own size. Example: ``save_image(x_test[0], "digit.png")``.
+    """
     path = Path(path)
-    picture = _pil().fromarray(_as_uint8_image(img), mode="L")
-    write_atomic(path, lambda f: picture.save(f, format="PNG"))
+    image_format = _format(path)
+    picture = _picture(img, scale)
+    write_atomic(path, lambda f: picture.save(f, format=image_format))
     return path
 
 
@@ -62,17 +99,21 @@ def _has_display() -> bool:
     return True
 
 
-def img_show(img: Any) -> Path | None:
-    """Show an image, as the book's ``img_show`` does (``PIL.Image.show``).
+def img_show(img: Any, *, scale: int = DEFAULT_SCALE) -> Path | None:
+    """Show an image as the book's ``img_show`` does (``PIL.Image.show``), ``scale`` times larger.
 
-    On a machine with no display it saves a PNG instead, prints where, and returns that path.
+    Each pixel is drawn as a ``scale`` x ``scale`` square (default 8), so that a 28 x 28 digit
+    can be seen. On a machine with no display it saves a PNG instead, prints where, and returns
+    that path.
     """
+    picture = _picture(img, scale)
     if _has_display():
-        _pil().fromarray(_as_uint8_image(img), mode="L").show()
+        picture.show()
         return None
     fd, name = tempfile.mkstemp(prefix="xpnn-digit-", suffix=".png")
     os.close(fd)
-    path = save_image(img, name)
+    path = Path(name)
+    write_atomic(path, lambda f: picture.save(f, format="PNG"))
     print(f"no display here: saved the image to {path}")
     return path
 
@@ -86,7 +127,12 @@ def save_digit_grid(
     columns: int = 10,
     title: str | None = None,
 ) -> Path:
-    """A PNG grid of digits, each titled ``predicted (true)``; misclassified ones framed in red."""
+    """A PNG or JPEG grid of digits, each titled ``predicted (true)``; misclassified ones framed in red.
+
+    The format follows the suffix of ``path`` (``.png``, ``.jpg``, ``.jpeg``).
+    """
+    path = Path(path)
+    image_format = _format(path)
     try:
         from matplotlib.figure import Figure
     except ImportError as e:
@@ -112,6 +158,5 @@ def save_digit_grid(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path = Path(path)
-    write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    write_atomic(path, lambda f: fig.savefig(f, format=image_format.lower()))
     return path

@@ -1,0 +1,241 @@
+"""Every ```python block of the README runs as written, each in a fresh interpreter.
+
+A block is run from a temporary directory (files it writes land there) with
+``XPNN_DATA_DIR`` pointing at the real data when the block loads MNIST or the weights. What a
+block needs is read from the block itself:
+
+- its first line ``# GPU only``: skipped unless CuPy finds a GPU here (``XPNN_REQUIRE_GPU=1``
+  makes that a failure);
+- a backend named in a string (``backend="torch"``) or an optional library imported
+  (``import dask.array``): run in the session of that backend (``XPNN_TEST_BACKENDS``), and
+  skipped where the library is not installed; blocks that name no backend run in the NumPy
+  session;
+- ``load_mnist``, ``load_sample_network``, ``fetch_sample_weights``: the real data (skipped
+  with the reason without it, unless ``XPNN_REQUIRE_DATA=1``).
+
+Keep blocks small: this test runs them all in the NumPy session.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import REQUESTED
+
+import xpnn
+from xpnn._backend_names import BACKENDS
+
+ROOT = Path(__file__).parent.parent
+DOCUMENTS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md"]
+GPU_MARK = "# GPU only"
+NEEDS_DATA = re.compile(r"\b(load_mnist|load_sample_network|fetch_sample_weights)\b")
+#: Optional libraries a block may import, and the backend whose test session has them.
+OPTIONAL = {
+    "torch": "torch",
+    "jax": "jax",
+    "dask": "dask",
+    "distributed": "dask",
+    "array_api_strict": "array_api_strict",
+    "cupy": "cupy",
+    "sklearn": "numpy",
+    "onnx": "numpy",
+    "onnxruntime": "numpy",
+    "onnxscript": "numpy",
+    "ndonnx": "numpy",
+    "safetensors": "numpy",
+    "matplotlib": "numpy",
+    "PIL": "numpy",
+    "tqdm": "numpy",
+}
+#: The module each backend name stands for.
+BACKEND_MODULES = {name: name for name in BACKENDS}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced ```python block: where it starts and what it says."""
+
+    document: Path
+    line: int  # the line number of the block's first line of code, 1-based
+    code: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.document.relative_to(ROOT)} line {self.line}"
+
+    @property
+    def gpu_only(self) -> bool:
+        first = next((ln.strip() for ln in self.code.splitlines() if ln.strip()), "")
+        return first.lower().startswith(GPU_MARK.lower())
+
+    @property
+    def needs_data(self) -> bool:
+        return bool(NEEDS_DATA.search(self.code))
+
+    def modules(self) -> set[str]:
+        """The optional libraries this block uses: imported, or named as a backend."""
+        tree = ast.parse(self.code, filename=self.where)
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Constant) and node.value in BACKEND_MODULES:
+                found.add(BACKEND_MODULES[node.value])
+        return {m for m in found if m in OPTIONAL}
+
+
+def python_blocks(document: Path) -> list[Block]:
+    """The ```python blocks of a markdown file; an unclosed fence is an error naming its line."""
+    blocks, start, lines = [], None, []
+    fence = re.compile(r"^(\s*)```")
+    for number, text in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
+        if start is None:
+            m = fence.match(text)
+            if m:
+                start = number
+                lang = text.strip()[3:].strip().lower()
+                lines = [] if lang in ("python", "py") else None  # None: a fence to skip over
+            continue
+        if text.strip() == "```":
+            if lines is not None:
+                blocks.append(Block(document, start + 1, "\n".join(lines) + "\n"))
+            start = None
+            continue
+        if lines is not None:
+            lines.append(text)
+    if start is not None:
+        raise ValueError(
+            f"{document.relative_to(ROOT)}: the code fence opened at line {start} is never closed"
+        )
+    return blocks
+
+
+BLOCKS = [block for document in DOCUMENTS if document.is_file() for block in python_blocks(document)]
+
+
+def _gpu_reason() -> str | None:
+    """Why GPU-only blocks cannot run here, or None where they can."""
+    status = xpnn.backend_status()["cupy"]
+    return None if status.available else f"no usable GPU here (cupy: {status.reason})"
+
+
+def _session_skip(block: Block, modules: set[str]) -> str | None:
+    """Why this test session leaves the block to another one, or None where it runs here."""
+    sessions = {OPTIONAL[m] for m in modules} - {"numpy"}
+    if block.gpu_only:
+        sessions.add("cupy")
+    if not sessions:
+        sessions = {"numpy"}
+    if sessions & set(REQUESTED):
+        return None
+    return f"uses {', '.join(sorted(sessions))}: runs in that backend's test session"
+
+
+def run_block(block: Block, cwd: Path, data_dir: Path | None) -> subprocess.CompletedProcess[str]:
+    """Run a block as a script whose line numbers are the document's, so tracebacks point there."""
+    script = cwd / f"{block.document.name}-line-{block.line}.py"
+    script.write_text("\n" * (block.line - 1) + block.code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["XPNN_DATA_DIR"] = str(data_dir if data_dir is not None else cwd / "no-data")
+    env["MPLBACKEND"] = "Agg"
+    env["TMPDIR"] = str(cwd)  # img_show without a display saves its PNG here
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def failure_message(block: Block, result: subprocess.CompletedProcess[str]) -> str:
+    """Which block failed, at which line of the document, and the error, then the whole output."""
+    stderr = result.stderr.strip()
+    lines = [int(n) for n in re.findall(rf'File ".*?-line-{block.line}\.py", line (\d+)', stderr)]
+    at = f", at line {lines[-1]}" if lines else ""
+    error = stderr.splitlines()[-1] if stderr else f"exit status {result.returncode}, no error output"
+    return (
+        f"the ```python block of {block.where} failed{at}: {error}\n"
+        f"--- the block ---\n{block.code}--- stderr ---\n{stderr}\n--- stdout ---\n{result.stdout}"
+    )
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.where.replace(" ", "-") for b in BLOCKS])
+def test_python_block_runs_as_written(block: Block, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    modules = block.modules()
+    why = _session_skip(block, modules)
+    if why:
+        pytest.skip(why)
+    missing = sorted(m for m in modules - {"cupy"} if importlib.util.find_spec(m) is None)
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}, not installed here")
+    if block.gpu_only or "cupy" in modules:
+        gpu = _gpu_reason()
+        if gpu and os.environ.get("XPNN_REQUIRE_GPU") == "1":
+            pytest.fail(f"{block.where}: {gpu} and XPNN_REQUIRE_GPU=1")
+        if gpu:
+            pytest.skip(gpu)
+    data_dir = request.getfixturevalue("real_data_dir") if block.needs_data else None
+    result = run_block(block, tmp_path, data_dir)
+    assert result.returncode == 0, failure_message(block, result)
+
+
+# --- the runner itself ---------------------------------------------------------------------------
+
+
+def test_readme_has_python_blocks_and_the_first_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_screen = "\n".join(readme.splitlines()[:40])
+    assert "python -m pip install -e . && xpnn mnist" in first_screen
+    assert "python -m pip install nox && nox" in first_screen
+    assert "python -m pip install nox && nox" in (ROOT / ".ci" / "run").read_text(), (
+        "CI runs the README's test command"
+    )
+    assert len([b for b in BLOCKS if b.document.name == "README.md"]) >= 5
+
+
+def test_blocks_are_parsed_with_their_line_numbers_and_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "text\n```bash\nxpnn mnist\n```\n```python\nimport xpnn\nxpnn.load_mnist(split='test')\n```\n"
+        "```python\n# GPU only: CuPy\nimport dask.array as da\nxpnn.forward(n, x, backend='torch')\n```\n"
+    )
+    first, second = python_blocks(doc)
+    assert (first.line, first.code) == (6, "import xpnn\nxpnn.load_mnist(split='test')\n")
+    assert first.needs_data and not first.gpu_only and first.modules() == set()
+    assert second.line == 10 and second.gpu_only and not second.needs_data
+    assert second.modules() == {"dask", "torch"}
+
+
+def test_an_unclosed_fence_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    doc = tmp_path / "doc.md"
+    doc.write_text("```python\nimport xpnn\n")
+    with pytest.raises(ValueError, match="line 1 is never closed"):
+        python_blocks(doc)
+
+
+def test_a_failing_block_is_reported_with_its_document_line(tmp_path: Path) -> None:
+    block = Block(ROOT / "README.md", 41, "x = 1\nraise RuntimeError('boom')\n")
+    result = run_block(block, tmp_path, None)
+    message = failure_message(block, result)
+    assert result.returncode != 0
+    assert message.startswith(
+        "the ```python block of README.md line 41 failed, at line 42: RuntimeError: boom"
+    )
