@@ -16,11 +16,12 @@ from ._backends import (
     to_numpy,
 )
 from ._data import DataError, DataNotFoundError
-from .functions import affine, identity_function, relu, sigmoid, softmax, step_function
+from .functions import affine, cross_entropy_error, identity_function, relu, sigmoid, softmax, step_function
 from .inference import accuracy, predict, predict_proba
 from .mnist import load_mnist
 from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
 from .plotting import img_show, save_digit_grid, save_image
+from .training import gradient, loss, numerical_gradient, random_network, train
 from .weights import fetch_sample_weights, load_sample_network, load_weights, save_weights
 
 __version__ = "0.1.0"
@@ -36,10 +37,12 @@ __all__ = [
     "affine",
     "asarray",
     "available_backends",
+    "cross_entropy_error",
     "backend_of",
     "backend_status",
     "fetch_sample_weights",
     "format_shape_trace",
+    "gradient",
     "forward",
     "identity_function",
     "img_show",
@@ -47,8 +50,11 @@ __all__ = [
     "load_mnist",
     "load_sample_network",
     "load_weights",
+    "loss",
+    "numerical_gradient",
     "predict",
     "predict_proba",
+    "random_network",
     "relu",
     "save_digit_grid",
     "save_image",
@@ -59,4 +65,5 @@ __all__ = [
     "step_function",
     "to_backend",
     "to_numpy",
+    "train",
 ]

@@ -4,6 +4,9 @@ Everything else in xpnn imports ``array_namespace``, ``device``, ``is_*_array`` 
 from here, so that the dependency on array-api-compat is in one place.
 """
 
+from typing import Any
+
+import numpy as np
 from array_api_compat import (
     array_namespace,
     device,
@@ -24,4 +27,18 @@ __all__ = [
     "is_jax_array",
     "is_numpy_array",
     "is_torch_array",
+    "namespace_of",
 ]
+
+_NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def namespace_of(x: Any) -> Any:
+    """``array_namespace(x)``, except NumPy 2 itself for a NumPy array.
+
+    NumPy 2 is an Array API namespace on its own; array-api-compat's wrapper around it costs
+    more per call than a small network's arithmetic, which matters in training's inner loop.
+    """
+    if _NUMPY2 and type(x) is np.ndarray:
+        return np
+    return array_namespace(x)

@@ -1,0 +1,447 @@
+"""Training (issue 10): layers, gradients, optimizers and ``train`` on every backend.
+
+Gradients are checked against torch autograd in float64 (an independent implementation) where
+torch is installed; sessions without torch check each backend against NumPy's result instead,
+and the tests-torch session ties NumPy to autograd.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import Case, assert_close, tolerance
+
+import xpnn
+from xpnn import optimizers
+from xpnn.layers import loss_and_gradient
+
+NO_DASK = "training does not run on Dask by design (train on NumPy/CuPy, predict on Dask)"
+
+
+def trainable(backend: Case) -> None:
+    if backend.name == "dask":
+        pytest.skip(NO_DASK)
+
+
+def float64(backend: Case) -> object:
+    if not backend.has_float64():
+        pytest.skip(f"{backend.name} has no float64 on {backend.device}")
+    return backend.dtype("float64")
+
+
+def problem(sizes: tuple[int, ...], n: int = 7, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A float64 network with nonzero biases, inputs and integer labels."""
+    rng = np.random.default_rng(seed)
+    net = xpnn.random_network(sizes, weight_init="xavier", seed=seed, dtype="float64")
+    net = {k: v + 0.1 * rng.standard_normal(v.shape) if k[0] == "b" else v for k, v in net.items()}
+    x = rng.standard_normal((n, sizes[0]))
+    t = rng.integers(0, sizes[-1], n)
+    return net, x, t
+
+
+def torch_reference(net: dict, x: np.ndarray, t: np.ndarray, activation: str, weight_decay: float) -> tuple:
+    """Loss and gradient by torch autograd in float64: an implementation independent of xpnn's."""
+    torch = pytest.importorskip(
+        "torch", reason="torch is the autograd reference; the tests-torch session has it"
+    )
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in net.items()}
+    z = torch.tensor(x, dtype=torch.float64)
+    n = len(net) // 2
+    for i in range(1, n + 1):
+        z = z @ params[f"W{i}"] + params[f"b{i}"]
+        if i < n:
+            z = torch.sigmoid(z) if activation == "sigmoid" else torch.relu(z)
+    loss = torch.nn.functional.cross_entropy(z, torch.tensor(t, dtype=torch.int64))
+    loss = loss + 0.5 * weight_decay * sum((params[f"W{i}"] ** 2).sum() for i in range(1, n + 1))
+    loss.backward()
+    return float(loss.detach()), {k: p.grad.numpy() for k, p in params.items()}
+
+
+def on(backend: Case, net: dict, dtype: object = None) -> dict:
+    return {k: backend.asarray(v, dtype) for k, v in net.items()}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (6, 5, 4, 3)], ids=["2-layer", "3-layer"])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_gradient_matches_torch_autograd(
+    backend: Case, activation: str, sizes: tuple, weight_decay: float
+) -> None:
+    trainable(backend)
+    wide = backend.has_float64()  # else (JAX without x64) float32, within float32's tolerance
+    dtype, host = (backend.dtype("float64"), np.float64) if wide else (backend.dtype("float32"), np.float32)
+    net, x, t = problem(sizes)
+    expected_loss, expected = torch_reference(net, x, t, activation, weight_decay)
+    loss, grads = loss_and_gradient(
+        on(backend, net, host),
+        backend.asarray(x, host),
+        backend.asarray(t),
+        activation=activation,
+        weight_decay=weight_decay,
+    )
+    assert list(grads) == list(net)
+    assert_close(loss, np.asarray(expected_loss), backend, dtype=dtype)
+    for key in net:
+        assert_close(grads[key], expected[key], backend, dtype=dtype, factor=64 if wide else 256)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (6, 5, 4, 3)], ids=["2-layer", "3-layer"])
+def test_gradient_equals_numpy_on_every_backend(backend: Case, activation: str, sizes: tuple) -> None:
+    """The same numbers as NumPy's (which the torch session ties to autograd), one-hot labels too."""
+    trainable(backend)
+    net, x, t = problem(sizes, seed=1)
+    _, on_numpy = loss_and_gradient(net, x, t, activation=activation)
+    one_hot = (t[:, None] == np.arange(sizes[-1])).astype(np.float64)
+    for labels in (t, one_hot):
+        grads = xpnn.gradient(
+            net, x, labels, activation=activation, backend=backend.name, device=backend.device
+        )
+        for key in net:
+            assert_close(grads[key], on_numpy[key], backend, factor=64)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_numerical_gradient_agrees_with_backpropagation(backend: Case, activation: str) -> None:
+    trainable(backend)
+    float64(backend)
+    net, x, t = problem((4, 3, 3), n=5, seed=2)
+    kwargs = {"activation": activation, "backend": backend.name, "device": backend.device}
+    numerical = xpnn.numerical_gradient(net, x, t, **kwargs)
+    analytic = xpnn.gradient(net, x, t, **kwargs)
+    assert list(numerical) == list(net)
+    for key in net:
+        diff = np.abs(xpnn.to_numpy(numerical[key]) - xpnn.to_numpy(analytic[key]))
+        assert diff.mean() <= 1e-5, (key, diff.mean())  # the book's gradient check
+        assert numerical[key].dtype == analytic[key].dtype
+
+
+def test_numerical_gradient_leaves_the_network_alone() -> None:
+    net, x, t = problem((3, 2), n=2)
+    before = {k: v.copy() for k, v in net.items()}
+    xpnn.numerical_gradient(net, x, t)
+    for key in net:
+        np.testing.assert_array_equal(net[key], before[key])
+
+
+def test_weight_decay_adds_its_formula(backend: Case) -> None:
+    trainable(backend)
+    net, x, t = problem((5, 4, 3), seed=3)
+    lam = 0.3
+    args = {"backend": backend.name, "device": backend.device, "activation": "relu"}
+    plain, decayed = xpnn.loss(net, x, t, **args), xpnn.loss(net, x, t, weight_decay=lam, **args)
+    squares = sum(float(np.sum(net[k].astype(np.float64) ** 2)) for k in net if k[0] == "W")
+    rtol = tolerance(xpnn.to_backend(net, backend.name, backend.device).dtype, 64)
+    assert decayed - plain == pytest.approx(0.5 * lam * squares, rel=rtol, abs=rtol)
+    g0, g1 = xpnn.gradient(net, x, t, **args), xpnn.gradient(net, x, t, weight_decay=lam, **args)
+    for key in net:
+        difference = xpnn.to_numpy(g1[key]).astype(np.float64) - xpnn.to_numpy(g0[key])
+        expected = lam * net[key] if key[0] == "W" else np.zeros_like(net[key])
+        np.testing.assert_allclose(difference, expected, rtol=rtol, atol=rtol)
+
+
+def test_float32_stays_float32_on_the_device(backend: Case) -> None:
+    trainable(backend)
+    net, x, t = problem((5, 4, 3), seed=4)
+    f32 = backend.dtype("float32")
+    loss, grads = loss_and_gradient(
+        on(backend, net, np.float32), backend.asarray(x, np.float32), backend.asarray(t)
+    )
+    assert loss.shape == () and loss.dtype == f32
+    for key in net:
+        assert grads[key].dtype == f32
+        assert repr(xpnn._backends.device_of(grads[key])) == repr(backend.device)
+
+
+def test_float64_input_is_cast_to_the_weights_dtype() -> None:
+    net, x, t = problem((5, 3))
+    net32 = {k: v.astype(np.float32) for k, v in net.items()}
+    loss, grads = loss_and_gradient(net32, x, t)  # float64 x, float32 weights
+    assert loss.dtype == np.float32 and all(g.dtype == np.float32 for g in grads.values())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p, x, t: ({k: v for k, v in p.items() if k != "b2"}, x, t), "b2"),
+        (lambda p, x, t: (p, x[:, :3], t), "x must have shape"),
+        (lambda p, x, t: (p, x, t[:3]), "t must hold 7 integer labels"),
+    ],
+    ids=["missing-key", "wrong-width", "wrong-labels"],
+)
+def test_loss_and_gradient_errors_say_what_is_wrong(change, message: str) -> None:
+    net, x, t = problem((5, 4, 3))
+    with pytest.raises(ValueError, match=message):
+        loss_and_gradient(*change(net, x, t))
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        loss_and_gradient(net, x, t, activation="tanh")
+
+
+# --- cross_entropy_error ---------------------------------------------------------------------
+
+
+def test_cross_entropy_error_is_the_books(backend: Case) -> None:
+    rng = np.random.default_rng(5)
+    y = rng.dirichlet(np.ones(4), size=6)
+    y[0, 2] = 0.0  # the book's 1e-7 keeps this finite
+    t = rng.integers(0, 4, 6)
+    t[0] = 2
+    expected = -np.sum(np.log(y[np.arange(6), t] + 1e-7)) / 6  # the book's code
+    one_hot = (t[:, None] == np.arange(4)).astype(np.float64)
+    for labels in (t, one_hot):
+        result = xpnn.cross_entropy_error(backend.asarray(y), backend.asarray(labels))
+        assert_close(result, np.asarray(expected), backend, factor=64)
+    single = xpnn.cross_entropy_error(backend.asarray(y[1]), backend.asarray(one_hot[1]))
+    assert_close(single, np.asarray(-np.log(y[1, t[1]] + 1e-7)), backend, factor=64)
+
+
+# --- optimizers ------------------------------------------------------------------------------
+
+P0, G1, G2 = 1.0, 0.5, -0.25  # one weight, two steps with these gradients
+
+
+def hand_steps(name: str, lr: float) -> list[float]:
+    """The book's rules (common/optimizer.py) written out for one weight, two steps."""
+    p, out = P0, []
+    if name == "sgd":
+        for g in (G1, G2):
+            p -= lr * g
+            out.append(p)
+    elif name in ("momentum", "nesterov"):
+        v = 0.0
+        for g in (G1, G2):
+            if name == "momentum":
+                v = 0.9 * v - lr * g
+                p += v
+            else:
+                p += 0.81 * v - 1.9 * lr * g
+                v = 0.9 * v - lr * g
+            out.append(p)
+    elif name in ("adagrad", "rmsprop"):
+        h = 0.0
+        for g in (G1, G2):
+            h = h + g * g if name == "adagrad" else 0.99 * h + 0.01 * g * g
+            p -= lr * g / (math.sqrt(h) + 1e-7)
+            out.append(p)
+    else:
+        m = v = 0.0
+        for i, g in enumerate((G1, G2), start=1):
+            m += 0.1 * (g - m)
+            v += 0.001 * (g * g - v)
+            p -= lr * math.sqrt(1 - 0.999**i) / (1 - 0.9**i) * m / (math.sqrt(v) + 1e-7)
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("name", list(optimizers.OPTIMIZERS))
+def test_each_optimizer_takes_the_books_step(backend: Case, name: str) -> None:
+    trainable(backend)
+    opt = optimizers.get_optimizer(name, lr=0.1)
+    params = {"W1": backend.asarray([[P0, P0]]), "b1": backend.asarray([P0])}
+    original = xpnn.to_numpy(params["W1"]).copy()
+    state = opt.init(params)
+    for g, expected in zip((G1, G2), hand_steps(name, 0.1)):
+        grads = {"W1": backend.asarray([[g, g]]), "b1": backend.asarray([g])}
+        new, state = opt.update(params, grads, state)
+        np.testing.assert_array_equal(xpnn.to_numpy(params["W1"]), original)  # nothing in place
+        for key in params:
+            assert_close(
+                new[key], np.full(tuple(params[key].shape), expected), backend, dtype=params[key].dtype
+            )
+        params, original = new, xpnn.to_numpy(new["W1"]).copy()
+
+
+@pytest.mark.parametrize("name", list(optimizers.OPTIMIZERS))
+def test_optimizers_keep_float32(backend: Case, name: str) -> None:
+    trainable(backend)
+    opt = optimizers.get_optimizer(name, lr=np.float64(0.1))  # a NumPy scalar must not promote
+    params = {"W1": backend.asarray([[1.0, 2.0]], np.float32)}
+    new, _ = opt.update(params, {"W1": backend.asarray([[0.5, 0.5]], np.float32)}, opt.init(params))
+    assert new["W1"].dtype == backend.dtype("float32")
+
+
+def test_get_optimizer_names_objects_and_errors() -> None:
+    assert optimizers.get_optimizer("Adam", lr=0.01) == optimizers.Adam(lr=0.01)
+    assert optimizers.get_optimizer("rmsprop", lr=0.1, decay_rate=0.9).decay_rate == 0.9
+    custom = optimizers.SGD(lr=0.5)
+    assert optimizers.get_optimizer(custom, lr=0.1) is custom
+    assert isinstance(custom, optimizers.Optimizer)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose one of sgd, momentum"):
+        optimizers.get_optimizer("adamw", lr=0.1)
+    with pytest.raises(ValueError, match="'sgd' takes no hyper-parameters besides lr"):
+        optimizers.get_optimizer("sgd", lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="set them on your SGD object"):
+        optimizers.get_optimizer(custom, lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match="optimizer must be a name"):
+        optimizers.get_optimizer(42, lr=0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        optimizers.get_optimizer("sgd", lr="fast")  # type: ignore[arg-type]
+
+
+# --- random_network --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("weight_init", "scale"), [("he", 2.0), ("xavier", 1.0), (0.01, None)])
+def test_random_network_scales(weight_init: object, scale: float | None) -> None:
+    net = xpnn.random_network([400, 300, 10], weight_init=weight_init, seed=6)  # type: ignore[arg-type]
+    assert [k for k in net] == ["W1", "b1", "W2", "b2"]
+    assert all(v.dtype == np.float32 for v in net.values())
+    for key, n_in in (("W1", 400), ("W2", 300)):
+        expected = math.sqrt(scale / n_in) if scale else 0.01
+        assert float(np.std(net[key])) == pytest.approx(expected, rel=0.05)
+    assert not np.any(net["b1"]) and not np.any(net["b2"])
+
+
+def test_random_network_same_seed_same_network() -> None:
+    a = xpnn.random_network([5, 4, 3], seed=7, dtype="float64")
+    b = xpnn.random_network([5, 4, 3], seed=7, dtype="float32")
+    c = xpnn.random_network([5, 4, 3], seed=8, dtype="float64")
+    for key in a:
+        np.testing.assert_array_equal(a[key].astype(np.float32), b[key])
+    assert not np.array_equal(a["W1"], c["W1"])
+    with pytest.raises(ValueError, match="at least two positive layer widths"):
+        xpnn.random_network([5])
+    with pytest.raises(ValueError, match="unknown weight_init 'glorot'"):
+        xpnn.random_network([5, 3], weight_init="glorot")
+
+
+# --- train -----------------------------------------------------------------------------------
+
+
+def blobs(n: int = 120, width: int = 6, classes: int = 3, seed: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Separable synthetic data: one Gaussian cluster per class."""
+    rng = np.random.default_rng(seed)
+    centres = 3.0 * rng.standard_normal((classes, width))
+    t = rng.integers(0, classes, n)
+    return centres[t] + rng.standard_normal((n, width)), t
+
+
+def test_short_training_run_improves_accuracy(backend: Case, real_data_dir) -> None:
+    trainable(backend)
+    x, t = xpnn.load_mnist(normalize=True, split="test", data_dir=real_data_dir, download=False)
+    x_train, t_train, x_test, t_test = x[:1000], t[:1000], x[1000:1500], t[1000:1500]
+    net = xpnn.random_network([784, 16, 10], seed=0)
+    before = xpnn.accuracy(net, x_test, t_test, activation="relu")
+    trained, history = xpnn.train(
+        net,
+        backend.asarray(x_train),
+        backend.asarray(t_train),
+        activation="relu",
+        optimizer="adam",
+        lr=0.01,
+        epochs=3,
+        x_test=x_test,
+        t_test=t_test,
+        progress=False,
+    )
+    assert trained.backend == backend.name and repr(trained.device) == repr(backend.device)
+    assert trained.dtype == backend.dtype("float32")  # float32 all the way through
+    assert history["epoch"] == [1, 2, 3] and history["iteration"] == [10, 20, 30]
+    assert all(type(v) is float for key in ("loss", "train_acc", "test_acc") for v in history[key])
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["test_acc"][-1] > max(before + 0.4, 0.6)
+    assert history["test_acc"][-1] == xpnn.accuracy(trained, x_test, t_test, activation="relu")
+    np.testing.assert_array_equal(net["b1"], 0.0)  # the caller's network is left as it was
+
+
+def test_same_seed_same_run_on_every_backend(backend: Case) -> None:
+    trainable(backend)
+    float64(backend)
+    x, t = blobs()
+    net = xpnn.random_network([6, 5, 3], seed=1, dtype="float64")
+    runs = [
+        xpnn.train(
+            net,
+            x,
+            t,
+            optimizer="momentum",
+            lr=0.05,
+            batch_size=16,
+            iters=20,
+            seed=3,
+            progress=False,
+            backend=name,
+            device=device,
+        )
+        for name, device in (("numpy", None), (backend.name, backend.device))
+    ]
+    (reference_net, reference_history), (trained, history) = runs
+    assert history.keys() == reference_history.keys()
+    for key, values in history.items():
+        assert values == pytest.approx(reference_history[key], rel=1e-9), key
+    for key in net:
+        assert_close(trained[key], xpnn.to_numpy(reference_net[key]), backend, factor=1024)
+    other, _ = xpnn.train(
+        net, x, t, optimizer="momentum", lr=0.05, batch_size=16, iters=20, seed=4, progress=False
+    )
+    assert not np.allclose(xpnn.to_numpy(other["W1"]), xpnn.to_numpy(reference_net["W1"]))
+
+
+def test_iters_is_the_books_loop_and_epochs_shuffle() -> None:
+    x, t = blobs(n=40)
+    net = xpnn.random_network([6, 3], seed=2)
+    _, history = xpnn.train(net, x, t, iters=10, batch_size=10, progress=False)  # 4 per epoch
+    assert history["iteration"] == [4, 8, 10] and history["epoch"] == [1, 2, 3]
+    _, history = xpnn.train(net, x, t, epochs=2, batch_size=16, progress=False)  # 16 + 16 + 8
+    assert history["iteration"] == [3, 6]
+    assert set(history) == {"epoch", "iteration", "loss", "train_acc"}
+
+
+def test_one_epoch_sees_every_example_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnn import training
+
+    x, t = blobs(n=50)
+    seen: list[np.ndarray] = []
+    real = training.loss_and_gradient
+
+    def spy(params, xb, tb, **kwargs):
+        seen.append(xb.copy())
+        return real(params, xb, tb, **kwargs)
+
+    monkeypatch.setattr(training, "loss_and_gradient", spy)
+    xpnn.train(xpnn.random_network([6, 3], dtype="float64"), x, t, epochs=1, batch_size=16, progress=False)
+    rows = np.concatenate(seen)
+    assert [len(b) for b in seen] == [16, 16, 16, 2]
+    np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(x, axis=0))
+
+
+def test_train_errors_are_clear() -> None:
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3])
+    with pytest.raises(ValueError, match="not both"):
+        xpnn.train(net, x, t, iters=1, epochs=1)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        xpnn.train(net, x, t, batch_size=0)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        xpnn.train(net, x, t, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="x_test and t_test"):
+        xpnn.train(net, x, t, x_test=x)
+    with pytest.raises(ValueError, match=r"t must hold 20 integer labels"):
+        xpnn.train(net, x, t[:5])
+    with pytest.raises(ValueError, match="to fit W1"):
+        xpnn.train(net, x[:, :4], t)
+
+
+def test_dask_input_says_to_train_on_numpy() -> None:
+    da = pytest.importorskip("dask.array", reason="needs dask")
+    x, t = blobs(n=20)
+    with pytest.raises(ValueError, match="train on NumPy or CuPy.*predict on Dask"):
+        xpnn.train(xpnn.random_network([6, 3]), da.from_array(x), t)
+    with pytest.raises(ValueError, match="train on NumPy or CuPy"):
+        xpnn.train(xpnn.random_network([6, 3]), x, t, backend="dask")
+
+
+def test_custom_optimizer_object() -> None:
+    class Halve:
+        def init(self, params):
+            return 0
+
+        def update(self, params, grads, state):
+            return {k: p * 0.5 for k, p in params.items()}, state + 1
+
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3], seed=3)
+    trained, _ = xpnn.train(net, x, t, optimizer=Halve(), iters=2, batch_size=10, progress=False)
+    np.testing.assert_allclose(trained["W1"], net["W1"] * 0.25)

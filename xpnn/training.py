@@ -1,0 +1,356 @@
+"""Training, the book's chapters 4-6 on any backend: ``random_network``, ``loss``, ``gradient``,
+``numerical_gradient`` and ``train``.
+
+The math is in :mod:`xpnn.layers` (forward and backward, pure) and :mod:`xpnn.optimizers`
+(pure updates); this module places the data and the weights, draws the mini-batches and keeps
+the history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._backends import asarray, backend_of, device_of, get_backend, to_numpy
+from .inference import accuracy
+from .layers import ACTIVATIONS, loss_and_gradient, loss_value
+from .network import Network, layer_arrays, prepare_input, to_backend
+from .optimizers import Optimizer, get_optimizer
+
+__all__ = ["gradient", "loss", "numerical_gradient", "random_network", "train"]
+
+Array = Any
+
+#: ``weight_init`` names and the standard deviation each gives for ``n`` inputs (the book's
+#: ``MultiLayerNet`` also accepts ``"relu"`` for He and ``"sigmoid"`` for Xavier).
+WEIGHT_INITS = {
+    "he": lambda n: math.sqrt(2.0 / n),
+    "relu": lambda n: math.sqrt(2.0 / n),
+    "xavier": lambda n: math.sqrt(1.0 / n),
+    "sigmoid": lambda n: math.sqrt(1.0 / n),
+}
+
+
+def random_network(
+    sizes: Sequence[int], *, weight_init: str | float = "he", seed: int | None = None, dtype: Any = "float32"
+) -> dict[str, np.ndarray]:
+    """A new network of layer widths ``sizes`` (input first), as a book-style dict of NumPy arrays.
+
+    Weights are drawn from a normal distribution with standard deviation ``sqrt(2/n)`` for
+    ``weight_init="he"``, ``sqrt(1/n)`` for ``"xavier"`` (``n`` the layer's inputs), or the
+    float given (the book's ``0.01``); biases are zero. The draw comes from
+    ``numpy.random.default_rng(seed)`` in float64 and is then cast to ``dtype``, so a seed gives
+    the same network (up to that rounding) for every backend and dtype.
+
+    >>> net = random_network([784, 50, 10], weight_init=0.01, seed=0)
+    >>> {k: (v.shape, str(v.dtype)) for k, v in net.items()}
+    {'W1': ((784, 50), 'float32'), 'b1': ((50,), 'float32'), 'W2': ((50, 10), 'float32'), 'b2': ((10,), 'float32')}
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes needs at least two positive layer widths (input first); got {sizes}")
+    if isinstance(weight_init, str):
+        if weight_init.lower() not in WEIGHT_INITS:
+            raise ValueError(
+                f"unknown weight_init {weight_init!r}; choose 'he', 'xavier' or a standard deviation (0.01)"
+            )
+        std = WEIGHT_INITS[weight_init.lower()]
+    elif isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool) and weight_init >= 0:
+        std = lambda n: float(weight_init)  # noqa: E731
+    else:
+        raise ValueError(
+            f"weight_init must be 'he', 'xavier' or a standard deviation >= 0; got {weight_init!r}"
+        )
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype; got {dtype}")
+    rng = np.random.default_rng(seed)
+    net: dict[str, np.ndarray] = {}
+    for i in range(1, len(sizes)):
+        n_in, n_out = sizes[i - 1], sizes[i]
+        net[f"W{i}"] = (rng.standard_normal((n_in, n_out)) * std(n_in)).astype(dtype)
+        net[f"b{i}"] = np.zeros(n_out, dtype=dtype)
+    return net
+
+
+def _check_not_dask(x: Any, backend: str | None) -> None:
+    if backend == "dask" or backend_of(x) == "dask":
+        raise ValueError(
+            "xpnn does not train on Dask arrays: train on NumPy or CuPy (x.compute() brings a Dask"
+            " array home), then predict on Dask with the trained network"
+        )
+
+
+def _placed(net: Mapping[str, Array], x: Any, backend: str | None, device: Any) -> Network:
+    """The network on the backend a call runs on: ``backend``; else a Network's own; else ``x``'s."""
+    _check_not_dask(x, backend)
+    if backend is None:
+        if isinstance(net, Network) and device is None:
+            return net
+        if isinstance(net, Network):
+            backend = net.backend
+        else:
+            backend = backend_of(x) or "numpy"
+            if device is None and backend != "numpy":
+                device = device_of(x)
+    if isinstance(net, Network) and net.backend == backend and (device is None or device == net.device):
+        return net
+    return to_backend(net, backend, device)
+
+
+def _labels(network: Network, t: Any, n: int) -> Array:
+    t_host_shape = tuple(getattr(t, "shape", np.shape(t)))
+    n_out = int(network.layers[-1][0].shape[1])
+    if t_host_shape not in ((n,), (n, n_out)):
+        raise ValueError(
+            f"t must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
+            f" got shape {t_host_shape}"
+        )
+    return asarray(t, backend=network.backend, device=network.device)
+
+
+def _call_args(
+    net: Mapping[str, Array], x: Any, t: Any, backend: str | None, device: Any
+) -> tuple[Network, dict[str, Array], Array, Array]:
+    network = _placed(net, x, backend, device)
+    xd = prepare_input(network, x)
+    if len(xd.shape) != 2:
+        raise ValueError(f"x must be a batch of shape (N, {network.n_in}); got shape {tuple(xd.shape)}")
+    return network, dict(network.items()), xd, _labels(network, t, int(xd.shape[0]))
+
+
+def loss(
+    net: Mapping[str, Array],
+    x: Any,
+    t: Any,
+    *,
+    activation: str = "sigmoid",
+    weight_decay: float = 0.0,
+    backend: str | None = None,
+    device: Any = None,
+) -> float:
+    """The mean softmax cross-entropy of the network's output on ``x`` against ``t``, a Python float.
+
+    ``t`` holds integer labels ``(N,)`` or one-hot rows. With ``weight_decay`` (λ) set,
+    ``0.5 * λ * Σ W²`` over the weight matrices is added, as the book's ``MultiLayerNet``.
+    Placement follows :func:`xpnn.forward`.
+
+    >>> net = random_network([4, 3], seed=0, dtype="float64")
+    >>> round(loss(net, np.zeros((2, 4)), np.array([0, 2])), 4)  # log(3): all outputs equal
+    1.0986
+    """
+    _, params, xd, td = _call_args(net, x, t, backend, device)
+    return float(to_numpy(loss_value(params, xd, td, activation=activation, weight_decay=weight_decay)))
+
+
+def gradient(
+    net: Mapping[str, Array],
+    x: Any,
+    t: Any,
+    *,
+    activation: str = "sigmoid",
+    weight_decay: float = 0.0,
+    backend: str | None = None,
+    device: Any = None,
+) -> dict[str, Array]:
+    """The gradient of :func:`loss` by backpropagation: a dict with ``net``'s keys.
+
+    The arrays belong to the computing backend, on its device, in the network's dtype.
+
+    >>> net = random_network([4, 3], seed=0, dtype="float64")
+    >>> gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)  # softmax(0) - one_hot
+    array([-0.6667,  0.3333,  0.3333])
+    """
+    _, params, xd, td = _call_args(net, x, t, backend, device)
+    return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay)[1]
+
+
+def numerical_gradient(
+    net: Mapping[str, Array],
+    x: Any,
+    t: Any,
+    *,
+    activation: str = "sigmoid",
+    h: float = 1e-4,
+    weight_decay: float = 0.0,
+    backend: str | None = None,
+    device: Any = None,
+) -> dict[str, Array]:
+    """The gradient of :func:`loss` by central differences, ``(L(w+h) - L(w-h)) / 2h`` per weight.
+
+    The book's gradient check: slow (two forward passes per weight), for small networks only.
+    ``net`` is never modified: each step builds new arrays. Same keys, backend and dtype as
+    :func:`gradient`.
+
+    >>> net = random_network([4, 3], seed=0, dtype="float64")
+    >>> numerical_gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)
+    array([-0.6667,  0.3333,  0.3333])
+    """
+    network, params, xd, td = _call_args(net, x, t, backend, device)
+    h = float(h)
+    if not h > 0.0:
+        raise ValueError(f"h must be a positive step; got {h}")
+    xp = network.xp
+
+    def f(p: dict[str, Array]) -> float:
+        return float(to_numpy(loss_value(p, xd, td, activation=activation, weight_decay=weight_decay)))
+
+    grads: dict[str, Array] = {}
+    for key, p in params.items():
+        shape = tuple(p.shape)
+        size = math.prod(shape)
+        positions = xp.arange(size, device=network.device)
+        result = np.empty(size, dtype=np.float64)
+        for k in range(size):
+            step = xp.reshape(xp.astype(positions == k, p.dtype), shape) * h
+            result[k] = (f({**params, key: p + step}) - f({**params, key: p - step})) / (2.0 * h)
+        grads[key] = asarray(
+            result.reshape(shape).astype(str(p.dtype).rsplit(".", 1)[-1]),
+            backend=network.backend,
+            device=network.device,
+        )
+    return grads
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """A tqdm bar over ``total`` iterations, or None; ``progress=None`` shows one on long runs."""
+    if progress is False or (progress is None and total < 2000):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as e:
+        if progress is None:
+            return None
+        raise ImportError("progress=True needs tqdm: pip install 'xpnn[progress]'") from e
+    return tqdm(total=total, unit="it", leave=False)
+
+
+def train(
+    net: Mapping[str, Array],
+    x: Any,
+    t: Any,
+    *,
+    activation: str = "sigmoid",
+    optimizer: str | Optimizer = "sgd",
+    lr: float = 0.1,
+    batch_size: int = 100,
+    iters: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = 0,
+    weight_decay: float = 0.0,
+    backend: str | None = None,
+    device: Any = None,
+    x_test: Any = None,
+    t_test: Any = None,
+    progress: bool | None = None,
+) -> tuple[Network, dict[str, list]]:
+    """Train ``net`` on ``x`` and labels ``t`` by mini-batch gradient descent; the book's loop.
+
+    Returns ``(network, history)``. ``network`` is a :class:`Network` on the training backend
+    (use it with ``predict``, ``accuracy``, ``save_weights``, ``to_numpy``); ``net`` itself is
+    not modified. ``history`` maps ``"epoch"``, ``"iteration"``, ``"loss"`` (the mean
+    mini-batch loss since the previous entry), ``"train_acc"`` and, with ``x_test`` and
+    ``t_test``, ``"test_acc"`` to lists with one Python number per epoch.
+
+    - ``iters=`` runs the book's loop: each mini-batch is drawn with replacement, and an
+      epoch is every ``N / batch_size`` iterations (a last partial epoch gets an entry too).
+      ``epochs=`` shuffles the data without replacement each epoch instead (the last
+      mini-batch of an epoch may be smaller). Give one of the two; neither means one epoch.
+    - The mini-batch indices come from ``numpy.random.default_rng(seed)`` on the host, and
+      ``x`` and ``t`` are uploaded once and indexed on the device, so a seed gives the same run
+      on every backend (equal up to rounding).
+    - ``optimizer`` is ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+      ``"adam"`` (the book's hyper-parameters, learning rate ``lr``) or an object with
+      ``init``/``update`` (see :mod:`xpnn.optimizers`).
+    - Placement follows :func:`xpnn.forward`; the weights' dtype is the compute dtype (``x`` is
+      cast to it batch by batch, so integer or float64 data is never copied whole).
+    - ``progress`` shows a tqdm bar: True, False, or None (the default) for runs of 2,000
+      iterations or more.
+
+    >>> x, t = np.eye(4), np.arange(4) % 2
+    >>> net, history = train(random_network([4, 2], seed=0), x, t, epochs=50, batch_size=2, lr=0.5)
+    >>> history["train_acc"][-1]
+    1.0
+    """
+    _check_not_dask(x, backend)
+    _check_not_dask(x_test, None)
+    if (x_test is None) != (t_test is None):
+        raise ValueError("give both x_test and t_test, or neither")
+    if iters is not None and epochs is not None:
+        raise ValueError("give iters= (the book's loop, drawn with replacement) or epochs=, not both")
+    for name, value in (("batch_size", batch_size), ("iters", iters), ("epochs", epochs)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; training supports {', '.join(ACTIVATIONS)}")
+    opt = get_optimizer(optimizer, lr=lr)
+    network = _placed(net, x, backend, device)
+    layer_arrays(network)
+    n = int(x.shape[0]) if hasattr(x, "shape") and x.shape else 0
+    if n == 0:
+        raise ValueError("no training data: x must have shape (N, n_in) with N >= 1")
+    # The data goes to the device once; mini-batches are gathered there with xp.take.
+    X = asarray(x, backend=network.backend, device=network.device)
+    T = _labels(network, t, n)
+    if x_test is not None:
+        x_test = asarray(x_test, backend=network.backend, device=network.device)
+        t_test = _labels(network, t_test, int(x_test.shape[0]))
+    if len(X.shape) != 2 or X.shape[1] != network.n_in:
+        raise ValueError(f"x must have shape (N, {network.n_in}) to fit W1; got {tuple(X.shape)}")
+    xp, dev, dtype = network.xp, network.device, network.dtype
+    batch_size = min(batch_size, n)
+    if iters is not None:
+        per_epoch = max(n // batch_size, 1)  # the book's iter_per_epoch, N / batch_size
+        schedule = [per_epoch] * (iters // per_epoch) + ([iters % per_epoch] if iters % per_epoch else [])
+    else:
+        per_epoch = math.ceil(n / batch_size)
+        schedule = [per_epoch] * (epochs or 1)
+    rng = np.random.default_rng(seed)
+    params = dict(network.items())
+    state = opt.init(params)
+    history: dict[str, list] = {"epoch": [], "iteration": [], "loss": [], "train_acc": []}
+    if x_test is not None:
+        history["test_acc"] = []
+    bar = _progress_bar(sum(schedule), progress)
+    iteration = 0
+    try:
+        for epoch, count in enumerate(schedule, start=1):
+            # The book's loop draws with replacement; epochs= shuffles without.
+            order = rng.integers(0, n, size=count * batch_size) if iters is not None else rng.permutation(n)
+            order_dev = asarray(order, backend=network.backend, device=dev)
+            total = None
+            for b in range(count):
+                idx = order_dev[b * batch_size : (b + 1) * batch_size]
+                xb = xp.take(X, idx, axis=0)
+                if xb.dtype != dtype:
+                    xb = xp.astype(xb, dtype)
+                value, grads = loss_and_gradient(
+                    params, xb, xp.take(T, idx, axis=0), activation=activation, weight_decay=weight_decay
+                )
+                params, state = opt.update(params, grads, state)
+                total = value if total is None else total + value
+                if bar is not None:
+                    bar.update(1)
+            iteration += count
+            trained = _network(params, network)
+            history["epoch"].append(epoch)
+            history["iteration"].append(iteration)
+            history["loss"].append(float(to_numpy(total)) / count)
+            history["train_acc"].append(accuracy(trained, X, T, activation=activation))
+            if x_test is not None:
+                history["test_acc"].append(accuracy(trained, x_test, t_test, activation=activation))
+    finally:
+        if bar is not None:
+            bar.close()
+    return _network(params, network), history
+
+
+def _network(params: dict[str, Array], like: Network) -> Network:
+    """A Network of the arrays ``params`` (already on ``like``'s backend and device), no copy."""
+    n = len(params) // 2
+    layers = [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, n + 1)]
+    impl, dev = get_backend(like.backend, like.device)
+    return Network(layers, impl, dev, like.xp)
