@@ -23,7 +23,7 @@ GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
 
 #: What each backend's session installs on top of ``.[test]``.
 EXTRAS = {
-    "numpy": [],
+    "numpy": ["onnx"],  # ONNX export and compile("onnxruntime") are tested once, here
     "cupy": ["cuda12"],
     "torch": ["torch"],
     "jax": ["jax"],
@@ -53,6 +53,8 @@ def _make_test_session(backend: str) -> None:
     def tests(session: nox.Session) -> None:
         _install(session, EXTRAS[backend], PINS.get(backend, []))
         env = {"XPNN_TEST_BACKENDS": backend}
+        if "onnx" in EXTRAS[backend]:
+            env["XPNN_REQUIRE_ONNX"] = "1"  # installed here, so its tests must not skip
         args = session.posargs or (
             ["--doctest-modules", "xpnn", "tests"] if backend == "numpy" else ["tests"]
         )

@@ -26,6 +26,18 @@ from .weights import fetch_sample_weights, load_sample_network, load_weights, sa
 
 __version__ = "0.1.0"
 
+#: Public names whose modules are imported on first use (they import heavy libraries lazily anyway).
+_LAZY = {"export_onnx": "export"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BACKENDS",
     "BackendStatus",
@@ -40,6 +52,7 @@ __all__ = [
     "cross_entropy_error",
     "backend_of",
     "backend_status",
+    "export_onnx",
     "fetch_sample_weights",
     "format_shape_trace",
     "gradient",

@@ -1,0 +1,174 @@
+"""ONNX export: xpnn's forward traced on ndonnx, run back in onnxruntime, against NumPy float64.
+
+Needs the ``onnx`` extra; without it these tests skip, unless ``XPNN_REQUIRE_ONNX=1`` (set by
+the nox session that installs the extra) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference
+from conftest import tolerance
+
+import xpnn
+from xpnn.export import export_onnx, onnx_model
+
+
+def _need(module: str):
+    try:
+        return pytest.importorskip(module, reason=f"{module} not installed (pip install 'xpnn[onnx]')")
+    except pytest.skip.Exception:
+        if os.environ.get("XPNN_REQUIRE_ONNX") == "1":
+            pytest.fail(f"{module} is not installed but XPNN_REQUIRE_ONNX=1")
+        raise
+
+
+@pytest.fixture(scope="module")
+def ort():
+    for module in ("ndonnx", "onnx", "onnxscript"):
+        _need(module)
+    return _need("onnxruntime")
+
+
+def run_model(ort, model, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"input": x})
+    return y
+
+
+#: The exportable networks: (name, weights, hidden activation) -- book-sized ones come from data.
+NETWORKS = {
+    "toy": (xpnn.init_network(), "sigmoid"),
+    "relu": (reference.random_network((6, 9, 4), np.float32, seed=1), "relu"),
+    "4-layer": (reference.random_network((5, 8, 7, 6, 3), np.float32, seed=2), "sigmoid"),
+}
+HIDDEN = {"sigmoid": reference.sigmoid, "relu": reference.relu}
+
+
+@functools.cache
+def traced(name: str, output: str, activation: str | None = None):
+    """The model of ``NETWORKS[name]``, traced once per test run (tracing takes a second or so)."""
+    net, own = NETWORKS[name]
+    return onnx_model(net, activation=activation or own, output=output)
+
+
+#: Each network with two of the three outputs, each output twice: six traces in all.
+CASES = [
+    ("toy", "softmax"),
+    ("toy", "identity"),
+    ("relu", "softmax"),
+    ("relu", "argmax"),
+    ("4-layer", "identity"),
+    ("4-layer", "argmax"),
+]
+
+
+@pytest.mark.parametrize(("name", "output"), CASES)
+def test_round_trip(ort, name: str, output: str) -> None:
+    """Batches of 1, 7 and 10,000 rows through onnxruntime equal the NumPy float64 reference."""
+    net, activation = NETWORKS[name]
+    model = traced(name, output)
+    for rows in (1, 7, 10_000):
+        x = np.random.default_rng(rows).standard_normal((rows, net["W1"].shape[0])).astype(np.float32)
+        y = run_model(ort, model, x)
+        out = reference.softmax if output == "softmax" else (lambda a: a)
+        expected = reference.forward(net, x, hidden=HIDDEN[activation], output=out)
+        if output == "argmax":
+            assert y.dtype == np.int64 and y.shape == (rows,)
+            np.testing.assert_array_equal(y, np.argmax(expected, axis=-1))
+            continue
+        dtype = net["W1"].dtype  # the compute dtype is the weights'
+        assert y.dtype == dtype and y.shape == expected.shape
+        rtol = tolerance(dtype, 64)
+        np.testing.assert_allclose(y.astype(np.float64), expected, rtol=rtol, atol=rtol)
+
+
+def test_empty_batch(ort) -> None:
+    for name, output in CASES:
+        net, _ = NETWORKS[name]
+        n_in, n_out = net["W1"].shape[0], net[f"b{len(net) // 2}"].shape[0]
+        y = run_model(ort, traced(name, output), np.zeros((0, n_in), np.float32))
+        assert y.shape == ((0,) if output == "argmax" else (0, n_out))
+
+
+def test_model_is_valid_named_and_described(ort, tmp_path: Path) -> None:
+    import onnx
+
+    net, _ = NETWORKS["relu"]
+    path = tmp_path / "net.onnx"
+    returned = export_onnx(net, path, activation="relu", output="argmax")
+    model = onnx.load(path)
+    assert model == returned
+    onnx.checker.check_model(model, full_check=True)
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert inp.name == "input" and out.name == "label"
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 6
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["xpnn.sizes"] == "6,9,4"
+    assert meta["xpnn.activation"] == "relu" and meta["xpnn.output"] == "argmax"
+    assert {o.domain: o.version for o in model.opset_import}[""] <= onnx.defs.onnx_opset_version()
+    ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # this onnxruntime loads it
+
+
+def test_graph_is_lean(ort) -> None:
+    """A sigmoid network's logits are MatMul, Add and Sigmoid only: no guards, no tanh spelling."""
+    ops = [n.op_type for n in traced("4-layer", "identity").graph.node]
+    assert ops == ["MatMul", "Add", "Sigmoid"] * 3 + ["MatMul", "Add"]
+    relu_ops = [n.op_type for n in traced("4-layer", "argmax", "relu").graph.node]
+    assert relu_ops == ["MatMul", "Add", "Relu"] * 3 + ["MatMul", "Add", "ArgMax"]
+
+
+def test_options_are_checked(ort) -> None:
+    net = xpnn.init_network()
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        onnx_model(net, activation="tanh")
+    with pytest.raises(ValueError, match="unknown output 'max'"):
+        onnx_model(net, output="max")
+    with pytest.raises(ValueError, match="unknown input_dtype 'int7'"):
+        onnx_model(net, input_dtype="int7")
+    with pytest.raises(ValueError, match="W1..Wn"):
+        onnx_model({"W1": net["W1"]})
+
+
+def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx now raises ImportError
+    with pytest.raises(xpnn.BackendUnavailableError, match=r"pip install 'xpnn\[onnx\]'"):
+        onnx_model(xpnn.init_network())
+
+
+def test_import_xpnn_imports_no_onnx_stack() -> None:
+    code = """
+        import sys, xpnn
+        xpnn.export_onnx  # a lazy name: resolving it imports none of the libraries
+        print(sorted(m for m in ("ndonnx", "onnx", "onnxruntime", "onnxscript", "jax") if m in sys.modules))
+        """
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_books_network_uint8_argmax_on_the_test_set(ort, real_data_dir: Path) -> None:
+    """Raw MNIST bytes in, labels out: the same predictions as ``xpnn.predict`` on all 10,000 images."""
+    x, t = xpnn.load_mnist(normalize=False, split="test", data_dir=real_data_dir, download=False)
+    net = xpnn.load_sample_network(real_data_dir, download=False)
+    labels = run_model(ort, onnx_model(net, output="argmax", input_dtype="uint8", normalize=True), x)
+    np.testing.assert_array_equal(labels, xpnn.predict(net, x, normalize=True))
+    assert float(np.mean(labels == t)) == 0.9352
+    proba = run_model(ort, onnx_model(net, input_dtype="uint8", normalize=True), x)
+    expected = reference.forward(net, x / 255.0, output=reference.softmax)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba, expected, rtol=tolerance("float32", 64), atol=tolerance("float32", 64))

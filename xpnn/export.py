@@ -1,0 +1,276 @@
+"""ONNX export and compiled inference: xpnn's own forward pass, run on a graph builder.
+
+``ndonnx`` is an Array API namespace whose arrays record an ONNX graph instead of computing.
+:func:`export_onnx` runs the very code that :func:`xpnn.forward` runs (``run_layers`` with the
+functions of ``xpnn.functions``) on ``ndonnx`` arrays: the weights become graph constants, the
+input a graph input with a dynamic batch dimension. Nothing here writes an ONNX node by hand.
+
+The traced graph is then made lean by the ONNX ecosystem's tools: onnxscript's optimizer folds
+constants, and a few onnxscript rewrite rules replace what the Array API spelling of a formula
+traces to by the single ONNX operator with the same meaning (``tanh(x/2)/2 + 1/2`` is
+``Sigmoid``, ``maximum(x, 0)`` is ``Relu``), and drop ndonnx's guard around each ``matmul``
+against an onnxruntime bug with zero-size inputs that onnxruntime 1.32 no longer has (tested).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._backends import Backend, BackendUnavailableError, to_numpy
+from .functions import _identity, _relu, _sigmoid, _softmax
+from .network import Network, layer_arrays, run_layers
+
+__all__ = ["export_onnx", "onnx_model"]
+
+Array = Any
+
+#: The extra that installs what this module needs.
+INSTALL = "pip install 'xpnn[onnx]'"
+#: The opset the exported models declare; onnxruntime >= 1.18 runs it.
+OPSET = 21
+#: The ONNX IR version of the exported models (the one that goes with opset 21).
+IR_VERSION = 10
+
+HIDDEN = {"sigmoid": _sigmoid, "relu": _relu}
+OUTPUTS = ("softmax", "identity", "argmax")
+INPUT_DTYPES = ("float32", "float64", "float16", "uint8")
+#: The graph's output name for each ``output=``.
+OUTPUT_NAMES = {"softmax": "probabilities", "identity": "logits", "argmax": "label"}
+INPUT_NAME = "input"
+BATCH = "batch"
+
+
+def require(module: str, what: str) -> Any:
+    """Import ``module`` for ``what``, or raise ``BackendUnavailableError`` with the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"{what} needs {module.split('.')[0]}, which cannot be imported here ({e})."
+            f" Install it with `{INSTALL}`."
+        ) from e
+
+
+class _Tracer(Backend):
+    """The backend of a traced network: its arrays are ndonnx graph constants."""
+
+    name, module, install = "ndonnx", "ndonnx", INSTALL
+
+
+def _check_options(activation: str, output: str, input_dtype: str) -> None:
+    if activation not in HIDDEN:
+        raise ValueError(f"unknown activation {activation!r}; export_onnx supports {sorted(HIDDEN)}")
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; choose one of {list(OUTPUTS)}")
+    if input_dtype not in INPUT_DTYPES:
+        raise ValueError(f"unknown input_dtype {input_dtype!r}; choose one of {list(INPUT_DTYPES)}")
+
+
+def _host_layers(net: Mapping[str, Array]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The layers as host NumPy arrays in one floating dtype (the weights' own, as ``to_backend``)."""
+    layers = [(to_numpy(W), to_numpy(b)) for W, b in layer_arrays(net)]
+    dtype = np.result_type(*(a for pair in layers for a in pair))
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    return [(W.astype(dtype), b.astype(dtype)) for W, b in layers]
+
+
+def onnx_model(
+    net: Mapping[str, Array],
+    *,
+    activation: str = "sigmoid",
+    output: str = "softmax",
+    input_dtype: str = "float32",
+    normalize: bool = False,
+) -> Any:
+    """The network as an ``onnx.ModelProto``: what :func:`export_onnx` writes to a file.
+
+    >>> from xpnn import init_network
+    >>> model = onnx_model(init_network(), output="identity")
+    >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+    (['input'], ['logits'])
+    """
+    _check_options(activation, output, input_dtype)
+    ndx = require("ndonnx", "ONNX export")
+    onnx = require("onnx", "ONNX export")
+    layers = _host_layers(net)
+    traced = [(ndx.asarray(W), ndx.asarray(b)) for W, b in layers]
+    # shared=True: the traced weights are graph constants, so no rescaled copy is derived from
+    # them (the sigmoid shortcut's): the plain formula traces to nodes the rewrite rules below
+    # turn into one Sigmoid each.
+    network = Network(traced, _Tracer(), None, ndx, shared=True)
+    x = ndx.argument(shape=(BATCH, network.n_in), dtype=getattr(ndx, input_dtype))
+    # What prepare_input does: cast to the compute dtype, then divide by 255 if asked.
+    a = ndx.astype(x, network.dtype) if x.dtype != network.dtype else x
+    if normalize:
+        a = a / 255.0
+    out = {"softmax": _softmax, "identity": _identity, "argmax": _identity}[output]
+    y = run_layers(network, a, HIDDEN[activation], out)
+    if output == "argmax":
+        y = ndx.argmax(y, axis=-1)
+    model = ndx.build({INPUT_NAME: x}, {OUTPUT_NAMES[output]: y})
+    model = _lean(model)
+    sizes = ",".join(str(n) for n in (network.n_in, *(int(W.shape[1]) for W, _ in layers)))
+    from . import __version__
+
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(
+        model,
+        {
+            "xpnn.sizes": sizes,
+            "xpnn.activation": activation,
+            "xpnn.output": output,
+            "xpnn.input_dtype": input_dtype,
+            "xpnn.normalize": str(bool(normalize)).lower(),
+            "xpnn.dtype": str(layers[0][0].dtype),
+        },
+    )
+    model.producer_name = "xpnn"
+    model.producer_version = __version__
+    model.graph.name = "xpnn_mlp_" + sizes.replace(",", "_")
+    model.doc_string = (
+        f"xpnn network {sizes.replace(',', '-')}: {activation} hidden layers, {output} output;"
+        f" input {INPUT_NAME!r} ({BATCH}, {network.n_in}) {input_dtype}"
+        + (", divided by 255 in the graph" if normalize else "")
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export_onnx(
+    net: Mapping[str, Array],
+    path: str | os.PathLike[str],
+    *,
+    activation: str = "sigmoid",
+    output: str = "softmax",
+    input_dtype: str = "float32",
+    normalize: bool = False,
+) -> Any:
+    """Write the network to ``path`` as an ONNX model; returns the ``onnx.ModelProto``.
+
+    The model is xpnn's own forward pass run on ``ndonnx`` arrays. Its input ``"input"`` has
+    shape ``(batch, n_in)`` with a dynamic batch; its output is ``"probabilities"``
+    (``output="softmax"``), ``"logits"`` (``"identity"``) or ``"label"`` (``"argmax"``, int64).
+    ``input_dtype="uint8"`` with ``normalize=True`` takes raw MNIST bytes and divides by 255 in
+    the graph. The compute dtype is the weights' own. The layer sizes, activation and output
+    are in the model's metadata (``xpnn.sizes`` and friends). Needs ``xpnn[onnx]``.
+
+    >>> import tempfile, pathlib
+    >>> from xpnn import init_network
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.onnx"
+    >>> model = export_onnx(init_network(), path, output="identity")
+    >>> {p.key: p.value for p in model.metadata_props}["xpnn.sizes"]
+    '2,3,2,2'
+    """
+    model = onnx_model(
+        net, activation=activation, output=output, input_dtype=input_dtype, normalize=normalize
+    )
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(model.SerializeToString())
+    os.replace(tmp, path)
+    return model
+
+
+# --- making the traced graph lean: the ONNX ecosystem's optimizer and rewrite rules ------------
+
+
+def _lean(model: Any) -> Any:
+    optimizer = require("onnxscript.optimizer", "ONNX export")
+    rewriter = require("onnxscript.rewriter", "ONNX export")
+    # Fold every constant subexpression, whatever its size (the weights are constants too).
+    limit = 1 << 62
+    model = optimizer.optimize(model, input_size_limit=limit, output_size_limit=limit)
+    model = rewriter.rewrite(model, pattern_rewrite_rules=_rules())
+    return optimizer.optimize(model, input_size_limit=limit, output_size_limit=limit)
+
+
+def _scalar(value: Any, expected: float) -> bool:
+    """Whether ``value`` (an onnx_ir Value) is a constant holding the one number ``expected``."""
+    const = getattr(value, "const_value", None)
+    if const is None:
+        return False
+    array = const.numpy()
+    return bool(array.size == 1 and math.isclose(float(array.reshape(-1)[0]), expected, rel_tol=0.0))
+
+
+def _guarded_matmul(node: Any) -> Any:
+    """The one MatMul in ``node``'s else branch (an ``If`` node), or None."""
+    branch = node.attributes.get("else_branch")
+    graph = None if branch is None else branch.value
+    if graph is None or len(graph) != 1:
+        return None
+    (inner,) = graph
+    return inner if inner.op_type == "MatMul" and inner.domain in ("", "ai.onnx") else None
+
+
+_RULES: Any = None
+
+
+def _rules() -> Any:
+    """The rewrite rules, made once (onnxscript imported on first use)."""
+    global _RULES
+    if _RULES is not None:
+        return _RULES
+    pattern = require("onnxscript.rewriter.pattern", "ONNX export")
+    Rule: Any = pattern.RewriteRuleClassBase
+
+    class SigmoidFromTanh(Rule):
+        """``tanh(x * 0.5) * 0.5 + 0.5`` (xpnn's overflow-free sigmoid) is ``Sigmoid(x)``."""
+
+        def pattern(self, op: Any, x: Any, h1: Any, h2: Any, h3: Any) -> Any:
+            return op.Add(op.Mul(op.Tanh(op.Mul(x, h1)), h2), h3)
+
+        def check(self, context: Any, x: Any, h1: Any, h2: Any, h3: Any, **_: Any) -> Any:
+            ok = all(_scalar(h, 0.5) for h in (h1, h2, h3))
+            return pattern.MatchResult() if ok else pattern.MatchResult().fail("not the halves of a sigmoid")
+
+        def rewrite(self, op: Any, x: Any, **_: Any) -> Any:
+            return op.Sigmoid(x)
+
+    class ReluFromMaximum(Rule):
+        """``maximum(x, zeros_like(x))`` (xpnn's relu) is ``Relu(x)``."""
+
+        def pattern(self, op: Any, x: Any, zero: Any) -> Any:
+            return op.Max(x, op.Expand(zero, op.Shape(x)))
+
+        def check(self, context: Any, x: Any, zero: Any, **_: Any) -> Any:
+            return pattern.MatchResult() if _scalar(zero, 0.0) else pattern.MatchResult().fail("not zero")
+
+        def rewrite(self, op: Any, x: Any, **_: Any) -> Any:
+            return op.Relu(x)
+
+    class UnguardedMatmul(Rule):
+        """ndonnx's ``If(size(x) * size(W) == 0)`` around each ``MatMul(x, W)`` is the MatMul.
+
+        ndonnx guards every matmul against an onnxruntime bug with zero-size inputs; the
+        onnxruntime versions that ``xpnn[onnx]`` installs multiply an empty batch correctly
+        (``tests/test_export.py`` runs a batch of 0 rows), and the guard hides the MatMul from
+        onnxruntime's fusion with the bias Add that follows.
+        """
+
+        def pattern(self, op: Any, x: Any, n: Any, zero: Any) -> Any:
+            return op.If(op.Equal(op.Mul(op.Size(x), n), zero), _outputs=["guarded"])
+
+        def check(self, context: Any, x: Any, zero: Any, guarded: Any, **_: Any) -> Any:
+            result = pattern.MatchResult()
+            if not _scalar(zero, 0.0):
+                return result.fail("not a test for zero size")
+            matmul = _guarded_matmul(guarded.producer())
+            if matmul is None or matmul.inputs[0] is not x:
+                return result.fail("the else branch is not one MatMul of x")
+            return result
+
+        def rewrite(self, op: Any, x: Any, guarded: Any, **_: Any) -> Any:
+            matmul = _guarded_matmul(guarded.producer())
+            return op.MatMul(x, matmul.inputs[1])
+
+    _RULES = pattern.RewriteRuleSet([SigmoidFromTanh.rule(), ReluFromMaximum.rule(), UnguardedMatmul.rule()])
+    return _RULES
