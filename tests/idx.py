@@ -39,3 +39,14 @@ def tiny_mnist(directory: Path, n: int = 12, seed: int = 0) -> dict[str, np.ndar
         write_idx_gz(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
         arrays[f"{prefix}-images"], arrays[f"{prefix}-labels"] = images, labels
     return arrays
+
+
+def tiny_mnist_files(mnist_dir: Path, n: int, mirrors: tuple[str, ...] = ()) -> dict:
+    """A stand-in for ``xpnn.mnist.MNIST_FILES`` describing the tiny files in ``mnist_dir``."""
+    from xpnn import mnist
+    from xpnn._data import RemoteFile
+
+    return {
+        key: (RemoteFile(remote.name, sha256(mnist_dir / remote.name), mirrors), (n, *shape[1:]))
+        for key, (remote, shape) in mnist.MNIST_FILES.items()
+    }

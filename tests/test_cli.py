@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 from conftest import BOOK_ACCURACY, Case
+from idx import tiny_mnist, tiny_mnist_files
+from local_http import serve
 
 import xpnn
+from xpnn import cli, mnist, weights
+from xpnn._data import RemoteFile
 
 
 def xpnn_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
@@ -66,3 +70,69 @@ def test_unusable_backend_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("xpnn: error: backend 'cupy' is not usable here")
     assert result.stderr.count("\n") == 1
+
+
+# --- in-process: the error contract, with files and mirrors of our own ---------------------------
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory with tiny MNIST files (and xpnn told their hashes) but no weights."""
+    root = tmp_path / "data"
+    tiny_mnist(root / "mnist", n=5)
+    monkeypatch.setattr(mnist, "MNIST_FILES", tiny_mnist_files(root / "mnist", 5))
+    return root
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_no_download_is_honoured_for_the_weights(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve(tmp_path) as server:
+        monkeypatch.setattr(
+            weights,
+            "SAMPLE_WEIGHTS",
+            RemoteFile("sample_weight.pkl", weights.SAMPLE_WEIGHTS.sha256, [f"{server.base}/good/"]),
+        )
+        status, out, err = run_main(capsys, "mnist", "--data-dir", str(tiny_data), "--no-download")
+    assert server.requests == [], "--no-download must not fetch anything"
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("xpnn: error: "), err
+    assert "sample_weight.pkl" in err and str(tiny_data) in err
+    assert not (tiny_data / "weights").exists()
+
+
+def test_a_multi_line_error_is_printed_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise xpnn.DataError("first line\nsecond line\n  third, indented")
+
+    monkeypatch.setattr(mnist, "load_mnist", broken)
+    status, out, err = run_main(capsys, "mnist", "--no-download")
+    assert (status, out) == (2, "")
+    assert err == "xpnn: error: first line second line third, indented\n"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(13, "Permission denied", "/data/weights/sample_weight.pkl"),
+        IsADirectoryError(21, "Is a directory", "/data/mnist/t10k-images-idx3-ubyte.gz"),
+    ],
+)
+def test_os_errors_on_a_path_are_one_line_naming_it(
+    error: OSError, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(mnist, "load_mnist", broken)
+    status, out, err = run_main(capsys, "mnist", "--no-download")
+    assert (status, out) == (2, "")
+    assert err == f"xpnn: error: {error.filename}: {error.strerror}\n"

@@ -2,55 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from idx import sha256, tiny_mnist
+from local_http import serve
 
 import xpnn
 from xpnn import mnist
 from xpnn._data import RemoteFile, fetch
-
-HTML = b"<!DOCTYPE html><html><head><title>Error</title></head><body>Not here</body></html>"
-
-
-class Handler(SimpleHTTPRequestHandler):
-    """Serves /good/<file> from disk, and misbehaves under /forbidden, /html and /truncated."""
-
-    def do_GET(self) -> None:
-        kind, _, name = self.path.strip("/").partition("/")
-        if kind == "forbidden":
-            self.send_error(403, "Forbidden")
-            return
-        if kind == "html":  # an error page with status 200, as some proxies and portals send
-            self._send(HTML, "text/html")
-            return
-        path = Path(self.directory) / name
-        if not path.is_file():
-            self.send_error(404, "Not Found")
-            return
-        data = path.read_bytes()
-        if kind == "truncated":
-            self._send(data[: len(data) // 2], "application/gzip")
-        elif kind == "good":
-            self._send(data, "application/gzip")
-        else:
-            self.send_error(404, "Not Found")
-
-    def _send(self, data: bytes, content_type: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +20,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     """(base URL, directory of served files, their arrays): a server on 127.0.0.1, for this module."""
     root = tmp_path_factory.mktemp("served")
     arrays = tiny_mnist(root, n=5)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root, arrays
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve(root) as server:
+        yield server.base, root, arrays
 
 
 def remote(served, name: str, *kinds: str) -> RemoteFile:

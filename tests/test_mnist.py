@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import Case, assert_close
-from idx import idx_bytes, sha256, tiny_mnist, write_idx_gz
+from idx import idx_bytes, tiny_mnist, tiny_mnist_files, write_idx_gz
 
 import xpnn
 from xpnn import mnist
-from xpnn._data import RemoteFile
 
 N = 12
 
@@ -25,11 +25,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[st
     """A data directory with tiny MNIST-format files, and xpnn told their hashes and shapes."""
     root = tmp_path / "data"
     arrays = tiny_mnist(root / "mnist", n=N)
-    files = {}
-    for (split, kind), (remote, shape) in mnist.MNIST_FILES.items():
-        path = root / "mnist" / remote.name
-        files[(split, kind)] = (RemoteFile(remote.name, sha256(path), ()), (N, *shape[1:]))
-    monkeypatch.setattr(mnist, "MNIST_FILES", files)
+    monkeypatch.setattr(mnist, "MNIST_FILES", tiny_mnist_files(root / "mnist", N))
     return root, arrays
 
 
@@ -188,6 +184,40 @@ def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -
     assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 1, (
         "stale entries are removed"
     )
+
+
+def test_a_same_size_rewrite_is_decoded_again(tiny) -> None:
+    """The cache key holds the source's modification time, not only its size."""
+    root, _ = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    write_idx_gz(path, np.full(N, 3, dtype=np.uint8))
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    np.testing.assert_array_equal(t, np.full(N, 3))
+    before = path.stat()
+    write_idx_gz(path, np.full(N, 4, dtype=np.uint8))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 2_000_000_000))
+    assert path.stat().st_size == before.st_size, "the test needs a rewrite of the same size"
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    np.testing.assert_array_equal(t, np.full(N, 4))
+
+
+def test_an_unverified_load_does_not_vouch_for_a_verified_one(tiny) -> None:
+    """verify=False first caches a file of one's own; verify=True afterwards still checks the hash."""
+    root, _ = tiny
+    write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(N, dtype=np.uint8))
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    np.testing.assert_array_equal(t, np.zeros(N))
+    with pytest.raises(xpnn.DataError, match="SHA-256"):
+        xpnn.load_mnist(split="test", data_dir=root)
+
+
+def test_a_cache_entry_of_the_wrong_shape_is_not_returned(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    np.save(entry, np.zeros((N + 1,), dtype=np.uint8), allow_pickle=False)  # a valid .npy, wrong shape
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
 
 
 def test_a_damaged_cache_entry_is_replaced(tiny) -> None:

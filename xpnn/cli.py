@@ -18,12 +18,13 @@ from ._backends import BACKENDS, BackendUnavailableError, backend_status, get_ba
 from ._data import DataError, DataNotFoundError
 
 #: Errors a user can cause with arguments, files or the machine: one line, exit status 2.
+#: ``OSError`` covers a data or weights path that cannot be read (permissions, a directory, ...).
 USER_ERRORS = (
     BackendUnavailableError,
     DataError,
     DataNotFoundError,
-    FileNotFoundError,
     ImportError,
+    OSError,
     ValueError,
 )
 
@@ -89,9 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except USER_ERRORS as e:
-        message = " ".join(str(e).split())  # one line, whatever the message's own line breaks
-        print(f"xpnn: error: {message}", file=sys.stderr)
+        print(f"xpnn: error: {one_line(e)}", file=sys.stderr)
         return 2
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: its own line breaks joined; an OSError as ``path: reason``."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":
