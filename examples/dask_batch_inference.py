@@ -37,6 +37,12 @@ def peak_rss_mib() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=3.0,
+        help="seconds to wait for --scheduler to answer (default 3)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
     parser.add_argument("--synthetic", type=int, default=0, help="N synthetic images made on the workers")
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="images per chunk (default 100,000)")
@@ -54,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: this example needs Dask: pip install -e '.[dask]'", file=sys.stderr)
         return 2
-    if args.workers < 1 or args.chunk_rows < 1 or args.synthetic < 0:
-        print("error: --workers and --chunk-rows must be positive, --synthetic not negative", file=sys.stderr)
+    if args.workers < 1 or args.chunk_rows < 1 or args.synthetic < 0 or not args.connect_timeout > 0:
+        print(
+            "error: --workers, --chunk-rows and --connect-timeout must be positive, --synthetic not negative",
+            file=sys.stderr,
+        )
         return 2
     device = "gpu" if args.cuda else "cpu"
     try:
@@ -68,7 +77,16 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.scheduler:
-            client = stack.enter_context(Client(args.scheduler))
+            try:
+                client = stack.enter_context(Client(args.scheduler, timeout=args.connect_timeout))
+            except (OSError, ValueError) as e:  # nothing listening, or not an address
+                print(
+                    f"error: cannot reach a Dask scheduler at {args.scheduler!r}: {e}. Is it running,"
+                    " and is the address (e.g. tcp://HOST:8786) right? Without --scheduler, a local"
+                    " cluster is started.",
+                    file=sys.stderr,
+                )
+                return 2
         elif args.cuda:
             try:
                 from dask_cuda import LocalCUDACluster

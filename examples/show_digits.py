@@ -1,22 +1,28 @@
-"""A PNG grid of MNIST test digits, labelled "predicted (true)", misclassified ones in red.
+"""A PNG or JPEG grid of MNIST test digits, labelled "predicted (true)", misclassified ones in red.
 
-XPNN_DATA_DIR=../shared/data python examples/show_digits.py --out digits.png
-python examples/show_digits.py --errors      # only misclassified digits
+python examples/show_digits.py --out digits.png
+python examples/show_digits.py --errors --out errors.jpg     # only misclassified digits, as a JPEG
+
+Needs matplotlib and Pillow: pip install -e '.[plot]'.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import xpnn
+from xpnn.plotting import FORMATS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="digits.png", help="PNG to write (default: digits.png)")
+    parser.add_argument(
+        "--out", default="digits.png", help="picture to write, .png or .jpg (default: digits.png)"
+    )
     parser.add_argument("--count", type=int, default=40, help="how many digits (default: 40)")
     parser.add_argument("--start", type=int, default=0, help="first test image (default: 0)")
     parser.add_argument("--errors", action="store_true", help="show only misclassified digits")
@@ -28,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-download", action="store_true", help="fail instead of downloading missing files"
     )
     args = parser.parse_args(argv)
+    if Path(args.out).suffix.lower() not in FORMATS:
+        parser.exit(2, f"error: --out {args.out}: name a .png or .jpg file (the format follows the suffix)\n")
+    try:
+        import matplotlib  # noqa: F401  (checked first: no point in loading the data without it)
+        import PIL  # noqa: F401
+    except ImportError as e:
+        parser.exit(
+            2, f"error: this example draws with matplotlib and Pillow ({e}): pip install -e '.[plot]'\n"
+        )
     try:
         x, t = xpnn.load_mnist(split="test", data_dir=args.data_dir, download=not args.no_download)
         network = xpnn.to_backend(
@@ -42,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     wrong = int((predicted[chosen] != t[chosen]).sum())
     kind = "misclassified MNIST test digits" if args.errors else "MNIST test digits"
     title = f"{kind}: predicted (true); {wrong} of {len(chosen)} wrong, in red"
-    path = xpnn.save_digit_grid(x[chosen], predicted[chosen], t[chosen], args.out, title=title)
+    try:
+        path = xpnn.save_digit_grid(x[chosen], predicted[chosen], t[chosen], args.out, title=title)
+    except OSError as e:  # e.g. a directory that does not exist, or no permission to write there
+        print(f"error: cannot write {args.out}: {e}", file=sys.stderr)
+        return 2
     print(f"wrote {path}: {len(chosen)} digits, {wrong} misclassified")
     return 0
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference
-from conftest import BOOK_ACCURACY, Case, tolerance
+from conftest import BOOK_ACCURACY, REQUESTED, Case, tolerance
 
 import xpnn
 
@@ -142,6 +145,8 @@ def test_gpu_batch_inference_example_without_a_gpu_is_one_line(tmp_path) -> None
     result = run_example("gpu_batch_inference.py", "--data-dir", str(tmp_path), check=False)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--backend numpy" in result.stderr
+    if importlib.util.find_spec("cupy") is None:
+        assert "cupy is not installed" in result.stderr and "driver" not in result.stderr
 
 
 def test_gpu_batch_inference_reduced_dtype_on_cpu_is_refused(tmp_path) -> None:
@@ -156,3 +161,115 @@ def test_gpu_batch_inference_reduced_dtype_on_cpu_is_refused(tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 2 and "for GPU backends" in result.stderr
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The example failed as a user error: status 2 and one line on stderr, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+only_in = {
+    name: pytest.mark.skipif(name not in REQUESTED, reason=f"runs once, in the {name} session")
+    for name in ("numpy", "torch", "dask")
+}
+
+
+@only_in["numpy"]
+def test_show_digits_without_matplotlib_is_one_line(tmp_path: Path) -> None:
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "matplotlib.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'matplotlib'\", name='matplotlib')\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(hidden), *filter(None, [env.get("PYTHONPATH")])])
+    out = tmp_path / "digits.png"
+    result = run_example(
+        "show_digits.py",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(tmp_path),
+        "--no-download",
+        check=False,
+        env=env,
+    )
+    stderr = one_line_error(result)
+    assert "matplotlib" in stderr and "pip install -e '.[plot]'" in stderr
+    assert not out.exists()
+
+
+@only_in["numpy"]
+def test_show_digits_refuses_a_format_it_cannot_write(tmp_path: Path) -> None:
+    out = tmp_path / "digits.gif"
+    result = run_example("show_digits.py", "--out", str(out), "--data-dir", str(tmp_path), check=False)
+    assert ".png or .jpg" in one_line_error(result)
+    assert not out.exists()
+
+
+@only_in["numpy"]
+def test_show_digits_writes_a_jpeg_for_a_jpg_name(real_data_dir, tmp_path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "digits.jpg"
+    args = ["--data-dir", str(real_data_dir), "--out", str(out), "--count", "10", "--no-download"]
+    result = run_example("show_digits.py", *args)
+    assert f"wrote {out}" in result.stdout
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and image.width > 500
+
+
+@only_in["torch"]
+def test_gpu_example_on_a_cpu_only_pytorch_says_so(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.version.cuda is not None or torch.cuda.is_available():
+        pytest.skip("this PyTorch is a CUDA build")
+    result = run_example(
+        "gpu_batch_inference.py",
+        "--backend",
+        "torch",
+        "--device",
+        "cuda",
+        "--data-dir",
+        str(tmp_path),
+        check=False,
+    )
+    stderr = one_line_error(result)
+    assert "CPU-only build" in stderr and "driver" not in stderr
+
+
+def _closed_port() -> int:
+    """A local TCP port with nothing listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@only_in["dask"]
+def test_dask_example_with_no_scheduler_listening_is_one_line(real_data_dir) -> None:
+    pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    args = ["--scheduler", address, "--synthetic", "1000", "--data-dir", str(real_data_dir)]
+    result = run_example("dask_batch_inference.py", *args, check=False)
+    stderr = one_line_error(result)
+    assert f"cannot reach a Dask scheduler at {address!r}" in stderr and "after 3 s" in stderr
+
+
+@only_in["dask"]
+def test_dask_example_with_a_bad_scheduler_address_is_one_line(real_data_dir) -> None:
+    pytest.importorskip("distributed")
+    args = ["--scheduler", "no-port-here", "--synthetic", "1000", "--data-dir", str(real_data_dir)]
+    result = run_example("dask_batch_inference.py", *args, check=False)
+    assert "missing port number" in one_line_error(result)
+
+
+@only_in["dask"]
+def test_dask_example_cuda_without_cupy_says_cupy_is_missing(real_data_dir) -> None:
+    pytest.importorskip("distributed")
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here")
+    result = run_example("dask_batch_inference.py", "--cuda", "--data-dir", str(real_data_dir), check=False)
+    stderr = one_line_error(result)
+    assert "cupy is not installed" in stderr and "xpnn[cuda12]" in stderr and "driver" not in stderr

@@ -423,7 +423,12 @@ def _known(name: str) -> Backend:
 
 def _unavailable(backend: Backend, why: str) -> BackendUnavailableError:
     if "not installed" in why or "cannot be imported" in why:
-        fix = f"Install it with `{backend.install}`"
+        # The library named first: the backend's own, or one its device needs (CuPy for Dask's GPU chunks).
+        module = why.split()[0]
+        install = next((b.install for b in _REGISTRY.values() if b.module == module), backend.install)
+        fix = f"Install it with `{install}`"
+    elif "not compiled with CUDA" in why:  # a CPU-only PyTorch asked for a GPU
+        fix = "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)"
     else:  # installed, but the device or its driver fails
         fix = "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)"
     return BackendUnavailableError(
@@ -456,6 +461,10 @@ def _check(name: str, device: Any) -> tuple[Any, str | None]:
         try:
             backend.probe(resolved)
             _PROBED[key] = None
+        except ImportError as e:  # a library the device needs, e.g. CuPy for Dask's GPU chunks
+            _PROBED[key] = (
+                f"{(e.name or str(e)).split('.')[0]} is not installed (device {resolved!r} needs it)"
+            )
         except Exception as e:  # each library raises its own: CUDARuntimeError, RuntimeError, ...
             _PROBED[key] = f"a test computation failed ({type(e).__name__}: {e})"
     why = _PROBED[key]
