@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import pickle
 import pickletools
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +104,7 @@ def test_npz_with_object_arrays_is_refused(tmp_path: Path) -> None:
     [
         (lambda n: n.pop("b2"), r"missing \['b2'\]"),
         (lambda n: n.update(W2=np.ones((4, 2), np.float32)), r"W2.*\(4, 2\)"),
-        (lambda n: n.update(W1=np.ones((5, 4), np.int32)), "floating arrays.*int32"),
+        (lambda n: n.update(W1=np.ones((5, 4), np.int32)), "int32.*floating arrays|floating arrays.*int32"),
         (lambda n: n.update(extra=np.ones(1, np.float32)), "unexpected"),
     ],
 )
@@ -130,4 +134,156 @@ def test_not_a_dict(tmp_path: Path) -> None:
     path = tmp_path / "w.pkl"
     path.write_bytes(pickle.dumps([np.zeros(2)], protocol=3))
     with pytest.raises(xpnn.DataError, match="holds a list, not a dict"):
+        xpnn.load_weights(path)
+
+
+# --- genuine files load bit-identically ------------------------------------------------------
+
+
+def awkward_network() -> dict[str, np.ndarray]:
+    """Every layout a genuine file may hold: float16/32/64, C and Fortran order, big-endian, a
+    strided view, and the bit patterns that must survive (-0.0, a NaN payload, infinities)."""
+    net = reference.random_network((5, 4, 3, 2), np.float64)
+    net["W1"] = net["W1"].astype(np.float16)
+    net["b1"] = net["b1"].astype(np.float32)
+    net["W2"] = np.asfortranarray(net["W2"])
+    net["b2"] = net["b2"].astype(">f4")
+    net["W3"] = np.repeat(net["W3"], 2, axis=1).astype(np.float32)[:, ::2]  # not contiguous
+    assert not net["W3"].flags.c_contiguous and not net["W3"].flags.f_contiguous
+    net["b3"] = np.array([-0.0, np.float64(np.nan)], dtype=np.float64)
+    net["b3"].view(np.uint64)[1] |= 0x5  # a NaN with a payload
+    net["W2"][1, 2] = -np.inf
+    return net
+
+
+def assert_bit_identical(loaded: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    """Same keys, shapes, element types and bits (in native byte order), same memory order."""
+    assert sorted(loaded) == sorted(expected)
+    for k, want in expected.items():
+        got, native = loaded[k], want.dtype.newbyteorder("=")
+        assert got.dtype.newbyteorder("=") == native and got.shape == want.shape, k
+        assert got.astype(native).tobytes() == want.astype(native).tobytes(), f"{k} differs in its bits"
+        assert got.flags.f_contiguous == want.flags.f_contiguous or got.ndim < 2, k
+
+
+def assert_loaded_bit_identical(path: Path, expected: dict[str, np.ndarray]) -> None:
+    loaded = xpnn.load_weights(path, allow_nonfinite=True)
+    assert_bit_identical(loaded, expected)
+    for k, got in loaded.items():
+        assert got.dtype.isnative, f"{k} is {got.dtype}, not in native byte order"
+        assert got.flags.owndata and got.flags.writeable, f"{k} is a view on the file's bytes"
+
+
+def numpy1_names(data: bytes) -> bytes:
+    """The same pickle as NumPy 1 writes it: ``numpy.core`` where NumPy 2 writes ``numpy._core``."""
+    if data[:2] not in (b"\x80\x04", b"\x80\x05"):  # protocols 0-3 name globals in text lines
+        return data.replace(b"numpy._core.", b"numpy.core.")
+    # protocols 4-5: length-prefixed names, inside one length-prefixed frame (the pickle is small)
+    out = data
+    for module in (b"numpy._core.multiarray", b"numpy._core.numeric"):
+        new = module.replace(b"._core", b".core")
+        out = out.replace(b"\x8c" + bytes([len(module)]) + module, b"\x8c" + bytes([len(new)]) + new)
+    frames = [(pos, arg) for op, arg, pos in pickletools.genops(data) if op.name == "FRAME"]
+    assert [pos for pos, _ in frames] == [2]
+    return out[:3] + struct.pack("<Q", frames[0][1] - (len(data) - len(out))) + out[11:]
+
+
+@pytest.mark.parametrize("numpy1", [False, True], ids=["numpy2-names", "numpy1-names"])
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_genuine_numpy_pickles_load_bit_identically(tmp_path: Path, protocol: int, numpy1: bool) -> None:
+    net = awkward_network()
+    data = pickle.dumps(net, protocol=protocol)
+    if numpy1:
+        data = numpy1_names(data)
+        assert b"numpy._core" not in data and b"numpy.core" in data
+    with warnings.catch_warnings():  # pickle.load on NumPy 1 names warns that numpy.core moved
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert_bit_identical(pickle.loads(data), net)  # the reference: the file is genuine
+    path = tmp_path / "net.pkl"
+    path.write_bytes(data)
+    assert_loaded_bit_identical(path, net)
+
+
+def test_the_books_pickle_gives_what_pickle_load_gives(real_data_dir: Path) -> None:
+    path = real_data_dir / "weights" / "sample_weight.pkl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        expected = pickle.loads(path.read_bytes())
+    assert b"numpy.core.multiarray" in path.read_bytes()  # written by NumPy 1
+    assert_loaded_bit_identical(path, expected)
+
+
+def test_an_ordered_dict_pickle_loads(tmp_path: Path) -> None:
+    net = reference.random_network((3, 2), np.float32)
+    path = tmp_path / "net.pkl"
+    path.write_bytes(pickle.dumps(collections.OrderedDict(net), protocol=4))
+    assert_loaded_bit_identical(path, net)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_genuine_npz_loads_bit_identically(tmp_path: Path, compressed: bool) -> None:
+    net = awkward_network()
+    path = tmp_path / "net.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **net)
+    assert_loaded_bit_identical(path, net)
+
+
+def test_genuine_safetensors_loads_bit_identically(tmp_path: Path) -> None:
+    import safetensors.numpy
+
+    net = {k: np.ascontiguousarray(v.astype(v.dtype.newbyteorder("="))) for k, v in awkward_network().items()}
+    path = tmp_path / "net.safetensors"
+    path.write_bytes(safetensors.numpy.save(net, metadata={"by": "safetensors"}))
+    assert_loaded_bit_identical(path, net)
+
+
+# --- NaN and infinity ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".npz", ".safetensors"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_unless_asked_for(tmp_path: Path, suffix: str, value: float) -> None:
+    net = reference.random_network((4, 3, 2), np.float32)
+    net["W2"][1, 0] = value
+    net["W2"][2, 1] = np.nan  # a later one: the message names the first
+    path = tmp_path / f"net{suffix}"
+    if suffix == ".pkl":
+        path.write_bytes(pickle.dumps(net, protocol=4))
+    else:
+        xpnn.save_weights(net, path)
+    with pytest.raises(xpnn.DataError, match=rf"W2\[1, 0\] is {value}.*2 non-finite.*allow_nonfinite=True"):
+        xpnn.load_weights(path)
+    loaded = xpnn.load_weights(path, allow_nonfinite=True)
+    np.testing.assert_array_equal(loaded["W2"], net["W2"])
+
+
+# --- issue 14: what the tests did not guard ---------------------------------------------------
+
+
+def test_an_interrupted_npz_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "net.npz"
+    xpnn.save_weights(reference.random_network((3, 2), np.float32), path)
+    old = path.read_bytes()
+
+    def half_then_fail(file, **arrays) -> None:
+        # Writes wherever it is told to, path or open file, then fails like a full disk.
+        with contextlib.ExitStack() as stack:
+            f = stack.enter_context(open(file, "wb")) if isinstance(file, (str, os.PathLike)) else file
+            f.write(old[: len(old) // 2])
+            f.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        xpnn.save_weights(reference.random_network((3, 2), np.float32, seed=1), path)
+    assert path.read_bytes() == old, "the good file was damaged"
+    assert [p.name for p in tmp_path.iterdir()] == ["net.npz"], "a temporary file was left behind"
+
+
+def test_a_list_value_is_a_data_error(tmp_path: Path) -> None:
+    net: dict = reference.random_network((3, 2), np.float32)
+    net["b1"] = [0.0, 1.0]
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps(net, protocol=4))
+    with pytest.raises(xpnn.DataError, match="'b1' is a list, not an array"):
         xpnn.load_weights(path)

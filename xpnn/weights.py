@@ -1,17 +1,39 @@
 """Loading and saving network weights safely: the book's pickle, ``.npz`` and ``.safetensors``.
 
-The book loads ``sample_weight.pkl`` with ``pickle.load``, which runs any code a file contains.
-:func:`load_weights` reads that file with an allow-list unpickler instead: it admits only what
-NumPy needs to rebuild arrays, and refuses (never calls) anything else.
+A weights file is treated as hostile. :func:`load_weights` never hands the file's bytes to
+anything that trusts them: not to ``pickle.load`` (which runs any code a file contains), and not
+to NumPy's own array reconstruction (which takes shapes, strides and pointers on trust). Each
+format is read by a small parser of its own that *records* what the file declares (names,
+dtypes, shapes, byte ranges), checks it, and only then builds each array itself with
+``np.frombuffer(...).reshape(...)``, copied:
+
+- dtypes are float16, float32 or float64 (either byte order; the result is native);
+- a shape is a tuple of non-negative ints and the data is exactly ``prod(shape) * itemsize``
+  bytes: no strides, offsets or views from the file;
+- the file, and the arrays it declares, are at most ``max_bytes`` before anything is read or
+  decompressed; a pickle's opcodes are scanned for nesting depth and count before it is run;
+- NaN or infinity in a weight is refused unless ``allow_nonfinite=True``.
 """
 
 from __future__ import annotations
 
+import ast
+import io
+import json
+import math
 import os
 import pickle
-from collections.abc import Mapping
+import pickletools
+import re
+import reprlib
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -29,68 +51,576 @@ SAMPLE_WEIGHTS = RemoteFile(
     ("https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch03/",),
 )
 
+#: Default limit on a weights file's size and on the bytes of the arrays it declares (1 GiB).
+MAX_BYTES = 1 << 30
 
-def _reconstruct() -> Any:
-    try:
-        from numpy._core.multiarray import _reconstruct  # NumPy 2
-    except ImportError:  # pragma: no cover - NumPy 1
-        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
-    return _reconstruct
+_MAX_DIMS = 32  # a weight is 1-D or 2-D; NumPy itself allows 64
+_MAX_PICKLE_OPS = 1_000_000  # the book's file has 178; a dict of arrays needs about 30 per array
+_MAX_PICKLE_DEPTH = 32  # nesting of containers; a NumPy array pickle needs about 5
+_MAX_ZIP_MEMBERS = 10_000
+_MAX_NPY_HEADER = 65_535
+_MAX_SAFETENSORS_HEADER = 100 << 20  # the safetensors library's own limit
+
+# The only element types a weight may have. Integer, bool, complex, object, string and
+# structured dtypes are refused: the network format (W1..Wn, b1..bn) is floating point.
+_FLOAT_CODES = {"f2": np.float16, "f4": np.float32, "f8": np.float64}
+_SAFETENSORS_DTYPES = {"F16": "f2", "F32": "f4", "F64": "f8"}
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """One array as a file declares it, checked but not built yet."""
+
+    name: str
+    dtype: np.dtype[Any]  # float16/32/64, any byte order
+    shape: tuple[int, ...]
+    fortran: bool
+    data: bytes | bytearray | memoryview
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _float_dtype(code: object, byteorder: str, where: str) -> np.dtype[Any]:
+    """The dtype for a code such as ``'f4'``, or a :class:`DataError` naming what was found."""
+    if isinstance(code, str) and code in _FLOAT_CODES and byteorder in "<>=|":
+        dtype = np.dtype(_FLOAT_CODES[code])
+        return dtype.newbyteorder("<" if byteorder == "<" else ">") if byteorder in "<>" else dtype
+    raise DataError(
+        f"{where} has dtype {_describe_dtype(code, byteorder)}; weights must be floating arrays"
+        " (float16, float32 or float64)"
+    )
+
+
+def _describe_dtype(code: object, byteorder: str = "") -> str:
+    # Only a plain code such as 'i4' or '<u1' is shown through NumPy's name; anything else is
+    # shown as the file wrote it (shortened), never given to np.dtype.
+    if isinstance(code, str) and re.fullmatch(r"[<>|=]?[biufcmMOSUV]\d{0,2}", code):
+        try:
+            dtype = np.dtype((byteorder if byteorder in "<>" else "") + code)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return "object (it would need pickle to load)" if dtype.kind == "O" else str(dtype)
+    return _short(code)
+
+
+class _ShortRepr(reprlib.Repr):
+    """``repr`` of what a file holds, bounded in depth and length: never a 10,000-digit int."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxtuple, self.maxlist, self.maxdict = 3, 6, 6, 4
+        self.maxstring = self.maxother = 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        return super().repr_int(x, level) if x.bit_length() <= 64 else f"<a {x.bit_length()}-bit int>"
+
+    def repr_instance(self, x: object, level: int) -> str:
+        return repr(x) if isinstance(x, (bool, float, type(None))) else _describe(x)
+
+
+def _short(value: object) -> str:
+    return _ShortRepr().repr(value)
+
+
+def _shape(value: object, where: str, max_bytes: int) -> tuple[int, ...]:
+    """A shape from a file: a tuple (or JSON list) of at most 32 non-negative ints."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) > _MAX_DIMS
+        or not all(type(d) is int and 0 <= d <= max_bytes for d in value)
+    ):
+        raise DataError(f"{where} has shape {_short(value)}; a shape is a tuple of non-negative ints")
+    return tuple(value)
+
+
+def _build(declared: list[_Declared], source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """Check every declared array's size, then build each one: native byte order, owning its data."""
+    total = 0
+    for d in declared:
+        if len(d.data) != d.nbytes:
+            raise DataError(
+                f"{source}: {d.name} holds {len(d.data):,} bytes, but shape {d.shape} of"
+                f" {d.dtype.name} needs {d.nbytes:,}"
+            )
+        total += d.nbytes
+    if total > max_bytes:
+        raise DataError(f"{source} declares {total:,} bytes of arrays, {_over(max_bytes)}")
+    arrays = {}
+    for d in declared:
+        flat = np.frombuffer(d.data, dtype=d.dtype, count=math.prod(d.shape))
+        shaped = flat.reshape(d.shape, order="F" if d.fortran else "C")
+        arrays[d.name] = shaped.astype(d.dtype.newbyteorder("="), order="K", copy=True)
+    return arrays
+
+
+def _over(max_bytes: int) -> str:
+    return f"over the limit of {max_bytes:,}; pass max_bytes= to load_weights if you trust this file"
+
+
+# --- pickle: the book's format ------------------------------------------------------------------
 
 
 class _Refused(pickle.UnpicklingError):
     """A pickle asked for something outside the allow-list."""
 
 
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Unpickles NumPy arrays (in dicts, lists, tuples) and nothing else."""
+class _DtypeRecord:
+    """What a pickle asked ``numpy.dtype(...)`` and its ``__setstate__`` for, never given to NumPy."""
 
-    # Pickles written by NumPy 1 name numpy.core; NumPy 2 moved it to numpy._core.
-    ALLOWED: ClassVar[dict[tuple[str, str], Any]] = {
-        ("numpy", "ndarray"): lambda: np.ndarray,
-        ("numpy", "dtype"): lambda: np.dtype,
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    }
+    __slots__ = ("args", "state")
+
+    def __init__(self, *args: object) -> None:
+        self.args = args
+        self.state: object = None
+
+    def __setstate__(self, state: object) -> None:
+        if self.state is not None:
+            raise _Refused("a dtype's state was set twice")
+        self.state = state
+
+    def dtype(self, where: str) -> np.dtype[Any]:
+        code = self.args[0] if self.args else None
+        byteorder = "="
+        if self.state is not None:
+            state = self.state
+            # (version, byteorder, subarray, names, fields, elsize, alignment, flags)
+            if not (
+                isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and isinstance(state[1], str)
+            ):
+                raise DataError(f"{where} has a dtype state NumPy never writes for a float")
+            if state[2:5] != (None, None, None):
+                raise DataError(
+                    f"{where} has a structured or subarray dtype; weights must be floating arrays"
+                )
+            byteorder = state[1]
+        return _float_dtype(code, byteorder, where)
+
+
+class _ArrayRecord:
+    """What a pickle asked NumPy to rebuild an array from, checked later and built by xpnn."""
+
+    __slots__ = ("args", "form", "state")
+
+    def __init__(self, form: str, args: tuple[object, ...]) -> None:
+        self.form = form  # "reconstruct" (all protocols) or "frombuffer" (protocol 5)
+        self.args = args
+        self.state: object = None
+
+    def __setstate__(self, state: object) -> None:
+        if self.form != "reconstruct" or self.state is not None:
+            raise _Refused("an array's state was set twice, or on a protocol-5 array")
+        self.state = state
+
+    def declared(self, name: str, where: str, max_bytes: int) -> _Declared:
+        if self.form == "frombuffer":
+            if len(self.args) != 4:
+                raise DataError(f"{where}: _frombuffer takes (buffer, dtype, shape, order)")
+            data, dtype, shape, order = self.args
+            if order not in ("C", "F"):
+                raise DataError(f"{where} has order {_short(order)}; C or F expected")
+            fortran: object = order == "F"
+        else:
+            if not (self.args and isinstance(self.args[0], _StandIn) and self.args[0].kind == "ndarray"):
+                raise DataError(f"{where} reconstructs something other than a numpy.ndarray")
+            state = self.state
+            if isinstance(state, tuple) and len(state) == 5 and state[0] == 1:
+                state = state[1:]
+            if not (isinstance(state, tuple) and len(state) == 4):
+                raise DataError(f"{where} is an array without a (shape, dtype, order, data) state")
+            shape, dtype, fortran, data = state
+        if not isinstance(dtype, _DtypeRecord):
+            raise DataError(f"{where} has a dtype of type {_describe(dtype)}")
+        if isinstance(data, str):  # Python 2 pickles, read with encoding="latin1", as NumPy does
+            try:
+                data = data.encode("latin1")
+            except UnicodeEncodeError:
+                raise DataError(f"{where} has array data that is not a byte string") from None
+        if isinstance(data, list):
+            raise DataError(
+                f"{where} is an object array (its data is a list); weights must be floating arrays"
+            )
+        if not isinstance(data, (bytes, bytearray)):
+            raise DataError(f"{where} has array data of type {_describe(data)}, not bytes")
+        if fortran not in (0, 1):  # False/True (and 0/1, which old pickles may hold)
+            raise DataError(f"{where} has a Fortran-order flag {_short(fortran)}")
+        return _Declared(name, dtype.dtype(where), _shape(shape, where, max_bytes), bool(fortran), data)
+
+
+class _StandIn:
+    """What ``find_class`` returns for an allowed global: it records calls, it never runs NumPy.
+
+    A fresh one per lookup, with slots and no ``__dict__``: a pickle's BUILD cannot change it.
+    """
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+
+    def __setstate__(self, state: object) -> None:
+        raise _Refused(f"a pickle may not set the state of {self.name}")
+
+    def __call__(self, *args: object) -> object:
+        if self.kind == "reconstruct":
+            return _ArrayRecord("reconstruct", args)
+        if self.kind == "frombuffer":
+            return _ArrayRecord("frombuffer", args)
+        if self.kind == "dtype":
+            return _DtypeRecord(*args)
+        if self.kind == "encode":  # protocols 0-2 write bytes as _codecs.encode(str, 'latin1')
+            if len(args) == 2 and type(args[0]) is str and args[1] in ("latin1", "latin-1"):
+                return args[0].encode("latin1")
+            raise _Refused("_codecs.encode is allowed only as encode(str, 'latin1'), as pickle writes bytes")
+        if self.kind == "dict" and not args:  # collections.OrderedDict() as an empty dict
+            return {}
+        raise _Refused(
+            f"refused to call {self.name} with arguments from the file: NumPy would build an array"
+            " at addresses and strides the file chooses. xpnn builds arrays itself."
+        )
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, _StandIn):
+        return value.name
+    if isinstance(value, _ArrayRecord):
+        return "NumPy array"
+    if isinstance(value, _DtypeRecord):
+        return "numpy.dtype"
+    return type(value).__name__
+
+
+# (module, name) -> kind. NumPy 1 wrote numpy.core, NumPy 2 writes numpy._core.
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): "ndarray",
+    ("numpy", "dtype"): "dtype",
+    ("numpy.core.multiarray", "_reconstruct"): "reconstruct",
+    ("numpy._core.multiarray", "_reconstruct"): "reconstruct",
+    ("numpy.core.numeric", "_frombuffer"): "frombuffer",
+    ("numpy._core.numeric", "_frombuffer"): "frombuffer",
+    ("_codecs", "encode"): "encode",
+    ("collections", "OrderedDict"): "dict",
+}
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    """Unpickles dicts of NumPy arrays into records; every other global is refused, never called."""
 
     def find_class(self, module: str, name: str) -> Any:
-        factory = self.ALLOWED.get((module, name))
-        if factory is None:
+        kind = _ALLOWED_GLOBALS.get((module, name))
+        if kind is None:
             raise _Refused(
-                f"refused to load the global {module}.{name}: a weights pickle may only hold NumPy"
-                f" arrays. This file could run code if loaded with pickle.load; xpnn will not load it."
+                f"refused to load the global {_cut(module + '.' + name, 100)}: a weights pickle may only"
+                " hold NumPy arrays. This file could run code if loaded with pickle.load; xpnn will not load it."
             )
-        return factory()
+        return _StandIn(kind, f"{module}.{name}")
 
     def persistent_load(self, pid: Any) -> Any:
         raise _Refused("refused a persistent id: a weights pickle may only hold NumPy arrays")
 
 
-def _load_pickle(path: Path) -> Any:
-    with path.open("rb") as f:
-        try:
-            return _ArrayOnlyUnpickler(f).load()
-        except _Refused as e:
-            raise DataError(f"{path}: {e}") from e
-        except (
-            pickle.UnpicklingError,
-            EOFError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            IndexError,
-            KeyError,
-        ) as e:
-            raise DataError(f"{path} is not a readable weights pickle ({type(e).__name__}: {e})") from e
+# Opcodes that push one new object made of no others (a number, a string, an empty container).
+# fmt: off
+_LEAF_OPS = frozenset({
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
+    "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8",
+    "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "NONE", "NEWTRUE", "NEWFALSE",
+    "EMPTY_TUPLE", "EMPTY_LIST", "EMPTY_DICT", "GLOBAL",
+})
+# fmt: on
+
+
+def _prescan(data: bytes) -> None:
+    """Refuse a pickle before running it: unknown opcodes, too many, or containers nested too deep.
+
+    Models the unpickler's stack with each object's nesting depth. Tuples, the only containers
+    that are hashed (as dict keys) and so recursed into by C code, are measured exactly.
+    """
+    stack: list[int] = []
+    marks: list[int] = []
+    memo: dict[int, int] = {}
+
+    def pop(n: int) -> list[int]:
+        if len(stack) - n < (marks[-1] if marks else 0):
+            raise _Refused("the pickle's stack underflows")
+        items = stack[len(stack) - n :]
+        del stack[len(stack) - n :]
+        return items
+
+    def pop_mark() -> list[int]:
+        if not marks:
+            raise _Refused("the pickle has no MARK where one is needed")
+        start = marks.pop()
+        items = stack[start:]
+        del stack[start:]
+        return items
+
+    for count, (op, arg, _) in enumerate(pickletools.genops(data), start=1):
+        if count > _MAX_PICKLE_OPS:
+            raise _Refused(f"the pickle has more than {_MAX_PICKLE_OPS:,} opcodes")
+        name = op.name
+        if name in _LEAF_OPS:
+            stack.append(0)
+        elif name == "MARK":
+            marks.append(len(stack))
+        elif name in ("TUPLE", "LIST", "DICT"):
+            stack.append(1 + max(pop_mark(), default=0))
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            stack.append(1 + max(pop(int(name[-1]))))
+        elif name == "STACK_GLOBAL":
+            pop(2)
+            stack.append(0)
+        elif name == "REDUCE":
+            stack.append(1 + max(pop(2)))
+        elif name in ("BUILD", "APPEND"):
+            target, item = pop(2)
+            stack.append(max(target, 1 + item))
+        elif name == "SETITEM":
+            target, key, value = pop(3)
+            stack.append(max(target, 1 + key, 1 + value))
+        elif name in ("SETITEMS", "APPENDS"):
+            items = pop_mark()
+            stack.append(max(pop(1)[0], 1 + max(items, default=-1)))
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            index = len(memo) if arg is None else int(arg)
+            if index > count:  # a pickler numbers its memo in order; a huge index allocates a huge memo
+                raise _Refused(f"the pickle stores memo entry {index} after only {count} opcodes")
+            memo[index] = pop(1)[0]
+            stack.append(memo[index])
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            if arg not in memo:
+                raise _Refused(f"the pickle reads memo entry {arg}, which it never stored")
+            stack.append(memo[int(arg)])
+        elif name == "POP":
+            if marks and marks[-1] == len(stack):
+                marks.pop()
+            else:
+                pop(1)
+        elif name == "POP_MARK":
+            pop_mark()
+        elif name == "DUP":
+            stack.append(pop(1)[0])
+            stack.append(stack[-1])
+        elif name not in ("PROTO", "FRAME", "STOP"):
+            raise _Refused(f"refused the pickle opcode {name}: a weights pickle never needs it")
+        if stack and stack[-1] > _MAX_PICKLE_DEPTH:
+            raise _Refused(f"the pickle nests containers more than {_MAX_PICKLE_DEPTH} deep")
+
+
+def _read_pickle(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    try:
+        _prescan(data)
+        obj = _RecordingUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except _Refused as e:
+        raise DataError(f"{source}: {e}") from e
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+    ) as e:
+        raise DataError(f"{source} is not a readable weights pickle ({type(e).__name__}: {_cut(e)})") from e
+    if not isinstance(obj, dict):
+        raise DataError(f"{source} holds a {_describe(obj)}, not a dict of W1..Wn, b1..bn arrays")
+    declared = []
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise DataError(f"{source} has a key of type {_describe(key)}; keys are names such as 'W1'")
+        if not isinstance(value, _ArrayRecord):
+            raise DataError(f"{source}: {_short(key)} is a {_describe(value)}, not an array")
+        declared.append(value.declared(key, f"{source}: {_short(key)}", max_bytes))
+    return _build(declared, source, max_bytes)
+
+
+def _cut(e: object, limit: int = 200) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- .npz: a zip of .npy files ---------------------------------------------------------------
+
+
+def _npy_header(
+    f: io.BufferedIOBase | Any, where: str, max_bytes: int
+) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
+    """Parse a ``.npy`` header (xpnn's own parser): dtype, shape, Fortran order, header length."""
+    magic = f.read(8)
+    if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
+        raise DataError(f"{where} is not a .npy array")
+    major = magic[6]
+    if major == 1:
+        size_bytes, fmt = f.read(2), "<H"
+    elif major in (2, 3):
+        size_bytes, fmt = f.read(4), "<I"
+    else:
+        raise DataError(f"{where} is .npy format version {major}, which xpnn does not read")
+    if len(size_bytes) != struct.calcsize(fmt):
+        raise DataError(f"{where}: the .npy header is truncated")
+    (length,) = struct.unpack(fmt, size_bytes)
+    if length > _MAX_NPY_HEADER:
+        raise DataError(f"{where} declares a .npy header of {length:,} bytes, over {_MAX_NPY_HEADER:,}")
+    text = f.read(length)
+    if len(text) != length:
+        raise DataError(f"{where}: the .npy header is truncated")
+    try:
+        header = ast.literal_eval(text.decode("utf8" if major == 3 else "latin1"))
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as e:
+        raise DataError(f"{where}: the .npy header is not a Python literal ({type(e).__name__})") from None
+    if not (isinstance(header, dict) and set(header) == {"descr", "fortran_order", "shape"}):
+        raise DataError(f"{where}: the .npy header is not {{'descr', 'fortran_order', 'shape'}}")
+    descr = header["descr"]
+    code, byteorder = (
+        (descr[1:], descr[0]) if isinstance(descr, str) and descr[:1] in "<>|=" else (descr, "=")
+    )
+    dtype = _float_dtype(code, byteorder, where)
+    if not isinstance(header["fortran_order"], bool):
+        raise DataError(f"{where}: fortran_order is {_short(header['fortran_order'])}, not a bool")
+    return (
+        dtype,
+        _shape(header["shape"], where, max_bytes),
+        header["fortran_order"],
+        len(magic) + len(size_bytes) + length,
+    )
+
+
+def _read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    # zipfile reads a central directory entry per signature it finds: count them before it does.
+    if data.count(b"PK\x01\x02") > _MAX_ZIP_MEMBERS:
+        raise DataError(f"{source} has more than {_MAX_ZIP_MEMBERS:,} zip members")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            if len(set(names)) != len(names):
+                raise DataError(f"{source} holds two zip members of the same name")
+            declared_total = sum(i.file_size for i in infos)
+            if declared_total > max_bytes:
+                raise DataError(
+                    f"{source} declares {declared_total:,} bytes uncompressed, {_over(max_bytes)}"
+                )
+            declared = []
+            for info in infos:
+                where = f"{source}: {_short(info.filename)}"
+                if not info.filename.endswith(".npy"):
+                    raise DataError(f"{where} is not a .npy member")
+                if info.flag_bits & 0x1:
+                    raise DataError(f"{where} is encrypted")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise DataError(
+                        f"{where} uses zip compression {info.compress_type}; xpnn reads stored or deflated"
+                    )
+                with zf.open(info) as f:
+                    dtype, shape, fortran, header_length = _npy_header(f, where, max_bytes)
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    if header_length + nbytes != info.file_size:
+                        raise DataError(
+                            f"{where}: shape {shape} of {dtype.name} needs {nbytes:,} bytes after the header,"
+                            f" but the zip declares {info.file_size - header_length:,}"
+                        )
+                    body = f.read(nbytes)
+                    if len(body) != nbytes or f.read(1):  # reading to the end checks the CRC
+                        raise DataError(f"{where} is truncated")
+                declared.append(_Declared(info.filename[: -len(".npy")], dtype, shape, fortran, body))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{source} is not a readable .npz file ({type(e).__name__}: {_cut(e)})") from e
+    return _build(declared, source, max_bytes)
+
+
+# --- .safetensors ----------------------------------------------------------------------------
+
+
+def _read_safetensors(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """The safetensors format: an 8-byte header length, a JSON header, then the tensors' bytes."""
+    if len(data) < 8:
+        raise DataError(f"{source} is not a .safetensors file (shorter than its 8-byte header length)")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > min(len(data) - 8, _MAX_SAFETENSORS_HEADER):
+        raise DataError(f"{source} declares a {length:,}-byte header in a file of {len(data):,} bytes")
+    try:
+        header = json.loads(data[8 : 8 + length])
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{source}: the .safetensors header is not JSON ({type(e).__name__})") from None
+    if not isinstance(header, dict):
+        raise DataError(f"{source}: the .safetensors header is not a JSON object")
+    body = memoryview(data)[8 + length :]
+    declared, ranges = [], []
+    for name, entry in header.items():
+        where = f"{source}: {_short(name)}"
+        if name == "__metadata__":
+            continue
+        if not (isinstance(entry, dict) and set(entry) == {"dtype", "shape", "data_offsets"}):
+            raise DataError(f"{where} is not {{'dtype', 'shape', 'data_offsets'}}")
+        code = entry["dtype"]
+        if code not in _SAFETENSORS_DTYPES:
+            raise DataError(
+                f"{where} has dtype {_short(code)}; weights must be floating arrays (F16, F32 or F64)"
+            )
+        dtype = _float_dtype(_SAFETENSORS_DTYPES[code], "<", where)
+        shape = _shape(entry["shape"], where, max_bytes)
+        offsets = entry["data_offsets"]
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(o) is int for o in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= len(body)
+        ):
+            raise DataError(
+                f"{where} has data_offsets {_short(offsets)} outside the {len(body):,} data bytes"
+            )
+        ranges.append(tuple(offsets))
+        declared.append(_Declared(name, dtype, shape, False, body[offsets[0] : offsets[1]]))
+    ends = [0] + [end for _, end in sorted(ranges)]
+    if [begin for begin, _ in sorted(ranges)] != ends[:-1] or ends[-1] != len(body):
+        raise DataError(f"{source}: the tensors' data_offsets overlap or leave gaps in the data")
+    return _build(declared, source, max_bytes)
+
+
+# --- the public functions ----------------------------------------------------------------------
+
+
+_READERS: dict[str, Callable[[bytes, str, int], dict[str, np.ndarray]]] = {
+    ".pkl": _read_pickle,
+    ".pickle": _read_pickle,
+    ".npz": _read_npz,
+    ".safetensors": _read_safetensors,
+}
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """The whole file, once its size is known to be under the limit (so no declared size can
+    make a reader allocate more than the file holds)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(
+                f"{path} is not a regular file (a directory, device or pipe); give a weights file"
+            )
+        if info.st_size > max_bytes:
+            raise DataError(f"{path} is {info.st_size:,} bytes, {_over(max_bytes)}")
+        with path.open("rb") as f:
+            data = f.read(info.st_size + 1)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no weights file at {path}") from None
+    except OSError as e:  # PermissionError, a symlink loop, an I/O error
+        raise DataError(f"cannot read the weights file {path}: {e.strerror or e}") from e
+    if len(data) > info.st_size:
+        raise DataError(f"{path} grew while it was read; try again when it is complete")
+    return data
 
 
 def _check(weights: Any, source: str) -> dict[str, np.ndarray]:
     """Book-style dict of floating NumPy arrays, or a :class:`DataError` naming what is wrong."""
     if not isinstance(weights, Mapping):
         raise DataError(f"{source} holds a {type(weights).__name__}, not a dict of W1..Wn, b1..bn arrays")
-    not_arrays = [k for k, v in weights.items() if not isinstance(v, np.ndarray)]
-    if not_arrays:
-        raise DataError(f"{source}: {not_arrays} are not arrays")
     not_float = {k: str(v.dtype) for k, v in weights.items() if v.dtype.kind != "f"}
     if not_float:
         raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
@@ -101,37 +631,47 @@ def _check(weights: Any, source: str) -> dict[str, np.ndarray]:
     return {str(k): v for k, v in weights.items()}
 
 
-def load_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a book-style network ``{'W1', 'b1', ..., 'Wn', 'bn'}`` as NumPy arrays.
+def _check_finite(weights: Mapping[str, np.ndarray], source: str) -> None:
+    for name, array in weights.items():
+        bad = ~np.isfinite(array)
+        if bad.any():
+            index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
+            raise DataError(
+                f"{source}: {name}[{', '.join(map(str, index))}] is {array[index]} (the first of"
+                f" {int(np.count_nonzero(bad)):,} non-finite values); a network with NaN or infinite weights"
+                " gives meaningless answers. Pass allow_nonfinite=True to load it anyway."
+            )
 
-    By suffix: ``.pkl`` (the book's ``sample_weight.pkl``, through an allow-list unpickler that
-    admits only NumPy array reconstruction), ``.npz`` (``allow_pickle=False``) or
-    ``.safetensors``. Keys, the chain of shapes and floating dtypes are checked; anything wrong
-    raises :class:`xpnn.DataError` naming it.
+
+def load_weights(
+    path: str | os.PathLike[str], *, allow_nonfinite: bool = False, max_bytes: int = MAX_BYTES
+) -> dict[str, np.ndarray]:
+    """Read a book-style network ``{'W1', 'b1', ..., 'Wn', 'bn'}`` as NumPy arrays, safely.
+
+    By suffix: ``.pkl`` (the book's ``sample_weight.pkl``), ``.npz`` or ``.safetensors``, each
+    read by xpnn's own parser: a pickle never runs code and never reaches NumPy's array
+    reconstruction; sizes are checked before anything is read or decompressed. The arrays are
+    float16, float32 or float64 in native byte order, keys ``W1..Wn``, ``b1..bn`` with shapes
+    that chain. Anything else, a file over ``max_bytes`` (default 1 GiB), or a NaN or infinite
+    weight (unless ``allow_nonfinite=True``) raises :class:`xpnn.DataError` naming it.
+
+    >>> import pathlib, tempfile, xpnn
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     net = xpnn.load_weights(xpnn.save_weights(xpnn.init_network(), pathlib.Path(tmp) / "net.npz"))
+    >>> sorted(net), net["W1"].shape
+    (['W1', 'W2', 'W3', 'b1', 'b2', 'b3'], (2, 3))
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".pkl", ".pickle"):
-        weights = _load_pickle(path)
-    elif suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                weights = {k: f[k] for k in f.files}
-        except ValueError as e:  # object arrays need pickle, which is off
-            raise DataError(f"{path}: {e}") from e
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path} is not a readable .npz file ({e})") from e
-    elif suffix == ".safetensors":
-        safetensors_numpy = _safetensors()
-        try:
-            weights = safetensors_numpy.load_file(str(path))
-        except Exception as e:  # safetensors raises its own SafetensorError
-            raise DataError(f"{path} is not a readable .safetensors file ({e})") from e
-    else:
-        raise ValueError(f"unknown weights format {suffix!r} for {path}; use .pkl, .npz or .safetensors")
-    return _check(weights, str(path))
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
+        )
+    source = str(path)
+    weights = _check(reader(_read_file(path, max_bytes), source, max_bytes), source)
+    if not allow_nonfinite:
+        _check_finite(weights, source)
+    return weights
 
 
 def save_weights(net: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

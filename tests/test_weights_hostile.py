@@ -1,0 +1,505 @@
+"""Hostile and broken weights files: each one is refused with a DataError that says what it found.
+
+Every file is generated here (no hostile binaries in the repository). Inputs that crashed the
+interpreter before are loaded in a child process, so a regression fails a test instead of
+killing the test run.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference
+
+import xpnn
+import xpnn.weights
+
+_reconstruct = np._core.multiarray._reconstruct
+_frombuffer = np._core.numeric._frombuffer
+
+
+class Reduces:
+    """An object that pickles as ``func(*args)`` (then ``__setstate__(state)``): a pickle written
+    by hand, the way an attacker writes one."""
+
+    def __init__(self, func: Callable, args: tuple, state: object = None) -> None:
+        self.rv = (func, args) if state is None else (func, args, state)
+
+    def __reduce__(self):
+        return self.rv
+
+
+def array_state(shape, dtype, data, fortran=False) -> Reduces:
+    """A NumPy-style array pickle (protocols 0-5) whose state says what the test wants."""
+    return Reduces(_reconstruct, (np.ndarray, (0,), b"b"), (1, shape, dtype, fortran, data))
+
+
+def weights_with(**values) -> dict:
+    return {**reference.random_network((2, 2), np.float32), **values}
+
+
+def write_pickle(tmp_path: Path, obj: object, protocol: int = 4) -> Path:
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    return path
+
+
+# --- inputs that crashed the interpreter: loaded in a child that must survive --------------------
+
+
+class PointerArray:
+    """The issue's segfault: an object array whose pointers are bytes from the file."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((1,), np.dtype("O"), b"A" * 8))
+
+
+class ViewOfPointerArray:
+    def __reduce__(self):
+        return (np.ndarray, (PointerArray(), np.dtype("f4")))
+
+
+def deep(opcode: bytes, depth: int, leaf: bytes = b")", after: bytes = b"") -> bytes:
+    return leaf + opcode * depth + after
+
+
+CRASHERS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "issue-segfault": (
+        lambda: pickle.dumps({"W1": ViewOfPointerArray()}, protocol=4),
+        "refused to call numpy.ndarray",
+    ),
+    "object-array-from-bytes": (
+        lambda: pickle.dumps({"W1": Reduces(_frombuffer, (b"A" * 8, np.dtype("O"), (1,), "C"))}, protocol=5),
+        "dtype object",
+    ),
+    "200000-deep-tuple-key": (
+        lambda: b"\x80\x04}" + deep(b"\x85", 200_000) + b"Ns.",  # {((((...),),),): None}
+        "nests containers more than 32 deep",
+    ),
+    "200000-deep-tuple-value": (
+        lambda: b"\x80\x04}\x8c\x02W1" + deep(b"\x85", 200_000) + b"s.",
+        "nests containers more than 32 deep",
+    ),
+    "200000-deep-list": (
+        lambda: b"\x80\x02" + b"(" * 200_000 + b"l" * 200_000 + b".",
+        "nests containers more than 32 deep",
+    ),
+}
+
+
+def test_inputs_that_crashed_the_interpreter_are_data_errors_in_a_child_that_survives(tmp_path: Path) -> None:
+    paths = []
+    for name, (make, _) in CRASHERS.items():
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(make())
+        paths.append(str(path))
+    child = """
+        import sys, xpnn
+        for path in sys.argv[1:]:
+            try:
+                xpnn.load_weights(path)
+            except xpnn.DataError as e:
+                print("DataError:", " ".join(str(e).split()), flush=True)
+            else:
+                print("loaded", flush=True)
+    """
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(child), *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"the child died ({result.returncode}): {result.stdout}{result.stderr}"
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(CRASHERS), result.stdout + result.stderr
+    for (name, (_, message)), line in zip(CRASHERS.items(), lines):
+        assert line.startswith("DataError:") and message in line, f"{name}: {line}"
+
+
+# --- pickles: what NumPy would have built from the file's own numbers ----------------------------
+
+
+def test_the_zero_stride_view_is_refused(tmp_path: Path) -> None:
+    # 784 x 400,000 float32 from 4 bytes: 1.25 GB when used, from a file of about 200 bytes.
+    zero_stride = Reduces(np.ndarray, ((784, 400_000), np.dtype("f4"), b"\0" * 4, 0, (0, 0)))
+    path = write_pickle(tmp_path, weights_with(W1=zero_stride), protocol=2)
+    assert path.stat().st_size < 1000
+    with pytest.raises(xpnn.DataError, match="refused to call numpy.ndarray with arguments from the file"):
+        xpnn.load_weights(path)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (array_state((784, 400_000), np.dtype("f4"), b"\0" * 4), r"holds 4 bytes, but shape \(784, 400000\)"),
+        (Reduces(_frombuffer, (bytes(4), np.dtype("f4"), (784, 400_000), "C")), "holds 4 bytes"),
+        (
+            array_state((2,), np.dtype("f4"), b"\0" * 12),
+            r"holds 12 bytes, but shape \(2,\) of float32 needs 8",
+        ),
+        (array_state((2,), np.dtype("O"), [1, 2]), "an object array"),
+        (array_state((1,), np.dtype([("a", "f4")]), b"\0" * 4), "structured or subarray"),
+        (array_state((1,), np.dtype(("f4", (2,))), b"\0" * 8), "structured or subarray"),
+        (array_state((2,), np.dtype("i4"), b"\0" * 8), "dtype int32; weights must be floating"),
+        (
+            array_state(
+                (2,), np.dtype("f16") if np.dtype("g").itemsize == 16 else np.dtype("c8"), b"\0" * 32
+            ),
+            "dtype",
+        ),
+        (array_state((-1,), np.dtype("f4"), b""), "shape"),
+        (array_state((True,), np.dtype("f4"), b"\0" * 4), "shape"),
+        (array_state(((2,),), np.dtype("f4"), b"\0" * 8), "shape"),
+        (array_state((1,) * 33, np.dtype("f4"), b"\0" * 4), "shape"),
+        (array_state((2,), np.dtype("f4"), b"\0" * 8, fortran=2), "Fortran-order flag 2"),
+        (array_state((2,), np.dtype("f4"), 12345), "array data of type int"),
+        (array_state((2,), "f4", b"\0" * 8), "a dtype of type str"),
+        (Reduces(_reconstruct, (np.ndarray, (0,), b"b")), "without a"),
+        (Reduces(_frombuffer, (b"\0" * 8, np.dtype("f4"), (2,), "K")), "order 'K'"),
+        (Reduces(np.dtype, ("f4", False, True)), "numpy.dtype, not an array"),
+        ((np.zeros(2, np.float32),), "tuple, not an array"),
+        (np.float32(1.0), "refused to load the global numpy"),  # a scalar, not an array
+    ],
+)
+def test_what_numpy_would_have_built_is_checked_first(tmp_path: Path, value: object, message: str) -> None:
+    path = write_pickle(tmp_path, weights_with(W1=value))
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
+def test_keys_are_names_and_the_top_is_a_dict(tmp_path: Path) -> None:
+    with pytest.raises(xpnn.DataError, match="a key of type int"):
+        xpnn.load_weights(write_pickle(tmp_path, {1: np.zeros(2, np.float32)}))
+    with pytest.raises(xpnn.DataError, match="a key of type tuple"):
+        xpnn.load_weights(write_pickle(tmp_path, {("W", 1): np.zeros(2, np.float32)}))
+    with pytest.raises(xpnn.DataError, match="holds a NumPy array, not a dict"):
+        xpnn.load_weights(write_pickle(tmp_path, np.zeros(2, np.float32)))
+
+
+def test_one_block_of_bytes_shared_by_many_arrays_counts_for_each(tmp_path: Path) -> None:
+    block = b"\0" * 40_000  # pickled once, then referenced from the memo by every array
+    net = {f"W{i}": array_state((100, 100), np.dtype("f4"), block) for i in range(1, 51)}
+    path = write_pickle(tmp_path, net)
+    assert path.stat().st_size < 50_000
+    with pytest.raises(
+        xpnn.DataError, match=r"declares 2,000,000 bytes of arrays, over the limit of 1,000,000"
+    ):
+        xpnn.load_weights(path, max_bytes=1_000_000)
+
+
+SIDE_EFFECTS = {
+    "numpy.save": lambda target: (np.save, (target, [1.0])),
+    "numpy.savetxt": lambda target: (np.savetxt, (target, [1.0])),
+    "numpy.memmap": lambda target: (np.memmap, (target, np.float32, "w+", 0, (4,))),
+    "open_memmap": lambda target: (np.lib.format.open_memmap, (target, "w+", np.float32, (4,))),
+}
+
+
+@pytest.mark.parametrize("name", SIDE_EFFECTS)
+def test_numpy_globals_with_side_effects_are_never_called(tmp_path: Path, name: str) -> None:
+    def payload(directory: Path) -> Reduces:
+        func, args = SIDE_EFFECTS[name](str(directory / "side-effect.npy"))
+        return Reduces(func, args)
+
+    # The payload is real: plain pickle.loads writes the file.
+    proof = tmp_path / "proof"
+    proof.mkdir()
+    obj = pickle.loads(pickle.dumps(payload(proof), protocol=4))
+    del obj  # a memmap holds its file open
+    assert (proof / "side-effect.npy").exists()
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    path = write_pickle(victim, weights_with(W1=payload(victim)))
+    with pytest.raises(xpnn.DataError, match="refused to load the global numpy"):
+        xpnn.load_weights(path)
+    assert sorted(p.name for p in victim.iterdir()) == ["w.pkl"], "the pickle wrote a file"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x80\x02cnumpy\ndtype\n)\x81.", "opcode NEWOBJ"),
+        (b"(inumpy\ndtype\n.", "opcode INST"),
+        (b"\x80\x02(cnumpy\ndtype\no.", "opcode OBJ"),
+        (b"\x80\x02\x82\x01.", "opcode EXT1"),
+        (b"Pfoo\n.", "opcode PERSID"),
+        (b"\x80\x05\x97.", "opcode NEXT_BUFFER"),
+        (b"\x80\x04\x8f\x94.", "opcode EMPTY_SET"),
+        (b"\x80\x02Nr" + struct.pack("<I", 2**31) + b".", "memo entry 2147483648"),
+        (b"\x80\x02h\x05.", "memo entry 5, which it never stored"),
+        (b"\x80\x02N\x86.", "underflows"),
+        (b"\x80\x02Nu.", "no MARK"),
+        (b"\x80\x02cnumpy\ndtype\n}b.", "may not set the state of numpy.dtype"),
+        (
+            b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x06\x00\x00\x00utf-16\x86R.",
+            r"encode\(str, 'latin1'\)",
+        ),
+    ],
+)
+def test_opcodes_a_weights_pickle_never_needs_are_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "w.pkl"
+    path.write_bytes(data)
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
+def test_codecs_encode_other_than_latin1_is_refused(tmp_path: Path) -> None:
+    path = write_pickle(tmp_path, weights_with(W1=Reduces(codecs.encode, ("x", "rot13"))))
+    with pytest.raises(xpnn.DataError, match=r"encode\(str, 'latin1'\)"):
+        xpnn.load_weights(path)
+
+
+@pytest.mark.parametrize("depth, message", [(32, "tuple, not an array"), (33, "more than 32 deep")])
+def test_the_nesting_limit(tmp_path: Path, depth: int, message: str) -> None:
+    value: tuple = ()
+    for _ in range(depth - 1):
+        value = (value,)
+    path = write_pickle(tmp_path, weights_with(W1=value))  # the dict adds one level
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
+def test_the_opcode_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32), protocol=0)
+    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", 20)
+    with pytest.raises(xpnn.DataError, match="more than 20 opcodes"):
+        xpnn.load_weights(path)
+
+
+# --- limits and file system faults, every format ---------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".npz", ".safetensors"])
+def test_a_file_over_the_limit_is_not_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"w{suffix}"
+    net = reference.random_network((20, 10), np.float32)
+    if suffix == ".pkl":
+        path.write_bytes(pickle.dumps(net))
+    else:
+        xpnn.save_weights(net, path)
+    with pytest.raises(xpnn.DataError, match=r"is \d[\d,]* bytes, over the limit of 100; pass max_bytes="):
+        xpnn.load_weights(path, max_bytes=100)
+    assert sorted(xpnn.load_weights(path)) == sorted(net)
+
+
+def test_a_directory_a_pipe_a_symlink_loop_and_an_unreadable_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dir.pkl").mkdir()
+    with pytest.raises(xpnn.DataError, match=r"dir\.pkl is not a regular file"):
+        xpnn.load_weights(tmp_path / "dir.pkl")
+    os.mkfifo(tmp_path / "pipe.npz")  # opening it would wait for a writer forever
+    with pytest.raises(xpnn.DataError, match=r"pipe\.npz is not a regular file"):
+        xpnn.load_weights(tmp_path / "pipe.npz")
+    (tmp_path / "a.pkl").symlink_to(tmp_path / "b.pkl")
+    (tmp_path / "b.pkl").symlink_to(tmp_path / "a.pkl")
+    with pytest.raises(
+        xpnn.DataError, match=r"cannot read the weights file .*a\.pkl: Too many levels of symbolic"
+    ):
+        xpnn.load_weights(tmp_path / "a.pkl")
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        xpnn.load_weights(tmp_path / "missing.pkl")
+
+    path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32))
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)  # chmod 000 does not stop root
+    with pytest.raises(xpnn.DataError, match=r"cannot read the weights file .*w\.pkl: Permission denied"):
+        xpnn.load_weights(path)
+
+
+# --- .npz ------------------------------------------------------------------------------------------
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def npy_member(header: dict | str, data: bytes, version: int = 1) -> bytes:
+    text = (header if isinstance(header, str) else repr(header)).encode("latin1") + b"\n"
+    size = struct.pack("<H" if version == 1 else "<I", len(text))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + text + data
+
+
+def zip_of(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Duplicate name"
+        with zipfile.ZipFile(buffer, "w", compression) as zf:
+            for name, data in members.items():
+                zf.writestr(name.split("#")[0], data)
+    return buffer.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+GOOD_HEADER = {"descr": "<f4", "fortran_order": False, "shape": (2,)}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "not a readable .npz"),
+        (b"PK\x03\x04 and then nothing", "not a readable .npz"),
+        (npy_member(GOOD_HEADER, b"\0" * 8), "not a readable .npz"),  # a .npy named .npz
+        (zip_of({"W1.txt": b"hello"}), "not a .npy member"),
+        (
+            zip_of({"W1.npy": npy_member(GOOD_HEADER, b"\0" * 8), "W1.npy#2": b""}),
+            "two zip members of the same",
+        ),
+        (zip_of({"W1.npy": b"\x93NUMPX\x01\x00"}), "not a .npy array"),
+        (zip_of({"W1.npy": npy_member(GOOD_HEADER, b"", version=9)}), "version 9"),
+        (zip_of({"W1.npy": b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{"}), "header of 2,147,483,647 bytes"),
+        (zip_of({"W1.npy": b"\x93NUMPY\x01\x00\x40\x00{'descr'"}), "header is truncated"),
+        (
+            zip_of({"W1.npy": npy_member("__import__('os').system('touch pwned')", b"")}),
+            "not a Python literal",
+        ),
+        (zip_of({"W1.npy": npy_member("{'descr': '<f4'}", b"")}), "not {'descr', 'fortran_order', 'shape'}"),
+        (
+            zip_of({"W1.npy": npy_member({**GOOD_HEADER, "descr": "<i4"}, b"\0" * 8)}),
+            "int32; weights must be",
+        ),
+        (zip_of({"W1.npy": npy_member({**GOOD_HEADER, "descr": "|O"}, b"")}), "object"),
+        (zip_of({"W1.npy": npy_member({**GOOD_HEADER, "descr": [("a", "<f4")]}, b"")}), r"dtype \[\('a'"),
+        (zip_of({"W1.npy": npy_member({**GOOD_HEADER, "fortran_order": 1}, b"\0" * 8)}), "not a bool"),
+        (zip_of({"W1.npy": npy_member({**GOOD_HEADER, "shape": (-2,)}, b"")}), r"shape \(-2,\)"),
+        (
+            zip_of({"W1.npy": npy_member({**GOOD_HEADER, "shape": (1000,)}, b"\0" * 8)}),
+            "needs 4,000 bytes after the header, but the zip declares 8",
+        ),
+        (zip_of({"W1.npy": npy_member(GOOD_HEADER, b"\0" * 8)}, zipfile.ZIP_BZIP2), "zip compression 12"),
+    ],
+)
+def test_broken_npz_files(tmp_path: Path, data: bytes, message: str) -> None:
+    path = write(tmp_path, "w.npz", data)
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
+def test_a_truncated_npz(tmp_path: Path, keep: float) -> None:
+    data = npz_bytes(**reference.random_network((5, 4), np.float32))
+    path = write(tmp_path, "w.npz", data[: int(len(data) * keep)])
+    with pytest.raises(xpnn.DataError, match="not a readable .npz file"):
+        xpnn.load_weights(path)
+
+
+def test_a_flipped_byte_in_an_npz_is_a_crc_error(tmp_path: Path) -> None:
+    net = reference.random_network((5, 4), np.float32)
+    data = bytearray(npz_bytes(**net))
+    data[data.find(net["W1"].tobytes()) + 3] ^= 0x40
+    with pytest.raises(xpnn.DataError, match="Bad CRC-32"):
+        xpnn.load_weights(write(tmp_path, "w.npz", bytes(data)))
+
+
+def test_an_encrypted_member_is_refused(tmp_path: Path) -> None:
+    data = bytearray(zip_of({"W1.npy": npy_member(GOOD_HEADER, b"\0" * 8)}))
+    central = data.find(b"PK\x01\x02")
+    data[central + 8] |= 0x1  # the "encrypted" flag, in the central directory entry
+    with pytest.raises(xpnn.DataError, match="is encrypted"):
+        xpnn.load_weights(write(tmp_path, "w.npz", bytes(data)))
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_inflated(tmp_path: Path) -> None:
+    path = tmp_path / "w.npz"
+    np.savez_compressed(path, W1=np.zeros((512, 512)), b1=np.zeros(512))  # 2 MiB in a few KiB
+    assert path.stat().st_size < 20_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            xpnn.DataError, match=r"declares 2,\d{3},\d{3} bytes uncompressed, over the limit"
+        ):
+            xpnn.load_weights(path, max_bytes=1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000, f"{peak:,} bytes were allocated to refuse it"
+
+
+def test_too_many_zip_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 3)
+    members = {f"W{i}.npy": npy_member(GOOD_HEADER, b"\0" * 8) for i in range(4)}
+    with pytest.raises(xpnn.DataError, match="more than 3 zip members"):
+        xpnn.load_weights(write(tmp_path, "w.npz", zip_of(members)))
+
+
+# --- .safetensors ----------------------------------------------------------------------------------
+
+
+def safetensors_bytes(header: object, data: bytes = b"", length: int | None = None) -> bytes:
+    text = json.dumps(header).encode() if not isinstance(header, bytes) else header
+    return struct.pack("<Q", len(text) if length is None else length) + text + data
+
+
+ENTRY = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x05\0\0", "shorter than its 8-byte header length"),
+        (
+            safetensors_bytes({"W1": ENTRY}, b"\0" * 8, length=2**63),
+            "declares a 9,223,372,036,854,775,808-byte",
+        ),
+        (safetensors_bytes(b"{not json"), "not JSON"),
+        (safetensors_bytes(b"[" * 100_000), "not JSON"),
+        (safetensors_bytes([1, 2]), "not a JSON object"),
+        (safetensors_bytes({"W1": {"dtype": "F32"}}), "not {'dtype', 'shape', 'data_offsets'}"),
+        (
+            safetensors_bytes({"W1": {**ENTRY, "dtype": "I32"}}, b"\0" * 8),
+            "dtype 'I32'; weights must be floating",
+        ),
+        (safetensors_bytes({"W1": {**ENTRY, "dtype": "BF16"}}, b"\0" * 8), "dtype 'BF16'"),
+        (safetensors_bytes({"W1": {**ENTRY, "shape": [-2]}}, b"\0" * 8), r"shape \[-2\]"),
+        (
+            safetensors_bytes({"W1": {**ENTRY, "data_offsets": [0, 16]}}, b"\0" * 8),
+            "outside the 8 data bytes",
+        ),
+        (safetensors_bytes({"W1": {**ENTRY, "data_offsets": [True, 8]}}, b"\0" * 8), "data_offsets"),
+        (safetensors_bytes({"W1": {**ENTRY, "data_offsets": [0, 8]}}, b"\0" * 12), "leave gaps"),
+        (
+            safetensors_bytes({"W1": ENTRY, "b1": {**ENTRY, "data_offsets": [4, 12]}}, b"\0" * 12),
+            "overlap",
+        ),
+        (safetensors_bytes({"W1": {**ENTRY, "shape": [3]}}, b"\0" * 8), r"holds 8 bytes, but shape \(3,\)"),
+    ],
+)
+def test_broken_safetensors_files(tmp_path: Path, data: bytes, message: str) -> None:
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(write(tmp_path, "w.safetensors", data))
+
+
+def test_a_truncated_safetensors_file(tmp_path: Path) -> None:
+    path = xpnn.save_weights(reference.random_network((5, 4), np.float32), tmp_path / "w.safetensors")
+    data = path.read_bytes()
+    for keep in (4, 20, len(data) - 1):
+        path.write_bytes(data[:keep])
+        with pytest.raises(xpnn.DataError):
+            xpnn.load_weights(path)
