@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         import dask.array as da
         from distributed import Client, LocalCluster
     except ImportError:
-        print("error: this example needs Dask: pip install -e '.[dask]'", file=sys.stderr)
+        print(
+            "error: this example needs Dask: pip install 'dask[array]' distributed"
+            " (in a clone of xpnn: pip install -e '.[dask]')",
+            file=sys.stderr,
+        )
         return 2
     if args.workers < 1 or args.chunk_rows < 1 or args.synthetic < 0 or not args.connect_timeout > 0:
         print(

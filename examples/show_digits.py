@@ -3,7 +3,7 @@
 python examples/show_digits.py --out digits.png
 python examples/show_digits.py --errors --out errors.jpg     # only misclassified digits, as a JPEG
 
-Needs matplotlib and Pillow: pip install -e '.[plot]'.
+Needs matplotlib and Pillow: pip install matplotlib Pillow (in a clone of xpnn: pip install -e '.[plot]').
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         import PIL  # noqa: F401
     except ImportError as e:
         parser.exit(
-            2, f"error: this example draws with matplotlib and Pillow ({e}): pip install -e '.[plot]'\n"
+            2,
+            f"error: this example draws with matplotlib and Pillow ({e}): pip install matplotlib Pillow"
+            " (in a clone of xpnn: pip install -e '.[plot]')\n",
         )
     try:
         x, t = xpnn.load_mnist(split="test", data_dir=args.data_dir, download=not args.no_download)

@@ -116,6 +116,6 @@ def test_missing_backend_error_says_how_to_install() -> None:
     status = xpnn.backend_status()["cupy"]
     if status.available:
         pytest.skip("CuPy is usable here")
-    fix = r"xpnn\[cuda12\]" if "not installed" in status.reason else "driver"
+    fix = r"`pip install cupy-cuda12x`" if "not installed" in status.reason else "driver"
     with pytest.raises(xpnn.BackendUnavailableError, match=rf"not usable here: .*{fix}"):
         xpnn.forward(xpnn.init_network(), [1.0, 0.5], backend="cupy")

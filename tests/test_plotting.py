@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,12 @@ def test_bad_image_shapes() -> None:
         xpnn.save_image(np.zeros(783), "x.png")
     with pytest.raises(ValueError, match=r"got \(2, 28, 28\)"):
         xpnn.save_image(np.zeros((2, 28, 28)), "x.png")
+
+
+def test_without_pillow_the_error_names_the_package(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
+    with pytest.raises(
+        ImportError, match=r"`pip install Pillow` \(in a clone of xpnn, `pip install -e '\.\[plot\]'`\)"
+    ):
+        xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.png")
+    assert not (tmp_path / "d.png").exists()

@@ -239,3 +239,27 @@ def test_a_failing_block_is_reported_with_its_document_line(tmp_path: Path) -> N
     assert message.startswith(
         "the ```python block of README.md line 41 failed, at line 42: RuntimeError: boom"
     )
+
+
+# --- install hints -------------------------------------------------------------------------------
+
+#: The extra of pyproject.toml that installs each backend (numpy is a dependency).
+EXTRA_OF = {"cupy": "cuda12", "torch": "torch", "jax": "jax", "dask": "dask", "array_api_strict": "strict"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~;\s]", requirement.strip("'\""), maxsplit=1)[0].lower()
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA_OF))
+def test_install_hint_names_the_packages_of_the_backends_extra(name: str) -> None:
+    """The hint works in a fresh environment: its first command installs the extra's packages by name."""
+    tomllib = pytest.importorskip("tomllib")
+    from xpnn._backends import _known
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    hint = _known(name).install
+    first = re.match(r"`pip install ([^`]+)`", hint)
+    assert first, f"{name}: the hint starts with a `pip install ...` command: {hint}"
+    assert {_name(p) for p in first.group(1).split()} == {_name(r) for r in extras[EXTRA_OF[name]]}
+    assert f"pip install -e '.[{EXTRA_OF[name]}]'" in hint, "and names the extra for a clone"

@@ -57,7 +57,7 @@ class Backend:
 
     name: str
     module: str
-    install: str
+    install: str  # how to install the library in a fresh environment, then from a clone of xpnn
 
     def load(self) -> Any:
         """Import the library and return its Array API namespace."""
@@ -127,7 +127,7 @@ class Backend:
 
 
 class _NumPy(Backend):
-    name, module, install = "numpy", "numpy", "pip install numpy"
+    name, module, install = "numpy", "numpy", "`pip install numpy`"
 
     def default_batch_rows(self, device: Any) -> int | None:
         # Measured (benchmarks/bench.py batch-sweep, mnist-infer): on CPUs, batches of about a
@@ -151,7 +151,11 @@ class _NumPy(Backend):
 
 
 class _CuPy(Backend):
-    name, module, install = "cupy", "cupy", "pip install 'xpnn[cuda12]' (or 'xpnn[cuda13]')"
+    name, module = "cupy", "cupy"
+    install = (
+        "`pip install cupy-cuda12x` (or `cupy-cuda13x`, to match your CUDA driver;"
+        " in a clone of xpnn, `pip install -e '.[cuda12]'`)"
+    )
 
     def load(self) -> Any:
         import array_api_compat.cupy as xp
@@ -209,7 +213,12 @@ class _CuPy(Backend):
 
 
 class _Torch(Backend):
-    name, module, install = "torch", "torch", "pip install 'xpnn[torch]'"
+    name, module = "torch", "torch"
+    install = (
+        "`pip install torch` (without a GPU, the CPU build:"
+        " `pip install torch --index-url https://download.pytorch.org/whl/cpu`;"
+        " in a clone of xpnn, `pip install -e '.[torch]'`)"
+    )
 
     def load(self) -> Any:
         import array_api_compat.torch as xp
@@ -263,7 +272,8 @@ class _Torch(Backend):
 
 
 class _Jax(Backend):
-    name, module, install = "jax", "jax", "pip install 'xpnn[jax]'"
+    name, module = "jax", "jax"
+    install = "`pip install jax` (in a clone of xpnn, `pip install -e '.[jax]'`)"
 
     def load(self) -> Any:
         import jax.numpy as xp
@@ -306,7 +316,8 @@ class _Jax(Backend):
 
 
 class _Dask(Backend):
-    name, module, install = "dask", "dask", "pip install 'xpnn[dask]'"
+    name, module = "dask", "dask"
+    install = "`pip install 'dask[array]' distributed` (in a clone of xpnn, `pip install -e '.[dask]'`)"
 
     def load(self) -> Any:
         import array_api_compat.dask.array as xp
@@ -374,7 +385,8 @@ class _Dask(Backend):
 
 
 class _ArrayApiStrict(Backend):
-    name, module, install = "array_api_strict", "array_api_strict", "pip install 'xpnn[strict]'"
+    name, module = "array_api_strict", "array_api_strict"
+    install = "`pip install array-api-strict` (in a clone of xpnn, `pip install -e '.[strict]'`)"
 
     def load(self) -> Any:
         import array_api_strict as xp
@@ -426,7 +438,7 @@ def _unavailable(backend: Backend, why: str) -> BackendUnavailableError:
         # The library named first: the backend's own, or one its device needs (CuPy for Dask's GPU chunks).
         module = why.split()[0]
         install = next((b.install for b in _REGISTRY.values() if b.module == module), backend.install)
-        fix = f"Install it with `{install}`"
+        fix = f"Install it with {install}"
     elif "not compiled with CUDA" in why:  # a CPU-only PyTorch asked for a GPU
         fix = "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)"
     else:  # installed, but the device or its driver fails

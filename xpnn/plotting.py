@@ -1,7 +1,7 @@
 """Pictures of digits: the book's ``img_show``, ``save_image``, and a labelled grid.
 
 Pillow writes single images and matplotlib draws grids, as PNG or JPEG; both are optional
-(``pip install 'xpnn[plot]'``) and imported only when a picture is asked for.
+(``pip install matplotlib Pillow``, or the extra ``.[plot]``) and imported only when a picture is asked for.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def _pil() -> Any:
     try:
         from PIL import Image
     except ImportError as e:
-        raise ImportError("pictures need Pillow: pip install 'xpnn[plot]'") from e
+        raise ImportError(
+            "pictures need Pillow: `pip install Pillow` (in a clone of xpnn, `pip install -e '.[plot]'`)"
+        ) from e
     return Image
 
 
@@ -136,7 +138,10 @@ def save_digit_grid(
     try:
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise ImportError("digit grids need matplotlib: pip install 'xpnn[plot]'") from e
+        raise ImportError(
+            "digit grids need matplotlib: `pip install matplotlib`"
+            " (in a clone of xpnn, `pip install -e '.[plot]'`)"
+        ) from e
     pictures = [_as_uint8_image(img) for img in to_numpy(images)]
     predicted, labels = to_numpy(predicted).astype(int), to_numpy(labels).astype(int)
     if labels.ndim == 2:
