@@ -141,12 +141,16 @@ def _session_skip(block: Block, modules: set[str]) -> str | None:
     return f"uses {', '.join(sorted(sessions))}: runs in that backend's test session"
 
 
-def run_block(block: Block, cwd: Path, data_dir: Path | None) -> subprocess.CompletedProcess[str]:
+def run_block(
+    block: Block, cwd: Path, data_dir: Path | None, cache_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a block as a script whose line numbers are the document's, so tracebacks point there."""
     script = cwd / f"{block.document.name}-line-{block.line}.py"
     script.write_text("\n" * (block.line - 1) + block.code, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["XPNN_DATA_DIR"] = str(data_dir if data_dir is not None else cwd / "no-data")
+    if cache_dir is not None:
+        env["XPNN_CACHE_DIR"] = str(cache_dir)
     env["MPLBACKEND"] = "Agg"
     env["TMPDIR"] = str(cwd)  # img_show without a display saves its PNG here
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -173,8 +177,16 @@ def failure_message(block: Block, result: subprocess.CompletedProcess[str]) -> s
     )
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One decoded-array cache for all blocks: MNIST is decoded once, as for a user."""
+    return tmp_path_factory.mktemp("readme-cache")
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where.replace(" ", "-") for b in BLOCKS])
-def test_python_block_runs_as_written(block: Block, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_python_block_runs_as_written(
+    block: Block, tmp_path: Path, shared_cache: Path, request: pytest.FixtureRequest
+) -> None:
     modules = block.modules()
     why = _session_skip(block, modules)
     if why:
@@ -189,7 +201,7 @@ def test_python_block_runs_as_written(block: Block, tmp_path: Path, request: pyt
         if gpu:
             pytest.skip(gpu)
     data_dir = request.getfixturevalue("real_data_dir") if block.needs_data else None
-    result = run_block(block, tmp_path, data_dir)
+    result = run_block(block, tmp_path, data_dir, shared_cache)
     assert result.returncode == 0, failure_message(block, result)
 
 
