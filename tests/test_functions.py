@@ -132,3 +132,9 @@ def test_sigmoid_properties(backend: Case, x: np.ndarray) -> None:
     y = xpnn.to_numpy(xpnn.sigmoid(backend.asarray(x, dtype="float32")))
     assert ((y >= 0) & (y <= 1)).all()
     assert (np.diff(y) >= 0).all(), "sigmoid must be monotone"
+
+
+def test_relu_keeps_nan(backend: Case) -> None:
+    x = backend.asarray(np.array([np.nan, -1.0, 2.0]), dtype=np.float32)
+    y = xpnn.to_numpy(xpnn.relu(x))
+    assert np.isnan(y[0]) and y[1] == 0.0 and y[2] == 2.0

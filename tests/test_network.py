@@ -73,8 +73,8 @@ def test_custom_functions(backend: Case) -> None:
 def test_to_backend_places_once_and_forward_reuses_it(backend: Case) -> None:
     net = reference.random_network((4, 3, 2), np.float32)
     x = backend.asarray(np.ones((2, 4), dtype=np.float32))
-    first = network_module._network_for(net, x, backend.name, backend.device)
-    second = network_module._network_for(net, x, backend.name, backend.device)
+    first = network_module.place(net, x, backend=backend.name, device=backend.device)
+    second = network_module.place(net, x, backend=backend.name, device=backend.device)
     assert first is second, "the second call must reuse the placed weights"
     assert first.backend == backend.name
     assert xpnn.backend_of(first["W1"]) == backend.name
@@ -212,3 +212,85 @@ def test_the_sigmoid_shortcut_gives_the_very_same_numbers(backend: Case) -> None
     shortcut = xpnn.to_numpy(xpnn.forward(placed, x))  # the folded layers
     plain = xpnn.to_numpy(xpnn.forward(placed, x, activation=lambda a: xpnn.sigmoid(a)))  # sigmoid as written
     np.testing.assert_array_equal(shortcut, plain)
+
+
+# --- the seam inference uses: Runnable, place, a network's own activation -------------------
+
+
+class _Compiled:
+    """A stand-in for a compiled network: a Runnable that is not a Network."""
+
+    def __init__(self, inner: xpnn.Network) -> None:
+        self.inner = inner
+        self.backend, self.device, self.xp = inner.backend, inner.device, inner.xp
+        self.n_in, self.n_out = inner.n_in, inner.n_out
+        self.activation, self.default_batch_rows = "relu", 2
+        self.runs = 0
+
+    def prepare_input(self, x, *, normalize=False):
+        return self.inner.prepare_input(x, normalize=normalize)
+
+    def run(self, x, *, activation=None, output="identity"):
+        self.runs += 1
+        return self.inner.run(x, activation=activation or self.activation, output=output)
+
+
+def test_network_is_runnable(backend: Case) -> None:
+    placed = xpnn.to_backend(xpnn.init_network(), backend.name, backend.device)
+    assert isinstance(placed, network_module.Runnable)
+    assert not isinstance(xpnn.init_network(), network_module.Runnable)
+    assert (placed.n_in, placed.n_out, placed.activation) == (2, 2, None)
+    assert network_module.place(placed) is placed
+
+
+def test_a_compiled_network_runs_through_inference_as_it_is(backend: Case) -> None:
+    net = reference.random_network((6, 5, 3), np.float32)
+    compiled = _Compiled(xpnn.to_backend(net, backend.name, backend.device))
+    x = np.random.default_rng(1).standard_normal((5, 6)).astype(np.float32)
+    assert network_module.place(compiled, backend.asarray(x)) is compiled
+    assert network_module.place(compiled, x, backend=backend.name) is compiled
+    y = xpnn.predict(compiled, x)
+    expected = reference.forward(net, x, hidden=reference.relu).argmax(axis=1)
+    np.testing.assert_array_equal(xpnn.to_numpy(y), expected)
+    # default_batch_rows=2 makes 3 batches of 5 rows; on Dask, the chunks are the batches: one graph.
+    assert compiled.runs == (1 if backend.name == "dask" else 3)
+    other = "numpy" if backend.name != "numpy" else "array_api_strict"
+    with pytest.raises(ValueError, match="runs on backend"):
+        network_module.place(compiled, x, backend=other)
+    with pytest.raises(ValueError, match="runs on backend"):
+        xpnn.predict(compiled, x, device="elsewhere")
+
+
+def test_a_network_keeps_its_activation(backend: Case) -> None:
+    net = reference.random_network((6, 5, 4, 3), np.float32, seed=3)
+    x = np.random.default_rng(4).standard_normal((7, 6)).astype(np.float32)
+    placed = xpnn.to_backend(net, backend.name, backend.device, activation="relu")
+    assert placed.activation == "relu"
+    assert xpnn.to_backend(placed, backend.name, backend.device).activation == "relu"
+    relu_ref = reference.forward(net, x, hidden=reference.relu)
+    assert_close(xpnn.forward(placed, x), relu_ref, backend, factor=64)
+    np.testing.assert_array_equal(xpnn.to_numpy(xpnn.predict(placed, x)), relu_ref.argmax(axis=1))
+    sigmoid_ref = reference.forward(net, x)
+    assert_close(xpnn.forward(placed, x, activation="sigmoid"), sigmoid_ref, backend, factor=64)
+    # A dict has no activation of its own: the book's sigmoid.
+    assert_close(
+        xpnn.forward(net, x, backend=backend.name, device=backend.device), sigmoid_ref, backend, factor=64
+    )
+
+
+def test_unknown_network_activation() -> None:
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        xpnn.to_backend(xpnn.init_network(), activation="tanh")
+
+
+def test_integer_weights_compute_in_floating_point(backend: Case) -> None:
+    rng = np.random.default_rng(11)
+    net = {"W1": rng.integers(-3, 4, (4, 3)), "b1": rng.integers(-2, 3, 3),
+           "W2": rng.integers(-3, 4, (3, 2)), "b2": rng.integers(-2, 3, 2)}  # fmt: skip
+    x = rng.standard_normal((5, 4)) / 4
+    x_in = backend.asarray(x, dtype=np.float64 if backend.has_float64() else np.float32)
+    for y in (
+        xpnn.forward(net, x_in),
+        xpnn.forward(xpnn.to_backend(net, backend.name, backend.device), x_in),
+    ):
+        assert_close(y, reference.forward(net, x), backend, dtype=backend.default_float, factor=64)

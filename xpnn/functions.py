@@ -12,6 +12,7 @@ for JAX unless ``jax_enable_x64`` is set). Every function returns that floating 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,16 +20,21 @@ import numpy as np
 from ._compat import array_namespace, device, is_array_api_obj
 
 __all__ = [
+    "HIDDEN_ACTIVATIONS",
+    "OUTPUT_FUNCTIONS",
     "affine",
     "cross_entropy_error",
     "identity_function",
     "relu",
+    "resolve_activation",
     "sigmoid",
     "softmax",
     "step_function",
 ]
 
 Array = Any
+#: A function of the tables: ``fn(x, xp)``, ``x`` already floating, ``xp`` its namespace.
+Activation = Callable[[Array, Any], Array]
 
 
 def _floating(x: Array, xp: Any) -> Array:
@@ -92,9 +98,13 @@ def _relu(x: Array, xp: Any) -> Array:
 
 
 def identity_function(x: Array, /, *, xp: Any = None) -> Array:
-    """``x`` itself (cast to floating by the module's dtype rule): the book's regression output."""
-    x, _ = _prepare(x, xp)
-    return x
+    """``x`` itself (cast to floating by the module's dtype rule): the book's regression output.
+
+    >>> identity_function(np.array([1, 2]))
+    array([1., 2.])
+    """
+    x, xp = _prepare(x, xp)
+    return _identity(x, xp)
 
 
 def _identity(x: Array, xp: Any) -> Array:
@@ -187,3 +197,36 @@ def cross_entropy_error(y: Array, t: Array, /, *, xp: Any = None) -> Array:
             f"t must be integer labels of shape ({n},) or one-hot rows of shape {(n, width)}; got {tuple(t.shape)}"
         )
     return -xp.sum(one_hot * xp.log(y + 1e-7)) / n
+
+
+#: Hidden-layer activations by name, each ``fn(x, xp)`` on floating ``x``: what ``activation=``
+#: accepts in :func:`xpnn.forward`, :func:`xpnn.predict` and :func:`xpnn.to_backend`.
+HIDDEN_ACTIVATIONS: Mapping[str, Activation] = {"sigmoid": _sigmoid, "relu": _relu}
+
+#: Output functions by name, each ``fn(x, xp)``: what ``output=`` accepts in :func:`xpnn.forward`.
+OUTPUT_FUNCTIONS: Mapping[str, Activation] = {"identity": _identity, "softmax": _softmax}
+
+
+def resolve_activation(
+    name_or_fn: str | Callable[..., Array], table: Mapping[str, Activation], what: str
+) -> Activation:
+    """The ``fn(x, xp)`` that ``name_or_fn`` means: a name looked up in ``table``, or a function.
+
+    A function is one of one array (``xpnn.relu``, a lambda), as users pass it to ``forward``.
+    ``what`` names the argument in the error, a ``ValueError`` listing the names in ``table``.
+
+    >>> resolve_activation("relu", HIDDEN_ACTIVATIONS, "activation")(np.array([-1.0, 2.0]), np)
+    array([0., 2.])
+    >>> resolve_activation("tanh", HIDDEN_ACTIVATIONS, "activation")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function
+    """
+    if isinstance(name_or_fn, str):
+        fn = table.get(name_or_fn)
+        if fn is not None:
+            return fn
+    elif callable(name_or_fn):
+        function = name_or_fn
+        return lambda a, xp: function(a)
+    raise ValueError(f"unknown {what} {name_or_fn!r}; choose one of {sorted(table)} or pass a function")

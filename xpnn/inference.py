@@ -1,86 +1,161 @@
 """Inference on many inputs: ``predict``, ``predict_proba`` and ``accuracy``, in batches.
 
-Inputs much larger than one batch (a host NumPy ``uint8`` array, say) are streamed: each batch
-is uploaded, cast on the device and computed; only the small per-batch results stay on the
-device, and they are gathered once at the end. Dask arrays stay lazy: their chunks are the
-batches, and nothing is computed until the result is asked for.
+All of xpnn's batching policy lives here. Inputs much larger than one batch (a host NumPy
+``uint8`` array, say) are streamed: each batch is uploaded, cast on the device and computed;
+only the small per-batch results stay on the device, and they are gathered once at the end.
+Dask arrays stay lazy: their chunks are the batches, and nothing is computed until the result
+is asked for.
+
+Networks are used only through :class:`xpnn.network.Runnable` (what :func:`xpnn.network.place`
+returns), so a compiled network runs through the same batching and checks as a
+:class:`xpnn.Network`.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from ._backends import backend_of, to_numpy
-from .functions import _softmax
-from .network import (
-    HIDDEN_ACTIVATIONS,
-    Activation,
-    Network,
-    _activation,
-    _network_for,
-    prepare_input,
-    run_layers,
-)
+from ._backends import asarray, to_numpy
+from ._compat import array_namespace, is_dask_array
+from .network import Runnable, place
 
 __all__ = ["accuracy", "predict", "predict_proba"]
 
 Array = Any
 
 
-def _setup(
-    net: Mapping[str, Array],
-    x: Any,
-    batch_size: int | None,
-    backend: str | None,
-    device: Any,
-    activation: Any,
-) -> tuple[Any, Network, Activation]:
-    """``x`` as an array, the placed network and the hidden activation of a call."""
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+def _batch_rows(batch_size: Any) -> int | None:
+    if batch_size is None:
+        return None
+    try:
+        rows = operator.index(batch_size)  # int, NumPy integers; not floats, not bools
+    except TypeError:
+        rows = 0
+    if isinstance(batch_size, (bool, np.bool_)) or rows < 1:
         raise ValueError(f"batch_size must be a positive integer or None (the default); got {batch_size!r}")
-    x = _as_array(x)
-    return x, _network_for(net, x, backend, device), _activation(activation, HIDDEN_ACTIVATIONS, "activation")
+    return rows
+
+
+def _as_input(x: Any, normalize: bool) -> Any:
+    """``x`` as an array (lists become NumPy), of a rank and dtype that inference takes."""
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    dtype = x.dtype
+    if isinstance(x, np.ndarray):
+        if dtype.kind not in "biuf":
+            raise TypeError(f"input must be real numbers (integer or floating); got dtype {dtype}")
+        floating = dtype.kind == "f"
+    else:
+        xp = array_namespace(x)
+        if not xp.isdtype(dtype, ("bool", "integral", "real floating")):
+            raise TypeError(f"input must be real numbers (integer or floating); got dtype {dtype}")
+        floating = xp.isdtype(dtype, "real floating")
+    if normalize and floating:
+        raise ValueError(
+            f"normalize=True divides integer images (uint8, 0..255) by 255, but the input is already"
+            f" {dtype}: leave normalize out for floating input"
+        )
+    if len(x.shape) not in (1, 2):
+        raise ValueError(f"input must be one image (n_in,) or a batch (N, n_in); got shape {tuple(x.shape)}")
+    return x
+
+
+def _setup(net: Any, x: Any, batch_size: Any, backend: str | None, device: Any, normalize: bool) -> Any:
+    """The batch size, ``x`` checked, and the network of a call."""
+    rows = _batch_rows(batch_size)
+    x = _as_input(x, normalize)
+    return rows, x, place(net, x, backend=backend, device=device)
 
 
 def _slices(n: int, batch_size: int, progress: bool) -> Iterator[slice]:
-    step = batch_size
-    starts = range(0, n, step)
+    starts = range(0, n, batch_size)
     if progress:
         try:
             from tqdm.auto import tqdm
         except ImportError as e:
-            raise ImportError("progress=True needs tqdm: pip install 'xpnn[progress]'") from e
+            raise ImportError(
+                "progress=True needs tqdm: pip install tqdm (or pip install 'xpnn[progress]')"
+            ) from e
         starts = tqdm(starts, total=len(starts), unit="batch")
     for start in starts:
-        yield slice(start, min(start + step, n))
+        yield slice(start, min(start + batch_size, n))
+
+
+def _dask_batches(x: Any, rows: int | None) -> Any:
+    """``x`` as a Dask array chunked along its rows only, ``rows`` at a time (else Dask's choice)."""
+    import dask.array as da
+
+    if is_dask_array(x):
+        return x.rechunk({0: rows}) if rows else x
+    return da.from_array(to_numpy(x), chunks=(rows or "auto", -1))
 
 
 def _outputs(
-    network: Network,
+    network: Runnable,
     x: Any,
     batch_size: int | None,
-    hidden: Activation,
-    out: Activation,
+    activation: Any,
+    output: str,
     normalize: bool,
     progress: bool,
 ) -> Iterator[Array]:
-    """The network's output per batch of ``x`` (one batch for a single input or a Dask array)."""
-    impl = network._backend
-    if len(x.shape) < 2 or impl.lazy:
-        if impl.lazy and len(x.shape) >= 2:
-            x = impl.chunked(x, network.device, batch_size)  # the chunks are the batches
-        yield run_layers(network, prepare_input(network, x, normalize=normalize), hidden, out)
+    """The network's output per batch of ``x`` (one batch for a single input or a Dask array).
+
+    Every output is checked to be finite: NaN or infinity in the logits (a NaN pixel, a NaN
+    weight) would otherwise become a confident class. The check is one pass over the
+    ``N x n_out`` outputs (the first layer reads ``N x n_in``), and waits for the device once,
+    after the last batch; on Dask it runs when the result is computed.
+    """
+
+    def run(batch: Any) -> Array:
+        return network.run(
+            network.prepare_input(batch, normalize=normalize), activation=activation, output=output
+        )
+
+    if network.backend == "dask" and len(x.shape) == 2:
+        y = run(_dask_batches(x, batch_size))  # the chunks are the batches
+        yield y.map_blocks(_raise_if_not_finite, dtype=y.dtype, meta=y._meta)
         return
-    n = int(x.shape[0])
-    for s in _slices(n, batch_size or impl.default_batch_rows(network.device) or max(n, 1), progress):
-        yield run_layers(network, prepare_input(network, x[s, ...], normalize=normalize), hidden, out)
+    xp = network.xp
+    finite = []
+    n = int(x.shape[0]) if len(x.shape) == 2 else 0
+    if len(x.shape) < 2 or n == 0:
+        batches: Iterator[Any] = iter([x])
+    else:
+        rows = batch_size or network.default_batch_rows or n
+        batches = (x[s, ...] for s in _slices(n, rows, progress))
+    for batch in batches:
+        y = run(batch)
+        finite.append(xp.all(xp.isfinite(y), axis=-1) if len(y.shape) > 1 else xp.all(xp.isfinite(y)))
+        yield y
+    _raise_if_not_finite_rows(xp, finite)
 
 
-def _identity(a: Array, xp: Any) -> Array:
-    return a
+def _raise_if_not_finite_rows(xp: Any, finite: list[Array], start: int = 0) -> None:
+    """``finite``: per batch, whether each row's outputs are finite; raise naming the first that is not."""
+    rows = finite[0] if len(finite) == 1 else xp.concat([xp.reshape(f, (-1,)) for f in finite])
+    if bool(xp.all(rows)):
+        return
+    row = start + int(np.argmin(to_numpy(rows).reshape(-1)))
+    raise ValueError(
+        f"the network's output for input row {row} is not finite (NaN or infinity):"
+        " check that input and the weights for NaN or infinite values"
+    )
+
+
+def _raise_if_not_finite(y: Array, block_info: Any = None) -> Array:
+    """``y`` (one Dask chunk of outputs), after checking that it is finite."""
+    start = 0
+    if block_info is not None:  # name the row of the whole array, where the chunk sizes are known
+        start = block_info[0]["array-location"][0][0]
+        start = start if start == start else 0
+    xp = array_namespace(y)
+    _raise_if_not_finite_rows(xp, [xp.all(xp.isfinite(y), axis=-1)], start)
+    return y
 
 
 def _gather(xp: Any, parts: list[Array]) -> Array:
@@ -88,13 +163,13 @@ def _gather(xp: Any, parts: list[Array]) -> Array:
 
 
 def predict(
-    net: Mapping[str, Array],
+    net: Mapping[str, Array] | Runnable,
     x: Any,
     *,
     batch_size: int | None = None,
     backend: str | None = None,
     device: Any = None,
-    activation: str | Activation = "sigmoid",
+    activation: str | None = None,
     normalize: bool = False,
     progress: bool = False,
 ) -> Array:
@@ -102,82 +177,124 @@ def predict(
 
     Softmax is skipped: it does not change the argmax. Placement follows :func:`xpnn.forward`;
     the result is an integer array of that backend, on its device (``xpnn.to_numpy`` brings it
-    home). ``batch_size=None`` means the backend's default: batches of 1,024 rows on NumPy and
-    PyTorch on the CPU (faster than one big batch there: each layer's activations stay in
-    cache), one batch elsewhere.
+    home). ``x`` is one input ``(n_in,)`` (the result is 0-d) or a batch ``(N, n_in)`` (the
+    result has shape ``(N,)``; an empty batch gives an empty result). ``batch_size=None``
+    means the network's default: batches of 1,024 rows on NumPy and PyTorch on the CPU
+    (faster than one big batch there: each layer's activations stay in cache), one batch
+    elsewhere. ``activation=None`` means the network's own (``to_backend(..., activation=)``),
+    else the book's sigmoid.
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
     of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
+
+    A ``ValueError`` names the first input row whose output is NaN or infinite.
+
+    >>> import numpy as np, xpnn
+    >>> predict(xpnn.init_network(), np.array([[1.0, 0.5], [-1.0, 0.0]]))
+    array([1, 1])
     """
-    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
+    rows, x, network = _setup(net, x, batch_size, backend, device, normalize)
     xp = network.xp
     parts = [
-        xp.argmax(y, axis=-1)
-        for y in _outputs(network, x, batch_size, hidden, _identity, normalize, progress)
+        xp.argmax(y, axis=-1) for y in _outputs(network, x, rows, activation, "identity", normalize, progress)
     ]
     return _gather(xp, parts)
 
 
 def predict_proba(
-    net: Mapping[str, Array],
+    net: Mapping[str, Array] | Runnable,
     x: Any,
     *,
     batch_size: int | None = None,
     backend: str | None = None,
     device: Any = None,
-    activation: str | Activation = "sigmoid",
+    activation: str | None = None,
     normalize: bool = False,
     progress: bool = False,
 ) -> Array:
     """Class probabilities: the softmax of the network's output, shape ``(N, n_classes)``.
 
     Arguments as for :func:`predict`.
+
+    >>> import numpy as np, xpnn
+    >>> predict_proba(xpnn.init_network(), np.array([[1.0, 0.5]]))
+    array([[0.40625907, 0.59374093]])
     """
-    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
-    return _gather(network.xp, list(_outputs(network, x, batch_size, hidden, _softmax, normalize, progress)))
+    rows, x, network = _setup(net, x, batch_size, backend, device, normalize)
+    parts = list(_outputs(network, x, rows, activation, "softmax", normalize, progress))
+    return _gather(network.xp, parts)
 
 
 def accuracy(
-    net: Mapping[str, Array],
+    net: Mapping[str, Array] | Runnable,
     x: Any,
     t: Any,
     *,
     batch_size: int | None = None,
     backend: str | None = None,
     device: Any = None,
-    activation: str | Activation = "sigmoid",
+    activation: str | None = None,
     normalize: bool = False,
     progress: bool = False,
 ) -> float:
     """The fraction of inputs whose predicted class is the label, as a Python float.
 
-    ``t`` holds integer labels ``(N,)`` or one-hot labels ``(N, n_classes)``. Matches are
-    counted on the device, batch by batch; one number comes back. Dask inputs are computed
-    once, as one graph; where their chunk sizes are unknown, those are computed first.
+    ``t`` holds integer labels ``(N,)`` in ``[0, n_classes)`` (integral floats are fine) or
+    one-hot rows ``(N, n_classes)``; anything else is a ``ValueError`` that says what is wrong
+    (``(N, 1)`` labels: ravel them). Labels are checked on the host, moved to the device once,
+    and matches are counted there, batch by batch; one number comes back. Dask inputs are
+    computed once, as one graph; where their chunk sizes are unknown, those are computed first.
+    Accuracy of no inputs is a ``ValueError``.
+
+    >>> import numpy as np, xpnn
+    >>> accuracy(xpnn.init_network(), np.array([[1.0, 0.5], [-1.0, 0.0]]), np.array([1, 0]))
+    0.5
     """
-    x, t = _known_rows(_as_array(x)), _known_rows(_as_array(t))
-    x, network, hidden = _setup(net, x, batch_size, backend, device, activation)
-    xp = network.xp
-    impl = network._backend
-    n = int(x.shape[0]) if x.shape else 0
-    t_shape = tuple(t.shape)
-    if not t_shape or t_shape[0] != n:
-        raise ValueError(
-            f"{n} inputs but labels of shape {t_shape}: give one label (or one-hot row) per input"
-        )
+    rows, x, network = _setup(net, _known_rows(x), batch_size, backend, device, normalize)
+    if len(x.shape) == 1:  # one input: a batch of one, with its label or one-hot row
+        x = array_namespace(x).reshape(x, (1, -1))
+        t = to_numpy(t)
+        t = np.reshape(t, (1, -1) if t.ndim == 1 and t.shape[0] > 1 else (1,))
+    n = int(x.shape[0])
+    labels = _class_labels(t, n, network.n_out)
     if n == 0:
-        raise ValueError("accuracy of no inputs is undefined")
-    one_hot = len(t_shape) == 2
+        raise ValueError("accuracy of no inputs is undefined: give at least one input and its label")
+    xp = network.xp
+    labels = asarray(labels, backend=network.backend, device=network.device)
     correct = None
     start = 0
-    for y in _outputs(network, x, batch_size, hidden, _identity, normalize, progress):
-        rows = n if backend_of(y) == "dask" else int(y.shape[0])
-        tb = impl.asarray(t[start : start + rows, ...], network.device)
-        labels = xp.argmax(tb, axis=-1) if one_hot else tb
+    for y in _outputs(network, x, rows, activation, "identity", normalize, progress):
+        batch = n if is_dask_array(y) else int(y.shape[0])
         pred = xp.argmax(y, axis=-1)
-        hits = xp.count_nonzero(pred == xp.astype(labels, pred.dtype))
+        hits = xp.count_nonzero(pred == xp.astype(labels[start : start + batch], pred.dtype))
         correct = hits if correct is None else correct + hits
-        start += rows
+        start += batch
     return float(to_numpy(correct)) / n
+
+
+def _class_labels(t: Any, n: int, n_out: int) -> np.ndarray:
+    """Labels ``t`` as host class indices ``(n,)`` in ``[0, n_out)``, or a ``ValueError`` saying why not."""
+    t = to_numpy(t)
+    where = f"labels of shape {t.shape} and dtype {t.dtype}"
+    if t.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: labels must be integers (or one-hot rows of 0 and 1)")
+    if t.ndim == 2 and t.shape[1] == 1 and n_out != 1:
+        raise ValueError(f"{where}: give one label per input as a 1-D array (t.ravel()), not a column")
+    if t.ndim not in (1, 2) or t.shape[0] != n:
+        raise ValueError(f"{n} inputs but {where}: give one label (N,) or one-hot row (N, {n_out}) per input")
+    if t.ndim == 2:
+        if t.shape[1] != n_out:
+            raise ValueError(f"{where}: one-hot rows must have the network's {n_out} outputs")
+        ok = np.all((t == 0) | (t == 1), axis=1) & (np.sum(t == 1, axis=1) == 1)
+        if not np.all(ok):
+            row = int(np.argmin(ok))
+            raise ValueError(f"{where}: row {row} is not one-hot (exactly one 1, the rest 0): {t[row]}")
+        return np.argmax(t, axis=1)
+    with np.errstate(invalid="ignore"):
+        ok = (t >= 0) & (t < n_out) & (t == np.floor(t) if t.dtype.kind == "f" else True)
+    if not np.all(ok):
+        i = int(np.argmin(ok))
+        raise ValueError(f"{where}: label {t[i]!r} at index {i} is not a class index in [0, {n_out})")
+    return t.astype(np.int32)  # n_out < 2**31; JAX without x64 has no int64
 
 
 def _known_rows(a: Any) -> Any:
@@ -186,12 +303,7 @@ def _known_rows(a: Any) -> Any:
     ``accuracy`` must match labels to inputs row by row, so it needs the counts: computing them
     runs the input's graph once more. ``predict`` and ``forward`` work with unknown sizes as they are.
     """
-    if backend_of(a) == "dask" and any(s != s for s in a.shape):  # NaN: unknown
+    if is_dask_array(a) and any(s != s for s in a.shape):  # NaN: unknown
         a = a.copy()  # a new array object: the caller's keeps its own chunks
         a.compute_chunk_sizes()
     return a
-
-
-def _as_array(x: Any) -> Any:
-    """Arrays pass through; lists and scalars become NumPy arrays."""
-    return x if hasattr(x, "shape") else np.asarray(x)

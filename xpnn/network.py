@@ -8,21 +8,32 @@ layers). ``to_backend`` places it on a backend and device once and returns a rea
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ._backends import Backend, backend_of, device_of, get_backend, to_numpy
-from .functions import _identity, _relu, _sigmoid, _softmax, check_affine_shapes
+from .functions import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_FUNCTIONS,
+    Activation,
+    check_affine_shapes,
+    resolve_activation,
+)
 
-__all__ = ["Network", "forward", "format_shape_trace", "init_network", "shape_trace", "to_backend"]
+__all__ = [
+    "Network",
+    "Runnable",
+    "forward",
+    "format_shape_trace",
+    "init_network",
+    "place",
+    "shape_trace",
+    "to_backend",
+]
 
 Array = Any
-Activation = Callable[[Array, Any], Array]
-
-HIDDEN_ACTIVATIONS: dict[str, Activation] = {"sigmoid": _sigmoid, "relu": _relu}
-OUTPUT_FUNCTIONS: dict[str, Activation] = {"identity": _identity, "softmax": _softmax}
 
 
 def init_network() -> dict[str, np.ndarray]:
@@ -76,14 +87,92 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
     return layers
 
 
+@runtime_checkable
+class Runnable(Protocol):
+    """What inference needs of a network: where it lives, its widths, and a way to run a batch.
+
+    :class:`Network` (from :func:`to_backend`) is one; a compiled network (onnxruntime, a
+    ``jax.jit`` function) is another. :func:`xpnn.predict`, :func:`xpnn.predict_proba` and
+    :func:`xpnn.accuracy` use nothing else, so anything that offers these attributes and
+    methods runs through them, batching and label checks included.
+
+    - ``backend``: the backend's name (one of ``xpnn.BACKENDS``); ``device``: its device
+      object; ``xp``: the Array API namespace of its arrays.
+    - ``n_in``, ``n_out``: the input width and the number of outputs (classes).
+    - ``activation``: the hidden activation it was made with (a name), or None for the
+      caller's choice (``"sigmoid"``, the book's, unless a call names another).
+    - ``default_batch_rows``: rows per batch when a call gives no ``batch_size`` (None: one batch).
+    - ``prepare_input(x, normalize=False)``: ``x`` on its backend and device, in its compute
+      dtype, width checked (``ValueError``); ``normalize=True`` divides by 255 there.
+    - ``run(x, activation=None, output="identity")``: the network's output for a batch ``x``
+      that ``prepare_input`` made; ``activation=None`` means the network's own.
+
+    >>> isinstance(to_backend(init_network()), Runnable)
+    True
+    """
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def device(self) -> Any: ...
+
+    @property
+    def xp(self) -> Any: ...
+
+    @property
+    def n_in(self) -> int: ...
+
+    @property
+    def n_out(self) -> int: ...
+
+    @property
+    def activation(self) -> str | None: ...
+
+    @property
+    def default_batch_rows(self) -> int | None: ...
+
+    def prepare_input(self, x: Any, *, normalize: bool = False) -> Array: ...
+
+    def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array: ...
+
+
+#: Rows per batch on CPU devices when a call gives none: measured (benchmarks: batch-sweep,
+#: mnist-infer), batches of about a thousand rows beat one big batch on CPUs, since each
+#: layer's activations then stay in cache. GPUs, JAX, Dask and array-api-strict take one batch.
+CPU_BATCH_ROWS = 1024
+
+
+def _default_batch_rows(backend: str, device: Any) -> int | None:
+    if backend == "numpy" or (backend == "torch" and device.type == "cpu"):
+        return CPU_BATCH_ROWS
+    return None
+
+
 class Network(Mapping[str, Array]):
     """A book-style network placed on one backend and device; made by :func:`to_backend`.
 
     It reads like the book's dict (``net['W1']``, ``net.keys()``) but is read-only, so a
-    placed copy can never go stale behind its source's back.
+    placed copy can never go stale behind its source's back. It is a :class:`Runnable`.
+
+    >>> net = to_backend(init_network(), "numpy")
+    >>> net.run(net.prepare_input([1.0, 0.5]))
+    array([0.31682708, 0.69627909])
     """
 
-    __slots__ = ("_backend", "_layers", "_sigmoid_layers", "device", "dtype", "n_in", "shared", "xp")
+    __slots__ = (
+        "_backend",
+        "_layers",
+        "_sigmoid_layers",
+        "activation",
+        "default_batch_rows",
+        "device",
+        "dtype",
+        "n_in",
+        "n_out",
+        "shared",
+        "xp",
+    )
 
     def __init__(
         self,
@@ -93,6 +182,7 @@ class Network(Mapping[str, Array]):
         xp: Any,
         *,
         shared: bool = False,
+        activation: str | None = None,
     ):
         self._layers = tuple(layers)
         # True when the arrays are a caller's own (forward's zero-copy use of a NumPy dict): they
@@ -104,6 +194,13 @@ class Network(Mapping[str, Array]):
         self.xp = xp
         self.dtype = layers[0][0].dtype
         self.n_in = int(layers[0][0].shape[0])
+        self.n_out = int(layers[-1][0].shape[1])
+        if activation is not None:
+            resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")  # a known name, or ValueError
+            if not isinstance(activation, str):
+                raise ValueError(f"a network's activation is a name from {sorted(HIDDEN_ACTIVATIONS)}")
+        self.activation = activation
+        self.default_batch_rows = _default_batch_rows(backend.name, device)
 
     @property
     def backend(self) -> str:
@@ -115,23 +212,52 @@ class Network(Mapping[str, Array]):
         """``((W1, b1), ..., (Wn, bn))``."""
         return self._layers
 
-    def sigmoid_layers(self) -> tuple[tuple[Array, Array], ...]:
-        """The layers rescaled for a sigmoid network, made once: see :func:`run_layers`."""
-        if self._sigmoid_layers is None:
-            last = len(self._layers) - 1
-            self._sigmoid_layers = tuple(
-                (
-                    W * ((1.0 if i == 0 else 0.5) * (1.0 if i == last else 0.5)),
-                    b * (1.0 if i == last else 0.5),
-                )
-                for i, (W, b) in enumerate(self._layers)
-            )
-        return self._sigmoid_layers
-
     @property
     def sizes(self) -> tuple[int, ...]:
         """Layer widths, input first: ``(784, 50, 100, 10)`` for the book's MNIST network."""
         return (self.n_in, *(int(W.shape[1]) for W, _ in self._layers))
+
+    def prepare_input(self, x: Any, *, normalize: bool = False) -> Array:
+        """``x`` on the network's backend and device, in its compute dtype, width checked.
+
+        Integer input (MNIST ``uint8``) is uploaded as it is and cast on the device; ``normalize``
+        then divides by 255 there, as ``load_mnist(normalize=True)`` does.
+        """
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            x = np.asarray(x)
+            shape = x.shape
+        if not shape or shape[-1] != self.n_in:
+            raise ValueError(
+                f"input of shape {tuple(shape)} does not fit W1 of shape"
+                f" {tuple(self._layers[0][0].shape)}: the last axis must be {self.n_in}"
+            )
+        x = self._backend.asarray(x, self.device)
+        if x.dtype != self.dtype:
+            x = self.xp.astype(x, self.dtype)
+        if normalize:
+            x = x / 255.0
+        return x
+
+    def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array:
+        """The network's output for ``x`` from :meth:`prepare_input`: the book's forward pass.
+
+        ``activation`` is a name from ``HIDDEN_ACTIVATIONS`` or a function of one array; None
+        means the network's own (``"sigmoid"`` when it has none). ``output`` likewise, from
+        ``OUTPUT_FUNCTIONS``.
+        """
+        if activation is None:
+            activation = self.activation or "sigmoid"
+        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
+        if activation == "sigmoid" and not self.shared:
+            return _run_sigmoid_folded(self._folded_sigmoid_layers(), x, out, self.xp)
+        hidden = resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")
+        return run_layers(self._layers, x, hidden, out, self.xp)
+
+    def _folded_sigmoid_layers(self) -> tuple[tuple[Array, Array], ...]:
+        if self._sigmoid_layers is None:
+            self._sigmoid_layers = _fold_sigmoid(self._layers)
+        return self._sigmoid_layers
 
     def __getitem__(self, key: str) -> Array:
         if isinstance(key, str) and key[:1] in ("W", "b") and key[1:].isdigit():
@@ -150,7 +276,8 @@ class Network(Mapping[str, Array]):
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.sizes))
-        return f"Network({sizes}, dtype={self.dtype}, backend={self.backend!r}, device={self.device!r})"
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return f"Network({sizes}, dtype={self.dtype}, backend={self.backend!r}, device={self.device!r}{act})"
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """The weights as a book-style dict of host NumPy arrays."""
@@ -172,23 +299,40 @@ def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any
 
 
 def to_backend(
-    net: Mapping[str, Array], backend: str = "numpy", device: Any = None, *, dtype: Any = None
+    net: Mapping[str, Array],
+    backend: str = "numpy",
+    device: Any = None,
+    *,
+    dtype: Any = None,
+    activation: str | None = None,
 ) -> Network:
     """Place a network's weights on ``backend`` and ``device`` once; returns a :class:`Network`.
 
     ``dtype`` (a dtype of that backend, or its name) overrides the compute dtype, which is
     otherwise the weights' own (integer weights become the backend's default floating dtype).
+    ``activation`` (a name from ``HIDDEN_ACTIVATIONS``) is the hidden activation the network
+    runs with when a call names none; None means the book's sigmoid.
     The weights are copied: later edits of ``net`` do not reach the placed network.
 
     >>> to_backend(init_network(), "numpy")
     Network(2-3-2-2, dtype=float64, backend='numpy', device='cpu')
+    >>> to_backend(init_network(), activation="relu").activation
+    'relu'
     """
     backend_obj, dev = get_backend(backend, device)
-    return _place(layer_arrays(net), backend_obj, dev, dtype, copy=True)
+    if activation is None and isinstance(net, Network):
+        activation = net.activation
+    return _place(layer_arrays(net), backend_obj, dev, dtype, copy=True, activation=activation)
 
 
 def _place(
-    layers: list[tuple[Array, Array]], backend: Backend, dev: Any, dtype: Any, *, copy: bool
+    layers: list[tuple[Array, Array]],
+    backend: Backend,
+    dev: Any,
+    dtype: Any,
+    *,
+    copy: bool,
+    activation: str | None = None,
 ) -> Network:
     """The layers on ``backend``: copies (``copy=True``), or the very arrays where they already fit."""
     xp = backend.load()
@@ -200,7 +344,9 @@ def _place(
     arrays = [a if a.dtype == dtype else xp.astype(a, dtype) for a in arrays]
     sources = [a for pair in layers for a in pair]
     shared = not copy and any(p is s for p, s in zip(arrays, sources))
-    return Network(list(zip(arrays[::2], arrays[1::2])), backend, dev, xp, shared=shared)
+    return Network(
+        list(zip(arrays[::2], arrays[1::2])), backend, dev, xp, shared=shared, activation=activation
+    )
 
 
 class _Placement:
@@ -265,10 +411,38 @@ def _cached_place(net: Mapping[str, Array], backend: Backend, dev: Any, dtype: A
     return network
 
 
-def _network_for(
-    net: Mapping[str, Array], x: Any, backend: str | None, device: Any, dtype: Any = None
-) -> Network:
-    """Where a call runs: the named backend; else a placed network's own; else ``x``'s."""
+def place(
+    net: Mapping[str, Array] | Runnable,
+    x: Any = None,
+    *,
+    backend: str | None = None,
+    device: Any = None,
+    dtype: Any = None,
+) -> Runnable:
+    """The :class:`Runnable` a call on input ``x`` runs with: where ``forward`` and ``predict`` run.
+
+    - ``backend`` named: the weights are placed there (``device=`` passed to that backend).
+    - else a :class:`Network` runs where it lives (``device``/``dtype`` may still move it);
+    - else a dict follows ``x``: its library and device (lists and NumPy arrays mean NumPy;
+      no ``x`` means NumPy).
+
+    Another :class:`Runnable` (a compiled network) is returned as it is; asking it for another
+    backend or device is a ``ValueError``.
+
+    >>> place(init_network(), [1.0, 0.5]).backend
+    'numpy'
+    """
+    if type(net) is not dict and not isinstance(net, Network) and isinstance(net, Runnable):
+        wrong = (backend is not None and backend != net.backend) or (
+            device is not None and repr(device) != repr(net.device) and str(device) != str(net.device)
+        )
+        if wrong or dtype is not None:
+            raise ValueError(
+                f"{type(net).__name__} runs on backend {net.backend!r}, device {net.device!r} only;"
+                f" got backend={backend!r}, device={device!r}, dtype={dtype!r}: leave them out,"
+                " or make it again for that backend"
+            )
+        return net
     if backend is None and device is None and dtype is None and type(x) is np.ndarray:
         # The common case, kept short: a dict (or a Network) and a NumPy input.
         if type(net) is Network:
@@ -276,69 +450,35 @@ def _network_for(
         entry = _PLACEMENTS.get((id(net), "numpy", "cpu", None))
         if entry is not None and entry.matches(net):
             return entry.network
-    placed = net if type(net) is Network and isinstance(net, Network) else None
+    placed = net if isinstance(net, Network) else None
     if backend is None:
         if placed is not None:
             if device is None and dtype is None:
                 return placed
             backend = placed.backend
         else:
-            backend = backend_of(x) or "numpy"
+            backend = (backend_of(x) if x is not None else None) or "numpy"
             if device is None and backend != "numpy":
                 device = device_of(x)
     backend_obj, dev = get_backend(backend, device)
-    if (
-        placed is not None
-        and placed.backend == backend_obj.name
-        and repr(placed.device) == repr(dev)
-        and (dtype is None or str(dtype) == str(placed.dtype))
-    ):
-        return placed
+    if placed is not None:
+        if (
+            placed.backend == backend_obj.name
+            and repr(placed.device) == repr(dev)
+            and (dtype is None or str(dtype) == str(placed.dtype))
+        ):
+            return placed
+        return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
     return _cached_place(net, backend_obj, dev, dtype)
 
 
-def prepare_input(network: Network, x: Any, *, normalize: bool = False) -> Array:
-    """``x`` on the network's backend and device, in its compute dtype, width checked.
-
-    Integer input (MNIST ``uint8``) is uploaded as it is and cast on the device; ``normalize``
-    then divides by 255 there, as ``load_mnist(normalize=True)`` does.
-    """
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        x = np.asarray(x)
-        shape = x.shape
-    width = network.n_in
-    if not shape or shape[-1] != width:
-        raise ValueError(
-            f"input of shape {tuple(x.shape)} does not fit W1 of shape"
-            f" {tuple(network.layers[0][0].shape)}: the last axis must be {width}"
-        )
-    x = network._backend.asarray(x, network.device)
-    if x.dtype != network.dtype:
-        x = network.xp.astype(x, network.dtype)
-    if normalize:
-        x = x / 255.0
-    return x
-
-
-def _activation(name: str | Activation, table: dict[str, Activation], what: str) -> Activation:
-    if isinstance(name, str):
-        fn = table.get(name)
-        if fn is not None:
-            return fn
-    elif callable(name):
-        function: Callable[[Array], Array] = name  # type: ignore[assignment]
-        return lambda a, xp: function(a)
-    raise ValueError(f"unknown {what} {name!r}; choose one of {sorted(table)} or pass a function")
-
-
 def forward(
-    net: Mapping[str, Array],
+    net: Mapping[str, Array] | Runnable,
     x: Any,
     *,
     backend: str | None = None,
     device: Any = None,
-    activation: str | Activation = "sigmoid",
+    activation: str | Activation | None = None,
     output: str | Activation = "identity",
 ) -> Array:
     """The book's forward pass: ``affine -> activation`` per hidden layer, then ``output``.
@@ -346,7 +486,7 @@ def forward(
     ``net`` is a book-style dict or a :class:`Network` from :func:`to_backend`; ``x`` is one
     input ``(n_in,)`` or a batch ``(N, n_in)``: any array, list or NumPy array.
 
-    Where it runs:
+    Where it runs (see :func:`place`):
 
     - ``backend=None``: a :class:`Network` runs where it lives and ``x`` is moved there;
       a dict follows ``x`` (its library and device; lists and NumPy arrays mean NumPy).
@@ -356,45 +496,49 @@ def forward(
     A dict's weights are uploaded once per backend and device and reused while the dict is
     unchanged. The weights' dtype is the compute dtype; ``x`` is cast to it.
 
-    ``activation`` is ``"sigmoid"`` (the book's) or ``"relu"``; ``output`` is ``"identity"``
-    (the book's 3-layer example) or ``"softmax"``. Either may be a function of one array.
+    ``activation`` is ``"sigmoid"`` (the book's) or ``"relu"``; None means the network's own
+    (``to_backend(..., activation=)``), else sigmoid. ``output`` is ``"identity"`` (the book's
+    3-layer example) or ``"softmax"``. Either may be a function of one array.
 
     >>> forward(init_network(), [1.0, 0.5])
     array([0.31682708, 0.69627909])
     """
-    network = _network_for(net, x, backend, device)
-    hidden = HIDDEN_ACTIVATIONS.get(activation) if type(activation) is str else None
-    out = OUTPUT_FUNCTIONS.get(output) if type(output) is str else None
-    hidden = hidden or _activation(activation, HIDDEN_ACTIVATIONS, "activation")
-    out = out or _activation(output, OUTPUT_FUNCTIONS, "output")
-    return run_layers(network, prepare_input(network, x), hidden, out)
+    network = place(net, x, backend=backend, device=device)
+    return network.run(network.prepare_input(x), activation=activation, output=output)
 
 
-def run_layers(network: Network, x: Array, hidden: Activation, out: Activation) -> Array:
-    """``out(affine(...hidden(affine(x))...))`` through the network's layers.
-
-    Sigmoid networks take a shortcut that gives the very same numbers with fewer passes over
-    the activations. ``sigmoid(a) = (tanh(a/2) + 1) / 2``, and scaling by a power of two is
-    exact in binary floating point, so every ``/2`` moves into the weights: with
-    ``W1/2, b1/2``, then ``W2/4, b2/2``, ..., and ``Wn/2, bn`` (``Network.sigmoid_layers``),
-    each hidden layer is ``tanh(x @ W + b) + 1``: 3 elementwise passes instead of 5. (Exact
-    unless a scaled weight falls below the dtype's smallest normal number: never in practice
-    for float32, float64 and bfloat16; float16 weights under about 2e-4 can lose low bits.)
-    """
-    xp = network.xp
-    if hidden is _sigmoid and not network.shared:
-        layers = network.sigmoid_layers()
-        for i in range(len(layers) - 1):
-            W, b = layers[i]
-            x = xp.tanh(xp.matmul(x, W) + b) + 1.0
-        W, b = layers[-1]
-        return out(xp.matmul(x, W) + b, xp)
-    layers = network.layers
-    last = len(layers) - 1
-    for i in range(last):
-        W, b = layers[i]
+def run_layers(
+    layers: Sequence[tuple[Array, Array]], x: Array, hidden: Activation, out: Activation, xp: Any
+) -> Array:
+    """The book's loop: ``out(affine(...hidden(affine(x))...))`` through ``layers``."""
+    for W, b in layers[:-1]:
         x = hidden(xp.matmul(x, W) + b, xp)
-    W, b = layers[last]
+    W, b = layers[-1]
+    return out(xp.matmul(x, W) + b, xp)
+
+
+def _fold_sigmoid(layers: Sequence[tuple[Array, Array]]) -> tuple[tuple[Array, Array], ...]:
+    """The layers rescaled so that a sigmoid network runs as ``tanh(x @ W + b) + 1`` per layer.
+
+    ``sigmoid(a) = (tanh(a/2) + 1) / 2``, and scaling by a power of two is exact in binary
+    floating point, so every ``/2`` moves into the weights: ``W1/2, b1/2``, then ``W2/4, b2/2``,
+    ..., and ``Wn/2, bn``. Each hidden layer is then 3 elementwise passes instead of 5, with the
+    very same numbers (exact unless a scaled weight falls below the dtype's smallest normal
+    number: never in practice for float32, float64 and bfloat16; float16 weights under about
+    2e-4 can lose low bits).
+    """
+    last = len(layers) - 1
+    return tuple(
+        (W * ((1.0 if i == 0 else 0.5) * (1.0 if i == last else 0.5)), b * (1.0 if i == last else 0.5))
+        for i, (W, b) in enumerate(layers)
+    )
+
+
+def _run_sigmoid_folded(layers: Sequence[tuple[Array, Array]], x: Array, out: Activation, xp: Any) -> Array:
+    """:func:`run_layers` with sigmoid, on layers from :func:`_fold_sigmoid`."""
+    for W, b in layers[:-1]:
+        x = xp.tanh(xp.matmul(x, W) + b) + 1.0
+    W, b = layers[-1]
     return out(xp.matmul(x, W) + b, xp)
 
 
