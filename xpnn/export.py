@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import Backend, BackendUnavailableError, to_numpy
-from .functions import _identity, _relu, _sigmoid, _softmax
+from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
 from .network import Network, layer_arrays, run_layers
 
 __all__ = ["export_onnx", "onnx_model"]
@@ -37,7 +37,7 @@ OPSET = 21
 #: The ONNX IR version of the exported models (the one that goes with opset 21).
 IR_VERSION = 10
 
-HIDDEN = {"sigmoid": _sigmoid, "relu": _relu}
+HIDDEN = HIDDEN_ACTIVATIONS
 OUTPUTS = ("softmax", "identity", "argmax")
 INPUT_DTYPES = ("float32", "float64", "float16", "uint8")
 #: The graph's output name for each ``output=``.
@@ -110,8 +110,8 @@ def onnx_model(
     a = ndx.astype(x, network.dtype) if x.dtype != network.dtype else x
     if normalize:
         a = a / 255.0
-    out = {"softmax": _softmax, "identity": _identity, "argmax": _identity}[output]
-    y = run_layers(network, a, HIDDEN[activation], out)
+    out = OUTPUT_FUNCTIONS["identity" if output == "argmax" else output]
+    y = run_layers(network.layers, a, HIDDEN[activation], out, ndx)
     if output == "argmax":
         y = ndx.argmax(y, axis=-1)
     model = ndx.build({INPUT_NAME: x}, {OUTPUT_NAMES[output]: y})

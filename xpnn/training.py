@@ -17,7 +17,7 @@ import numpy as np
 from ._backends import asarray, backend_of, device_of, get_backend, to_numpy
 from .inference import accuracy
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
-from .network import Network, layer_arrays, prepare_input, to_backend
+from .network import Network, layer_arrays, to_backend
 from .optimizers import Optimizer, get_optimizer
 
 __all__ = ["gradient", "loss", "numerical_gradient", "random_network", "train"]
@@ -116,7 +116,7 @@ def _call_args(
     net: Mapping[str, Array], x: Any, t: Any, backend: str | None, device: Any
 ) -> tuple[Network, dict[str, Array], Array, Array]:
     network = _placed(net, x, backend, device)
-    xd = prepare_input(network, x)
+    xd = network.prepare_input(x)
     if len(xd.shape) != 2:
         raise ValueError(f"x must be a batch of shape (N, {network.n_in}); got shape {tuple(xd.shape)}")
     return network, dict(network.items()), xd, _labels(network, t, int(xd.shape[0]))
