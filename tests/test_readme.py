@@ -7,9 +7,9 @@ block needs is read from the block itself:
 - its first line ``# GPU only``: skipped unless CuPy finds a GPU here (``XPNN_REQUIRE_GPU=1``
   makes that a failure);
 - a backend named in a string (``backend="torch"``) or an optional library imported
-  (``import dask.array``): run in the session of that backend (``XPNN_TEST_BACKENDS``), and
-  skipped where the library is not installed; blocks that name no backend run in the NumPy
-  session;
+  (``import dask.array``): run in the session of that backend (``XPNN_TEST_BACKENDS``); blocks
+  that name no backend run in the NumPy session. A library the block needs that is not
+  installed skips it under plain ``pytest`` and fails a nox session (which must install it);
 - ``load_mnist``, ``load_sample_network``, ``fetch_sample_weights``: the real data (skipped
   with the reason without it, unless ``XPNN_REQUIRE_DATA=1``).
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REQUESTED
+from conftest import REQUESTED, STRICT
 
 import xpnn
 from xpnn._backend_names import BACKENDS
@@ -192,6 +192,11 @@ def test_python_block_runs_as_written(
     if why:
         pytest.skip(why)
     missing = sorted(m for m in modules - {"cupy"} if importlib.util.find_spec(m) is None)
+    if missing and STRICT:  # a test session (nox) that this block belongs to must have what it needs
+        pytest.fail(
+            f"{block.where} needs {', '.join(missing)}, which this test session does not install:"
+            " add the extra to the session in noxfile.py (EXTRAS)"
+        )
     if missing:
         pytest.skip(f"needs {', '.join(missing)}, not installed here")
     if block.gpu_only or "cupy" in modules:
