@@ -11,6 +11,7 @@ import pytest
 from conftest import BOOK_ACCURACY, Case
 from idx import tiny_mnist, tiny_mnist_files
 from local_http import serve
+from test_export import _need
 
 import xpnn
 from xpnn import cli, mnist, weights
@@ -136,3 +137,33 @@ def test_os_errors_on_a_path_are_one_line_naming_it(
     status, out, err = run_main(capsys, "mnist", "--no-download")
     assert (status, out) == (2, "")
     assert err == f"xpnn: error: {error.filename}: {error.strerror}\n"
+
+
+def test_export_writes_a_model_that_onnxruntime_runs(tmp_path: Path, real_data_dir: Path) -> None:
+    ort = _need("onnxruntime")
+    _need("ndonnx")
+    out = tmp_path / "book.onnx"
+    result = xpnn_cli(
+        "export", "--out", str(out), "--output", "argmax", "--input-dtype", "uint8", "--normalize",
+        "--data-dir", str(real_data_dir), "--no-download",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "784-50-100-10 sigmoid network" in result.stdout and "'label'" in result.stdout
+    x, _ = xpnn.load_mnist(normalize=False, split="test", data_dir=real_data_dir, download=False)
+    (labels,) = ort.InferenceSession(str(out)).run(None, {"input": x[:500]})
+    net = xpnn.load_sample_network(real_data_dir, download=False)
+    assert (labels == xpnn.predict(net, x[:500], normalize=True)).all()
+
+
+def test_export_with_relu_and_a_weights_file(tmp_path: Path) -> None:
+    _need("ndonnx")
+    onnx = _need("onnx")
+    weights_file = tmp_path / "toy.npz"
+    xpnn.save_weights(xpnn.init_network(), weights_file)
+    out = tmp_path / "toy.onnx"
+    result = xpnn_cli("export", "--weights", str(weights_file), "--out", str(out), "--activation", "relu")
+    assert result.returncode == 0, result.stderr
+    meta = {p.key: p.value for p in onnx.load(out).metadata_props}
+    assert meta["xpnn.activation"] == "relu" and meta["xpnn.sizes"] == "2,3,2,2"
+    bad = xpnn_cli("export", "--weights", str(tmp_path / "missing.npz"), "--out", str(out))
+    assert bad.returncode == 2 and bad.stderr.startswith("xpnn: error:") and len(bad.stderr.splitlines()) == 1

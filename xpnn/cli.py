@@ -3,6 +3,8 @@
     xpnn backends                                  which backends are usable here, and why not
     xpnn mnist [--backend NAME] [--batch-size N]   the book's network on the MNIST test set
                [--data-dir DIR] [--weights PATH] [--no-download]
+    xpnn export --out model.onnx [--weights PATH]  a network as an ONNX model (xpnn[onnx])
+               [--activation relu] [--output argmax] [--input-dtype uint8 --normalize]
 
 User errors print one line and exit with status 2, not a traceback.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from . import __version__
 from ._backends import BACKENDS, BackendUnavailableError, backend_status, get_backend
@@ -63,6 +66,62 @@ def _mnist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+    from .weights import load_sample_network, load_weights
+
+    weights = (
+        load_weights(args.weights)
+        if args.weights
+        else load_sample_network(args.data_dir, download=not args.no_download)
+    )
+    model = export_onnx(
+        weights,
+        args.out,
+        activation=args.activation,
+        output=args.output,
+        input_dtype=args.input_dtype,
+        normalize=args.normalize,
+    )
+    meta = {p.key: p.value for p in model.metadata_props}
+    (inp,), (out,) = model.graph.input, model.graph.output
+    print(
+        f"wrote {args.out}: {meta['xpnn.sizes'].replace(',', '-')} {args.activation} network, input"
+        f" {inp.name!r} ({args.input_dtype}{', divided by 255' if args.normalize else ''}),"
+        f" output {out.name!r}, opset {model.opset_import[0].version}"
+    )
+    return 0
+
+
+def _add_export(sub: Any) -> None:
+    e = sub.add_parser("export", help="write a network as an ONNX model (pip install -e '.[onnx]')")
+    e.add_argument("--out", required=True, help="the .onnx file to write")
+    e.add_argument(
+        "--weights", default=None, help="weights file (.pkl, .npz, .safetensors); default: the book's"
+    )
+    e.add_argument("--activation", default="sigmoid", choices=["sigmoid", "relu"], help="hidden activation")
+    e.add_argument(
+        "--output",
+        default="softmax",
+        choices=["softmax", "identity", "argmax"],
+        help="probabilities (default), logits, or class indices",
+    )
+    e.add_argument(
+        "--input-dtype",
+        default="float32",
+        choices=["float32", "float64", "float16", "uint8"],
+        help="the model's input dtype (default: float32)",
+    )
+    e.add_argument(
+        "--normalize", action="store_true", help="divide the input by 255 in the model (raw bytes in)"
+    )
+    e.add_argument(
+        "--data-dir", default=None, help="data directory (default: $XPNN_DATA_DIR or the per-user one)"
+    )
+    e.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
+    e.set_defaults(run=_export)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xpnn", description="The book's networks on any Array API backend.")
     p.add_argument("--version", action="version", version=f"xpnn {__version__}")
@@ -82,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
     m.set_defaults(run=_mnist)
+    _add_export(sub)
     return p
 
 
