@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +127,7 @@ def test_read_idx_round_trip(tmp_path: Path) -> None:
         ),
         (gzip.compress(idx_bytes(_images(), dims=(4, 28, 28))), r"shape \(4, 28, 28\)"),
         (gzip.compress(idx_bytes(_images())[:-5]), "holds 2347 bytes of data; its header announces 2352"),
-        (gzip.compress(idx_bytes(_images()) + b"extra"), "holds 2357 bytes"),
+        (gzip.compress(idx_bytes(_images()) + b"extra"), "holds more than the 2352 bytes of data"),
         (gzip.compress(b"\x00\x00\x08\x03\x00\x00"), "ends inside its IDX header"),
     ],
 )
@@ -211,11 +213,59 @@ def test_an_unverified_load_does_not_vouch_for_a_verified_one(tiny) -> None:
         xpnn.load_mnist(split="test", data_dir=root)
 
 
-def test_a_cache_entry_of_the_wrong_shape_is_not_returned(tiny) -> None:
+def _plant(entry: Path, array: np.ndarray) -> Path:
+    """Replace the cache entry ``entry`` by ``array`` under a name with its correct CRC-32."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    entry.unlink()
+    planted = entry.with_name(f"{entry.stem.rsplit('-', 1)[0]}-{zlib.crc32(buffer.getvalue()):08x}.npy")
+    planted.write_bytes(buffer.getvalue())
+    return planted
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [np.zeros(N + 1, dtype=np.uint8), np.zeros((N, 1), dtype=np.uint8), np.zeros(N, dtype=np.int8)],
+    ids=["longer", "2-d", "int8"],
+)
+def test_a_cache_entry_of_the_wrong_shape_or_dtype_is_not_returned(tiny, wrong: np.ndarray) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
     (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
-    np.save(entry, np.zeros((N + 1,), dtype=np.uint8), allow_pickle=False)  # a valid .npy, wrong shape
+    planted = _plant(entry, wrong)  # a valid .npy with a valid checksum, of the wrong array
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+    assert t.dtype == np.uint8
+    assert not planted.exists(), "the wrong entry is replaced"
+
+
+def test_a_cache_entry_whose_bytes_changed_is_decoded_again(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    raw = bytearray(entry.read_bytes())
+    raw[-1] ^= 1  # the last label becomes another digit: shape, dtype and range all still fine
+    entry.write_bytes(bytes(raw))
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+    np.testing.assert_array_equal(np.load(entry, allow_pickle=False), arrays["t10k-labels"])
+
+
+def test_labels_outside_0_to_9_are_refused_even_unverified(tiny) -> None:
+    root, _ = tiny
+    labels = np.arange(N, dtype=np.uint8) % 10
+    labels[5], labels[7] = 255, 10
+    write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(xpnn.DataError, match=r"label 255 at index 5 \(2 labels"):
+        xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
+
+
+def test_cached_labels_outside_0_to_9_are_not_returned(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    _plant(entry, np.full(N, 255, dtype=np.uint8))
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     np.testing.assert_array_equal(t, arrays["t10k-labels"])
 
@@ -286,3 +336,127 @@ def test_real_test_set(real_data_dir: Path) -> None:
     x, t = xpnn.load_mnist(split="test", data_dir=real_data_dir, download=False)
     assert x.shape == (10000, 784) and x.dtype == np.float32 and x.min() >= 0 and x.max() == 1.0
     assert t.shape == (10000,) and set(np.unique(t)) == set(range(10))
+
+
+# --- hostile and faulty files ------------------------------------------------------------------
+
+
+def test_a_declared_size_above_the_limit_is_refused_before_decompressing(tmp_path: Path) -> None:
+    path = tmp_path / "big.gz"
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (100_000, 100, 100))
+    path.write_bytes(gzip.compress(header + b"\0" * 1000))
+    with pytest.raises(xpnn.DataError, match=r"declares 1,000,000,000 bytes of data.*more than the limit"):
+        mnist.read_idx(path)
+    with pytest.raises(xpnn.DataError, match="holds 1000 bytes of data; its header announces 1000000000"):
+        mnist.read_idx(path, max_bytes=10**9)
+
+
+def test_a_file_larger_than_its_declared_data_can_compress_to_is_refused(tmp_path: Path) -> None:
+    path = write_idx_gz(tmp_path / "padded.gz", _images())
+    path.write_bytes(path.read_bytes() + b"\0" * 100_000)  # gzip readers skip zero padding, slowly
+    with pytest.raises(xpnn.DataError, match="more than any gzip stream of the 2,352 bytes"):
+        mnist.read_idx(path, (3, 28, 28))
+
+
+BOMB = textwrap.dedent(
+    """
+    import gzip, pathlib, resource, sys, time, tracemalloc, zlib
+    import xpnn
+
+    def chunk(data):  # a self-contained piece of a raw deflate stream (full flush: no history)
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
+
+    root = pathlib.Path(sys.argv[1])
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (10000, 28, 28))
+    zeros = chunk(bytes(1 << 20))  # 1 MiB of zeros in about 1 kB
+    body = chunk(header) + zeros * 1024 + zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    bomb = gzip.compress(b"")[:10] + body + bytes(8)  # 1 GiB behind a valid MNIST header
+    (root / "mnist").mkdir()
+    (root / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(bomb)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        xpnn.load_mnist(split="test", data_dir=root, verify=sys.argv[2] == "verify")
+    except xpnn.DataError as e:
+        print("refused", str(e).replace(str(root), "<root>"))
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    print(len(bomb), seconds, peak, grown)
+    """
+)
+
+
+@pytest.mark.parametrize("verify", ["verify", "no-verify"])
+def test_a_gzip_bomb_behind_a_valid_header_is_refused_cheaply(tmp_path: Path, verify: str) -> None:
+    (tmp_path / "data").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", BOMB, str(tmp_path / "data"), verify],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XPNN_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    message, numbers = result.stdout.splitlines()
+    assert message.startswith("refused <root>/mnist/t10k-images-idx3-ubyte.gz holds more than the 7840000")
+    size, seconds, peak, grown = map(float, numbers.split())
+    assert size < 2e6  # the bomb: about 1 MB on disk, 1 GiB inflated
+    assert peak < 100e6 and grown < 100e6, (peak, grown)  # a genuine test file decodes to 7.8 MB
+    assert seconds < 10  # generous: on an idle machine this takes a few milliseconds
+
+
+def test_a_symlink_loop_is_named(tiny) -> None:
+    root, _ = tiny
+    path = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    path.unlink()
+    path.symlink_to(path.name)
+    with pytest.raises(xpnn.DataError, match=f"{path} is a symbolic link loop"):
+        xpnn.load_mnist(split="test", data_dir=root)
+
+
+def test_a_broken_symlink_is_named(tiny) -> None:
+    root, _ = tiny
+    path = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    path.unlink()
+    path.symlink_to(root / "elsewhere.gz")
+    with pytest.raises(xpnn.DataError, match=f"{path} is a broken symbolic link"):
+        xpnn.load_mnist(split="test", data_dir=root, download=False)
+
+
+def test_a_directory_where_a_file_should_be_is_named(tiny) -> None:
+    root, _ = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(xpnn.DataError, match=f"{path} is a directory where a data file should be"):
+        xpnn.load_mnist(split="test", data_dir=root)
+    with pytest.raises(xpnn.DataError, match=f"{path} is a directory"):
+        mnist.read_idx(path)
+
+
+def test_a_fifo_is_not_opened(tiny) -> None:
+    root, _ = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    path.unlink()
+    os.mkfifo(path)  # opening it for reading would block forever
+    with pytest.raises(xpnn.DataError, match=f"{path} is not a regular file"):
+        xpnn.load_mnist(split="test", data_dir=root)
+
+
+def test_an_unreadable_file_is_named(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may run as root, who reads any file: the refusal is simulated where it happens."""
+    root, _ = tiny
+    path = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(xpnn._data, "open", guarded_open, raising=False)
+    with pytest.raises(xpnn.DataError, match=f"{path} cannot be read \\(Permission denied\\)"):
+        xpnn.load_mnist(split="test", data_dir=root)

@@ -8,15 +8,27 @@ cache directory (``XPNN_CACHE_DIR``, else the per-user cache directory), or is s
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["DataError", "DataNotFoundError", "RemoteFile", "cache_dir", "data_dir", "fetch"]
+__all__ = [
+    "DataError",
+    "DataNotFoundError",
+    "RemoteFile",
+    "cache_dir",
+    "data_dir",
+    "fetch",
+    "is_present",
+    "open_data_file",
+    "write_atomic",
+]
 
 log = logging.getLogger("xpnn")
 
@@ -51,6 +63,51 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("xpnn", appauthor=False))
 
 
+def is_present(path: Path) -> bool:
+    """True for a regular file at ``path``, False when nothing is there; anything else is a fault.
+
+    A symlink loop, a broken symlink, a directory (or FIFO, device, ...) where a file should be,
+    or a path that cannot be searched raises :class:`DataError` naming the path and the fault.
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (or a file where a folder should be)
+        if os.path.islink(path):
+            raise DataError(
+                f"{path} is a broken symbolic link (to {os.readlink(path)}); remove it or fix it"
+            ) from None
+        return False
+    except OSError as e:
+        raise DataError(_fault(path, e)) from e
+    if stat.S_ISREG(st.st_mode):
+        return True
+    what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, socket or device)"
+    raise DataError(
+        f"{path} is {what} where a data file should be; remove it or choose another data directory"
+    )
+
+
+def open_data_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading, or a :class:`DataError` naming the path and the fault.
+
+    Like :func:`is_present`, and a missing or unreadable file is a fault too.
+    """
+    if not is_present(path):
+        raise DataNotFoundError(f"{path} does not exist")
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise DataError(_fault(path, e)) from e
+
+
+def _fault(path: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return f"{path} is a symbolic link loop ({e.strerror}); remove it or fix it"
+    if isinstance(e, PermissionError):
+        return f"{path} cannot be read ({e.strerror}); fix its permissions or choose another data directory"
+    return f"{path} cannot be read ({e.strerror or e})"
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A file xpnn can download: its name, SHA-256 and the mirrors that serve it."""
@@ -72,7 +129,7 @@ def fetch(remote: RemoteFile, directory: Path, *, download: bool = True, progres
     lists what was tried.
     """
     path = directory / remote.name
-    if path.is_file():
+    if is_present(path):
         return path
     if not download:
         raise DataNotFoundError(
