@@ -3,6 +3,7 @@
 nox                     # the default sessions: every CPU backend, and lint
 nox -s tests-numpy      # one backend
 nox -s tests-cupy       # on a GPU machine; add --no-venv to reuse an interpreter that has CuPy
+nox -s mutation         # mutation testing with mutmut (slow; not in the default run): mutation/REPORT.md
 """
 
 from __future__ import annotations
@@ -82,3 +83,36 @@ def benchmark(session: nox.Session) -> None:
     """Run the benchmarks (every backend usable here) and write benchmarks/results/."""
     _install(session, ["torch", "jax", "dask", "plot"], [*PINS["torch"], "threadpoolctl"])
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of xpnn/ with mutmut, then mutation/REPORT.md (slow: not in the default run or CI).
+
+    nox -s mutation                                  # every module; results are kept in mutants/
+    nox -s mutation -- "xpnn.weights.*"              # only mutants whose names match (mutmut run's args)
+    nox -s mutation -- --max-children 1 "xpnn.mnist.*"
+
+    The tests run on NumPy and array-api-strict; XPNN_DATA_DIR must hold the real data (mnist/ and
+    weights/, as in CI), or the mutants that only the real-data tests catch would be reported as
+    surviving. A second run re-tests only the functions that changed since the first.
+    """
+    import os
+    import time
+
+    data = os.environ.get("XPNN_DATA_DIR")
+    if not data or not os.path.isfile(os.path.join(data, "weights", "sample_weight.pkl")):
+        session.error(
+            "set XPNN_DATA_DIR to the directory with mnist/ and weights/sample_weight.pkl (as for CI):"
+            " without it the real-data tests skip and the mutants only they catch look like survivors"
+        )
+    _install(session, ["strict", "onnx", "mutation"])
+    env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict"}
+    start = time.monotonic()
+    passthrough = _reuses_interpreter(session)
+    mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut") if passthrough else "mutmut"
+    session.run(mutmut, "run", *session.posargs, env=env, external=passthrough)
+    seconds = f"{time.monotonic() - start:.0f}"
+    command = " ".join(["nox -s mutation", *(["--", *session.posargs] if session.posargs else [])])
+    python = sys.executable if passthrough else "python"
+    session.run(python, "mutation/report.py", "--seconds", seconds, "--command", command)

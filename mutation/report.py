@@ -1,0 +1,195 @@
+"""Write mutation/REPORT.md from mutmut's results in mutants/ and the equivalents in mutation/equivalent.toml.
+
+Run by ``nox -s mutation`` after ``mutmut run``; by hand: ``python mutation/report.py [--seconds N]``
+from the repository root (it needs mutmut importable to show each survivor's diff).
+
+Score of a module = caught / (mutants - equivalent - not yet run), where caught = killed by a
+test, timed out, or caught by the type checker. A mutant no test reaches ("no tests") counts as
+surviving: nothing would notice it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "mutants"
+EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+REPORT = ROOT / "mutation" / "REPORT.md"
+
+#: mutmut's exit codes (mutmut/stats.py: status_by_exit_code), folded into what the report counts.
+STATUS = {
+    1: "killed",
+    3: "killed",
+    37: "killed",  # caught by the type checker
+    36: "timeout",
+    24: "timeout",
+    -24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    0: "survived",
+    5: "no tests",
+    33: "no tests",
+    34: "skipped",
+    None: "not run",
+    2: "not run",  # interrupted
+    -11: "crashed",
+    -9: "crashed",
+}
+CAUGHT = {"killed", "timeout", "crashed"}
+FOCUS = ("weights.py", "mnist.py", "_data.py")  # the files users load and the data path: target 95 %
+
+
+def load_equivalents() -> dict[str, dict[str, str]]:
+    """``{mutant name: {"line": text the mutated line contains, "reason": why}}``."""
+    if not EQUIVALENT.is_file():
+        return {}
+    data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
+    return {e["mutant"]: e for e in data.get("equivalent", [])}
+
+
+def diff_of(name: str, module_path: Path) -> str:
+    """The mutated lines of ``name`` (``+`` lines of mutmut's diff), or '' if mutmut is not importable."""
+    try:
+        from mutmut.mutation.diff_apply import get_diff_for_mutant
+    except ImportError:
+        return ""
+    try:
+        diff = get_diff_for_mutant(name, path=module_path)
+    except Exception as e:  # an old mutants/ tree: say so rather than fail the report
+        return f"(no diff: {type(e).__name__})"
+    plus = [
+        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    ]
+    return " / ".join(plus)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, help="wall time of the mutmut run that preceded this report")
+    parser.add_argument("--command", default="nox -s mutation", help="the command that produced the results")
+    args = parser.parse_args()
+
+    metas = sorted((MUTANTS / "xpnn").rglob("*.py.meta"))
+    if not metas:
+        print("no results in mutants/: run `nox -s mutation` (or `mutmut run`) first", file=sys.stderr)
+        return 1
+    equivalents = load_equivalents()
+    import os
+
+    os.chdir(ROOT)  # mutmut's helpers resolve paths from the project root
+
+    rows = []
+    survivors: list[tuple[str, str, str]] = []  # (module, name, diff)
+    marked: list[tuple[str, str, str, str]] = []  # (module, name, diff, reason)
+    stale: list[tuple[str, str]] = []
+    seen_equivalents = set()
+    total_seconds = 0.0
+    for meta in metas:
+        module = meta.relative_to(MUTANTS).as_posix().removesuffix(".meta")
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        counts: Counter[str] = Counter()
+        total_seconds += sum(data.get("durations_by_key", {}).values())
+        for name, code in sorted(data["exit_code_by_key"].items(), key=lambda kv: _natural(kv[0])):
+            status = STATUS.get(code, "crashed")
+            if status in ("survived", "no tests") or name in equivalents:
+                diff = diff_of(name, Path(module))
+                if name in equivalents:
+                    seen_equivalents.add(name)
+                    entry = equivalents[name]
+                    if entry.get("line", "") not in diff:
+                        stale.append(
+                            (name, f"expected a mutated line containing {entry.get('line')!r}, got {diff!r}")
+                        )
+                    elif status in CAUGHT:
+                        stale.append((name, "marked equivalent but a test catches it: remove the entry"))
+                    else:
+                        counts["equivalent"] += 1
+                        marked.append((module, name, diff, entry["reason"]))
+                        continue
+                if status in ("survived", "no tests"):
+                    survivors.append((module, f"{name} ({status})" if status == "no tests" else name, diff))
+            counts[status] += 1
+        rows.append((module, counts, len(data["exit_code_by_key"])))
+    stale += [(name, "no such mutant in this run") for name in equivalents if name not in seen_equivalents]
+
+    def score(c: Counter[str]) -> tuple[int, int]:
+        caught = sum(c[s] for s in CAUGHT)
+        judged = caught + c["survived"] + c["no tests"]
+        return caught, judged
+
+    def pct(caught: int, judged: int) -> str:
+        return f"{100.0 * caught / judged:.1f} %" if judged else "-"
+
+    out = [
+        "# Mutation testing report",
+        "",
+        f"Generated by `mutation/report.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from mutmut's"
+        f" results in `mutants/` (`{args.command}`; tests on NumPy and array-api-strict). How to run it and"
+        " what the columns mean: CONTRIBUTING.md, section *Mutation testing*.",
+        "",
+        "Score = caught / (mutants - equivalent - not run); caught = killed + timeout; a mutant that no"
+        " test reaches (*no tests*) counts as surviving.",
+        "",
+        "| module | mutants | killed | timeout | survived | no tests | equivalent | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    overall: Counter[str] = Counter()
+    focus: Counter[str] = Counter()
+    n_all = 0
+    for module, c, n in rows:
+        overall.update(c)
+        n_all += n
+        if Path(module).name in FOCUS:
+            focus.update(c)
+        out.append(
+            f"| `{module}` | {n} | {c['killed']} | {c['timeout']} | {c['survived']} | {c['no tests']}"
+            f" | {c['equivalent']} | {c['not run'] + c['skipped']} | {pct(*score(c))} |"
+        )
+    out.append(
+        f"| **all** | {n_all} | {overall['killed']} | {overall['timeout']} | {overall['survived']}"
+        f" | {overall['no tests']} | {overall['equivalent']} | {overall['not run'] + overall['skipped']}"
+        f" | **{pct(*score(overall))}** |"
+    )
+    out += [
+        "",
+        f"Targets: >= 90 % over `xpnn/` (now {pct(*score(overall))}); >= 95 % in"
+        f" {', '.join(f'`{f}`' for f in FOCUS)} together (now {pct(*score(focus))}).",
+        "",
+        f"Time spent running tests against mutants (sum over mutants, all workers): {total_seconds / 60:.1f} min"
+        + (f"; wall time of the last run: {args.seconds / 60:.1f} min." if args.seconds else "."),
+        "",
+        f"## Surviving mutants ({len(survivors)})",
+        "",
+        "Each one is a change to the code that no test notices. Kill it with a test (in the module's test"
+        " file), or, if it cannot change behaviour, add it to `mutation/equivalent.toml` with the reason.",
+        "",
+    ]
+    out += [f"- `{name}`: `{diff}`" for _, name, diff in survivors] or ["None."]
+    out += ["", f"## Marked equivalent ({len(marked)}, from `mutation/equivalent.toml`)", ""]
+    out += [f"- `{name}`: `{diff}` -- {reason}" for _, name, diff, reason in marked] or ["None."]
+    if stale:
+        out += ["", f"## Stale entries in `mutation/equivalent.toml` ({len(stale)})", ""]
+        out += [f"- `{name}`: {why}" for name, why in stale]
+    REPORT.write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"wrote {REPORT.relative_to(ROOT)}: score {pct(*score(overall))} over {n_all} mutants")
+    return 0
+
+
+def _natural(name: str) -> tuple[str, int]:
+    head, _, number = name.rpartition("_")
+    return (head, int(number)) if number.isdigit() else (name, 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
