@@ -23,10 +23,13 @@ BACKENDS: tuple[str, ...] = names["BACKENDS"]
 GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
 
 #: What each backend's session installs on top of ``.[test]``.
+#: scikit-learn (``xpnn.MLPClassifier``) in two sessions only, to keep CI short: NumPy (its
+#: doctests and README blocks run there) and PyTorch, which also gets array-api-strict so that
+#: scikit-learn's Array API checks run there for PyTorch and array-api-strict alike.
 EXTRAS = {
-    "numpy": ["onnx"],  # ONNX export and compile("onnxruntime") are tested once, here
+    "numpy": ["onnx", "sklearn"],  # ONNX export and compile("onnxruntime") are tested once, here
     "cupy": ["cuda12"],
-    "torch": ["torch"],
+    "torch": ["torch", "strict", "sklearn"],
     "jax": ["jax"],
     "dask": ["dask"],
     "array_api_strict": ["strict"],
@@ -56,6 +59,9 @@ def _make_test_session(backend: str) -> None:
         env = {"XPNN_TEST_BACKENDS": backend}
         if "onnx" in EXTRAS[backend]:
             env["XPNN_REQUIRE_ONNX"] = "1"  # installed here, so its tests must not skip
+        if "sklearn" in EXTRAS[backend]:
+            # The estimator's tests must run here (not skip), with SciPy's Array API mode on.
+            env.update(XPNN_REQUIRE_SKLEARN="1", SCIPY_ARRAY_API="1")
         args = session.posargs or (
             ["--doctest-modules", "xpnn", "tests"] if backend == "numpy" else ["tests"]
         )

@@ -33,4 +33,14 @@ run example-cupy python examples/gpu_batch_inference.py --n-images 1000000 --swe
 run example-cupy-fp16 python examples/gpu_batch_inference.py --n-images 1000000 --dtype float16
 run example-torch-bf16 python examples/gpu_batch_inference.py --backend torch --device cuda --n-images 1000000 --dtype bfloat16
 run bench python benchmarks/bench.py gpu mnist-infer batch-sweep --out "$out"
+# xpnn.MLPClassifier (scikit-learn estimator): fit on MNIST with CuPy and torch-CUDA against
+# scikit-learn's MLPClassifier on the CPU and xpnn[numpy]; scikit-learn's Array API checks with
+# CuPy and torch-CUDA inputs. Needs scikit-learn (and SciPy >= 1.14) on the GPU machine.
+if python -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].available else 1)" 2>/dev/null; then
+  run sklearn-fit python benchmarks/sklearn_fit.py --backends numpy,cupy,torch:cuda --out "$out"
+  run sklearn-checks-gpu env SCIPY_ARRAY_API=1 XPNN_REQUIRE_SKLEARN=1 python -m pytest -q -p no:cacheprovider \
+    tests/test_estimator.py -k "sklearn_estimator_check and (cupy or cuda)"
+else
+  echo "== sklearn-fit, sklearn-checks-gpu: skipped (no usable GPU: CuPy cannot run here)"
+fi
 exit $status

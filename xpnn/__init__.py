@@ -27,7 +27,7 @@ from .weights import fetch_sample_weights, load_sample_network, load_weights, sa
 __version__ = "0.1.0"
 
 #: Public names whose modules are imported on first use (they import heavy libraries lazily anyway).
-_LAZY = {"export_onnx": "export"}
+_LAZY = {"export_onnx": "export", "MLPClassifier": "estimator"}
 
 
 def __getattr__(name: str) -> object:
@@ -44,6 +44,7 @@ __all__ = [
     "BackendUnavailableError",
     "DataError",
     "DataNotFoundError",
+    "MLPClassifier",
     "Network",
     "accuracy",
     "affine",

@@ -1,0 +1,385 @@
+"""xpnn.MLPClassifier: scikit-learn's own estimator checks, Array API dispatch, labels, the loop.
+
+Needs scikit-learn (``xpnn[sklearn]``); skipped with the reason where it is absent, unless
+``XPNN_REQUIRE_SKLEARN=1`` (set by the nox sessions that install it) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+# scikit-learn's Array API dispatch needs SciPy's Array API mode, chosen before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np
+import pytest
+from conftest import BOOK_ACCURACY, Case
+
+import xpnn
+
+if os.environ.get("XPNN_REQUIRE_SKLEARN") == "1":
+    import sklearn
+else:
+    sklearn = pytest.importorskip("sklearn", reason="xpnn.MLPClassifier needs scikit-learn (xpnn[sklearn])")
+
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from xpnn import MLPClassifier
+
+#: Small and quick for scikit-learn's checks; still learns its blobs (accuracy > 0.83 required).
+CHECK_PARAMS = {"hidden_layer_sizes": (8,), "max_iter": 60, "learning_rate_init": 0.02}
+
+#: Checks expected to fail, with the reason (kept to what scikit-learn's own data makes fail).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(
+    [MLPClassifier(**CHECK_PARAMS)], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
+def test_sklearn_estimator_check(estimator, check) -> None:
+    check(estimator)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=120, centers=3, n_features=4, cluster_std=1.0, random_state=3)
+    return X, y
+
+
+def quick(**params) -> MLPClassifier:
+    """A small net that converges on the blobs well inside max_iter."""
+    defaults = {"hidden_layer_sizes": (16,), "learning_rate_init": 0.02, "max_iter": 300, "random_state": 0}
+    return MLPClassifier(**{**defaults, **params})
+
+
+def namespace(name: str):
+    """(xp, device) for an Array API library by name, skipping where it is absent."""
+    if name == "numpy":
+        return np, None
+    if name == "array_api_strict":
+        strict = pytest.importorskip("array_api_strict")
+        return strict, strict.Device("device1")
+    torch = pytest.importorskip("torch")
+    return torch, "cpu"
+
+
+# --- labels and the classifier API ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [["ant", "bee", "cat"], [3, 17, 42], [-1.0, 2.0, 7.0], [True, False, None]],
+    ids=["strings", "non-contiguous-ints", "floats", "object-mixed"],
+)
+def test_labels_of_any_type(blobs, labels) -> None:
+    X, y = blobs
+    if labels[-1] is None:  # labels of mixed types are rejected as scikit-learn rejects them
+        with pytest.raises(ValueError, match="label type"):
+            quick().fit(X, np.array([True, "x", 3], dtype=object)[y])
+        return
+    names = np.array(labels)[y]
+    clf = quick().fit(X, names)
+    np.testing.assert_array_equal(clf.classes_, np.sort(np.array(labels)))
+    assert clf.classes_.dtype == names.dtype
+    pred = clf.predict(X)
+    assert pred.dtype == names.dtype
+    assert clf.score(X, names) > 0.95
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-10)
+
+
+def test_pipeline_and_grid_search_with_string_labels(blobs) -> None:
+    X, y = blobs
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    pipe = make_pipeline(StandardScaler(), quick())
+    search = GridSearchCV(pipe, {"mlpclassifier__hidden_layer_sizes": [(4,), (16,)]}, cv=3)
+    search.fit(X, names)
+    assert search.best_params_["mlpclassifier__hidden_layer_sizes"] in [(4,), (16,)]
+    assert set(search.predict(X)) <= set(names)
+    assert search.score(X, names) > 0.95
+
+
+def test_import_xpnn_does_not_import_sklearn() -> None:
+    code = "import sys, xpnn; assert 'sklearn' not in sys.modules; xpnn.MLPClassifier; assert 'sklearn' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"solver": "lbfgs"}, "first-order optimizers"),
+        ({"activation": "tanh"}, "activation must be one of"),
+        ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be"),
+        ({"alpha": -1.0}, "alpha must be"),
+        ({"learning_rate_init": 0.0}, "learning_rate_init must be"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"max_iter": 0}, "max_iter must be"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change must be"),
+        ({"dtype": 32}, "dtype must be"),
+    ],
+)
+def test_bad_parameters_are_named(blobs, params, message) -> None:
+    X, y = blobs
+    with pytest.raises(ValueError, match=message):
+        quick(**params).fit(X, y)
+
+
+# --- the training loop ----------------------------------------------------------------------------
+
+
+def test_partial_fit_continues_like_fit(blobs) -> None:
+    """Three partial_fit epochs are a three-epoch fit: same init, batches and optimizer state."""
+    X, y = blobs
+    labels = np.array(["x", "y", "z"])[y]
+    params = {"shuffle": False, "batch_size": 32, "max_iter": 3, "n_iter_no_change": 100}
+    with pytest.warns(ConvergenceWarning):
+        full = quick(**params).fit(X, labels)
+    inc = quick(**params)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        inc.partial_fit(X, labels)
+    inc.partial_fit(X, labels, classes=["x", "y", "z"])
+    inc.partial_fit(X, labels)
+    inc.partial_fit(X[:60], labels[:60])  # a part of the data: continues all the same
+    inc.partial_fit(X[60:], labels[60:])
+    assert inc.t_ == 3 * X.shape[0] and inc.n_iter_ == 1 and len(inc.loss_curve_) == 4
+    with pytest.raises(ValueError, match="not in `self.classes_`"):
+        inc.partial_fit(X, np.array(["x", "q", "z"])[y])
+    with pytest.raises(ValueError, match="early_stopping"):
+        quick(early_stopping=True).partial_fit(X, labels, classes=["x", "y", "z"])
+    # epochs 1-2 equal; the 3rd partial_fit saw the data in two calls (two ragged batches)
+    np.testing.assert_allclose(full.loss_curve_[:2], inc.loss_curve_[:2], rtol=1e-12)
+    assert inc.loss_curve_[-1] < inc.loss_curve_[0]
+
+
+def test_partial_fit_equals_fit_epoch_by_epoch(blobs) -> None:
+    X, y = blobs
+    params = {"shuffle": False, "batch_size": 40, "max_iter": 3, "n_iter_no_change": 100}
+    with pytest.warns(ConvergenceWarning):
+        full = quick(**params).fit(X, y)
+    inc = quick(**params)
+    for _ in range(3):
+        inc.partial_fit(X, y, classes=np.unique(y))
+    for a, b in zip(full.coefs_ + full.intercepts_, inc.coefs_ + inc.intercepts_):
+        np.testing.assert_allclose(xpnn.to_numpy(a), xpnn.to_numpy(b), rtol=1e-12)
+    np.testing.assert_allclose(full.loss_curve_, inc.loss_curve_, rtol=1e-12)
+
+
+def test_warm_start_continues_from_the_fitted_weights(blobs) -> None:
+    """Plain SGD has no state, so 2 + 2 warm-started epochs are 4 epochs."""
+    X, y = blobs
+    params = {"solver": "sgd", "learning_rate_init": 0.05, "shuffle": False, "n_iter_no_change": 100}
+    with pytest.warns(ConvergenceWarning):
+        four = quick(max_iter=4, **params).fit(X, y)
+    warm = quick(max_iter=2, warm_start=True, **params)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    assert len(warm.loss_curve_) == 4
+    np.testing.assert_allclose(warm.loss_curve_, four.loss_curve_, rtol=1e-12)
+    for a, b in zip(four.coefs_, warm.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(ValueError, match="same classes"):
+        warm.fit(X, y + 1)
+    cold = quick(max_iter=2, **params)
+    with pytest.warns(ConvergenceWarning):
+        cold.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        cold.fit(X, y)  # without warm_start: a fresh start, the same two epochs
+    assert len(cold.loss_curve_) == 2
+
+
+def _sklearn_stop_epoch(scores: list[float], tol: float, patience: int) -> int:
+    """The epoch at which scikit-learn's rule stops on these validation scores (0 = never)."""
+    best, count = -np.inf, 0
+    for epoch, score in enumerate(scores, start=1):
+        count = count + 1 if score < best + tol else 0
+        best = max(best, score)
+        if count > patience:
+            return epoch
+    return 0
+
+
+def test_early_stopping_stops_by_the_rule_and_restores_the_best_weights(blobs) -> None:
+    X, y = blobs
+    X = X + np.random.default_rng(0).normal(scale=2.5, size=X.shape)  # noisy: validation stalls
+    params = {"early_stopping": True, "validation_fraction": 0.25, "n_iter_no_change": 3, "tol": 1e-3}
+    clf = quick(max_iter=500, **params).fit(X, y)
+    scores = clf.validation_scores_
+    assert len(scores) == clf.n_iter_ == len(clf.loss_curve_) < 500
+    assert _sklearn_stop_epoch(scores, 1e-3, 3) == clf.n_iter_
+    assert clf.best_validation_score_ == max(scores)
+    best_epoch = scores.index(max(scores)) + 1
+    # The same run stopped at the best epoch (same init, split and shuffles up to there).
+    with pytest.warns(ConvergenceWarning):
+        upto = quick(max_iter=best_epoch, **{**params, "n_iter_no_change": 1000}).fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, upto.coefs_ + upto.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_loss_stop_and_convergence_warning(blobs) -> None:
+    X, y = blobs
+    clf = quick(tol=10.0, n_iter_no_change=2).fit(X, y)  # no epoch improves by 10: stop at 1 + 2 + 1
+    assert clf.n_iter_ == 4
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(2\\)"):
+        quick(max_iter=2).fit(X, y)
+
+
+def test_alpha_is_sklearns_l2_per_batch() -> None:
+    """One full-batch epoch's loss is the cross-entropy plus 0.5 * alpha * sum(W**2) / n."""
+    rng = np.random.default_rng(1)
+    net = {
+        "W1": rng.normal(size=(5, 4)),
+        "b1": rng.normal(size=4),
+        "W2": rng.normal(size=(4, 3)),
+        "b2": rng.normal(size=3),
+    }
+    X = rng.normal(size=(20, 5))
+    y = rng.integers(0, 3, 20)
+    alpha = 0.7
+    clf = MLPClassifier.from_network(
+        net, activation="relu", alpha=alpha, batch_size=20, warm_start=True, max_iter=1, solver="sgd"
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    h = np.maximum(X @ net["W1"] + net["b1"], 0) @ net["W2"] + net["b2"]
+    p = np.exp(h - h.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    cross_entropy = -np.mean(np.log(p[np.arange(20), y]))
+    penalty = 0.5 * alpha * (np.sum(net["W1"] ** 2) + np.sum(net["W2"] ** 2)) / 20
+    assert clf.loss_curve_ == pytest.approx([cross_entropy + penalty], rel=1e-12)
+
+
+# --- backends and Array API dispatch ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dispatch_follows_the_input(blobs, name, dtype) -> None:
+    X, y = blobs
+    xp, device = namespace(name)
+    X_xp = xp.asarray(X.astype(dtype), device=device)
+    y_xp = xp.asarray(y, device=device)
+    with pytest.warns(ConvergenceWarning):
+        ref = quick(max_iter=5).fit(X.astype(dtype), y)
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.warns(ConvergenceWarning):
+            clf = quick(max_iter=5).fit(X_xp, y_xp)
+        pred, proba = clf.predict(X_xp), clf.predict_proba(X_xp)
+        score = clf.score(X_xp, y_xp)
+    for out in (pred, proba, clf.coefs_[0], clf.intercepts_[-1]):
+        assert xpnn.backend_of(out) == name
+        if device is not None:
+            assert str(out.device) == str(X_xp.device)
+    assert str(proba.dtype).endswith(dtype) and str(pred.dtype).endswith("int64")
+    assert clf.network_.backend == name
+    assert isinstance(score, float)
+    # The same seed gives the same training on every library (up to rounding).
+    rtol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(xpnn.to_numpy(proba), ref.predict_proba(X.astype(dtype)), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(clf.loss_curve_, ref.loss_curve_, rtol=rtol)
+    if name != "numpy":
+        same = r"MLPClassifier.predict\(\) must use the same namespace"
+        with sklearn.config_context(array_api_dispatch=True), pytest.raises(ValueError, match=same):
+            clf.predict(X)
+    # Without dispatch, scikit-learn's rule: NumPy out.
+    assert isinstance(clf.predict(X), np.ndarray)
+
+
+def test_dispatch_with_string_labels_and_labels_from_another_library(blobs) -> None:
+    torch = pytest.importorskip("torch")
+    X, y = blobs
+    names = np.array(["a", "b", "c"])[y]
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.warns(ConvergenceWarning):
+            clf = quick(max_iter=5).fit(torch.asarray(X), names)
+        pred = clf.predict(torch.asarray(X))
+        proba = clf.predict_proba(torch.asarray(X))
+        with pytest.warns(ConvergenceWarning):
+            other = quick(max_iter=5).fit(torch.asarray(X), np.asarray(y))  # y from NumPy
+        assert xpnn.backend_of(other.predict(torch.asarray(X))) == "torch"
+    assert isinstance(pred, np.ndarray) and set(pred) <= {"a", "b", "c"}  # strings stay NumPy
+    assert xpnn.backend_of(proba) == "torch"
+
+
+def test_backend_parameter_trains_there_and_answers_in_numpy(backend: Case, blobs) -> None:
+    if backend.name == "dask":
+        pytest.skip("training on Dask is not offered: train on NumPy/CuPy, predict on Dask")
+    X, y = blobs
+    names = np.array(["a", "b", "c"])[y]
+    dtype = "float64" if backend.has_float64() else "float32"
+    params = {"max_iter": 4, "dtype": dtype, "random_state": 5}
+    with pytest.warns(ConvergenceWarning):
+        ref = quick(**params).fit(X, names)
+    with pytest.warns(ConvergenceWarning):
+        clf = quick(backend=backend.name, device=backend.device_arg, **params).fit(X, names)
+    assert clf.network_.backend == backend.name
+    assert xpnn.backend_of(clf.coefs_[0]) == backend.name
+    proba = clf.predict_proba(X)
+    assert isinstance(proba, np.ndarray)
+    rtol = 1e-9 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(proba, ref.predict_proba(X), rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(clf.predict(X), ref.predict(X))
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.network_.backend == backend.name
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    # training goes on from the pickled state
+    again.partial_fit(X, names)
+    assert again.n_iter_ == 1 and len(again.loss_curve_) == 5
+
+
+# --- wrapping a trained network --------------------------------------------------------------------
+
+
+def test_from_network_scores_the_books_accuracy(backend: Case, real_data_dir: Path) -> None:
+    x, t = xpnn.load_mnist(split="test", data_dir=real_data_dir, download=False)
+    net = xpnn.load_sample_network(real_data_dir, download=False)
+    clf = MLPClassifier.from_network(xpnn.to_backend(net, backend.name, backend.device))
+    assert clf.hidden_layer_sizes == (50, 100) and clf.activation == "logistic"
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+    assert clf.score(x, t) == BOOK_ACCURACY
+    named = MLPClassifier.from_network(net, classes=[f"digit {i}" for i in range(10)])
+    assert named.score(x[:500], np.array([f"digit {i}" for i in range(10)])[t[:500]]) == clf.score(
+        x[:500], t[:500]
+    )
+    with pytest.raises(ValueError, match="10 outputs"):
+        MLPClassifier.from_network(net, classes=["a", "b"])
+
+
+# --- the benchmark script ----------------------------------------------------------------------------
+
+
+def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir: Path) -> None:
+    """Only that it runs and what it writes: speed is read from its output, never asserted."""
+    script = Path(__file__).parent.parent / "benchmarks" / "sklearn_fit.py"
+    args = ["--epochs", "1", "--rounds", "1", "--train-rows", "300", "--backends", "numpy"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "sklearn-fit.json").read_text())
+    assert set(data["raw"]) == {"1/scikit-learn MLPClassifier", "1/xpnn.MLPClassifier[numpy]"}
+    assert all(r["median"] > 0 and 0.0 <= r["score"] <= 1.0 for r in data["raw"].values())
+    assert "| epochs | estimator |" in (tmp_path / "sklearn-fit.md").read_text()
