@@ -274,3 +274,23 @@ def test_dask_example_cuda_without_cupy_says_cupy_is_missing(real_data_dir) -> N
     stderr = one_line_error(result)
     assert "cupy is not installed" in stderr and "pip install cupy-cuda12x" in stderr
     assert "nvidia-smi" not in stderr  # no pointing at drivers
+
+
+@only_in["numpy"]
+@pytest.mark.parametrize(
+    "args", [["--count", "0"], ["--count", "-3"], ["--count", "100000"], ["--start", "-1"]]
+)
+def test_show_digits_refuses_a_count_it_cannot_draw(tmp_path: Path, args: list[str]) -> None:
+    out = tmp_path / "digits.png"
+    result = run_example("show_digits.py", "--out", str(out), "--data-dir", str(tmp_path), *args, check=False)
+    assert "--count must be 1 to 400" in one_line_error(result)
+    assert not out.exists()
+
+
+@only_in["numpy"]
+def test_show_digits_start_past_the_end_is_one_line(real_data_dir, tmp_path: Path) -> None:
+    out = tmp_path / "digits.png"
+    args = ["--out", str(out), "--data-dir", str(real_data_dir), "--no-download", "--start", "10000"]
+    result = run_example("show_digits.py", *args, check=False)
+    assert "there are 10000 test digits" in one_line_error(result)
+    assert not out.exists()
