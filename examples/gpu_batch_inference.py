@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         x_test, t_test = xpnn.load_mnist(normalize=False, split="test", data_dir=args.data_dir)
         network = xpnn.to_backend(xpnn.load_sample_network(args.data_dir), impl.name, dev, dtype=args.dtype)
     except xpnn.BackendUnavailableError as e:
-        print(f"error: {' '.join(str(e).split())} Without a GPU, run with --backend numpy.", file=sys.stderr)
+        reason = " ".join(str(e).split()).rstrip(".")
+        print(f"error: {reason}. Without a GPU, run with --backend numpy.", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
