@@ -331,7 +331,7 @@ def test_backend_parameter_trains_there_and_answers_in_numpy(backend: Case, blob
         ref = quick(**params).fit(X, names)
     with pytest.warns(ConvergenceWarning):
         clf = quick(backend=backend.name, device=backend.device_arg, **params).fit(X, names)
-    assert clf.network_.backend == backend.name
+    assert clf.network_.backend == backend.name and clf.network_.activation == "relu"
     assert xpnn.backend_of(clf.coefs_[0]) == backend.name
     proba = clf.predict_proba(X)
     assert isinstance(proba, np.ndarray)
@@ -362,6 +362,9 @@ def test_from_network_scores_the_books_accuracy(backend: Case, real_data_dir: Pa
     )
     with pytest.raises(ValueError, match="10 outputs"):
         MLPClassifier.from_network(net, classes=["a", "b"])
+    # A network that says its activation keeps it; a fitted estimator's network says it.
+    relu = MLPClassifier.from_network(xpnn.to_backend(net, activation="relu"))
+    assert relu.activation == "relu" and relu.network_.activation == "relu"
 
 
 # --- the benchmark script ----------------------------------------------------------------------------

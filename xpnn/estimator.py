@@ -55,7 +55,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backends import backend_of, device_of, get_backend, to_numpy
 from ._compat import array_namespace, is_array_api_obj
-from .network import Network, forward, to_backend
+from .functions import HIDDEN_ACTIVATIONS
+from .network import Network, forward, run_layers, to_backend
 
 __all__ = ["MLPClassifier"]
 
@@ -319,7 +320,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may contain large"
                 " values and need to be preprocessed (StandardScaler), or learning_rate_init is too large."
             )
-        self.network_ = to_backend(params, impl.name, dev)
+        self.network_ = to_backend(params, impl.name, dev, activation=act)
         return self
 
     def _encode(self, y: np.ndarray, *, incremental: bool, first_pass: bool) -> np.ndarray:
@@ -564,7 +565,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         net = state.get("network_")
         if isinstance(net, tuple) and net[:1] == ("xpnn.Network",):
             _, arrays, backend, device = net
-            state = {**state, "network_": to_backend(arrays, backend, device)}
+            act = ACTIVATIONS.get(state.get("activation", ""))
+            state = {**state, "network_": to_backend(arrays, backend, device, activation=act)}
         super().__setstate__(state)
 
     @classmethod
@@ -590,9 +592,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(net, Network):
             sizes = net.sizes
         else:
-            net = to_backend(
-                net, params.get("backend") or "numpy", params.get("device"), dtype=params.get("dtype")
+            backend, device, dtype = (
+                params.get("backend") or "numpy",
+                params.get("device"),
+                params.get("dtype"),
             )
+            net = to_backend(net, backend, device, dtype=dtype, activation=ACTIVATIONS.get(activation))
             sizes = net.sizes
         est = cls(hidden_layer_sizes=tuple(sizes[1:-1]), activation=activation, **params)
         est._check_params()
@@ -666,6 +671,7 @@ def _glorot(sizes: tuple[int, ...], activation: str, rng: np.random.RandomState)
 
 def _accuracy(params: dict[str, Array], X: Array, t: Array, activation: str, xp: Any) -> float:
     """Accuracy of the (unplaced) parameters on ``X`` against integer codes ``t``, counted on the device."""
-    z = forward(params, X, activation=activation, output="identity")
+    layers = [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, len(params) // 2 + 1)]
+    z = run_layers(layers, X, HIDDEN_ACTIVATIONS[activation], lambda a, xp: a, xp)
     hits = xp.count_nonzero(xp.argmax(z, axis=-1) == xp.astype(t, xp.int64))
     return float(hits) / int(X.shape[0])
