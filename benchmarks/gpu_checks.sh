@@ -6,7 +6,8 @@
 #
 # It runs the whole test suite on CuPy (XPNN_REQUIRE_GPU=1: a missing GPU fails), the GPU batch
 # inference example (float32 at 1M images with a batch sweep, then float16 and bfloat16 on
-# torch), and the benchmark sections that compare xpnn[cupy] with PyTorch on cuda. Logs and
+# torch), the benchmark sections that compare xpnn[cupy] with PyTorch on cuda, and training's
+# epoch time on xpnn[cupy] and xpnn[torch-cuda] against torch-CUDA. Logs and
 # benchmark results go to OUT_DIR (default: benchmarks/results-gpu); commit them with the
 # device name and date they contain. XPNN_DATA_DIR must point at the MNIST test files and
 # the book's weights.
@@ -42,5 +43,13 @@ if python -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].avai
     tests/test_estimator.py -k "sklearn_estimator_check and (cupy or cuda)"
 else
   echo "== sklearn-fit, sklearn-checks-gpu: skipped (no usable GPU: CuPy cannot run here)"
+fi
+# Training (issue 10; needs the MNIST training files too): one epoch of 784-100-100-10 Adam on
+# xpnn[cupy] and xpnn[torch-cuda] against PyTorch's eager loop on cuda; the book's ch. 5 example on CuPy.
+if python -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].available else 1)" 2>/dev/null; then
+  run bench-train python benchmarks/train.py epoch --gpu --out "$out"
+  run example-train-cupy python examples/train_mnist.py --backend cupy --plot "$out/train_mnist_cupy.png"
+else
+  echo "== bench-train, example-train-cupy: skipped (no usable GPU: CuPy cannot run here)"
 fi
 exit $status

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import Case, assert_close, tolerance
+from conftest import REQUESTED, Case, assert_close, tolerance
 
 import xpnn
 from xpnn import optimizers
@@ -445,3 +445,90 @@ def test_custom_optimizer_object() -> None:
     net = xpnn.random_network([6, 3], seed=3)
     trained, _ = xpnn.train(net, x, t, optimizer=Halve(), iters=2, batch_size=10, progress=False)
     np.testing.assert_allclose(trained["W1"], net["W1"] * 0.25)
+
+
+# --- the command line and the example ----------------------------------------------------------
+
+
+@pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="the command runs once, in the NumPy session")
+def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    if not (real_data_dir / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the MNIST training files are not in XPNN_DATA_DIR")
+    out = tmp_path / "net.npz"
+    common = ["--data-dir", str(real_data_dir), "--no-download"]
+    run = [sys.executable, "-W", "error", "-m", "xpnn.cli"]
+    result = subprocess.run(
+        [*run, "train", "--train-size", "500", "--iters", "12", "--batch-size", "100", "--out", str(out), *common],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [ln for ln in result.stdout.splitlines() if "train acc, test acc |" in ln]
+    assert len(lines) == 3  # 5 iterations per epoch: 5, 10, 12
+    test_acc = float(lines[-1].rsplit(",", 1)[1])
+    evaluated = subprocess.run(
+        [*run, "mnist", "--weights", str(out), "--activation", "relu", *common],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert float(evaluated.stdout.splitlines()[0].removeprefix("Accuracy:")) == pytest.approx(
+        test_acc, abs=1e-4
+    )
+
+
+def test_cli_train_errors_are_one_line(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    for args, message in (
+        (["--sizes", "784,abc,10"], "--sizes takes layer widths"),
+        (["--sizes", "100,10"], "MNIST needs 784 inputs"),
+        (["--out", str(tmp_path / "w.pkl")], "--out must name a .npz or .safetensors file"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "xpnn.cli", "train", *args], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_train_mnist_example_draws_the_learning_curve(backend: Case, real_data_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    trainable(backend)
+    if not (real_data_dir / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the MNIST training files are not in XPNN_DATA_DIR")
+    png = tmp_path / "curve.png"
+    example = Path(__file__).parent.parent / "examples" / "train_mnist.py"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(example), "--train-size", "300", "--iters", "6", "--plot", str(png),
+         "--data-dir", str(real_data_dir), "--no-download", *backend.cli_args],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("train acc, test acc |") == 2
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="runs once, in the NumPy session")
+def test_training_benchmark_runs_and_writes_results(real_data_dir, tmp_path) -> None:
+    """Speed is read from the benchmark's output, never asserted here; only that it runs."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not (real_data_dir / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the MNIST training files are not in XPNN_DATA_DIR")
+    script = Path(__file__).parent.parent / "benchmarks" / "train.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "book-ch5", "--iters", "20", "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "train-book-ch5.json").read_text())
+    assert set(data["times_s"]) == set(data["test_acc"]) and len(data["times_s"]) == 4
+    assert "| code |" in (tmp_path / "train-book-ch5.md").read_text()

@@ -2,9 +2,11 @@
 
     xpnn backends                                  which backends are usable here, and why not
     xpnn mnist [--backend NAME] [--batch-size N]   the book's network on the MNIST test set
-               [--data-dir DIR] [--weights PATH] [--no-download]
+               [--data-dir DIR] [--weights PATH] [--activation relu] [--no-download]
     xpnn export --out model.onnx [--weights PATH]  a network as an ONNX model (xpnn[onnx])
                [--activation relu] [--output argmax] [--input-dtype uint8 --normalize]
+    xpnn train [--backend NAME] [--sizes 784,50,10] [--optimizer sgd] [--lr 0.1] [--iters N |
+               --epochs N] [--out FILE] ...       train on MNIST (default: the book's ch. 5 run)
 
 User errors print one line and exit with status 2, not a traceback.
 """
@@ -54,9 +56,11 @@ def _mnist(args: argparse.Namespace) -> int:
         else load_sample_network(args.data_dir, download=not args.no_download)
     )
     network = to_backend(weights, impl.name, dev)
-    accuracy(network, x[:1], t[:1], normalize=True)  # warm-up: kernels, JIT, first allocation
+    accuracy(
+        network, x[:1], t[:1], normalize=True, activation=args.activation
+    )  # warm-up: kernels, JIT, first allocation
     start = time.perf_counter()
-    result = accuracy(network, x, t, batch_size=args.batch_size, normalize=True)
+    result = accuracy(network, x, t, batch_size=args.batch_size, normalize=True, activation=args.activation)
     seconds = time.perf_counter() - start
     print(f"Accuracy:{result}")
     print(
@@ -122,6 +126,56 @@ def _add_export(sub: Any) -> None:
     e.set_defaults(run=_export)
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .mnist import load_mnist
+    from .training import random_network, train
+    from .weights import save_weights
+
+    if args.out and not args.out.lower().endswith((".npz", ".safetensors")):
+        raise ValueError(f"--out must name a .npz or .safetensors file; got {args.out!r}")
+    try:
+        sizes = [int(s) for s in args.sizes.replace("-", ",").split(",")]
+    except ValueError:
+        raise ValueError(f"--sizes takes layer widths such as 784,50,10; got {args.sizes!r}") from None
+    if sizes[0] != 784 or sizes[-1] != 10:
+        raise ValueError(f"MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got {args.sizes!r}")
+    try:
+        init: str | float = float(args.weight_init)
+    except ValueError:
+        init = args.weight_init
+    impl, dev = get_backend(args.backend, args.device)
+    download = not args.no_download
+    x, t = load_mnist(normalize=True, split="train", data_dir=args.data_dir, download=download)
+    x_test, t_test = load_mnist(normalize=True, split="test", data_dir=args.data_dir, download=download)
+    if args.train_size:
+        x, t = x[: args.train_size], t[: args.train_size]
+    net = random_network(sizes, weight_init=init, seed=args.seed, dtype=args.dtype)
+    print(
+        f"{'-'.join(map(str, sizes))} {args.activation}, {args.optimizer} lr {args.lr}, batch {args.batch_size},"
+        f" {len(x):,} images on {impl.name} {impl.describe_device(dev)}"
+    )
+    start = time.perf_counter()
+
+    def report(row: dict) -> None:
+        print(
+            f"epoch {row['epoch']:>3} (iteration {row['iteration']:>6}) loss {row['loss']:.4f}"
+            f" | train acc, test acc | {row['train_acc']:.4f}, {row['test_acc']:.4f}",
+            flush=True,
+        )
+
+    network, history = train(
+        net, x, t, activation=args.activation, optimizer=args.optimizer, lr=args.lr,
+        batch_size=args.batch_size, iters=args.iters or (None if args.epochs else 10_000), epochs=args.epochs,
+        seed=args.seed,
+        weight_decay=args.weight_decay, backend=impl.name, device=dev, x_test=x_test, t_test=t_test,
+        progress=False if args.no_progress else None, on_epoch=report,
+    )  # fmt: skip
+    print(f"trained in {time.perf_counter() - start:.1f} s; test accuracy {history['test_acc'][-1]:.4f}")
+    if args.out:
+        print(f"weights written to {save_weights(network, args.out)}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xpnn", description="The book's networks on any Array API backend.")
     p.add_argument("--version", action="version", version=f"xpnn {__version__}")
@@ -140,8 +194,37 @@ def parser() -> argparse.ArgumentParser:
         "--weights", default=None, help="weights file (.pkl, .npz, .safetensors); default: the book's"
     )
     m.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
+    m.add_argument("--activation", default="sigmoid", help="hidden activation: sigmoid (the book's) or relu")
     m.set_defaults(run=_mnist)
     _add_export(sub)
+
+    r = sub.add_parser(
+        "train", help="train a network on MNIST (default: the book's ch. 5 run, 10,000 iterations)"
+    )
+    r.add_argument("--backend", default="numpy", help=f"{', '.join(BACKENDS)} or auto (default: numpy)")
+    r.add_argument("--device", default=None, help="backend device, e.g. cuda:0")
+    r.add_argument("--sizes", default="784,50,10", help="layer widths, input first (default: 784,50,10)")
+    r.add_argument("--activation", default="relu", choices=["relu", "sigmoid"], help="hidden activation")
+    r.add_argument("--weight-init", default="0.01", help="he, xavier or a standard deviation (default: 0.01)")
+    r.add_argument("--optimizer", default="sgd", help="sgd, momentum, nesterov, adagrad, rmsprop or adam")
+    r.add_argument("--lr", type=float, default=0.1, help="learning rate (default: 0.1)")
+    r.add_argument("--batch-size", type=int, default=100, help="mini-batch size (default: 100)")
+    steps = r.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--iters", type=int, default=None, help="the book's loop: batches drawn with replacement"
+    )
+    steps.add_argument("--epochs", type=int, default=None, help="epochs, shuffled without replacement")
+    r.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (default: 0)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default: 0)")
+    r.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    r.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
+    r.add_argument("--out", default=None, help="write the trained weights here (.npz or .safetensors)")
+    r.add_argument(
+        "--data-dir", default=None, help="data directory (default: $XPNN_DATA_DIR or the per-user one)"
+    )
+    r.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(run=_train)
     return p
 
 

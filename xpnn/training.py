@@ -9,7 +9,7 @@ the history.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -246,6 +246,7 @@ def train(
     x_test: Any = None,
     t_test: Any = None,
     progress: bool | None = None,
+    on_epoch: Callable[[dict[str, Any]], object] | None = None,
 ) -> tuple[Network, dict[str, list]]:
     """Train ``net`` on ``x`` and labels ``t`` by mini-batch gradient descent; the book's loop.
 
@@ -269,6 +270,8 @@ def train(
       cast to it batch by batch, so integer or float64 data is never copied whole).
     - ``progress`` shows a tqdm bar: True, False, or None (the default) for runs of 2,000
       iterations or more.
+    - ``on_epoch``, if given, is called after each epoch with that epoch's entry of the
+      history (a dict of Python numbers), for printing or logging as training goes.
 
     >>> x, t = np.eye(4), np.arange(4) % 2
     >>> net, history = train(random_network([4, 2], seed=0), x, t, epochs=50, batch_size=2, lr=0.5)
@@ -342,6 +345,8 @@ def train(
             history["train_acc"].append(accuracy(trained, X, T, activation=activation))
             if x_test is not None:
                 history["test_acc"].append(accuracy(trained, x_test, t_test, activation=activation))
+            if on_epoch is not None:
+                on_epoch({key: values[-1] for key, values in history.items()})
     finally:
         if bar is not None:
             bar.close()
