@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import asarray, backend_of, device_of, get_backend, to_numpy
+from ._backends import asarray, backend_of, get_backend, to_numpy
 from .inference import accuracy
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
-from .network import Network, layer_arrays, to_backend
+from .network import Network, place
 from .optimizers import Optimizer, get_optimizer
 
 __all__ = ["gradient", "loss", "numerical_gradient", "random_network", "train"]
@@ -87,18 +87,20 @@ def _check_not_dask(x: Any, backend: str | None) -> None:
 def _placed(net: Mapping[str, Array], x: Any, backend: str | None, device: Any) -> Network:
     """The network on the backend a call runs on: ``backend``; else a Network's own; else ``x``'s."""
     _check_not_dask(x, backend)
-    if backend is None:
-        if isinstance(net, Network) and device is None:
-            return net
-        if isinstance(net, Network):
-            backend = net.backend
-        else:
-            backend = backend_of(x) or "numpy"
-            if device is None and backend != "numpy":
-                device = device_of(x)
-    if isinstance(net, Network) and net.backend == backend and (device is None or device == net.device):
-        return net
-    return to_backend(net, backend, device)
+    network = place(net, x, backend=backend, device=device)
+    if not isinstance(network, Network):
+        raise TypeError(
+            f"training needs a book-style dict or a Network of arrays; got {type(network).__name__}"
+        )
+    return network
+
+
+def _activation(network: Network, activation: str | None) -> str:
+    """``activation``, else the network's own (``to_backend(..., activation=)``), else sigmoid."""
+    name = activation if activation is not None else (network.activation or "sigmoid")
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; training supports {', '.join(ACTIVATIONS)}")
+    return name
 
 
 def _labels(network: Network, t: Any, n: int) -> Array:
@@ -127,7 +129,7 @@ def loss(
     x: Any,
     t: Any,
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     weight_decay: float = 0.0,
     backend: str | None = None,
     device: Any = None,
@@ -136,13 +138,15 @@ def loss(
 
     ``t`` holds integer labels ``(N,)`` or one-hot rows. With ``weight_decay`` (λ) set,
     ``0.5 * λ * Σ W²`` over the weight matrices is added, as the book's ``MultiLayerNet``.
-    Placement follows :func:`xpnn.forward`.
+    Placement follows :func:`xpnn.forward`; ``activation`` (``"sigmoid"`` or ``"relu"``)
+    None means the network's own, else sigmoid.
 
     >>> net = random_network([4, 3], seed=0, dtype="float64")
     >>> round(loss(net, np.zeros((2, 4)), np.array([0, 2])), 4)  # log(3): all outputs equal
     1.0986
     """
-    _, params, xd, td = _call_args(net, x, t, backend, device)
+    network, params, xd, td = _call_args(net, x, t, backend, device)
+    activation = _activation(network, activation)
     return float(to_numpy(loss_value(params, xd, td, activation=activation, weight_decay=weight_decay)))
 
 
@@ -151,7 +155,7 @@ def gradient(
     x: Any,
     t: Any,
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     weight_decay: float = 0.0,
     backend: str | None = None,
     device: Any = None,
@@ -164,7 +168,8 @@ def gradient(
     >>> gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)  # softmax(0) - one_hot
     array([-0.6667,  0.3333,  0.3333])
     """
-    _, params, xd, td = _call_args(net, x, t, backend, device)
+    network, params, xd, td = _call_args(net, x, t, backend, device)
+    activation = _activation(network, activation)
     return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay)[1]
 
 
@@ -173,7 +178,7 @@ def numerical_gradient(
     x: Any,
     t: Any,
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     h: float = 1e-4,
     weight_decay: float = 0.0,
     backend: str | None = None,
@@ -190,6 +195,7 @@ def numerical_gradient(
     array([-0.6667,  0.3333,  0.3333])
     """
     network, params, xd, td = _call_args(net, x, t, backend, device)
+    activation = _activation(network, activation)
     h = float(h)
     if not h > 0.0:
         raise ValueError(f"h must be a positive step; got {h}")
@@ -233,7 +239,7 @@ def train(
     x: Any,
     t: Any,
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     optimizer: str | Optimizer = "sgd",
     lr: float = 0.1,
     batch_size: int = 100,
@@ -251,8 +257,8 @@ def train(
     """Train ``net`` on ``x`` and labels ``t`` by mini-batch gradient descent; the book's loop.
 
     Returns ``(network, history)``. ``network`` is a :class:`Network` on the training backend
-    (use it with ``predict``, ``accuracy``, ``save_weights``, ``to_numpy``); ``net`` itself is
-    not modified. ``history`` maps ``"epoch"``, ``"iteration"``, ``"loss"`` (the mean
+    that carries its ``activation``, so ``predict(network, x)`` and ``accuracy`` use it (use it
+    also with ``save_weights``, ``to_numpy``); ``net`` itself is not modified. ``history`` maps ``"epoch"``, ``"iteration"``, ``"loss"`` (the mean
     mini-batch loss since the previous entry), ``"train_acc"`` and, with ``x_test`` and
     ``t_test``, ``"test_acc"`` to lists with one Python number per epoch.
 
@@ -266,6 +272,8 @@ def train(
     - ``optimizer`` is ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
       ``"adam"`` (the book's hyper-parameters, learning rate ``lr``) or an object with
       ``init``/``update`` (see :mod:`xpnn.optimizers`).
+    - ``activation`` (hidden layers): ``"sigmoid"`` or ``"relu"``; None means the network's
+      own (``to_backend(..., activation=)``), else sigmoid, the book's.
     - Placement follows :func:`xpnn.forward`; the weights' dtype is the compute dtype (``x`` is
       cast to it batch by batch, so integer or float64 data is never copied whole).
     - ``progress`` shows a tqdm bar: True, False, or None (the default) for runs of 2,000
@@ -287,11 +295,9 @@ def train(
     for name, value in (("batch_size", batch_size), ("iters", iters), ("epochs", epochs)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; training supports {', '.join(ACTIVATIONS)}")
     opt = get_optimizer(optimizer, lr=lr)
     network = _placed(net, x, backend, device)
-    layer_arrays(network)
+    activation = _activation(network, activation)
     n = int(x.shape[0]) if hasattr(x, "shape") and x.shape else 0
     if n == 0:
         raise ValueError("no training data: x must have shape (N, n_in) with N >= 1")
@@ -338,7 +344,7 @@ def train(
                 if bar is not None:
                     bar.update(1)
             iteration += count
-            trained = _network(params, network)
+            trained = _network(params, network, activation)
             history["epoch"].append(epoch)
             history["iteration"].append(iteration)
             history["loss"].append(float(to_numpy(total)) / count)
@@ -350,12 +356,12 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    return _network(params, network), history
+    return _network(params, network, activation), history
 
 
-def _network(params: dict[str, Array], like: Network) -> Network:
+def _network(params: dict[str, Array], like: Network, activation: str) -> Network:
     """A Network of the arrays ``params`` (already on ``like``'s backend and device), no copy."""
     n = len(params) // 2
     layers = [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, n + 1)]
     impl, dev = get_backend(like.backend, like.device)
-    return Network(layers, impl, dev, like.xp)
+    return Network(layers, impl, dev, like.xp, activation=activation)
