@@ -9,6 +9,7 @@ import pickle
 import pickletools
 import struct
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +226,34 @@ def test_genuine_npz_loads_bit_identically(tmp_path: Path, compressed: bool) -> 
     net = awkward_network()
     path = tmp_path / "net.npz"
     (np.savez_compressed if compressed else np.savez)(path, **net)
+    assert_loaded_bit_identical(path, net)
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_every_npy_version_in_an_npz_loads(tmp_path: Path, version: tuple[int, int]) -> None:
+    net = reference.random_network((3, 2), np.float32)
+    net["W1"] = np.asfortranarray(net["W1"])
+    path = tmp_path / "net.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for k, v in net.items():
+            with zf.open(f"{k}.npy", "w") as f:
+                np.lib.format.write_array(f, v, version=version)
+    assert_loaded_bit_identical(path, net)
+
+
+def test_python2_style_array_data_loads(tmp_path: Path) -> None:
+    # Python 2 wrote array data as a str; read with encoding="latin1" it is a str here.
+    class Py2Array:
+        def __init__(self, a: np.ndarray) -> None:
+            self.a = a
+
+        def __reduce__(self):
+            state = (1, self.a.shape, self.a.dtype, False, self.a.tobytes().decode("latin1"))
+            return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), state)
+
+    net = reference.random_network((3, 2), np.float32)
+    path = tmp_path / "net.pkl"
+    path.write_bytes(pickle.dumps({k: Py2Array(v) for k, v in net.items()}, protocol=2))
     assert_loaded_bit_identical(path, net)
 
 

@@ -8,6 +8,7 @@ killing the test run.
 from __future__ import annotations
 
 import codecs
+import collections
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import textwrap
 import tracemalloc
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,11 +164,33 @@ def test_the_zero_stride_view_is_refused(tmp_path: Path) -> None:
             ),
             "dtype",
         ),
-        (array_state((-1,), np.dtype("f4"), b""), "shape"),
-        (array_state((True,), np.dtype("f4"), b"\0" * 4), "shape"),
-        (array_state(((2,),), np.dtype("f4"), b"\0" * 8), "shape"),
-        (array_state((1,) * 33, np.dtype("f4"), b"\0" * 4), "shape"),
+        (array_state((-1,), np.dtype("f4"), b""), r"has shape \(-1,\)"),
+        (array_state((True,), np.dtype("f4"), b"\0" * 4), r"has shape \(True,\)"),
+        (array_state(((2,),), np.dtype("f4"), b"\0" * 8), r"has shape \(\(2,\),\)"),
+        (array_state((2**40,), np.dtype("f4"), b""), r"has shape \(1099511627776,\)"),
+        (array_state((10**400,), np.dtype("f4"), b""), r"has shape \(<a 1329-bit int>,\)"),
+        (array_state([2], np.dtype("f4"), b"\0" * 8), r"has shape \[2\]; a shape is a tuple"),
+        (array_state((2,), np.dtype("f4"), "\u20ac" * 8), "not a byte string"),
+        (
+            Reduces(_reconstruct, (np.dtype, (0,), b"b"), (1, (2,), np.dtype("f4"), False, b"\0" * 8)),
+            "other than",
+        ),
+        (Reduces(collections.OrderedDict, ([("a", 1)],)), "refused to call collections.OrderedDict"),
+        (Reduces(_frombuffer, (b"\0" * 8, np.dtype("f4"), (2,))), r"takes \(buffer, dtype, shape, order\)"),
+        (array_state((1,) * 33, np.dtype("f4"), b"\0" * 4), "has shape"),
         (array_state((2,), np.dtype("f4"), b"\0" * 8, fortran=2), "Fortran-order flag 2"),
+        (
+            array_state((2,), Reduces(np.dtype, ("f4",), (3, "x", None, None, None, -1, -1, 0)), b"\0" * 8),
+            "byte order 'x'",
+        ),
+        (
+            array_state((2,), Reduces(np.dtype, ("f4",), (3, "", None, None, None, -1, -1, 0)), b"\0" * 8),
+            "byte order ''",
+        ),
+        (
+            array_state((2,), Reduces(np.dtype, ("f4",), (4, "<", None, None, None, -1, -1, 0, {})), b""),
+            "never writes",
+        ),
         (array_state((2,), np.dtype("f4"), 12345), "array data of type int"),
         (array_state((2,), "f4", b"\0" * 8), "a dtype of type str"),
         (Reduces(_reconstruct, (np.ndarray, (0,), b"b")), "without a"),
@@ -265,13 +289,43 @@ def test_codecs_encode_other_than_latin1_is_refused(tmp_path: Path) -> None:
         xpnn.load_weights(path)
 
 
-@pytest.mark.parametrize("depth, message", [(32, "tuple, not an array"), (33, "more than 32 deep")])
-def test_the_nesting_limit(tmp_path: Path, depth: int, message: str) -> None:
-    value: tuple = ()
-    for _ in range(depth - 1):
-        value = (value,)
-    path = write_pickle(tmp_path, weights_with(W1=value))  # the dict adds one level
+NESTS = {
+    "tuple": lambda inner: (inner,),
+    "list": lambda inner: [inner],
+    "dict": lambda inner: {"W": inner},
+}
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+@pytest.mark.parametrize("kind", NESTS)
+@pytest.mark.parametrize("depth, message", [(32, "not an array"), (33, "more than 32 deep")])
+def test_the_nesting_limit(tmp_path: Path, kind: str, protocol: int, depth: int, message: str) -> None:
+    value: object = None
+    for _ in range(depth - 1):  # the weights dict is one more level
+        value = NESTS[kind](value)
+    path = write_pickle(tmp_path, weights_with(W1=value), protocol=protocol)
     with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
+def self_referencing() -> list:
+    loop: list = []
+    loop.append(loop)
+    return loop
+
+
+def tuple_in_its_own_list() -> tuple:
+    inner: list = []
+    outer = (inner, inner)
+    inner.append(outer)
+    return outer
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 4])
+@pytest.mark.parametrize("make", [self_referencing, tuple_in_its_own_list])
+def test_self_referencing_values_are_not_arrays(tmp_path: Path, make: Callable, protocol: int) -> None:
+    path = write_pickle(tmp_path, weights_with(W1=make()), protocol=protocol)
+    with pytest.raises(xpnn.DataError, match=r"'W1' is a (list|tuple), not an array"):
         xpnn.load_weights(path)
 
 
@@ -418,6 +472,15 @@ def test_a_flipped_byte_in_an_npz_is_a_crc_error(tmp_path: Path) -> None:
         xpnn.load_weights(write(tmp_path, "w.npz", bytes(data)))
 
 
+def test_a_short_member_with_a_matching_crc_is_truncated(tmp_path: Path) -> None:
+    member = npy_member(GOOD_HEADER, b"\0" * 8)
+    data = bytearray(zip_of({"W1.npy": member}))
+    central = data.find(b"PK\x01\x02")  # CRC-32 at +16, compressed size at +20, as zipfile reads them
+    struct.pack_into("<II", data, central + 16, zlib.crc32(member[:-4]), len(member) - 4)
+    with pytest.raises(xpnn.DataError, match="W1.npy' is truncated"):
+        xpnn.load_weights(write(tmp_path, "w.npz", bytes(data)))
+
+
 def test_an_encrypted_member_is_refused(tmp_path: Path) -> None:
     data = bytearray(zip_of({"W1.npy": npy_member(GOOD_HEADER, b"\0" * 8)}))
     central = data.find(b"PK\x01\x02")
@@ -478,6 +541,10 @@ ENTRY = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
         ),
         (safetensors_bytes({"W1": {**ENTRY, "dtype": "BF16"}}, b"\0" * 8), "dtype 'BF16'"),
         (safetensors_bytes({"W1": {**ENTRY, "shape": [-2]}}, b"\0" * 8), r"shape \[-2\]"),
+        (
+            safetensors_bytes({"W1": {**ENTRY, "shape": {"2": 2}}}, b"\0" * 8),
+            r"shape \{'2': 2\}; a shape is a list",
+        ),
         (
             safetensors_bytes({"W1": {**ENTRY, "data_offsets": [0, 16]}}, b"\0" * 8),
             "outside the 8 data bytes",

@@ -84,9 +84,11 @@ class _Declared:
 
 def _float_dtype(code: object, byteorder: str, where: str) -> np.dtype[Any]:
     """The dtype for a code such as ``'f4'``, or a :class:`DataError` naming what was found."""
-    if isinstance(code, str) and code in _FLOAT_CODES and byteorder in "<>=|":
+    if byteorder not in ("<", ">", "=", "|"):
+        raise DataError(f"{where} has byte order {_short(byteorder)}; '<', '>', '=' or '|' expected")
+    if isinstance(code, str) and code in _FLOAT_CODES:
         dtype = np.dtype(_FLOAT_CODES[code])
-        return dtype.newbyteorder("<" if byteorder == "<" else ">") if byteorder in "<>" else dtype
+        return dtype.newbyteorder("<" if byteorder == "<" else ">") if byteorder in ("<", ">") else dtype
     raise DataError(
         f"{where} has dtype {_describe_dtype(code, byteorder)}; weights must be floating arrays"
         " (float16, float32 or float64)"
@@ -98,7 +100,7 @@ def _describe_dtype(code: object, byteorder: str = "") -> str:
     # shown as the file wrote it (shortened), never given to np.dtype.
     if isinstance(code, str) and re.fullmatch(r"[<>|=]?[biufcmMOSUV]\d{0,2}", code):
         try:
-            dtype = np.dtype((byteorder if byteorder in "<>" else "") + code)
+            dtype = np.dtype((byteorder if byteorder in ("<", ">") else "") + code)
         except (TypeError, ValueError):
             pass
         else:
@@ -125,14 +127,17 @@ def _short(value: object) -> str:
     return _ShortRepr().repr(value)
 
 
-def _shape(value: object, where: str, max_bytes: int) -> tuple[int, ...]:
-    """A shape from a file: a tuple (or JSON list) of at most 32 non-negative ints."""
+def _shape(value: object, where: str, max_bytes: int, kind: type = tuple) -> tuple[int, ...]:
+    """A shape from a file: a tuple (a list in JSON) of at most 32 non-negative ints."""
     if (
         not isinstance(value, (tuple, list))
+        or type(value) is not kind
         or len(value) > _MAX_DIMS
         or not all(type(d) is int and 0 <= d <= max_bytes for d in value)
     ):
-        raise DataError(f"{where} has shape {_short(value)}; a shape is a tuple of non-negative ints")
+        raise DataError(
+            f"{where} has shape {_short(value)}; a shape is a {kind.__name__} of non-negative ints"
+        )
     return tuple(value)
 
 
@@ -477,7 +482,9 @@ def _npy_header(
         raise DataError(f"{where}: the .npy header is not {{'descr', 'fortran_order', 'shape'}}")
     descr = header["descr"]
     code, byteorder = (
-        (descr[1:], descr[0]) if isinstance(descr, str) and descr[:1] in "<>|=" else (descr, "=")
+        (descr[1:], descr[0])
+        if isinstance(descr, str) and descr[:1] in ("<", ">", "|", "=")
+        else (descr, "=")
     )
     dtype = _float_dtype(code, byteorder, where)
     if not isinstance(header["fortran_order"], bool):
@@ -525,7 +532,7 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]
                             f" but the zip declares {info.file_size - header_length:,}"
                         )
                     body = f.read(nbytes)
-                    if len(body) != nbytes or f.read(1):  # reading to the end checks the CRC
+                    if len(body) != nbytes:  # zipfile checks the CRC once it reads the declared size
                         raise DataError(f"{where} is truncated")
                 declared.append(_Declared(info.filename[: -len(".npy")], dtype, shape, fortran, body))
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as e:
@@ -565,7 +572,7 @@ def _read_safetensors(data: bytes, source: str, max_bytes: int) -> dict[str, np.
                 f"{where} has dtype {_short(code)}; weights must be floating arrays (F16, F32 or F64)"
             )
         dtype = _float_dtype(_SAFETENSORS_DTYPES[code], "<", where)
-        shape = _shape(entry["shape"], where, max_bytes)
+        shape = _shape(entry["shape"], where, max_bytes, kind=list)
         offsets = entry["data_offsets"]
         if not (
             isinstance(offsets, list)
@@ -607,14 +614,11 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise DataError(f"{path} is {info.st_size:,} bytes, {_over(max_bytes)}")
         with path.open("rb") as f:
-            data = f.read(info.st_size + 1)
+            return f.read(info.st_size)  # if it grew meanwhile, what was added is not read
     except FileNotFoundError:
         raise FileNotFoundError(f"no weights file at {path}") from None
     except OSError as e:  # PermissionError, a symlink loop, an I/O error
         raise DataError(f"cannot read the weights file {path}: {e.strerror or e}") from e
-    if len(data) > info.st_size:
-        raise DataError(f"{path} grew while it was read; try again when it is complete")
-    return data
 
 
 def _check(weights: Any, source: str) -> dict[str, np.ndarray]:
