@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import BOOK_ACCURACY, Case
 from idx import tiny_mnist, tiny_mnist_files
-from local_http import serve
+from local_http import closed_port, serve
 from test_export import _need
 
 import xpnn
@@ -167,3 +167,44 @@ def test_export_with_relu_and_a_weights_file(tmp_path: Path) -> None:
     assert meta["xpnn.activation"] == "relu" and meta["xpnn.sizes"] == "2,3,2,2"
     bad = xpnn_cli("export", "--weights", str(tmp_path / "missing.npz"), "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.startswith("xpnn: error:") and len(bad.stderr.splitlines()) == 1
+
+
+def test_first_run_offline_is_one_line_naming_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = closed_port()
+    monkeypatch.setattr(
+        mnist,
+        "MNIST_FILES",
+        {k: (RemoteFile(r.name, r.sha256, [f"{down}/mnist/"]), s) for k, (r, s) in mnist.MNIST_FILES.items()},
+    )
+    monkeypatch.setattr(
+        weights,
+        "SAMPLE_WEIGHTS",
+        RemoteFile("sample_weight.pkl", weights.SAMPLE_WEIGHTS.sha256, [f"{down}/ch03/"]),
+    )
+    root = tmp_path / "not-yet"
+    status, out, err = run_main(capsys, "mnist", "--data-dir", str(root))
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"xpnn: error: Missing from the data directory {root}: ")
+    for name in (
+        "mnist/t10k-images-idx3-ubyte.gz",
+        "mnist/t10k-labels-idx1-ubyte.gz",
+        "weights/sample_weight.pkl",
+    ):
+        assert name in err
+    assert "train-images" not in err, "only what xpnn mnist needs"
+    assert f"{down.split('/')[2]}: cannot connect (Connection refused)." in err
+    assert (
+        f"from {down}/mnist/ and {down}/ch03/ into" in err
+        and "--data-dir DIR" in err
+        and "XPNN_DATA_DIR=DIR" in err
+    )
+    assert not root.exists(), "the data directory is made only once a download succeeds"
+
+
+def test_no_download_creates_no_data_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "not-yet"
+    status, _, err = run_main(capsys, "mnist", "--data-dir", str(root), "--no-download")
+    assert status == 2 and "Downloading is off" in err and "weights/sample_weight.pkl" in err
+    assert not root.exists()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from idx import sha256, tiny_mnist
-from local_http import serve
+from local_http import closed_port, serve
 
 import xpnn
 from xpnn import mnist
-from xpnn._data import RemoteFile, fetch
+from xpnn._data import RemoteFile, download_failure, fetch, shorten
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +42,21 @@ def test_all_mirrors_failing_lists_what_was_tried(served, tmp_path: Path) -> Non
     r = remote(served, "t10k-labels-idx1-ubyte.gz", "forbidden", "html", "truncated")
     with pytest.raises(xpnn.DataNotFoundError) as e:
         fetch(r, tmp_path)
-    message = str(e.value)
-    tried = [line.strip() for line in message.splitlines() if line.startswith("  http://127.0.0.1")]
-    assert [t.split("/")[3] for t in tried] == ["forbidden", "html", "truncated"]
-    assert "403" in message
-    assert message.count("SHA-256 does not match") == 2  # the HTML page and the truncated file
+    host = r.mirrors[0].split("/")[2]
+    assert (
+        str(e.value).splitlines()[1:4]
+        == [
+            "Downloading failed:",
+            f"  {host}: HTTP 403 Forbidden.",
+            f"  {host}: SHA-256 does not match (an error page, or a corrupt or different file).",  # html, truncated
+        ]
+    )
     assert list(tmp_path.iterdir()) == [], "a failed download leaves nothing behind"
 
 
 def test_download_false_never_touches_the_network(served, tmp_path: Path) -> None:
     r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
-    with pytest.raises(xpnn.DataNotFoundError, match=f"not in {tmp_path}"):
+    with pytest.raises(xpnn.DataNotFoundError, match=f"Missing from the data directory {tmp_path}: {r.name}"):
         fetch(r, tmp_path, download=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -92,3 +97,75 @@ def test_fetch_sample_weights_pins_the_hash(served, tmp_path: Path, monkeypatch:
     with pytest.raises(xpnn.DataNotFoundError, match="SHA-256 does not match"):
         xpnn.fetch_sample_weights(tmp_path)
     assert not (tmp_path / "weights" / "sample_weight.pkl").exists()
+
+
+# --- the first run offline -----------------------------------------------------------------------
+
+
+def test_first_run_offline_names_every_file_and_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pooch
+
+    down = [closed_port() + "/mnist/", closed_port() + "/mirror2/"]
+    files = {
+        key: (RemoteFile(r.name, r.sha256, down), shape) for key, (r, shape) in mnist.MNIST_FILES.items()
+    }
+    monkeypatch.setattr(mnist, "MNIST_FILES", files)
+    calls = []
+    retrieve = pooch.retrieve
+    monkeypatch.setattr(pooch, "retrieve", lambda url, **kw: calls.append(url) or retrieve(url, **kw))
+    root = tmp_path / "new" / "data"
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_mnist(data_dir=root)
+    message = str(e.value)
+    assert message.startswith(f"Missing from the data directory {root}: mnist/train-images-idx3-ubyte.gz,")
+    for remote, _ in files.values():
+        assert f"mnist/{remote.name}" in message
+    hosts = ", ".join(mirror.split("/")[2] for mirror in down)
+    assert f"\n  {hosts}: cannot connect (Connection refused).\n" in message
+    assert f"fetch them by hand from {down[0]} into" in message
+    assert "connect to the network" in message
+    assert "--data-dir DIR" in message and "XPNN_DATA_DIR=DIR" in message
+    assert "DIR/mnist/*.gz and DIR/weights/sample_weight.pkl" in message
+    assert len(calls) == 2, "a host that refused is not asked again for the other files"
+    assert not (tmp_path / "new").exists(), "no empty directories are left behind"
+
+
+def test_an_existing_empty_data_directory_is_kept_and_nothing_added(tmp_path: Path) -> None:
+    r = RemoteFile("t10k-labels-idx1-ubyte.gz", "0" * 64, [closed_port() + "/"])
+    with pytest.raises(xpnn.DataNotFoundError, match="cannot connect"):
+        fetch(r, tmp_path / "mnist", root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_directory_is_made_when_a_download_succeeds(served, tmp_path: Path) -> None:
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    path = fetch(r, tmp_path / "new" / "mnist")
+    assert path.is_file() and path.parent == tmp_path / "new" / "mnist"
+
+
+def test_a_directory_where_the_file_should_be_is_not_downloaded_over(served, tmp_path: Path) -> None:
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    (tmp_path / r.name).mkdir()
+    with pytest.raises(xpnn.DataError, match="is a directory where a data file should be"):
+        fetch(r, tmp_path)
+
+
+def test_download_failures_are_summarized_in_whole_words() -> None:
+    import requests
+
+    try:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except OSError as cause:
+            raise requests.ConnectionError(
+                "HTTPSConnectionPool(host='x', port=443): Max retries " * 9
+            ) from cause
+    except requests.ConnectionError as e:
+        assert download_failure(e) == ("cannot resolve the host name (Name or service not known)", True)
+    assert download_failure(RuntimeError("a " + "long-winded " * 30)) == (
+        "RuntimeError: a" + " long-winded" * 8 + "...",
+        False,
+    )
+    assert shorten("word " * 100, 20) == "word word word..."

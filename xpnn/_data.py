@@ -8,15 +8,18 @@ cache directory (``XPNN_CACHE_DIR``, else the per-user cache directory), or is s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import socket
 import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 __all__ = [
     "DataError",
@@ -24,9 +27,12 @@ __all__ = [
     "RemoteFile",
     "cache_dir",
     "data_dir",
+    "download_failure",
     "fetch",
+    "fetch_all",
     "is_present",
     "open_data_file",
+    "shorten",
     "write_atomic",
 ]
 
@@ -120,40 +126,111 @@ class RemoteFile:
         return [m.rstrip("/") + "/" + self.name for m in self.mirrors]
 
 
-def fetch(remote: RemoteFile, directory: Path, *, download: bool = True, progress: bool = False) -> Path:
+#: How a data directory ``DIR`` is laid out, as the error messages say it.
+LAYOUT = "DIR/mnist/*.gz and DIR/weights/sample_weight.pkl"
+
+
+def fetch(
+    remote: RemoteFile,
+    directory: Path,
+    *,
+    download: bool = True,
+    progress: bool = False,
+    root: Path | None = None,
+) -> Path:
     """The path of ``remote`` in ``directory``, downloading it first if it is missing.
+
+    :func:`fetch_all` for one file; ``root`` is the data directory the errors name (default:
+    ``directory``).
+    """
+    return fetch_all([(remote, directory)], root or directory, download=download, progress=progress)[0]
+
+
+def fetch_all(
+    wanted: Sequence[tuple[RemoteFile, Path]],
+    root: Path,
+    *,
+    download: bool = True,
+    progress: bool = False,
+    hint: str = "",
+) -> list[Path]:
+    """The paths of the files ``wanted`` (each a file and its directory under the data directory
+    ``root``), downloading the missing ones first.
 
     Each mirror is tried in turn with pooch, which writes to a temporary file, checks the
     SHA-256 and only then renames the file into place: a failed or bad download (HTTP error,
-    an HTML page, a wrong hash) never leaves a file behind. When every mirror fails, the error
-    lists what was tried.
+    an HTML page, a wrong hash) never leaves a file behind. A host that cannot be reached is
+    not asked again for the other files. Every missing file is tried before any error; then
+    one :class:`DataNotFoundError` names each file still missing, the directory searched, each
+    mirror's reason and the ways to fix it (``hint`` ends it). Directories made for downloads
+    that all failed are removed again: a data directory exists only once a file is in it.
     """
-    path = directory / remote.name
-    if is_present(path):
-        return path
+    paths = [directory / remote.name for remote, directory in wanted]
+    missing = [
+        (remote, directory) for (remote, directory), path in zip(wanted, paths) if not is_present(path)
+    ]
+    if not missing:
+        return paths
     if not download:
-        raise DataNotFoundError(
-            f"{remote.name} is not in {directory}. Put the file there, point XPNN_DATA_DIR (or"
-            f" data_dir=) at a directory that has it, or allow downloading (download=True; on the"
-            f" command line, leave out --no-download)."
-        )
+        raise DataNotFoundError(_missing_message(missing, root, None, hint))
+    made: list[Path] = []
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        for directory in dict.fromkeys(directory for _, directory in missing):
+            _make_writable(directory, made, [r for r, d in missing if d == directory], root)
+        failures: dict[str, dict[str, list[str]]] = {}  # reason -> host -> files
+        unreachable: dict[str, str] = {}  # host -> why it cannot be reached
+        still_missing = [
+            (remote, directory)
+            for remote, directory in missing
+            if not _download(remote, directory, progress, failures, unreachable)
+        ]
+        if still_missing:
+            raise DataNotFoundError(_missing_message(still_missing, root, failures, hint))
+    finally:
+        for directory in reversed(made):  # only those made here, and only if still empty
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+    return paths
+
+
+def _make_writable(directory: Path, made: list[Path], remotes: list[RemoteFile], root: Path) -> None:
+    """Create ``directory`` and its missing parents (recorded in ``made``), and check that a
+    file can be written there; else a :class:`DataNotFoundError` saying what to do."""
+    try:
+        for parent in reversed([directory, *directory.parents]):
+            if not parent.is_dir():
+                parent.mkdir()
+                made.append(parent)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as e:
+        names = ", ".join(r.name for r in remotes)
         raise DataNotFoundError(
-            f"{remote.name} is missing and cannot be downloaded into {directory} ({e.strerror})."
-            f" Choose a writable data directory with XPNN_DATA_DIR or data_dir=, or put the file there."
+            f"{names} missing from {root}, and cannot be downloaded into {directory} ({e.strerror})."
+            f" Choose a writable data directory (--data-dir DIR, data_dir=DIR or XPNN_DATA_DIR=DIR,"
+            f" laid out as {LAYOUT}), or put the files there yourself."
         ) from e
+
+
+def _download(
+    remote: RemoteFile,
+    directory: Path,
+    progress: bool,
+    failures: dict[str, dict[str, list[str]]],
+    unreachable: dict[str, str],
+) -> bool:
+    """Try each mirror of ``remote`` into ``directory``; record why each one failed."""
     import pooch
 
-    failures = []
     pooch_log = pooch.get_logger()
     level = pooch_log.level
     pooch_log.setLevel(logging.INFO if progress else logging.WARNING)  # pooch announces each download
     try:
         for url in remote.urls():
+            host = urlsplit(url).netloc
+            if host in unreachable:
+                failures.setdefault(unreachable[host], {}).setdefault(host, []).append(remote.name)
+                continue
             try:
                 log.info("downloading %s", url)
                 pooch.retrieve(
@@ -163,24 +240,97 @@ def fetch(remote: RemoteFile, directory: Path, *, download: bool = True, progres
                     path=directory,
                     progressbar=progress,
                 )
-                return path
+                return True
             except Exception as e:  # requests' HTTPError, ConnectionError, pooch's hash ValueError, ...
-                failures.append(f"{url}: {_short(e)}")
+                reason, host_down = download_failure(e)
+                if host_down:
+                    unreachable[host] = reason
+                failures.setdefault(reason, {}).setdefault(host, []).append(remote.name)
     finally:
         pooch_log.setLevel(level)
-    raise DataNotFoundError(
-        f"could not download {remote.name} into {directory}; tried:\n  "
-        + "\n  ".join(failures)
-        + "\nCheck the network, or download the file yourself and put it in that directory."
+    return False
+
+
+def _missing_message(
+    missing: Sequence[tuple[RemoteFile, Path]],
+    root: Path,
+    failures: dict[str, dict[str, list[str]]] | None,
+    hint: str,
+) -> str:
+    """One short message: what is missing where, why each mirror failed, and how to fix it."""
+
+    def relative(directory: Path, name: str) -> str:
+        path = directory / name
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+    names = ", ".join(relative(directory, remote.name) for remote, directory in missing)
+    lines = [f"Missing from the data directory {root}: {names}."]
+    if failures is None:
+        lines.append("Downloading is off (--no-download, download=False).")
+        fix = "allow downloading (leave out --no-download; download=True)"
+    else:
+        still = {remote.name for remote, _ in missing}
+        lines.append("Downloading failed:")
+        for reason, hosts in failures.items():
+            files = sorted({name for names in hosts.values() for name in names} & still)
+            if files:
+                which = "" if len(files) == len(still) else f" ({', '.join(files)})"
+                lines.append(f"  {', '.join(hosts)}: {reason}{which}.")
+        fix = "connect to the network and run again"
+    sources = " and ".join(dict.fromkeys(remote.mirrors[0] for remote, _ in missing if remote.mirrors))
+    lines.append(
+        f"To fix it: {fix}, or fetch {'them' if len(missing) > 1 else 'it'} by hand"
+        + (f" from {sources}" if sources else "")
+        + f" into {LAYOUT} and pass --data-dir DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR."
     )
+    return "\n".join(lines) + (f"\n{hint}" if hint else "")
 
 
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    first = text[0] if text else ""
-    if "hash" in str(e).lower() and "match" in str(e).lower():
-        return "the file's SHA-256 does not match (an error page, or a corrupt or different file)"
-    return f"{type(e).__name__}: {first}"[:300]
+def download_failure(e: BaseException) -> tuple[str, bool]:
+    """Why a download failed, in a few whole words, and whether the host could not be reached."""
+    import requests
+
+    text = str(e)
+    if isinstance(e, ValueError) and "hash" in text.lower() and "match" in text.lower():
+        return "SHA-256 does not match (an error page, or a corrupt or different file)", False
+    if isinstance(e, requests.HTTPError) and e.response is not None:
+        return f"HTTP {e.response.status_code} {e.response.reason}".strip(), False
+    if isinstance(e, requests.Timeout):
+        return "timed out", True
+    if isinstance(e, requests.ConnectionError):
+        cause = _root_cause(e)
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name ({cause.strerror or cause})", True
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect ({cause.strerror})", True
+        return "cannot connect", True
+    if isinstance(e, OSError) and e.strerror:
+        return f"cannot write the file ({e.strerror})", False
+    return shorten(f"{type(e).__name__}: {text.strip()}"), False
+
+
+def _root_cause(e: BaseException) -> BaseException | None:
+    """The first socket-level error (an OSError with an errno) behind ``e``'s chain of causes."""
+    seen: set[int] = set()
+    queue: list[object] = [e]
+    while queue:
+        item = queue.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen or len(seen) > 50:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.errno is not None:
+            return item
+        queue += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return None
+
+
+def shorten(text: str, width: int = 120) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``width`` characters ("..." marks a cut)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "..."
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -42,6 +42,19 @@ def _backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_first(args: argparse.Namespace) -> None:
+    """Every file ``xpnn mnist`` needs, fetched before anything else: offline, one error names them all."""
+    from ._data import data_dir, fetch_all
+    from .mnist import MNIST_FILES
+    from .weights import SAMPLE_WEIGHTS
+
+    root = data_dir(args.data_dir)
+    wanted = [(MNIST_FILES[("test", kind)][0], root / "mnist") for kind in ("images", "labels")]
+    if not args.weights:
+        wanted.append((SAMPLE_WEIGHTS, root / "weights"))
+    fetch_all(wanted, root, download=not args.no_download)
+
+
 def _mnist(args: argparse.Namespace) -> int:
     from .inference import accuracy
     from .mnist import load_mnist
@@ -49,6 +62,7 @@ def _mnist(args: argparse.Namespace) -> int:
     from .weights import load_sample_network, load_weights
 
     impl, dev = get_backend(args.backend, args.device)
+    _fetch_first(args)
     x, t = load_mnist(normalize=False, split="test", data_dir=args.data_dir, download=not args.no_download)
     weights = (
         load_weights(args.weights)

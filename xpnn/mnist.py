@@ -35,10 +35,9 @@ import numpy as np
 from ._backends import get_backend
 from ._data import (
     DataError,
-    DataNotFoundError,
     RemoteFile,
     cache_dir,
-    fetch,
+    fetch_all,
     is_present,
     open_data_file,
     write_atomic,
@@ -307,18 +306,6 @@ def _npy_array(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, count=count, offset=buffer.tell()).reshape(shape)
 
 
-def _split_arrays(
-    split: str, directory: Path, download: bool, verify: bool, progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    arrays = []
-    for kind in ("images", "labels"):
-        remote, shape = MNIST_FILES[(split, kind)]
-        path = fetch(remote, directory, download=download, progress=progress)
-        arrays.append(_decoded(path, remote, shape, verify))
-    images, labels = arrays
-    return images, labels
-
-
 def load_mnist(
     normalize: bool = True,
     flatten: bool = True,
@@ -352,32 +339,28 @@ def load_mnist(
     """
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be 'train', 'test' or None (both); got {split!r}")
-    directory = resolve_data_dir(data_dir) / "mnist"
+    root = resolve_data_dir(data_dir)
     splits = [split] if split else ["train", "test"]
-    missing = [
-        MNIST_FILES[(s, k)][0].name
-        for s in splits
-        for k in ("images", "labels")
-        if not is_present(directory / MNIST_FILES[(s, k)][0].name)
-    ]
-    if missing and not download:
-        raise DataNotFoundError(
-            f"MNIST files missing from {directory}: {', '.join(missing)}. Put them there, point"
-            f" XPNN_DATA_DIR (or data_dir=) at a directory whose mnist/ folder has them, or allow"
-            f" downloading (download=True; on the command line, leave out --no-download)."
-            + (" With only the test files, use split='test'." if split is None else "")
+    keys = [(s, kind) for s in splits for kind in ("images", "labels")]
+    needs_train = split is None and not all(
+        is_present(root / "mnist" / MNIST_FILES[("train", kind)][0].name) for kind in ("images", "labels")
+    )
+    paths = fetch_all(
+        [(MNIST_FILES[key][0], root / "mnist") for key in keys],
+        root,
+        download=download,
+        progress=progress,
+        hint="With only the test files, load the test set alone: load_mnist(..., split='test')."
+        if needs_train
+        else "",
+    )
+    arrays = {key: _decoded(path, *MNIST_FILES[key], verify) for key, path in zip(keys, paths)}
+    result = [
+        _prepare(
+            arrays[(s, "images")], arrays[(s, "labels")], normalize, flatten, one_hot_label, backend, device
         )
-    result = []
-    for s in splits:
-        try:
-            images, labels = _split_arrays(s, directory, download, verify, progress)
-        except DataNotFoundError as e:
-            if split is None and s == "train":
-                raise DataNotFoundError(
-                    f"{e}\nTo load only the test set, call load_mnist(..., split='test')."
-                ) from e
-            raise
-        result.append(_prepare(images, labels, normalize, flatten, one_hot_label, backend, device))
+        for s in splits
+    ]
     return result[0] if split else tuple(result)
 
 

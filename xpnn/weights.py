@@ -712,7 +712,8 @@ def fetch_sample_weights(data_dir: str | os.PathLike[str] | None = None, *, down
 
     The download is checked against the file's pinned SHA-256.
     """
-    return fetch(SAMPLE_WEIGHTS, resolve_data_dir(data_dir) / "weights", download=download)
+    root = resolve_data_dir(data_dir)
+    return fetch(SAMPLE_WEIGHTS, root / "weights", download=download, root=root)
 
 
 def load_sample_network(
