@@ -208,3 +208,48 @@ def test_no_download_creates_no_data_directory(tmp_path: Path, capsys: pytest.Ca
     status, _, err = run_main(capsys, "mnist", "--data-dir", str(root), "--no-download")
     assert status == 2 and "Downloading is off" in err and "weights/sample_weight.pkl" in err
     assert not root.exists()
+
+
+def _truncated_npz(path: Path) -> Path:
+    import numpy as np
+
+    np.savez(path, W1=np.zeros((784, 50), dtype=np.float32))
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, fault",
+    [
+        (_truncated_npz, "weights.npz"),
+        (lambda p: p.with_suffix(".pkl").mkdir() or p.with_suffix(".pkl"), "weights.pkl"),
+    ],
+    ids=["truncated-npz", "directory"],
+)
+def test_a_bad_weights_file_is_one_line(
+    make, fault: str, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make(tmp_path / "weights.npz")
+    status, out, err = run_main(capsys, "mnist", "--data-dir", str(tiny_data), "--weights", str(path))
+    assert (status, out) == (2, ""), err
+    assert err.count("\n") == 1 and err.startswith("xpnn: error: ") and fault in err, err
+
+
+def test_an_mnist_file_declaring_the_wrong_size_is_one_line(
+    tiny_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    import numpy as np
+
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (60000, 28, 28))
+    (tiny_data / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header))
+    sizes = [784, 50, 100, 10]
+    net = {f"W{i + 1}": np.zeros(sizes[i : i + 2], dtype=np.float32) for i in range(3)}
+    net |= {f"b{i + 1}": np.zeros(sizes[i + 1], dtype=np.float32) for i in range(3)}
+    w = xpnn.save_weights(net, tiny_data / "net.npz")
+    status, out, err = run_main(
+        capsys, "mnist", "--data-dir", str(tiny_data), "--weights", str(w), "--no-download"
+    )
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1 and "shape (60000, 28, 28) in its IDX header; expected (5, 28, 28)" in err

@@ -442,6 +442,7 @@ def test_a_directory_where_a_file_should_be_is_named(tiny) -> None:
         mnist.read_idx(path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_a_fifo_is_not_opened(tiny) -> None:
     root, _ = tiny
     path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
