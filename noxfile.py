@@ -113,7 +113,9 @@ def mutation(session: nox.Session) -> None:
             " without it the real-data tests skip and the mutants only they catch look like survivors"
         )
     _install(session, ["strict", "onnx", "mutation"])
-    env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict"}
+    # PYTHONPATH: what tests run in a subprocess (the command line, examples) imports the mutated
+    # copy too, and MUTANT_UNDER_TEST, inherited, switches the mutant on there as well.
+    env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict", "PYTHONPATH": os.path.abspath("mutants")}
     start = time.monotonic()
     passthrough = _reuses_interpreter(session)
     mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut") if passthrough else "mutmut"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,3 +36,41 @@ def test_a_successful_write_replaces_the_file_whole(tmp_path: Path) -> None:
     write_atomic(target, lambda f: f.write(b"two"))
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["entry.npy"]
+
+
+# --- where the data and the cache live (mutation testing: these lines had no test) -------------
+
+
+def test_an_explicit_path_wins_and_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnn._data import data_dir
+
+    monkeypatch.setenv("XPNN_DATA_DIR", "/elsewhere")
+    assert data_dir("~/xpnn-data") == Path.home() / "xpnn-data"
+
+
+@pytest.mark.parametrize("variable", ["XPNN_DATA_DIR", "XPNN_CACHE_DIR"])
+def test_the_variables_expand_the_home_directory(variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnn._data import cache_dir, data_dir
+
+    monkeypatch.setenv(variable, "~/somewhere")
+    where = data_dir() if variable == "XPNN_DATA_DIR" else cache_dir()
+    assert where == Path.home() / "somewhere"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the XDG variables place per-user directories on Linux")
+@pytest.mark.parametrize("unset", ["absent", "empty"])
+def test_without_the_variables_the_per_user_directories_are_used(
+    unset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No XPNN_DATA_DIR / XPNN_CACHE_DIR (or an empty one): <XDG_DATA_HOME>/xpnn, <XDG_CACHE_HOME>/xpnn."""
+    from xpnn._data import cache_dir, data_dir
+
+    for variable in ("XPNN_DATA_DIR", "XPNN_CACHE_DIR"):
+        if unset == "absent":
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, "")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data_dir() == tmp_path / "data" / "xpnn"
+    assert cache_dir() == tmp_path / "cache" / "xpnn"
