@@ -52,4 +52,8 @@ if python -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].avai
 else
   echo "== bench-train, example-train-cupy: skipped (no usable GPU: CuPy cannot run here)"
 fi
+# compile(net, "onnxruntime", provider="cuda") and compile(net, "jax") on the GPU (issue 11); each
+# that cannot run here (no onnxruntime-gpu, a CPU-only jax) prints "skipped: <why>" in the log.
+run compiled python benchmarks/compiled.py --gpu --out "$out"
+grep -h '^skipped:' "$out/compiled.log" 2>/dev/null
 exit $status

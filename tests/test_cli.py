@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BOOK_ACCURACY, Case
+from conftest import BOOK_ACCURACY, REQUESTED, Case
 from idx import tiny_mnist, tiny_mnist_files
 from local_http import closed_port, serve
 from test_export import _need
@@ -253,3 +253,20 @@ def test_an_mnist_file_declaring_the_wrong_size_is_one_line(
     )
     assert (status, out) == (2, "")
     assert err.count("\n") == 1 and "shape (60000, 28, 28) in its IDX header; expected (5, 28, 28)" in err
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "jax"])
+def test_mnist_compiled(target: str, real_data_dir: Path) -> None:
+    if target == "jax":
+        if "jax" not in REQUESTED:
+            pytest.skip("compile('jax') is tested in the JAX session")
+        pytest.importorskip("jax")
+    else:
+        _need("onnxruntime")
+        _need("ndonnx")
+    result = xpnn_cli("mnist", "--compile", target, "--data-dir", str(real_data_dir), "--no-download")
+    assert result.returncode == 0, result.stderr
+    assert f"Accuracy:{BOOK_ACCURACY}" in result.stdout
+    assert (
+        "onnxruntime (CPUExecutionProvider)" if target == "onnxruntime" else "jax.jit on"
+    ) in result.stdout

@@ -141,7 +141,10 @@ def test_options_are_checked(ort) -> None:
 
 def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx now raises ImportError
-    with pytest.raises(xpnn.BackendUnavailableError, match=r"pip install 'xpnn\[onnx\]'"):
+    with pytest.raises(
+        xpnn.BackendUnavailableError,
+        match=r"pip install ndonnx onnx onnxruntime onnxscript.*pip install -e '\.\[onnx\]'",
+    ):
         onnx_model(xpnn.init_network())
 
 

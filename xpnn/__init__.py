@@ -27,7 +27,7 @@ from .weights import fetch_sample_weights, load_sample_network, load_weights, sa
 __version__ = "0.1.0"
 
 #: Public names whose modules are imported on first use (they import heavy libraries lazily anyway).
-_LAZY = {"export_onnx": "export", "MLPClassifier": "estimator"}
+_LAZY = {"export_onnx": "export", "compile": "export", "MLPClassifier": "estimator"}
 
 
 def __getattr__(name: str) -> object:
@@ -53,6 +53,7 @@ __all__ = [
     "cross_entropy_error",
     "backend_of",
     "backend_status",
+    "compile",
     "export_onnx",
     "fetch_sample_weights",
     "format_shape_trace",

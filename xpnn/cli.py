@@ -3,6 +3,7 @@
     xpnn backends                                  which backends are usable here, and why not
     xpnn mnist [--backend NAME] [--batch-size N]   the book's network on the MNIST test set
                [--data-dir DIR] [--weights PATH] [--activation relu] [--no-download]
+               [--compile onnxruntime|jax]
     xpnn export --out model.onnx [--weights PATH]  a network as an ONNX model (xpnn[onnx])
                [--activation relu] [--output argmax] [--input-dtype uint8 --normalize]
     xpnn train [--backend NAME] [--sizes 784,50,10] [--optimizer sgd] [--lr 0.1] [--iters N |
@@ -61,7 +62,8 @@ def _mnist(args: argparse.Namespace) -> int:
     from .network import to_backend
     from .weights import load_sample_network, load_weights
 
-    impl, dev = get_backend(args.backend, args.device)
+    if not args.compile:  # an unusable backend is reported before any download
+        impl, dev = get_backend(args.backend, args.device)
     _fetch_first(args)
     x, t = load_mnist(normalize=False, split="test", data_dir=args.data_dir, download=not args.no_download)
     weights = (
@@ -69,7 +71,10 @@ def _mnist(args: argparse.Namespace) -> int:
         if args.weights
         else load_sample_network(args.data_dir, download=not args.no_download)
     )
-    network = to_backend(weights, impl.name, dev)
+    if args.compile:
+        network, where = _compiled(weights, args)
+    else:
+        network, where = to_backend(weights, impl.name, dev), f"{impl.name} {impl.describe_device(dev)}"
     accuracy(
         network, x[:1], t[:1], normalize=True, activation=args.activation
     )  # warm-up: kernels, JIT, first allocation
@@ -79,9 +84,21 @@ def _mnist(args: argparse.Namespace) -> int:
     print(f"Accuracy:{result}")
     print(
         f"{len(x)} images in {seconds * 1e3:.1f} ms ({len(x) / seconds:,.0f} images/s) on"
-        f" {impl.name} {impl.describe_device(dev)}, batch size {args.batch_size or len(x)}"
+        f" {where}, batch size {args.batch_size or len(x)}"
     )
     return 0
+
+
+def _compiled(weights: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """``mnist --compile TARGET``: the network compiled for onnxruntime or jax, and where it runs."""
+    from .export import compile
+
+    if args.compile == "onnxruntime":
+        provider = "cuda" if str(args.device or "").startswith(("cuda", "gpu")) else "cpu"
+        network = compile(weights, "onnxruntime", provider=provider, activation=args.activation)
+        return network, f"onnxruntime ({network.session.get_providers()[0]})"
+    network = compile(weights, "jax", device=args.device, activation=args.activation)
+    return network, f"jax.jit on {network.device}"
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -209,6 +226,12 @@ def parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--no-download", action="store_true", help="never download; fail if a file is missing")
     m.add_argument("--activation", default="sigmoid", help="hidden activation: sigmoid (the book's) or relu")
+    m.add_argument(
+        "--compile",
+        default=None,
+        choices=["onnxruntime", "jax"],
+        help="run the network compiled (xpnn.compile) for onnxruntime (--device cuda: its CUDA provider) or jax",
+    )
     m.set_defaults(run=_mnist)
     _add_export(sub)
 

@@ -22,22 +22,21 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import Backend, BackendUnavailableError, to_numpy
-from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
-from .network import Network, layer_arrays, run_layers
+from ._backends import BackendUnavailableError, to_numpy
+from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, resolve_activation
+from .network import layer_arrays, run_layers, to_backend
 
-__all__ = ["export_onnx", "onnx_model"]
+__all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]
 
 Array = Any
 
 #: The extra that installs what this module needs.
-INSTALL = "pip install 'xpnn[onnx]'"
+INSTALL = "`pip install ndonnx onnx onnxruntime onnxscript` (in a clone of xpnn, `pip install -e '.[onnx]'`)"
 #: The opset the exported models declare; onnxruntime >= 1.18 runs it.
 OPSET = 21
 #: The ONNX IR version of the exported models (the one that goes with opset 21).
 IR_VERSION = 10
 
-HIDDEN = HIDDEN_ACTIVATIONS
 OUTPUTS = ("softmax", "identity", "argmax")
 INPUT_DTYPES = ("float32", "float64", "float16", "uint8")
 #: The graph's output name for each ``output=``.
@@ -46,26 +45,20 @@ INPUT_NAME = "input"
 BATCH = "batch"
 
 
-def require(module: str, what: str) -> Any:
+def require(module: str, what: str, install: str = INSTALL) -> Any:
     """Import ``module`` for ``what``, or raise ``BackendUnavailableError`` with the install command."""
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise BackendUnavailableError(
             f"{what} needs {module.split('.')[0]}, which cannot be imported here ({e})."
-            f" Install it with `{INSTALL}`."
+            f" Install it with {install}."
         ) from e
 
 
-class _Tracer(Backend):
-    """The backend of a traced network: its arrays are ndonnx graph constants."""
-
-    name, module, install = "ndonnx", "ndonnx", INSTALL
-
-
 def _check_options(activation: str, output: str, input_dtype: str) -> None:
-    if activation not in HIDDEN:
-        raise ValueError(f"unknown activation {activation!r}; export_onnx supports {sorted(HIDDEN)}")
+    if activation not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; choose one of {list(OUTPUTS)}")
     if input_dtype not in INPUT_DTYPES:
@@ -101,22 +94,21 @@ def onnx_model(
     onnx = require("onnx", "ONNX export")
     layers = _host_layers(net)
     traced = [(ndx.asarray(W), ndx.asarray(b)) for W, b in layers]
-    # shared=True: the traced weights are graph constants, so no rescaled copy is derived from
-    # them (the sigmoid shortcut's): the plain formula traces to nodes the rewrite rules below
-    # turn into one Sigmoid each.
-    network = Network(traced, _Tracer(), None, ndx, shared=True)
-    x = ndx.argument(shape=(BATCH, network.n_in), dtype=getattr(ndx, input_dtype))
+    n_in, dtype = int(layers[0][0].shape[0]), traced[0][0].dtype
+    x = ndx.argument(shape=(BATCH, n_in), dtype=getattr(ndx, input_dtype))
     # What prepare_input does: cast to the compute dtype, then divide by 255 if asked.
-    a = ndx.astype(x, network.dtype) if x.dtype != network.dtype else x
+    a = ndx.astype(x, dtype) if x.dtype != dtype else x
     if normalize:
         a = a / 255.0
+    # The book's loop, plain: the sigmoid shortcut's rescaled weights would only be folded
+    # back, while the plain formula becomes one Sigmoid node per layer (the rules below).
     out = OUTPUT_FUNCTIONS["identity" if output == "argmax" else output]
-    y = run_layers(network.layers, a, HIDDEN[activation], out, ndx)
+    y = run_layers(traced, a, HIDDEN_ACTIVATIONS[activation], out, ndx)
     if output == "argmax":
         y = ndx.argmax(y, axis=-1)
     model = ndx.build({INPUT_NAME: x}, {OUTPUT_NAMES[output]: y})
     model = _lean(model)
-    sizes = ",".join(str(n) for n in (network.n_in, *(int(W.shape[1]) for W, _ in layers)))
+    sizes = ",".join(str(n) for n in (n_in, *(int(W.shape[1]) for W, _ in layers)))
     from . import __version__
 
     del model.metadata_props[:]
@@ -136,7 +128,7 @@ def onnx_model(
     model.graph.name = "xpnn_mlp_" + sizes.replace(",", "_")
     model.doc_string = (
         f"xpnn network {sizes.replace(',', '-')}: {activation} hidden layers, {output} output;"
-        f" input {INPUT_NAME!r} ({BATCH}, {network.n_in}) {input_dtype}"
+        f" input {INPUT_NAME!r} ({BATCH}, {n_in}) {input_dtype}"
         + (", divided by 255 in the graph" if normalize else "")
     )
     onnx.checker.check_model(model, full_check=True)
@@ -274,3 +266,213 @@ def _rules() -> Any:
 
     _RULES = pattern.RewriteRuleSet([SigmoidFromTanh.rule(), ReluFromMaximum.rule(), UnguardedMatmul.rule()])
     return _RULES
+
+
+# --- compiled networks: the Runnable interface over an onnxruntime session or jax.jit ----------
+
+
+def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
+    """A compiled network that :func:`xpnn.predict`, ``predict_proba`` and ``accuracy`` accept.
+
+    - ``target="onnxruntime"``: the model of :func:`export_onnx` (its logits) in an onnxruntime
+      session; options ``activation="sigmoid"``, ``provider="cpu"`` (or ``"cuda"``: the CUDA
+      execution provider, a ``BackendUnavailableError`` where it is not available) and
+      ``threads`` (onnxruntime's intra-op threads; default: its own choice). Inputs and
+      results are host NumPy arrays. Needs ``xpnn[onnx]``.
+    - ``target="jax"``: ``jax.jit`` of xpnn's forward, the weights placed once on ``device``;
+      options ``activation``, ``device``, ``dtype`` and ``exact_shapes=2``. The first
+      ``exact_shapes`` batch sizes compile as they are; any other size is padded up to a bucket
+      (a power of two times 1, 1.25, 1.5 or 1.75) and compiles once per bucket, so a run of odd
+      batch sizes compiles a bounded number of times. Needs ``xpnn[jax]``.
+
+    The hidden activation is fixed when compiling: a call that asks for another is a
+    ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
+    :class:`xpnn.Network`.
+
+    >>> import numpy as np
+    >>> from xpnn import init_network, predict
+    >>> fast = compile(init_network(), "onnxruntime")
+    >>> predict(fast, np.array([[1.0, 0.5], [-1.0, 2.0]]))
+    array([1, 1])
+    """
+    if target == "onnxruntime":
+        return OnnxRuntimeNetwork(net, **options)
+    if target == "jax":
+        return JaxNetwork(net, **options)
+    raise ValueError(f"unknown compile target {target!r}; choose 'onnxruntime' or 'jax'")
+
+
+def _check_activation(own: str, activation: Any) -> None:
+    if activation is not None and activation != own:
+        raise ValueError(
+            f"this network was compiled with activation={own!r}; got activation={activation!r}:"
+            f" compile it again with activation={activation!r}"
+        )
+
+
+def _host_input(x: Any, n_in: int, dtype: Any, normalize: bool) -> np.ndarray:
+    """``x`` as a host NumPy array of ``dtype``, width checked, divided by 255 if asked."""
+    x = to_numpy(x)
+    if not x.shape or x.shape[-1] != n_in:
+        raise ValueError(
+            f"input of shape {tuple(x.shape)} does not fit this network: the last axis must be {n_in}"
+        )
+    x = x.astype(dtype, copy=False)
+    return x / 255.0 if normalize else x
+
+
+class OnnxRuntimeNetwork:
+    """A network compiled for onnxruntime: made by ``xpnn.compile(net, "onnxruntime")``.
+
+    A :class:`xpnn.network.Runnable` on the host (``backend="numpy"``): the session computes the
+    logits, and ``output="softmax"`` applies xpnn's softmax to them.
+    """
+
+    backend = "numpy"
+    device = "cpu"
+
+    def __init__(
+        self,
+        net: Mapping[str, Array],
+        *,
+        activation: str = "sigmoid",
+        provider: str = "cpu",
+        threads: int | None = None,
+    ):
+        ort = require("onnxruntime", "compile(net, 'onnxruntime')")
+        providers = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
+        if provider not in providers:
+            raise ValueError(f"unknown provider {provider!r}; choose 'cpu' or 'cuda'")
+        if provider == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise BackendUnavailableError(
+                "onnxruntime's CUDA execution provider is not available here (this onnxruntime has"
+                f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an"
+                " NVIDIA GPU, or use provider='cpu'"
+            )
+        layers = _host_layers(net)
+        self.dtype = layers[0][0].dtype
+        self.model = onnx_model(net, activation=activation, output="identity", input_dtype=self.dtype.name)
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(
+            self.model.SerializeToString(), options, providers=providers[provider]
+        )
+        if self.session.get_providers()[0] != providers[provider][0]:
+            raise BackendUnavailableError(
+                f"onnxruntime could not start its {providers[provider][0]} (it fell back to"
+                f" {self.session.get_providers()}): check the CUDA and cuDNN libraries"
+            )
+        from ._compat import array_namespace
+
+        self.xp = array_namespace(layers[0][0])
+        self.provider = provider
+        self.activation = activation
+        self.n_in = int(layers[0][0].shape[0])
+        self.n_out = int(layers[-1][0].shape[1])
+        self.sizes = (self.n_in, *(int(W.shape[1]) for W, _ in layers))
+        #: One batch: onnxruntime splits the work over its own threads.
+        self.default_batch_rows: int | None = None
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.sizes))
+        return f"OnnxRuntimeNetwork({sizes}, dtype={self.dtype}, activation={self.activation!r}, provider={self.provider!r})"
+
+    def prepare_input(self, x: Any, *, normalize: bool = False) -> np.ndarray:
+        """``x`` as a host array of the compute dtype, width checked; ``normalize`` divides by 255."""
+        return _host_input(x, self.n_in, self.dtype, normalize)
+
+    def run(self, x: np.ndarray, *, activation: Any = None, output: Any = "identity") -> np.ndarray:
+        """The network's output for a batch (or one input) from :meth:`prepare_input`."""
+        _check_activation(self.activation, activation)
+        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
+        single = len(x.shape) == 1
+        (y,) = self.session.run(None, {INPUT_NAME: x[None, :] if single else x})
+        y = out(y, self.xp)
+        return y[0, ...] if single else y
+
+
+def _bucket(rows: int) -> int:
+    """The smallest of 1..8 and ``2**k * (1, 1.25, 1.5, 1.75)`` that holds ``rows``."""
+    if rows <= 8:
+        return max(rows, 1)
+    power = 1 << (rows - 1).bit_length() - 1  # the largest power of two below rows
+    for quarter in (5, 6, 7, 8):
+        size = power * quarter // 4
+        if size >= rows:
+            return size
+    return power * 2  # unreachable: 8 quarters is the next power of two
+
+
+class JaxNetwork:
+    """A network compiled with ``jax.jit``: made by ``xpnn.compile(net, "jax")``.
+
+    ``compiles`` counts the times the forward has been traced and compiled.
+    """
+
+    backend = "jax"
+
+    def __init__(
+        self,
+        net: Mapping[str, Array],
+        *,
+        activation: str = "sigmoid",
+        device: Any = None,
+        dtype: Any = None,
+        exact_shapes: int = 2,
+    ):
+        if activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
+        jax = require(
+            "jax", "compile(net, 'jax')", "`pip install jax` (in a clone of xpnn, `pip install -e '.[jax]'`)"
+        )
+        placed = to_backend(net, "jax", device, dtype=dtype)
+        self._placed = placed
+        self.device = placed.device
+        self.xp = placed.xp
+        self.dtype = placed.dtype
+        self.n_in = placed.n_in
+        self.n_out = int(placed.layers[-1][0].shape[1])
+        self.activation = activation
+        self.default_batch_rows: int | None = None
+        self.exact_shapes = int(exact_shapes)
+        self.compiles = 0
+        self._shapes: set[tuple[int, ...]] = set()
+        hidden = HIDDEN_ACTIVATIONS[activation]
+        xp = self.xp
+
+        def forward(layers: Any, x: Array) -> Array:
+            self.compiles += 1  # runs when jax traces: once per compiled shape
+            return run_layers(layers, x, hidden, OUTPUT_FUNCTIONS["identity"], xp)
+
+        self._forward = jax.jit(forward)
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self._placed.sizes))
+        return (
+            f"JaxNetwork({sizes}, dtype={self.dtype}, activation={self.activation!r}, device={self.device!r})"
+        )
+
+    def prepare_input(self, x: Any, *, normalize: bool = False) -> Array:
+        """``x`` on the device, in the compute dtype, width checked; ``normalize`` divides by 255."""
+        return self._placed.prepare_input(x, normalize=normalize)
+
+    def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array:
+        """The network's output for a batch (or one input) from :meth:`prepare_input`."""
+        _check_activation(self.activation, activation)
+        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
+        xp = self.xp
+        single = len(x.shape) == 1
+        if single:
+            x = xp.reshape(x, (1, self.n_in))
+        rows = int(x.shape[0])
+        size = rows
+        if (rows,) not in self._shapes:
+            if len(self._shapes) >= self.exact_shapes:
+                size = _bucket(rows)
+            self._shapes.add((size,))
+        if size != rows:
+            x = xp.concat([x, xp.zeros((size - rows, self.n_in), dtype=x.dtype, device=self.device)], axis=0)
+        y = self._forward(self._placed.layers, x)
+        y = out(y if size == rows else y[:rows, ...], xp)
+        return y[0, ...] if single else y
