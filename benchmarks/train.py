@@ -32,10 +32,12 @@ import xpnn
 RESULTS = Path(__file__).parent / "results"
 
 
-def interleaved(candidates: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median seconds of each candidate over ``rounds`` round-robin rounds (after one warm-up)."""
+def interleaved(
+    candidates: dict[str, Callable[[], object]], rounds: int, warm_up: bool = True
+) -> dict[str, float]:
+    """Median seconds of each candidate over ``rounds`` round-robin rounds (after one warm-up call)."""
     samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for fn in candidates.values():
+    for fn in candidates.values() if warm_up else ():
         fn()
     for _ in range(rounds):
         for name, fn in candidates.items():
@@ -135,7 +137,7 @@ def section_book_ch5(args: argparse.Namespace) -> dict:
         ),
         "xpnn.train[numpy], float64": run_xpnn(net64, "xpnn.train[numpy], float64"),
     }
-    times = interleaved(candidates, args.rounds or 3)
+    times = interleaved(candidates, args.rounds or 3, warm_up=False)  # each run is long: no warm-up run
     base = times["book loop, float32 (baseline)"]
     rows = [
         {"code": k, "s": f"{v:.2f}", "ratio": f"{v / base:.2f}×", "test acc": f"{results[k]:.4f}"}

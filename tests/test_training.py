@@ -425,6 +425,10 @@ def test_train_errors_are_clear() -> None:
         xpnn.train(net, x, t, x_test=x)
     with pytest.raises(ValueError, match=r"t must hold 20 integer labels"):
         xpnn.train(net, x, t[:5])
+    with pytest.raises(ValueError, match=r"class indices 0..2; got values from 0 to 3"):
+        xpnn.train(net, x, np.where(t == 2, 3, t))
+    with pytest.raises(ValueError, match="integer labels must have an integer dtype"):
+        xpnn.train(net, x, t.astype(np.float64))
     with pytest.raises(ValueError, match="to fit W1"):
         xpnn.train(net, x[:, :4], t)
 
@@ -537,3 +541,14 @@ def test_training_benchmark_runs_and_writes_results(real_data_dir, tmp_path) -> 
     data = json.loads((tmp_path / "train-book-ch5.json").read_text())
     assert set(data["times_s"]) == set(data["test_acc"]) and len(data["times_s"]) == 4
     assert "| code |" in (tmp_path / "train-book-ch5.md").read_text()
+
+
+def test_progress_bar_on_request_only(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm", reason="the progress bar needs tqdm")
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3])
+    xpnn.train(net, x, t, iters=3, batch_size=10, progress=True)
+    assert "/3 [" in capsys.readouterr().err  # a tqdm bar over the 3 iterations
+    xpnn.train(net, x, t, iters=3, batch_size=10, progress=False)
+    xpnn.train(net, x, t, iters=3, batch_size=10)  # None: short runs show none
+    assert capsys.readouterr().err == ""

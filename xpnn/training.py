@@ -111,7 +111,15 @@ def _labels(network: Network, t: Any, n: int) -> Array:
             f"t must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
             f" got shape {t_host_shape}"
         )
-    return asarray(t, backend=network.backend, device=network.device)
+    labels = asarray(t, backend=network.backend, device=network.device)
+    xp = network.xp
+    if len(t_host_shape) == 1 and n:
+        if xp.isdtype(labels.dtype, "real floating") or xp.isdtype(labels.dtype, "bool"):
+            raise ValueError(f"integer labels must have an integer dtype; got {labels.dtype}")
+        low, high = (int(to_numpy(f(labels))) for f in (xp.min, xp.max))  # one look, before training
+        if low < 0 or high >= n_out:
+            raise ValueError(f"labels must be class indices 0..{n_out - 1}; got values from {low} to {high}")
+    return labels
 
 
 def _call_args(
