@@ -283,6 +283,44 @@ def test_opcodes_a_weights_pickle_never_needs_are_refused(tmp_path: Path, data: 
         xpnn.load_weights(path)
 
 
+_DTYPE_F4 = b"cnumpy\ndtype\nX\x02\x00\x00\x00f4\x85R"
+_DTYPE_STATE = b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
+_ARRAY = b"cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+_ARRAY_STATE = b"(K\x01K\x02\x85" + _DTYPE_F4 + b"\x89C\x08" + bytes(8) + b"t"
+
+
+@pytest.mark.parametrize(
+    "value, message, once",
+    [
+        (_DTYPE_F4 + _DTYPE_STATE, "a dtype's state was set twice", "is a numpy.dtype, not an array"),
+        (_ARRAY + _ARRAY_STATE, "an array's state was set twice", r"missing \['b1'\]"),
+    ],
+)
+def test_state_set_twice(tmp_path: Path, value: bytes, message: str, once: str) -> None:
+    # pickle.dumps never writes this: BUILD on the same object twice, the second state from the memo
+    path = tmp_path / "w.pkl"
+    path.write_bytes(b"\x80\x02}X\x02\x00\x00\x00W1" + value + b"q\x00bh\x00bs.")
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+    path.write_bytes(b"\x80\x02}X\x02\x00\x00\x00W1" + value + b"q\x00bs.")  # once: read as far as the keys
+    with pytest.raises(xpnn.DataError, match=once):
+        xpnn.load_weights(path)
+
+
+def test_a_protocol_5_array_has_no_state(tmp_path: Path) -> None:
+    value = Reduces(_frombuffer, (b"\0" * 8, np.dtype("f4"), (2,), "C"), {"x": 1})
+    with pytest.raises(xpnn.DataError, match="on a protocol-5 array"):
+        xpnn.load_weights(write_pickle(tmp_path, weights_with(W1=value)))
+
+
+def test_calls_nested_in_calls_count_towards_the_nesting_limit(tmp_path: Path) -> None:
+    value: object = b"\0" * 8
+    for _ in range(17):  # each call adds its argument tuple and itself: 34 levels
+        value = Reduces(_frombuffer, (value,))
+    with pytest.raises(xpnn.DataError, match="more than 32 deep"):
+        xpnn.load_weights(write_pickle(tmp_path, weights_with(W1=value)))
+
+
 def test_codecs_encode_other_than_latin1_is_refused(tmp_path: Path) -> None:
     path = write_pickle(tmp_path, weights_with(W1=Reduces(codecs.encode, ("x", "rot13"))))
     with pytest.raises(xpnn.DataError, match=r"encode\(str, 'latin1'\)"):
