@@ -18,6 +18,11 @@ import reference
 
 import xpnn
 
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # NumPy 1
+    from numpy.core.multiarray import _reconstruct
+
 
 def test_the_books_pickle(real_data_dir: Path) -> None:
     net = xpnn.load_weights(real_data_dir / "weights" / "sample_weight.pkl")
@@ -249,7 +254,7 @@ def test_python2_style_array_data_loads(tmp_path: Path) -> None:
 
         def __reduce__(self):
             state = (1, self.a.shape, self.a.dtype, False, self.a.tobytes().decode("latin1"))
-            return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), state)
+            return (_reconstruct, (np.ndarray, (0,), b"b"), state)
 
     net = reference.random_network((3, 2), np.float32)
     path = tmp_path / "net.pkl"
