@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> dict:
                 clf.fit(x_train, t_train)
                 times[name].append(time.perf_counter() - t0)
                 scores[name] = clf.score(x_test, t_test)
+                print(
+                    f"{epochs} epochs, {name}: {times[name][-1]:.2f} s, score {scores[name]:.4f}", flush=True
+                )
         base = statistics.median(times["scikit-learn MLPClassifier"])
         for name in candidates:
             median = statistics.median(times[name])
