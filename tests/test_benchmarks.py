@@ -43,3 +43,25 @@ def test_batch_sweep_writes_a_plot(tmp_path: Path, real_data_dir: Path) -> None:
 def test_unknown_section() -> None:
     result = bench("nope")
     assert result.returncode == 2 and "unknown sections" in result.stderr
+
+
+def test_compiled_benchmark_writes_its_table_and_plot(tmp_path: Path, real_data_dir: Path) -> None:
+    """benchmarks/compiled.py (issue 11): every row agrees with the book before it is timed."""
+    from test_export import _need
+
+    _need("onnxruntime")
+    _need("ndonnx")
+    script = BENCH.parent / "compiled.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "compiled.json").read_text())
+    assert "onnxruntime, hand-built Gemm + Sigmoid graph" in data["peers"]
+    assert "xpnn.compile(net, 'onnxruntime'): predict" in data["times_s"]
+    assert "vs best peer" in (tmp_path / "compiled.md").read_text()
+    assert (tmp_path / "compiled.png").read_bytes().startswith(b"\x89PNG")

@@ -317,7 +317,7 @@ def _host_input(x: Any, n_in: int, dtype: Any, normalize: bool) -> np.ndarray:
         raise ValueError(
             f"input of shape {tuple(x.shape)} does not fit this network: the last axis must be {n_in}"
         )
-    x = x.astype(dtype, copy=False)
+    x = np.ascontiguousarray(x, dtype=dtype)  # onnxruntime reads C-ordered buffers
     return x / 255.0 if normalize else x
 
 
