@@ -321,3 +321,103 @@ def test_a_list_value_is_a_data_error(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps(net, protocol=4))
     with pytest.raises(xpnn.DataError, match="'b1' is a list, not an array"):
         xpnn.load_weights(path)
+
+
+# --- mutation testing (nox -s mutation): what the surviving mutants showed untested ------------
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".pkl"])
+@pytest.mark.parametrize(
+    "dtype, shown",
+    [
+        (">i4", "has dtype >i4;"),  # the byte order is part of what the file wrote
+        ("<i4", "has dtype int32;"),
+        (">u2", "has dtype >u2;"),
+    ],
+)
+def test_a_non_float_dtype_is_named_with_its_byte_order(
+    tmp_path: Path, suffix: str, dtype: str, shown: str
+) -> None:
+    net = {"W1": np.zeros((2, 2), dtype=dtype), "b1": np.zeros(2)}
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".npz":
+        np.savez(path, **net)
+    else:
+        path.write_bytes(pickle.dumps(net, protocol=4))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert shown in str(e.value), str(e.value)
+
+
+def test_an_object_dtype_says_it_would_need_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "w.npz"
+    np.savez(path, W1=np.zeros((2, 2), dtype=object), b1=np.zeros(2))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert "has dtype object (it would need pickle to load); weights must be" in str(e.value)
+
+
+def test_a_message_names_an_objects_type_never_its_repr() -> None:
+    """What a file holds is shown bounded: an instance by its type, never by its own repr."""
+    from xpnn.weights import _short
+
+    class Huge:
+        def __repr__(self) -> str:
+            return "x" * 10_000
+
+    assert _short([Huge(), 1.5, None, True]) == "[Huge, 1.5, None, True]"
+
+
+@pytest.mark.parametrize(
+    "descr, shown",
+    [("=<i4", "has dtype int32;"), ("<<i4", "has dtype '<i4';"), ("|>i4", "has dtype >i4;")],
+)
+def test_a_hand_made_npy_descr_is_named_as_numpy_reads_it_or_as_written(
+    tmp_path: Path, descr: str, shown: str
+) -> None:
+    """A descr with two byte-order marks: NumPy's name where NumPy would read it, else the text."""
+    header = repr({"descr": descr, "fortran_order": False, "shape": (1,)}).encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("W1.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + bytes(4))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert shown in str(e.value), str(e.value)
+
+
+def test_an_error_text_from_a_file_is_cut_to_its_limit() -> None:
+    from xpnn.weights import _cut
+
+    assert _cut("x" * 200) == "x" * 200
+    assert _cut("x" * 201) == "x" * 197 + "..."
+    assert _cut("a  b\nc" + "y" * 100, 10) == "a b cyy..."
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (bytes(8), "the .safetensors header is not JSON"),  # exactly the 8-byte length: a 0-byte header
+        (struct.pack("<Q", 10) + b"{}   ", "declares a 10-byte header in a file of 13 bytes"),
+    ],
+)
+def test_safetensors_header_lengths_at_the_edges(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
+def test_saving_safetensors_without_the_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(ImportError) as e:
+        xpnn.save_weights(reference.random_network((3, 2), np.float32), tmp_path / "w.safetensors")
+    assert str(e.value).endswith(
+        ".safetensors needs the safetensors package: pip install 'xpnn[safetensors]'"
+    )
+    assert not (tmp_path / "w.safetensors").exists()
