@@ -18,7 +18,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
-from conftest import BOOK_ACCURACY, Case
+from conftest import BOOK_ACCURACY, REQUESTED, Case
 
 import xpnn
 
@@ -370,6 +370,7 @@ def test_from_network_scores_the_books_accuracy(backend: Case, real_data_dir: Pa
 # --- the benchmark script ----------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="runs once, in the NumPy session")
 def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir: Path) -> None:
     """Only that it runs and what it writes: speed is read from its output, never asserted."""
     script = Path(__file__).parent.parent / "benchmarks" / "sklearn_fit.py"
