@@ -254,6 +254,17 @@ def test_a_cache_entry_whose_bytes_changed_is_decoded_again(tiny) -> None:
     np.testing.assert_array_equal(np.load(entry, allow_pickle=False), arrays["t10k-labels"])
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_in_the_cache_is_not_read(tiny) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    entry.unlink()
+    os.mkfifo(entry)  # reading it would block forever
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+
+
 def test_labels_outside_0_to_9_are_refused_even_unverified(tiny) -> None:
     root, _ = tiny
     labels = np.arange(N, dtype=np.uint8) % 10

@@ -26,6 +26,7 @@ import io
 import logging
 import math
 import os
+import stat
 import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -274,8 +275,9 @@ def _read_cache(directory: Path, prefix: str, shape: tuple[int, ...], labels: bo
     """
     for entry in sorted(directory.glob(f"{glob.escape(prefix)}-*.npy")):
         try:
-            if entry.stat().st_size > math.prod(shape) + 4096:
-                raise ValueError("larger than an entry of this shape")
+            st = entry.stat()
+            if not stat.S_ISREG(st.st_mode) or st.st_size > math.prod(shape) + 4096:
+                raise ValueError("not a file the size of an entry of this shape")
             raw = entry.read_bytes()
             if f"{zlib.crc32(raw):08x}" != entry.stem.rsplit("-", 1)[1]:
                 raise ValueError("its bytes changed after it was written")
@@ -325,10 +327,11 @@ def load_mnist(
     the test files at hand, and no network, that still works. Shapes and dtypes are in the
     module's table.
 
-    Missing files are downloaded into ``<data_dir>/mnist`` (``download=False`` raises
-    :class:`DataNotFoundError` instead, naming the files and the directory searched). Files are
-    checked against their SHA-256 (``verify=False`` skips that, for files of your own in the
-    same format). Decoded arrays are cached as ``.npy`` files, so a second load is fast.
+    Missing files are downloaded into ``<data_dir>/mnist``; when some cannot be had (or with
+    ``download=False``), one :class:`DataNotFoundError` names them all, the directory searched
+    and how to fix it. Files are checked against their SHA-256 (``verify=False`` skips that, for
+    files of your own in the same format; labels must be 0 to 9 all the same). Decoded arrays
+    are cached as ``.npy`` files, each with a CRC-32 checked on read, so a second load is fast.
 
     ``backend``/``device`` place the arrays there: bytes are uploaded, then normalized and
     one-hot encoded on the device.
