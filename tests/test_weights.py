@@ -421,3 +421,53 @@ def test_saving_safetensors_without_the_package_says_what_to_install(
         ".safetensors needs the safetensors package: pip install 'xpnn[safetensors]'"
     )
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def _npy(header: bytes, version: int = 1, data: bytes = b"", length: int | None = None) -> bytes:
+    """A .npy member as bytes: magic, version, header length (as declared, or the true one), header, data."""
+    size = struct.pack("<H" if version == 1 else "<I", len(header) if length is None else length)
+    return b"\x93NUMPY" + bytes([version, 0]) + size + header + data
+
+
+def _npz_with(tmp_path: Path, member: bytes) -> Path:
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("W1.npy", member)
+        z.writestr(
+            "b1.npy", _npy(b"{'descr': '<f8', 'fortran_order': False, 'shape': (2,)}\n", data=bytes(16))
+        )
+    return path
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("length", [100, 65_535])
+def test_npy_headers_up_to_the_limit_load(tmp_path: Path, version: int, length: int) -> None:
+    """Header lengths up to 65,535 bytes (the largest a version-1 file can declare) are read whole."""
+    text = b"{'descr': '|f8', 'fortran_order': False, 'shape': (1, 2)}"
+    header = text + b" " * (length - len(text) - 1) + b"\n"
+    path = _npz_with(tmp_path, _npy(header, version, data=np.array([1.0, 2.0]).tobytes()))
+    w = xpnn.load_weights(path)
+    assert w["W1"].dtype == np.float64
+    np.testing.assert_array_equal(w["W1"], [[1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    "member, message",
+    [
+        (_npy(b"", 2, length=0xFFFF_FFFF), "declares a .npy header of 4,294,967,295 bytes, over 65,535"),
+        (_npy(b"", 2, length=65_536), "declares a .npy header of 65,536 bytes, over 65,535"),
+        (_npy(b"{", 4), "is .npy format version 4, which xpnn does not read"),
+        (b"\x93NUMPY\x02\x00\x10", "the .npy header is truncated"),
+        (_npy(b"{{{\n"), r"the .npy header is not a Python literal \(SyntaxError\)"),
+        (_npy(b"{'descr': 5, 'fortran_order': False, 'shape': (2,)}\n"), "has dtype 5;"),
+        # Version 3 headers are UTF-8, versions 1 and 2 Latin-1: the same letter, either way.
+        (_npy("{'descr': 'é', 'fortran_order': False, 'shape': (2,)}\n".encode(), 3), "has dtype 'é';"),
+        (
+            _npy("{'descr': 'é', 'fortran_order': False, 'shape': (2,)}\n".encode("latin1"), 2),
+            "has dtype 'é';",
+        ),
+    ],
+)
+def test_npy_headers_xpnn_refuses_say_why(tmp_path: Path, member: bytes, message: str) -> None:
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(_npz_with(tmp_path, member))
