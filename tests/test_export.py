@@ -125,6 +125,20 @@ def test_graph_is_lean(ort) -> None:
     assert ops == ["MatMul", "Add", "Sigmoid"] * 3 + ["MatMul", "Add"]
     relu_ops = [n.op_type for n in traced("4-layer", "argmax", "relu").graph.node]
     assert relu_ops == ["MatMul", "Add", "Relu"] * 3 + ["MatMul", "Add", "ArgMax"]
+    softmax_ops = [n.op_type for n in traced("toy", "softmax").graph.node]
+    assert not {"If", "IsNaN", "Where"} & set(softmax_ops), softmax_ops
+    assert softmax_ops[-4:] == ["Sub", "Exp", "ReduceSum", "Div"]
+
+
+def test_softmax_without_its_guards_keeps_nan_and_inf_rows(ort) -> None:
+    """Dropping ndonnx's NaN guard changes no output: a NaN row is NaN, a huge row still sums to 1."""
+    net, _ = NETWORKS["toy"]
+    x = np.array([[1.0, 0.5], [np.nan, 1.0], [1e30, -1e30], [np.inf, 0.0]], np.float32)
+    y = run_model(ort, traced("toy", "softmax"), x)
+    assert np.isnan(y[1]).all() and not np.isnan(y[[0, 2, 3]]).any()
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = reference.forward(net, x, output=reference.softmax)
+    np.testing.assert_allclose(y[[0, 2, 3]], expected[[0, 2, 3]], rtol=tolerance("float64", 64))
 
 
 def test_options_are_checked(ort) -> None:

@@ -8,8 +8,10 @@ input a graph input with a dynamic batch dimension. Nothing here writes an ONNX 
 The traced graph is then made lean by the ONNX ecosystem's tools: onnxscript's optimizer folds
 constants, and a few onnxscript rewrite rules replace what the Array API spelling of a formula
 traces to by the single ONNX operator with the same meaning (``tanh(x/2)/2 + 1/2`` is
-``Sigmoid``, ``maximum(x, 0)`` is ``Relu``), and drop ndonnx's guard around each ``matmul``
-against an onnxruntime bug with zero-size inputs that onnxruntime 1.32 no longer has (tested).
+``Sigmoid``, ``maximum(x, 0)`` is ``Relu``), and drop the guards ndonnx puts around ``matmul``
+and ``max`` (against an onnxruntime bug with zero-size inputs that onnxruntime 1.32 no longer
+has; and a NaN guard that cannot change a softmax): each rule says why it keeps the meaning,
+and the tests run empty batches and NaN rows through the result.
 """
 
 from __future__ import annotations
@@ -190,13 +192,32 @@ def _scalar(value: Any, expected: float) -> bool:
     if const is None:
         return False
     array = const.numpy()
-    return bool(array.size == 1 and math.isclose(float(array.reshape(-1)[0]), expected, rel_tol=0.0))
+    value = float(array.reshape(-1)[0]) if array.size == 1 else None
+    if value is None:
+        return False
+    return math.isnan(value) if math.isnan(expected) else math.isclose(value, expected, rel_tol=0.0)
+
+
+def _tests_for_nan(value: Any, x: Any) -> bool:
+    """Whether ``value`` is ndonnx's ``any(isnan(x))``: an If on ``size(isnan(x)) == 0``."""
+    chain = [value.producer()]
+    for op_type in ("If", "Equal", "Size", "IsNaN"):
+        node = chain[-1]
+        if node is None or node.op_type != op_type:
+            return False
+        chain.append(node.inputs[0].producer() if op_type != "IsNaN" else None)
+    return chain[-2].inputs[0] is x
+
+
+def _else_branch(node: Any) -> list[Any] | None:
+    """The nodes of ``node``'s else branch (an ``If`` node), or None."""
+    branch = node.attributes.get("else_branch")
+    return None if branch is None or branch.value is None else list(branch.value)
 
 
 def _guarded_matmul(node: Any) -> Any:
     """The one MatMul in ``node``'s else branch (an ``If`` node), or None."""
-    branch = node.attributes.get("else_branch")
-    graph = None if branch is None else branch.value
+    graph = _else_branch(node)
     if graph is None or len(graph) != 1:
         return None
     (inner,) = graph
@@ -264,7 +285,67 @@ def _rules() -> Any:
             matmul = _guarded_matmul(guarded.producer())
             return op.MatMul(x, matmul.inputs[1])
 
-    _RULES = pattern.RewriteRuleSet([SigmoidFromTanh.rule(), ReluFromMaximum.rule(), UnguardedMatmul.rule()])
+    class SoftmaxWithoutNanGuard(Rule):
+        """``exp(x - where(any(isnan(x)), nan, max(x)))`` normalized is ``exp(x - max(x))`` normalized.
+
+        ndonnx makes ``max`` return NaN for a row that holds a NaN; in a softmax that row is
+        NaN either way (the NaN's ``exp`` reaches the row's sum), so the guard changes nothing.
+        """
+
+        def pattern(self, op: Any, x: Any, any_nan: Any, nan: Any, m: Any, axes: Any) -> Any:
+            e = op.Exp(op.Sub(x, op.Where(any_nan, nan, m)))
+            return op.Div(e, op.ReduceSum(e, axes, _outputs=["total"]))
+
+        def check(self, context: Any, x: Any, any_nan: Any, nan: Any, total: Any, **_: Any) -> Any:
+            result = pattern.MatchResult()
+            keepdims = total.producer().attributes.get("keepdims")
+            if not _scalar(nan, math.nan) or not _tests_for_nan(any_nan, x):
+                return result.fail("not ndonnx's NaN guard")
+            if keepdims is None or keepdims.value != 1:
+                return result.fail("not a softmax's sum")
+            return result
+
+        def rewrite(self, op: Any, x: Any, m: Any, axes: Any, **_: Any) -> Any:
+            e = op.Exp(op.Sub(x, m))
+            return op.Div(e, op.ReduceSum(e, axes, keepdims=1))
+
+    class UnguardedReduction(Rule):
+        """ndonnx's ``If(size(x) == 0)`` around ``max(x)`` is its else branch, run inline.
+
+        The then branch fills an empty result with ``-inf``; onnxruntime reduces an empty batch
+        to an empty result by itself (``tests/test_export.py`` runs a batch of 0 rows).
+        """
+
+        def pattern(self, op: Any, x: Any, zero: Any) -> Any:
+            return op.If(op.Equal(op.Size(x), zero), _outputs=["guarded"])
+
+        def check(self, context: Any, x: Any, zero: Any, guarded: Any, **_: Any) -> Any:
+            result = pattern.MatchResult()
+            branch = _else_branch(guarded.producer()) or []
+            if not _scalar(zero, 0.0) or [n.op_type for n in branch] != ["Unsqueeze", "ReduceMax", "Squeeze"]:
+                return result.fail("not a guarded max")
+            unsqueeze, reduce, squeeze = branch
+            if unsqueeze.inputs[0] is not x or reduce.inputs[0] is not unsqueeze.outputs[0]:
+                return result.fail("the branch does not reduce x")
+            if squeeze.inputs[0] is not reduce.outputs[0]:
+                return result.fail("the branch does not reduce x")
+            return result
+
+        def rewrite(self, op: Any, x: Any, guarded: Any, **_: Any) -> Any:
+            unsqueeze, reduce, squeeze = _else_branch(guarded.producer()) or []
+            attrs = {name: attr.value for name, attr in reduce.attributes.items()}
+            u = op.Unsqueeze(x, unsqueeze.inputs[1])
+            return op.Squeeze(op.ReduceMax(u, reduce.inputs[1], **attrs), squeeze.inputs[1])
+
+    _RULES = pattern.RewriteRuleSet(
+        [
+            SigmoidFromTanh.rule(),
+            ReluFromMaximum.rule(),
+            UnguardedMatmul.rule(),
+            SoftmaxWithoutNanGuard.rule(),
+            UnguardedReduction.rule(),
+        ]
+    )
     return _RULES
 
 
