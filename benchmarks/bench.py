@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnn
+from xpnn._timing import wait
 
 RESULTS = Path(__file__).parent / "results"
 SECTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {}
@@ -170,30 +171,22 @@ def _gpu_candidates(x8: np.ndarray, t: np.ndarray, net: dict) -> dict[str, Calla
     found: dict[str, Callable[[], object]] = {}
     status = xpnn.backend_status()
     if status["cupy"].available:
-        impl, dev = xpnn._backends.get_backend("cupy")
         gpu = xpnn.to_backend(net, "cupy")
-        found["xpnn[cupy]"] = _synced(lambda: xpnn.predict(gpu, x8, normalize=True), impl, dev)
+        found["xpnn[cupy]"] = _synced(lambda: xpnn.predict(gpu, x8, normalize=True))
     if status["torch"].available:
         import torch
 
         if torch.cuda.is_available():
-            impl, dev = xpnn._backends.get_backend("torch", "cuda")
             gpu_t = xpnn.to_backend(net, "torch", "cuda")
-            found["xpnn[torch-cuda]"] = _synced(lambda: xpnn.predict(gpu_t, x8, normalize=True), impl, dev)
+            found["xpnn[torch-cuda]"] = _synced(lambda: xpnn.predict(gpu_t, x8, normalize=True))
             model = _sequential(net, "cuda")
-            found["torch nn.Sequential (cuda)"] = _synced(
-                lambda: _torch_predict(model, x8, "cuda"), impl, dev
-            )
+            found["torch nn.Sequential (cuda)"] = _synced(lambda: _torch_predict(model, x8, "cuda"))
     return found
 
 
-def _synced(fn: Callable[[], object], impl: object, dev: object) -> Callable[[], object]:
+def _synced(fn: Callable[[], object]) -> Callable[[], object]:
     """``fn``, returning only once its result is computed (GPUs and JAX run asynchronously)."""
-
-    def run() -> object:
-        return impl.wait(fn(), dev)  # type: ignore[attr-defined]
-
-    return run
+    return lambda: wait(fn())
 
 
 def _sequential(net: dict, device: str) -> object:
@@ -260,9 +253,8 @@ def mnist_infer(args: argparse.Namespace) -> dict:
         torch.set_num_threads(os.cpu_count() or 1)
     if status["jax"].available:
         on_jax = xpnn.to_backend(net, "jax")
-        impl, dev = xpnn._backends.get_backend("jax")
         candidates["xpnn[jax] predict(x uint8, normalize=True)"] = _synced(
-            lambda: xpnn.predict(on_jax, x8, normalize=True), impl, dev
+            lambda: xpnn.predict(on_jax, x8, normalize=True)
         )
     candidates.update(_gpu_candidates(x8, t, net))
     # every candidate must agree with the book before its time means anything
@@ -298,11 +290,10 @@ def batch_sweep(args: argparse.Namespace) -> dict:
     backends = [b for b in ("numpy", "torch", "jax", "cupy") if xpnn.backend_status()[b].available]
     candidates: dict[str, Callable[[], object]] = {}
     for name in backends:
-        impl, dev = xpnn._backends.get_backend(name)
         placed = xpnn.to_backend(net, name)
         for size in sizes:
             fn = lambda placed=placed, size=size: xpnn.predict(placed, x8, batch_size=size, normalize=True)  # noqa: E731
-            candidates[f"{name}|{size}"] = _synced(fn, impl, dev)
+            candidates[f"{name}|{size}"] = _synced(fn)
     times = interleaved(candidates, number=args.number or 1, rounds=args.rounds or 5)
     rates = {k: len(x8) / v for k, v in times.items()}
     rows = [
@@ -450,27 +441,21 @@ def gpu(args: argparse.Namespace) -> dict:
     candidates: dict[str, Callable[[], object]] = {}
     status = xpnn.backend_status()
     if status["cupy"].available:
-        impl, dev = xpnn._backends.get_backend("cupy")
         on_cupy = xpnn.to_backend(net, "cupy")
-        candidates["xpnn[cupy]"] = _synced(
-            lambda: xpnn.predict(on_cupy, x, batch_size=batch, normalize=True), impl, dev
-        )
+        candidates["xpnn[cupy]"] = _synced(lambda: xpnn.predict(on_cupy, x, batch_size=batch, normalize=True))
     if status["torch"].available:
         import torch
 
         if torch.cuda.is_available():
-            impl, dev = xpnn._backends.get_backend("torch", "cuda")
             on_torch = xpnn.to_backend(net, "torch", "cuda")
             candidates["xpnn[torch-cuda]"] = _synced(
-                lambda: xpnn.predict(on_torch, x, batch_size=batch, normalize=True), impl, dev
+                lambda: xpnn.predict(on_torch, x, batch_size=batch, normalize=True)
             )
             model = _sequential(net, "cuda")
             candidates["torch nn.Sequential (cuda, baseline)"] = _synced(
                 lambda: torch.cat(
                     [_torch_predict(model, x[i : i + batch], "cuda") for i in range(0, n, batch)]
-                ),
-                impl,
-                dev,
+                )
             )
     if not candidates:
         why = "; ".join(f"{b}: {status[b].reason}" for b in ("cupy", "torch"))

@@ -20,18 +20,7 @@ import time
 import numpy as np
 
 import xpnn
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory, in MiB (the workers' memory is their own)."""
-    try:
-        with open("/proc/self/status") as f:  # Linux: VmHWM, this process alone
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
-    except OSError:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+from xpnn._timing import peak_rss_mib
 
 
 def main(argv: list[str] | None = None) -> int:

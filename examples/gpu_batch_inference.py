@@ -14,28 +14,15 @@ and report the host-to-device copy apart from the compute.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 
 import xpnn
 from xpnn._backends import get_backend
+from xpnn._timing import describe_device, synchronize, timed
 
 REDUCED = ("float16", "bfloat16")
-
-
-def timed(fn: Callable[[], object], wait: Callable[[object], object], repeat: int) -> tuple[float, object]:
-    """Median wall time of ``fn`` over ``repeat`` runs, each ended once ``wait`` says its result is
-    computed (GPUs and JAX run asynchronously); and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = wait(fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,15 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     reps = -(-args.n_images // len(x_test))
     x = np.tile(x_test, (reps, 1))[: args.n_images]  # host uint8, as data usually arrives
     t = np.tile(t_test, reps)[: args.n_images]
-    impl.synchronize(dev)
-
-    def wait(result: object) -> object:
-        return impl.wait(result, dev)
+    synchronize(dev)
 
     def predict(batch_size: int) -> object:
         return xpnn.predict(network, x, batch_size=batch_size, normalize=True)
 
-    print(f"device: {impl.name} {impl.describe_device(dev)}, dtype {network.dtype}")
+    print(f"device: {impl.name} {describe_device(impl.name, dev)}, dtype {network.dtype}")
     print(
         f"images: {len(x):,} (the 10,000 test images tiled), {x.nbytes / 2**20:,.0f} MiB of uint8 on the host"
     )
@@ -93,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = float(np.mean(xpnn.to_numpy(predict(args.batch_size)) == t))
     print(f"accuracy: {accuracy:.4f}")
 
-    seconds, _ = timed(lambda: predict(args.batch_size), wait, args.repeat)
+    seconds, _ = timed(lambda: predict(args.batch_size), args.repeat)
     chunk = x[: args.batch_size]
-    upload, on_device = timed(lambda: impl.asarray(chunk, dev), wait, args.repeat)
-    compute, _ = timed(lambda: xpnn.predict(network, on_device, normalize=True), wait, args.repeat)
+    upload, on_device = timed(lambda: xpnn.asarray(chunk, backend=impl.name, device=dev), args.repeat)
+    compute, _ = timed(lambda: xpnn.predict(network, on_device, normalize=True), args.repeat)
     batches = -(-len(x) // args.batch_size)
     print(
         f"throughput: {len(x) / seconds:,.0f} images/s ({seconds * 1e3:,.1f} ms for {len(x):,} images, batch {args.batch_size:,})"
@@ -115,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| batch size | ms | images/s |\n|---:|---:|---:|")
         for b in sweep:
             predict(b)
-            s, _ = timed(lambda b=b: predict(b), wait, args.repeat)
+            s, _ = timed(lambda b=b: predict(b), args.repeat)
             print(f"| {b:,} | {s * 1e3:,.1f} | {len(x) / s:,.0f} |")
     return 0
 

@@ -9,15 +9,17 @@ installed here skip with the reason.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat
 import numpy as np
 import pytest
 
 import xpnn
-from xpnn._backend_names import BACKENDS, GPU_BACKENDS
+from xpnn._backend_names import BACKENDS, GPU_BACKENDS, TABLE
 from xpnn._backends import Backend, get_backend
 
 #: Extra (backend, device) cases beyond each backend's default device.
@@ -82,9 +84,14 @@ class Case:
         return ["--backend", self.name] + (["--device", self.device_arg] if self.device_arg else [])
 
     def asarray(self, a: Any, dtype: Any = None) -> Any:
-        """A host array (or list) on this backend and device, optionally in ``dtype`` (a NumPy dtype)."""
+        """A host array (or list) on this backend and device, optionally in ``dtype`` (a NumPy dtype).
+
+        Made with the library's own ``asarray`` (not xpnn's conversion code, which is under test).
+        """
         a = np.asarray(a, dtype=dtype)
-        return self.impl.asarray(a, self.device)
+        if self.name == "jax" and a.dtype == np.float64 and not self.has_float64():
+            a = a.astype(np.float32)  # what JAX does without x64, minus its warning
+        return self.xp.asarray(a, device=self.device)
 
     def dtype(self, name: str) -> Any:
         """This namespace's dtype called ``name``, or skip where it has none on this device."""
@@ -115,7 +122,26 @@ def backend(request: pytest.FixtureRequest) -> Case:
         impl, dev = get_backend(name, device)
     except xpnn.BackendUnavailableError as e:
         pytest.skip(str(e))  # a strict session has already failed in pytest_sessionstart
-    return Case(name, impl.load(), dev, impl, device)
+    return Case(name, importlib.import_module(TABLE[name].namespace), dev, impl, device)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "skip_backends(*names, reason): skip the test on these backends (read by the backend fixture)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _skip_marked_backends(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.skip_backends("dask", reason=...)``: the backend-specific skips, in one place."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or "backend" not in callspec.params:
+        return
+    name = callspec.params["backend"][0]
+    for mark in request.node.iter_markers("skip_backends"):
+        if name in mark.args:
+            pytest.skip(f"{name}: {mark.kwargs.get('reason', 'not on this backend')}")
 
 
 @pytest.fixture
@@ -128,21 +154,51 @@ def tolerance(dtype: Any, factor: float = 16.0) -> float:
     return factor * float(np.finfo(np.dtype(str(dtype).rsplit(".", 1)[-1])).eps)
 
 
+#: array-api-compat's own test of each backend's namespace (not xpnn's, which is under test).
+NAMESPACE_TESTS = {
+    "numpy": array_api_compat.is_numpy_namespace,
+    "cupy": array_api_compat.is_cupy_namespace,
+    "torch": array_api_compat.is_torch_namespace,
+    "jax": array_api_compat.is_jax_namespace,
+    "dask": array_api_compat.is_dask_namespace,
+    "array_api_strict": array_api_compat.is_array_api_strict_namespace,
+}
+
+
+def host(actual: Any, case: Case) -> np.ndarray:
+    """``actual`` as host NumPy, with the library's own calls (not xpnn's ``to_numpy``)."""
+    if case.name == "dask":
+        actual = actual.compute()
+    if type(actual).__module__.startswith("cupy"):
+        return actual.get()
+    if case.name == "torch":
+        return actual.detach().cpu().numpy()
+    if case.name == "array_api_strict":
+        return np.asarray(actual.to_device(case.xp.__array_namespace_info__().default_device()))
+    return np.asarray(actual)
+
+
 def assert_close(
     actual: Any, expected: np.ndarray, case: Case, *, dtype: Any = None, factor: float = 16.0
 ) -> None:
-    """``actual`` is an array of ``case``'s library and device, of ``dtype``, close to ``expected``.
+    """``actual`` is an array of ``case``'s namespace, on its device, of ``dtype``, close to ``expected``.
 
-    ``expected`` is a NumPy float64 reference; the tolerance comes from ``actual``'s dtype.
+    Namespace, device and dtype are always checked: ``dtype=None`` means any real floating dtype
+    of that namespace. ``expected`` is a NumPy float64 reference; the tolerance comes from
+    ``actual``'s dtype.
     """
-    assert xpnn.backend_of(actual) == case.name, f"result is a {type(actual)}, not a {case.name} array"
-    if case.name not in ("numpy", "dask"):
-        assert repr(xpnn._backends.device_of(actual)) == repr(case.device)
-    if dtype is not None:
+    xp = array_api_compat.array_namespace(actual)
+    assert NAMESPACE_TESTS[case.name](xp), f"result is a {type(actual)}, not a {case.name} array"
+    assert array_api_compat.device(actual) == case.device, (
+        f"on {array_api_compat.device(actual)}, not {case.device}"
+    )
+    if dtype is None:
+        assert xp.isdtype(actual.dtype, "real floating"), f"dtype {actual.dtype} is not real floating"
+    else:
         assert actual.dtype == dtype, f"dtype {actual.dtype}, expected {dtype}"
     assert tuple(actual.shape) == expected.shape
     rtol = tolerance(actual.dtype, factor)
-    np.testing.assert_allclose(xpnn.to_numpy(actual).astype(np.float64), expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(host(actual, case).astype(np.float64), expected, rtol=rtol, atol=rtol)
 
 
 # --- data --------------------------------------------------------------------------------------

@@ -83,12 +83,11 @@ def test_books_accuracy_per_image_and_batched(backend: Case, real_data_dir: Path
     assert per_image == float(np.mean(book[:n] == t[:n]))
 
 
+@pytest.mark.skip_backends("dask", reason="Dask streams by chunks; see the Dask tests")
 def test_streaming_uploads_one_batch_at_a_time(
     backend: Case, problem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A host array much larger than a batch goes up batch by batch, never whole."""
-    if backend.name == "dask":
-        pytest.skip("Dask streams by chunks; see the Dask tests")
     net, x, _ = problem
     big = np.tile(x, (20, 1))  # 1060 rows
     sizes: list[int] = []
@@ -118,10 +117,11 @@ def test_progress_bar(problem, capsys: pytest.CaptureFixture[str]) -> None:
     assert "6/6" in capsys.readouterr().err
 
 
+@pytest.mark.skip_backends("numpy", "dask", "array_api_strict", reason="no float16/bfloat16 compute path")
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_reduced_precision(backend: Case, problem, dtype: str) -> None:
     net, x, _ = problem
-    if not hasattr(backend.xp, dtype) or backend.name in ("numpy", "dask", "array_api_strict"):
+    if not hasattr(backend.xp, dtype):
         pytest.skip(f"{backend.name} has no {dtype} compute path")
     placed = xpnn.to_backend(net, backend.name, backend.device, dtype=dtype)
     assert placed.dtype == getattr(backend.xp, dtype)

@@ -70,17 +70,19 @@ def test_custom_functions(backend: Case) -> None:
     assert_close(y, expected, backend, factor=64)
 
 
-def test_to_backend_places_once_and_forward_reuses_it(backend: Case) -> None:
-    net = reference.random_network((4, 3, 2), np.float32)
+def test_a_placed_network_runs_where_it_lives(backend: Case) -> None:
+    placed = xpnn.to_backend(reference.random_network((4, 3, 2), np.float32), backend.name, backend.device)
     x = backend.asarray(np.ones((2, 4), dtype=np.float32))
-    first = network_module.place(net, x, backend=backend.name, device=backend.device)
-    second = network_module.place(net, x, backend=backend.name, device=backend.device)
-    assert first is second, "the second call must reuse the placed weights"
-    assert first.backend == backend.name
-    assert xpnn.backend_of(first["W1"]) == backend.name
+    assert network_module.place(placed, x) is placed
+    assert network_module.place(placed, x, backend=backend.name, device=backend.device) is placed
+    assert placed.backend == backend.name
+    assert xpnn.backend_of(placed["W1"]) == backend.name
 
 
-def test_uploads_happen_once_per_network(backend: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dict_is_placed_per_call_and_to_backend_once(
+    backend: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No hidden cache: forward(dict) uploads the weights on each call; to_backend uploads them once."""
     net = reference.random_network((4, 3, 2), np.float32)
     calls: list[tuple[int, ...]] = []
     original = type(backend.impl).from_host
@@ -94,8 +96,13 @@ def test_uploads_happen_once_per_network(backend: Case, monkeypatch: pytest.Monk
     for _ in range(3):
         xpnn.forward(net, x, backend=backend.name, device=backend.device)
     weight_uploads = [s for s in calls if s != x.shape]
-    # NumPy uses the host arrays as they are; every other backend uploads the 4 arrays once.
-    assert len(weight_uploads) == (0 if backend.name == "numpy" else 4), weight_uploads
+    # NumPy uses the host arrays as they are; every other backend uploads the 4 arrays per call.
+    assert len(weight_uploads) == (0 if backend.name == "numpy" else 12), weight_uploads
+    calls.clear()
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    for _ in range(3):
+        xpnn.forward(placed, x)
+    assert len([s for s in calls if s != x.shape]) == 4  # a private copy, on every backend
 
 
 @pytest.mark.parametrize("edit", ["in_place", "replace_key"])

@@ -272,10 +272,10 @@ def _name(requirement: str) -> str:
 def test_install_hint_names_the_packages_of_the_backends_extra(name: str) -> None:
     """The hint works in a fresh environment: its first command installs the extra's packages by name."""
     tomllib = pytest.importorskip("tomllib")
-    from xpnn._backends import _known
+    from xpnn._backend_names import TABLE
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    hint = _known(name).install
+    hint = TABLE[name].install
     first = re.match(r"`pip install ([^`]+)`", hint)
     assert first, f"{name}: the hint starts with a `pip install ...` command: {hint}"
     assert {_name(p) for p in first.group(1).split()} == {_name(r) for r in extras[EXTRA_OF[name]]}

@@ -22,6 +22,7 @@ __all__ = [
     "array_namespace",
     "device",
     "is_array_api_obj",
+    "is_array_api_strict_array",
     "is_cupy_array",
     "is_dask_array",
     "is_jax_array",
@@ -31,6 +32,11 @@ __all__ = [
 ]
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def is_array_api_strict_array(x: Any) -> bool:
+    """Whether ``x`` is an array-api-strict array (array-api-compat has a namespace test only)."""
+    return type(x).__module__.startswith("array_api_strict")
 
 
 def namespace_of(x: Any) -> Any:

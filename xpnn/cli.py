@@ -22,6 +22,11 @@ from typing import Any
 from . import __version__
 from ._backends import BACKENDS, BackendUnavailableError, backend_status, get_backend
 from ._data import DataError, DataNotFoundError
+from ._timing import describe_device
+from .inference import accuracy
+from .mnist import load_mnist
+from .network import to_backend
+from .weights import load_sample_network, load_weights
 
 #: Errors a user can cause with arguments, files or the machine: one line, exit status 2.
 #: ``OSError`` covers a data or weights path that cannot be read (permissions, a directory, ...).
@@ -57,11 +62,6 @@ def _fetch_first(args: argparse.Namespace) -> None:
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    from .inference import accuracy
-    from .mnist import load_mnist
-    from .network import to_backend
-    from .weights import load_sample_network, load_weights
-
     if not args.compile:  # an unusable backend is reported before any download
         impl, dev = get_backend(args.backend, args.device)
     _fetch_first(args)
@@ -74,7 +74,7 @@ def _mnist(args: argparse.Namespace) -> int:
     if args.compile:
         network, where = _compiled(weights, args)
     else:
-        network, where = to_backend(weights, impl.name, dev), f"{impl.name} {impl.describe_device(dev)}"
+        network, where = to_backend(weights, impl.name, dev), f"{impl.name} {describe_device(impl.name, dev)}"
     accuracy(
         network, x[:1], t[:1], normalize=True, activation=args.activation
     )  # warm-up: kernels, JIT, first allocation
@@ -102,8 +102,7 @@ def _compiled(weights: Any, args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
-    from .weights import load_sample_network, load_weights
+    from .export import export_onnx  # ONNX export is a lazy part of xpnn: only this command imports it
 
     weights = (
         load_weights(args.weights)

@@ -111,6 +111,9 @@ def _outputs(
     after the last batch; on Dask it runs when the result is computed.
     """
 
+    if len(x.shape) == 2 and x.shape[0] == 0:
+        output = "identity"  # softmax of no rows is no rows (and Dask's max fails on them)
+
     def run(batch: Any) -> Array:
         return network.run(
             network.prepare_input(batch, normalize=normalize), activation=activation, output=output
@@ -186,7 +189,8 @@ def predict(
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
     of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
 
-    A ``ValueError`` names the first input row whose output is NaN or infinite.
+    A ``ValueError`` names the first input row whose output is NaN or infinite (on Dask: the
+    first in the chunk that found one, when the result is computed).
 
     >>> import numpy as np, xpnn
     >>> predict(xpnn.init_network(), np.array([[1.0, 0.5], [-1.0, 0.0]]))
@@ -194,10 +198,14 @@ def predict(
     """
     rows, x, network = _setup(net, x, batch_size, backend, device, normalize)
     xp = network.xp
-    parts = [
-        xp.argmax(y, axis=-1) for y in _outputs(network, x, rows, activation, "identity", normalize, progress)
-    ]
+    parts = [_argmax(xp, y) for y in _outputs(network, x, rows, activation, "identity", normalize, progress)]
     return _gather(xp, parts)
+
+
+def _argmax(xp: Any, y: Array) -> Array:
+    if is_dask_array(y) and y.shape[0] == 0:  # Dask's argmax fails on zero rows; the answer is known
+        return xp.astype(y[:, 0], xp.int64)
+    return xp.argmax(y, axis=-1)
 
 
 def predict_proba(
@@ -293,7 +301,7 @@ def _class_labels(t: Any, n: int, n_out: int) -> np.ndarray:
         ok = (t >= 0) & (t < n_out) & (t == np.floor(t) if t.dtype.kind == "f" else True)
     if not np.all(ok):
         i = int(np.argmin(ok))
-        raise ValueError(f"{where}: label {t[i]!r} at index {i} is not a class index in [0, {n_out})")
+        raise ValueError(f"{where}: label {t[i].item()!r} at index {i} is not a class index in [0, {n_out})")
     return t.astype(np.int32)  # n_out < 2**31; JAX without x64 has no int64
 
 

@@ -7,7 +7,6 @@ layers). ``to_backend`` places it on a backend and device once and returns a rea
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -342,73 +341,10 @@ def _place(
         arrays = [backend.asarray(a, dev) for pair in layers for a in pair]
     dtype = _resolve_dtype(xp, dtype, arrays, dev)
     arrays = [a if a.dtype == dtype else xp.astype(a, dtype) for a in arrays]
-    sources = [a for pair in layers for a in pair]
-    shared = not copy and any(p is s for p, s in zip(arrays, sources))
+    shared = not copy  # the caller's arrays, or views of them (torch.as_tensor shares memory)
     return Network(
         list(zip(arrays[::2], arrays[1::2])), backend, dev, xp, shared=shared, activation=activation
     )
-
-
-class _Placement:
-    """A cached placement of a user's dict, with what is needed to tell if the dict changed."""
-
-    __slots__ = ("keys", "network", "snapshots", "sources")
-
-    def __init__(self, net: Mapping[str, Array], network: Network, snapshots: list[np.ndarray] | None):
-        self.keys = tuple(net)
-        self.sources = tuple(net.values())
-        self.network = network
-        self.snapshots = snapshots
-
-    def matches(self, net: Mapping[str, Array]) -> bool:
-        if tuple(net) != self.keys:
-            return False
-        for current, source in zip(net.values(), self.sources):
-            if current is not source:
-                return False
-        if self.snapshots is None:
-            return True
-        return all(
-            np.array_equal(source, snap, equal_nan=snap.dtype.kind == "f")
-            for source, snap in zip(self.sources, self.snapshots)
-        )
-
-
-_PLACEMENTS: OrderedDict[tuple[Any, ...], _Placement] = OrderedDict()
-_MAX_PLACEMENTS = 8
-
-
-def _cached_place(net: Mapping[str, Array], backend: Backend, dev: Any, dtype: Any) -> Network:
-    """``to_backend`` for a user's dict, reusing the last upload while the dict is unchanged.
-
-    The cache holds the source arrays themselves, so an entry matches only while the dict maps
-    the same keys to the same array objects. Where the placed weights are copies (another
-    device, another dtype) the entry also keeps a host snapshot and compares contents, so an
-    in-place edit of the user's weights is noticed and re-uploaded instead of going stale.
-    """
-    key = (
-        id(net),
-        backend.name,
-        dev if type(dev) is str else repr(dev),
-        dtype if dtype is None else str(dtype),
-    )
-    entry = _PLACEMENTS.get(key)
-    if entry is not None and entry.matches(net):
-        return entry.network
-    layers = layer_arrays(net)
-    network = _place(layers, backend, dev, dtype, copy=False)
-    placed = [a for pair in network.layers for a in pair]
-    sources = [a for pair in layers for a in pair]
-    if all(p is s for p, s in zip(placed, sources)):
-        snapshots = None  # the network *is* the user's arrays: edits show through
-    elif all(isinstance(s, np.ndarray) for s in sources):
-        snapshots = [np.array(s, copy=True) for s in sources]
-    else:
-        return network  # foreign sources: comparing would cost a transfer, so do not cache
-    _PLACEMENTS[key] = _Placement(net, network, snapshots)
-    if len(_PLACEMENTS) > _MAX_PLACEMENTS:
-        _PLACEMENTS.popitem(last=False)
-    return network
 
 
 def place(
@@ -443,13 +379,6 @@ def place(
                 " or make it again for that backend"
             )
         return net
-    if backend is None and device is None and dtype is None and type(x) is np.ndarray:
-        # The common case, kept short: a dict (or a Network) and a NumPy input.
-        if type(net) is Network:
-            return net
-        entry = _PLACEMENTS.get((id(net), "numpy", "cpu", None))
-        if entry is not None and entry.matches(net):
-            return entry.network
     placed = net if isinstance(net, Network) else None
     if backend is None:
         if placed is not None:
@@ -469,7 +398,9 @@ def place(
         ):
             return placed
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
-    return _cached_place(net, backend_obj, dev, dtype)
+    # A dict is placed on each call: its arrays as they are where they fit (NumPy on NumPy, the
+    # very arrays), else uploaded. to_backend() places once for repeated calls.
+    return _place(layer_arrays(net), backend_obj, dev, dtype, copy=False)
 
 
 def forward(
@@ -493,8 +424,9 @@ def forward(
     - ``backend="cupy"`` (or any name in ``xpnn.BACKENDS``, or ``"auto"``): ``x`` and the
       weights are moved there, and ``device=`` is passed to that backend.
 
-    A dict's weights are uploaded once per backend and device and reused while the dict is
-    unchanged. The weights' dtype is the compute dtype; ``x`` is cast to it.
+    A dict's weights are used as they are where they already fit (NumPy weights, NumPy input)
+    and uploaded on each call otherwise: for repeated calls on another backend, place them once
+    with :func:`to_backend`. The weights' dtype is the compute dtype; ``x`` is cast to it.
 
     ``activation`` is ``"sigmoid"`` (the book's) or ``"relu"``; None means the network's own
     (``to_backend(..., activation=)``), else sigmoid. ``output`` is ``"identity"`` (the book's
