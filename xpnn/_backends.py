@@ -1,12 +1,9 @@
 """Backends: which array library (and device) a computation runs on.
 
-What each library needs is in one table (``xpnn/_backend_names.py``: modules, array test,
-extra, install command, GPU flag). Each adapter below keeps only what the Array API cannot
-express: resolving a device, host -> device, device -> host, and a probe. A backend's library is
-imported only when that backend is asked for, so ``import xpnn`` never imports a GPU stack, and
-each backend is probed with a real tiny computation before use: CuPy imports fine on a machine
-without a driver and fails only at the first allocation. Batching, timing and inference live
-elsewhere (``inference.py``, ``_timing.py``).
+What each library needs is in one table (``_backend_names.py``); each adapter here keeps only
+what the Array API cannot express: resolving a device, host -> device, device -> host, and a
+probe (a real tiny computation: CuPy imports fine without a driver and fails at the first
+allocation). A library is imported only when its backend is asked for.
 """
 
 from __future__ import annotations
@@ -14,25 +11,21 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import _compat
-from ._backend_names import BACKENDS, TABLE, BackendInfo
+from ._backend_names import BACKENDS, TABLE
 from ._compat import device as array_device
 from ._compat import is_array_api_obj, is_cupy_array, is_dask_array
 
 __all__ = [
-    "BACKENDS",
     "Backend",
-    "BackendStatus",
     "BackendUnavailableError",
     "asarray",
-    "available_backends",
     "backend_of",
-    "backend_status",
+    "check_backend",
     "device_of",
     "get_backend",
     "to_numpy",
@@ -43,27 +36,27 @@ class BackendUnavailableError(RuntimeError):
     """The array library or device a backend needs cannot be used on this machine."""
 
 
+def _bad_device(name: str, takes: str, device: Any) -> ValueError:
+    return ValueError(f"backend {name!r} takes device={takes}; got {device!r}")
+
+
 class Backend:
     """How xpnn talks to one array library: its row of the table, and the adapter methods."""
 
     name: str
 
-    @property
-    def info(self) -> BackendInfo:
-        return TABLE[self.name]
-
     def load(self) -> Any:
         """Import the library and return its Array API namespace."""
-        return importlib.import_module(self.info.namespace)
+        return importlib.import_module(TABLE[self.name].namespace)
 
     def owns(self, x: Any) -> bool:
         """Whether ``x`` is an array of this backend."""
-        return bool(getattr(_compat, self.info.array_test)(x))
+        return bool(getattr(_compat, TABLE[self.name].array_test)(x))
 
     def resolve_device(self, device: Any) -> Any:
         """Turn what a user passes as ``device=`` into this backend's device object."""
         if device not in (None, "cpu"):
-            raise ValueError(f"backend {self.name!r} has only the device 'cpu'; got {device!r}")
+            raise _bad_device(self.name, "only the device 'cpu'", device)
         return "cpu"
 
     def from_host(self, x: np.ndarray, device: Any) -> Any:
@@ -79,11 +72,7 @@ class Backend:
         self.to_host(self.load().sum(self.from_host(np.ones(2, dtype=np.float32), device)))
 
     def asarray(self, x: Any, device: Any) -> Any:
-        """``x`` (any array, list or scalar) as an array of this backend on ``device``.
-
-        Arrays of another library go through the host: that copy is the explicit move the
-        caller asked for by naming this backend.
-        """
+        """``x`` (any array, list or scalar) on ``device``; arrays of another library go through the host."""
         if self.owns(x) and array_device(x) == device:
             return x
         return self.from_host(x if isinstance(x, np.ndarray) else to_numpy(x), device)
@@ -120,9 +109,7 @@ class _CuPy(Backend):
             return cupy.cuda.Device(int(device.partition(":")[2] or 0))
         if isinstance(device, cupy.cuda.Device):
             return device
-        raise ValueError(
-            f"backend 'cupy' takes device=None, an int GPU index, 'cuda:N' or a cupy.cuda.Device; got {device!r}"
-        )
+        raise _bad_device("cupy", "None, an int GPU index, 'cuda:N' or a cupy.cuda.Device", device)
 
     def probe(self, device: Any) -> None:
         import cupy
@@ -152,17 +139,13 @@ class _Torch(Backend):
         try:
             return torch.device(device)
         except (RuntimeError, TypeError) as e:
-            raise ValueError(
-                f"backend 'torch' takes a torch.device or a string such as 'cpu' or 'cuda:0'; got {device!r}"
-            ) from e
+            raise _bad_device("torch", "a torch.device or a string such as 'cpu' or 'cuda:0'", device) from e
 
     def from_host(self, x: np.ndarray, device: Any) -> Any:
         import torch
 
-        if not x.flags.writeable:
-            # torch warns on read-only buffers (memory-mapped caches); copy instead of sharing.
-            return torch.tensor(x, device=device)
-        return torch.as_tensor(x, device=device)
+        # torch warns on read-only buffers (memory-mapped caches): copy those instead of sharing.
+        return torch.as_tensor(x, device=device) if x.flags.writeable else torch.tensor(x, device=device)
 
     def to_host(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()
@@ -184,9 +167,7 @@ class _Jax(Backend):
                 raise BackendUnavailableError(f"jax has no device {device!r}: {e}") from e
         if isinstance(device, jax.Device):
             return device
-        raise ValueError(
-            f"backend 'jax' takes a jax.Device or a string such as 'cpu' or 'gpu:0'; got {device!r}"
-        )
+        raise _bad_device("jax", "a jax.Device or a string such as 'cpu' or 'gpu:0'", device)
 
     def from_host(self, x: np.ndarray, device: Any) -> Any:
         import jax
@@ -197,22 +178,14 @@ class _Jax(Backend):
 
 
 class _Dask(Backend):
-    """Dask arrays of NumPy chunks (device ``"cpu"``) or CuPy chunks (``"gpu"``, e.g. under dask-cuda).
-
-    How big the chunks are is the caller's decision (inference's); host data becomes one
-    chunk of rows per Dask's default size, whole rows each.
-    """
+    """NumPy chunks (device ``"cpu"``) or CuPy chunks (``"gpu"``); chunk sizes are the caller's choice."""
 
     name = "dask"
 
     def resolve_device(self, device: Any) -> Any:
-        if device in (None, "cpu"):
-            return "cpu"
-        if device in ("gpu", "cuda"):
-            return "gpu"
-        raise ValueError(
-            f"backend 'dask' takes device=None or 'cpu' (NumPy chunks) or 'gpu' (CuPy chunks); got {device!r}"
-        )
+        if device in (None, "cpu", "gpu", "cuda"):
+            return "gpu" if device in ("gpu", "cuda") else "cpu"
+        raise _bad_device("dask", "None or 'cpu' (NumPy chunks) or 'gpu' (CuPy chunks)", device)
 
     def probe(self, device: Any) -> None:
         if device == "gpu":
@@ -222,9 +195,8 @@ class _Dask(Backend):
     def from_host(self, x: np.ndarray, device: Any) -> Any:
         import dask.array as da
 
-        return self.asarray(
-            da.from_array(x, chunks=("auto", *(-1,) * (x.ndim - 1)) if x.ndim else ()), device
-        )
+        chunks = ("auto", *(-1,) * (x.ndim - 1)) if x.ndim else ()  # whole rows
+        return self.asarray(da.from_array(x, chunks=chunks), device)
 
     def asarray(self, x: Any, device: Any) -> Any:
         if not is_dask_array(x):
@@ -235,14 +207,13 @@ class _Dask(Backend):
             return x
         import cupy
 
-        to, like = (cupy.asarray, cupy.empty) if device == "gpu" else (cupy.asnumpy, np.empty)
-        return x.map_blocks(
-            to, dtype=x.dtype, meta=like((0,) * x.ndim, dtype=x.dtype)
-        )  # lazily, on the workers
+        to, like = (
+            (cupy.asarray, cupy.empty) if device == "gpu" else (cupy.asnumpy, np.empty)
+        )  # on the workers
+        return x.map_blocks(to, dtype=x.dtype, meta=like((0,) * x.ndim, dtype=x.dtype))
 
     def to_host(self, x: Any) -> np.ndarray:
-        result = x.compute()
-        return result.get() if is_cupy_array(result) else np.asarray(result)
+        return _REGISTRY["cupy" if is_cupy_array(x._meta) else "numpy"].to_host(x.compute())
 
 
 class _ArrayApiStrict(Backend):
@@ -275,26 +246,21 @@ def _unavailable(backend: Backend, why: str) -> BackendUnavailableError:
     if "not installed" in why or "cannot be imported" in why:
         # The library named first: the backend's own, or one its device needs (CuPy for Dask's GPU chunks).
         module = why.split()[0]
-        install = next((i.install for i in TABLE.values() if i.module == module), backend.info.install)
+        install = next((i.install for i in TABLE.values() if i.module == module), TABLE[backend.name].install)
         fix = f"Install it with {install}"
     elif "not compiled with CUDA" in why:  # a CPU-only PyTorch asked for a GPU
         fix = "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)"
     else:  # installed, but the device or its driver fails
         fix = "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)"
-    return BackendUnavailableError(
-        f"backend {backend.name!r} is not usable here: {why}. {fix}, or choose another backend"
-        f" (`xpnn backends` lists them)."
-    )
+    why = f"backend {backend.name!r} is not usable here: {why}. {fix}, or choose another backend"
+    return BackendUnavailableError(f"{why} (`xpnn backends` lists them).")
 
 
 _PROBED: dict[tuple[str, str], str | None] = {}
 
 
-def _check(name: str, device: Any) -> tuple[Any, str | None]:
-    """Resolve ``device`` for backend ``name`` and probe it once per process.
-
-    Returns the resolved device and None when usable, or None and the reason why not.
-    """
+def check_backend(name: str, device: Any) -> tuple[Any, str | None]:
+    """``(device, None)`` when backend ``name`` is usable on ``device`` (probed once), else ``(None, why)``."""
     backend, module = _REGISTRY[name], TABLE[name].module
     if module not in sys.modules and importlib.util.find_spec(module) is None:
         return None, f"{module} is not installed"
@@ -306,8 +272,7 @@ def _check(name: str, device: Any) -> tuple[Any, str | None]:
         return None, f"{module} cannot be imported ({e})"
     except Exception as e:  # e.g. a CUDA runtime error while looking up the default device
         return None, f"its device cannot be found ({type(e).__name__}: {e})"
-    key = (name, repr(resolved))
-    if key not in _PROBED:
+    if (key := (name, repr(resolved))) not in _PROBED:
         try:
             backend.probe(resolved)
             _PROBED[key] = None
@@ -316,69 +281,30 @@ def _check(name: str, device: Any) -> tuple[Any, str | None]:
             _PROBED[key] = f"{needed} is not installed (device {resolved!r} needs it)"
         except Exception as e:  # each library raises its own: CUDARuntimeError, RuntimeError, ...
             _PROBED[key] = f"a test computation failed ({type(e).__name__}: {e})"
-    why = _PROBED[key]
-    return (resolved if why is None else None), why
+    return (resolved if _PROBED[key] is None else None), _PROBED[key]
 
 
 def get_backend(name: str, device: Any = None) -> tuple[Backend, Any]:
-    """The usable backend called ``name`` and its resolved device.
+    """The usable backend called ``name`` (``"auto"``: CuPy if usable, else NumPy) and its resolved device.
 
-    ``name="auto"`` picks CuPy when it is usable, else NumPy. Raises ``ValueError`` for an
-    unknown name or device and ``BackendUnavailableError`` (with the reason) when the library
-    or device cannot be used.
+    ``ValueError`` for an unknown name or device; ``BackendUnavailableError``, with the reason,
+    when the library or device cannot be used.
     """
     if name == "numpy" and device is None:
         return _REGISTRY["numpy"], "cpu"  # the common case, kept short
     if name == "auto":
-        name = "cupy" if _check("cupy", device)[1] is None else "numpy"
+        name = "cupy" if check_backend("cupy", device)[1] is None else "numpy"
         device = device if name == "cupy" else None
     if name not in _REGISTRY:
         raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)} (or 'auto')")
-    resolved, why = _check(name, device)
+    resolved, why = check_backend(name, device)
     if why is not None:
         raise _unavailable(_REGISTRY[name], why)
     return _REGISTRY[name], resolved
 
 
-@dataclass(frozen=True)
-class BackendStatus:
-    """Whether a backend is usable here; if not, ``reason`` says why."""
-
-    name: str
-    available: bool
-    reason: str
-    version: str | None
-
-
-def backend_status() -> dict[str, BackendStatus]:
-    """Every known backend with whether it is usable on this machine, and why not.
-
-    >>> backend_status()["numpy"].available
-    True
-    """
-    result = {}
-    for name, info in TABLE.items():
-        why = _check(name, None)[1]
-        version = getattr(sys.modules.get(info.module), "__version__", None) if why is None else None
-        result[name] = BackendStatus(name, why is None, why or "usable", version)
-    return result
-
-
-def available_backends() -> tuple[str, ...]:
-    """Names of the backends usable on this machine, in the order of ``BACKENDS``.
-
-    >>> "numpy" in available_backends()
-    True
-    """
-    return tuple(name for name, s in backend_status().items() if s.available)
-
-
 def backend_of(x: Any) -> str | None:
-    """The name of the backend that owns array ``x``, or None when ``x`` is not an array.
-
-    >>> backend_of(np.zeros(2)), backend_of([1.0])
-    ('numpy', None)
-    """
+    """The name of the backend that owns array ``x``, or None when ``x`` is not an array."""
     if isinstance(x, np.ndarray):
         return "numpy"
     if not is_array_api_obj(x):
@@ -393,9 +319,7 @@ def backend_of(x: Any) -> str | None:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Bring any array (of any backend, on any device), list or scalar back to host NumPy.
-
-    Dask arrays are computed.
+    """Bring any array (of any backend, on any device), list or scalar back to host NumPy; Dask computes.
 
     >>> to_numpy([1, 2])
     array([1, 2])
@@ -414,8 +338,8 @@ def device_of(x: Any) -> Any:
 def asarray(x: Any, *, backend: str = "numpy", device: Any = None) -> Any:
     """``x`` (any array, list or scalar) as an array of ``backend`` on ``device``: an explicit move.
 
-    Lists become NumPy arrays first (so ``[0.3, 2.9]`` is float64 wherever the backend has it);
-    arrays of another library go through the host.
+    Lists become NumPy arrays first (float64 wherever the backend has it); other libraries' arrays
+    go through the host.
 
     >>> asarray([1.0, 2.0], backend="numpy")
     array([1., 2.])

@@ -20,8 +20,10 @@ import time
 from typing import Any
 
 from . import __version__
-from ._backends import BACKENDS, BackendUnavailableError, backend_status, get_backend
+from ._backend_names import BACKENDS
+from ._backends import BackendUnavailableError, get_backend
 from ._data import DataError, DataNotFoundError
+from ._status import backend_status
 from ._timing import describe_device
 from .inference import accuracy
 from .mnist import load_mnist

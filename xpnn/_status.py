@@ -1,0 +1,44 @@
+"""Which backends are usable on this machine, and why not: what ``xpnn backends`` prints."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from ._backend_names import TABLE
+from ._backends import check_backend
+
+__all__ = ["BackendStatus", "available_backends", "backend_status"]
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Whether a backend is usable here; if not, ``reason`` says why."""
+
+    name: str
+    available: bool
+    reason: str
+    version: str | None
+
+
+def backend_status() -> dict[str, BackendStatus]:
+    """Every known backend with whether it is usable on this machine, and why not.
+
+    >>> backend_status()["numpy"].available
+    True
+    """
+    result = {}
+    for name, info in TABLE.items():
+        why = check_backend(name, None)[1]
+        version = getattr(sys.modules.get(info.module), "__version__", None) if why is None else None
+        result[name] = BackendStatus(name, why is None, why or "usable", version)
+    return result
+
+
+def available_backends() -> tuple[str, ...]:
+    """Names of the backends usable on this machine, in the order of ``BACKENDS``.
+
+    >>> "numpy" in available_backends()
+    True
+    """
+    return tuple(name for name, s in backend_status().items() if s.available)
