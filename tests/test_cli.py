@@ -114,7 +114,7 @@ def test_a_multi_line_error_is_printed_on_one_line(
     def broken(*args: object, **kwargs: object) -> None:
         raise xpnn.DataError("first line\nsecond line\n  third, indented")
 
-    monkeypatch.setattr(mnist, "load_mnist", broken)
+    monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
     status, out, err = run_main(capsys, "mnist", "--no-download")
     assert (status, out) == (2, "")
     assert err == "xpnn: error: first line second line third, indented\n"
@@ -133,7 +133,7 @@ def test_os_errors_on_a_path_are_one_line_naming_it(
     def broken(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(mnist, "load_mnist", broken)
+    monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
     status, out, err = run_main(capsys, "mnist", "--no-download")
     assert (status, out) == (2, "")
     assert err == f"xpnn: error: {error.filename}: {error.strerror}\n"

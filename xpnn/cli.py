@@ -184,7 +184,7 @@ def _train(args: argparse.Namespace) -> int:
     net = random_network(sizes, weight_init=init, seed=args.seed, dtype=args.dtype)
     print(
         f"{'-'.join(map(str, sizes))} {args.activation}, {args.optimizer} lr {args.lr}, batch {args.batch_size},"
-        f" {len(x):,} images on {impl.name} {impl.describe_device(dev)}"
+        f" {len(x):,} images on {impl.name} {describe_device(impl.name, dev)}"
     )
     start = time.perf_counter()
 
