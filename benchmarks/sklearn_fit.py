@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import RESULTS, machine, table  # the shared harness: machine info, markdown tables
+from harness import RESULTS, machine, table  # the shared harness: machine info, markdown tables
 
 import xpnn
 

@@ -51,6 +51,11 @@ def init_network() -> dict[str, np.ndarray]:
     }
 
 
+#: ``{2n: (("W1", "b1"), ..., ("Wn", "bn"))}``: the keys of an n-layer dict, spelled once.
+_KEY_PAIRS = {2 * n: tuple((f"W{i}", f"b{i}") for i in range(1, n + 1)) for n in range(1, 33)}
+_KEY_NAMES = {size: [k for pair in pairs for k in pair] for size, pairs in _KEY_PAIRS.items()}
+
+
 def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
     """``[(W1, b1), ..., (Wn, bn)]`` of a book-style dict, after checking keys and shapes.
 
@@ -58,6 +63,15 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
     """
     if isinstance(net, Network):
         return list(net.layers)
+    if type(net) is dict and len(net) in _KEY_PAIRS and all(k in net for k in _KEY_NAMES[len(net)]):
+        # The common case, kept short: exactly the keys W1..Wn, b1..bn. Shapes are still checked.
+        layers = [(net[w], net[b]) for w, b in _KEY_PAIRS[len(net)]]
+        if all(hasattr(W, "shape") and hasattr(b, "shape") for W, b in layers):
+            n_in = layers[0][0].shape[0] if len(layers[0][0].shape) == 2 else None
+            for i, (W, b) in enumerate(layers, start=1):
+                check_affine_shapes((n_in,), W.shape, b.shape, layer=str(i))
+                n_in = W.shape[1]
+            return layers
     if not isinstance(net, Mapping):
         raise TypeError(f"a network is a dict of W1..Wn, b1..bn arrays; got {type(net).__name__}")
     n = sum(1 for k in net if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
@@ -337,6 +351,8 @@ def _place(
     xp = backend.load()
     if copy:  # a private host copy first: no upload may share memory with the caller's arrays
         arrays = [backend.from_host(np.array(to_numpy(a)), dev) for pair in layers for a in pair]
+    elif backend.name == "numpy" and all(type(a) is np.ndarray for pair in layers for a in pair):
+        arrays = [a for pair in layers for a in pair]  # NumPy on NumPy: the very arrays
     else:
         arrays = [backend.asarray(a, dev) for pair in layers for a in pair]
     dtype = _resolve_dtype(xp, dtype, arrays, dev)
