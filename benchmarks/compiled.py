@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import RESULTS, _mnist_or_exit, _sequential, book_forward, interleaved, machine, table
+from harness import RESULTS, book_forward, interleaved, machine, mnist_or_exit, sequential, table
 
 import xpnn
 
@@ -141,7 +141,7 @@ def candidates(net: dict, x: np.ndarray) -> tuple[dict[str, Callable[[], object]
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
-        model = _sequential(net, "cpu")
+        model = sequential(net, "cpu")
 
         def torch_predict() -> object:
             with torch.inference_mode():
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write JSON, markdown and PNG")
     parser.add_argument("--gpu", action="store_true", help="add the compiled targets on a GPU, where usable")
     args = parser.parse_args(argv)
-    x8, _, net = _mnist_or_exit()
+    x8, _, net = mnist_or_exit()
     x = x8.astype(np.float32) / np.float32(255)
     rows, peers = candidates(net, x)
     if args.gpu:
