@@ -169,3 +169,45 @@ def test_download_failures_are_summarized_in_whole_words() -> None:
         False,
     )
     assert shorten("word " * 100, 20) == "word word word..."
+
+
+# --- mutation testing (nox -s mutation): how far download_failure looks for the socket error ---
+
+
+def _wrapped(depth: int, last: BaseException) -> BaseException:
+    """``depth`` plain exceptions, each caused by the next, the last one caused by ``last``."""
+    top = current = Exception("wrapper 0")
+    for i in range(1, depth):
+        current.__cause__ = Exception(f"wrapper {i}")
+        current = current.__cause__
+    current.__cause__ = last
+    return top
+
+
+def test_the_socket_error_is_found_behind_a_reason_attribute() -> None:
+    """urllib3 keeps the socket error in ``.reason`` (MaxRetryError), not in the chain of causes."""
+    import errno
+
+    import requests
+
+    retry = Exception("Max retries exceeded")
+    retry.reason = OSError(errno.ECONNREFUSED, "Connection refused")  # type: ignore[attr-defined]
+    assert download_failure(requests.ConnectionError(retry)) == ("cannot connect (Connection refused)", True)
+
+
+def test_the_search_for_the_socket_error_is_bounded_and_ends_on_cycles() -> None:
+    import errno
+
+    import requests
+
+    refused = OSError(errno.ECONNREFUSED, "Connection refused")
+    found = download_failure(requests.ConnectionError(_wrapped(49, refused)))
+    assert found == ("cannot connect (Connection refused)", True), "51 exceptions deep is still looked at"
+    too_deep = download_failure(requests.ConnectionError(_wrapped(50, refused)))
+    assert too_deep == ("cannot connect", True), "past 51 exceptions the search stops"
+    a, b = Exception("a"), Exception("b")
+    a.__context__, b.__context__ = b, a
+    assert download_failure(requests.ConnectionError(a)) == ("cannot connect", True)
+    # A second branch is still searched after the first ends: the error behind the second argument.
+    two = requests.ConnectionError(Exception(_wrapped(2, Exception("no errno")), _wrapped(2, refused)))
+    assert download_failure(two) == ("cannot connect (Connection refused)", True)

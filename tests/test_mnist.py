@@ -477,3 +477,16 @@ def test_an_unreadable_file_is_named(tiny, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(xpnn._data, "open", guarded_open, raising=False)
     with pytest.raises(xpnn.DataError, match=f"{path} cannot be read \\(Permission denied\\)"):
         xpnn.load_mnist(split="test", data_dir=root)
+
+
+def test_a_fortran_ordered_cache_entry_is_not_read_as_c_ordered(tiny) -> None:
+    """Mutation testing: an entry with the right shape and dtype but in Fortran order is decoded again."""
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root, normalize=False, flatten=False)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-images*.npy")
+    cached = np.load(entry, allow_pickle=False)
+    assert cached.ndim > 1, "in one dimension both orders are the same"
+    planted = _plant(entry, np.asfortranarray(cached))  # valid .npy, valid checksum, fortran_order True
+    x, _ = xpnn.load_mnist(split="test", data_dir=root, normalize=False, flatten=False)
+    np.testing.assert_array_equal(x.reshape(arrays["t10k-images"].shape), arrays["t10k-images"])
+    assert not planted.exists(), "the Fortran-ordered entry is replaced"

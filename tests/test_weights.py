@@ -471,3 +471,28 @@ def test_npy_headers_up_to_the_limit_load(tmp_path: Path, version: int, length: 
 def test_npy_headers_xpnn_refuses_say_why(tmp_path: Path, member: bytes, message: str) -> None:
     with pytest.raises(xpnn.DataError, match=message):
         xpnn.load_weights(_npz_with(tmp_path, member))
+
+
+def test_npz_limits_are_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exactly at a limit loads: as many members as allowed, as many declared bytes as max_bytes."""
+    import xpnn.weights
+
+    path = tmp_path / "w.npz"
+    np.savez_compressed(path, W1=np.ones((20, 30)), b1=np.zeros(30))  # the file: smaller than declared
+    with zipfile.ZipFile(path) as z:
+        declared = sum(i.file_size for i in z.infolist())
+    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 2)
+    w = xpnn.load_weights(path, max_bytes=declared)
+    np.testing.assert_array_equal(w["W1"], np.ones((20, 30)))
+    with pytest.raises(xpnn.DataError, match=f"declares {declared:,} bytes uncompressed, over the limit"):
+        xpnn.load_weights(path, max_bytes=declared - 1)
+    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 1)
+    with pytest.raises(xpnn.DataError, match="has more than 1 zip members"):
+        xpnn.load_weights(path)
+
+
+def test_an_unreadable_npz_names_the_error_type(tmp_path: Path) -> None:
+    path = tmp_path / "w.npz"
+    path.write_bytes(b"PK\x03\x04" + b"garbage" * 10)
+    with pytest.raises(xpnn.DataError, match=r"is not a readable .npz file \(BadZipFile: "):
+        xpnn.load_weights(path)
