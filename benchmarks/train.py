@@ -13,13 +13,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 
@@ -31,18 +31,26 @@ Fn = Callable[[], object]
 A = np.ndarray
 
 
-def interleaved(candidates: dict[str, Fn], rounds: int, warm_up: bool = True) -> dict[str, float]:
-    """Median seconds of each candidate over ``rounds`` round-robin rounds (after one warm-up call)."""
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
+def interleaved(candidates: dict[str, Fn], rounds: int, warm_up: bool = True) -> dict[str, dict[str, float]]:
+    """Median wall and CPU (process) seconds per candidate over ``rounds`` round-robin rounds."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in candidates}
     for fn in candidates.values() if warm_up else ():
         fn()
     for _ in range(rounds):
         for name, fn in candidates.items():
             time.sleep(0.05)  # let the previous candidate's thread pool stop spinning
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(s) for name, s in samples.items()}
+            samples[name].append((time.perf_counter() - t0, time.process_time() - c0))
+    return {n: {"wall": median(w for w, _ in s), "cpu": median(c for _, c in s)} for n, s in samples.items()}
+
+
+def timed_rows(times: dict[str, dict[str, float]], base: str, extra: Callable = dict) -> list[dict]:
+    cell = lambda k, kind: f"{times[k][kind]:.2f} ({times[k][kind] / times[base][kind]:.2f}×)"  # noqa: E731
+    return [
+        {"code": k, "wall s (ratio)": cell(k, "wall"), "CPU s (ratio)": cell(k, "cpu")} | extra(k)
+        for k in times
+    ]
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
@@ -59,8 +67,8 @@ def mnist() -> tuple[A, A, A, A]:
 
 
 def book_loop(net: dict, x: A, t: A, xt: A, tt: A, iters: int, seed: int) -> float:
-    """ch05/train_neuralnet.py, TwoLayerNet's layers inlined as the book writes them (masks, in-place
-    updates); not its extra loss() forward per iteration (xpnn reuses the forward). Test accuracy."""
+    """ch05/train_neuralnet.py, TwoLayerNet.gradient's layers inlined as the book writes them (masks,
+    in-place updates); not the extra loss() forward per iteration (xpnn reuses the gradient's)."""
     p = {k: v.copy() for k, v in net.items()}
     rng = np.random.default_rng(seed)
     n, batch, lr = x.shape[0], 100, 0.1
@@ -80,6 +88,7 @@ def book_loop(net: dict, x: A, t: A, xt: A, tt: A, iters: int, seed: int) -> flo
         a2 = z1 @ p["W2"] + p["b2"]
         y = np.exp(a2 - a2.max(axis=1, keepdims=True))
         y /= y.sum(axis=1, keepdims=True)
+        loss = -np.sum(np.log(y[np.arange(batch), tb] + 1e-7)) / batch  # SoftmaxWithLoss.forward  # noqa: F841
         dx = y.copy()
         dx[np.arange(batch), tb] -= 1
         dx = dx / batch
@@ -108,17 +117,13 @@ def section_book_ch5(args: argparse.Namespace) -> dict:
         runs[f"xpnn.train[numpy], {dtype}"] = lambda net=net: xpnn.train(net, x, t, **kw)[1]["test_acc"][-1]
     candidates = {k: lambda k=k, fn=fn: results.__setitem__(k, fn()) for k, fn in runs.items()}
     times = interleaved(candidates, args.rounds or 3, warm_up=False)  # each run is long: no warm-up run
-    base = times["book loop, float32"]
-    rows = [
-        {"code": k, "s": f"{v:.2f}", "ratio": f"{v / base:.2f}×", "test acc": f"{results[k]:.4f}"}
-        for k, v in times.items()
-    ]
+    rows = timed_rows(times, "book loop, float32", lambda k: {"test acc": f"{results[k]:.4f}"})
     return {
         "title": f"The book's ch. 5 run: 784-50-10 ReLU, init 0.01, SGD 0.1, batch 100, {iters:,} iterations",
         "target": "xpnn[numpy] ≥ 0.965 test accuracy in ≤ 1.1× the plain NumPy loop (float32 row)",
         "times_s": times,
         "test_acc": results,
-        "markdown": table(rows, ["code", "s", "ratio", "test acc"]),
+        "markdown": table(rows, ["code", "wall s (ratio)", "CPU s (ratio)", "test acc"]),
     }
 
 
@@ -142,22 +147,22 @@ def section_adam(args: argparse.Namespace) -> dict:
 
 
 def torch_epoch(x: A, t: A, net: dict, device: str) -> Fn:
-    """PyTorch's eager loop, same net and init (nn.Sequential + torch.optim.Adam); like xpnn.train: data
-    uploaded once, shuffled batches gathered on the device, train accuracy (a host number) at the end."""
+    """PyTorch's eager loop, same net (nn.Sequential + torch.optim.Adam), from the same init each call as
+    xpnn.train; data uploaded once, shuffled batches gathered on the device, train accuracy at the end."""
     import torch
 
-    nn = torch.nn
-    model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
-    model = model.to(device)
-    with torch.no_grad():
-        for i, layer in enumerate(model[::2], start=1):
-            layer.weight.copy_(torch.as_tensor(net[f"W{i}"].T))
-            layer.bias.zero_()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    nn, rng = torch.nn, np.random.default_rng(0)
     X, T = torch.as_tensor(x, device=device), torch.as_tensor(t.astype(np.int64), device=device)
-    rng = np.random.default_rng(0)
 
     def epoch() -> object:
+        model = nn.Sequential(
+            nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10)
+        )
+        with torch.no_grad():
+            for i, layer in enumerate(model.to(device)[::2], start=1):
+                layer.weight.copy_(torch.as_tensor(net[f"W{i}"].T))
+                layer.bias.zero_()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
         order = torch.as_tensor(rng.permutation(x.shape[0]), device=device)
         for b in range(0, x.shape[0], 100):
             idx = order[b : b + 100]
@@ -183,9 +188,7 @@ def section_epoch(args: argparse.Namespace) -> dict:
         torch_cuda = status["torch"].available and __import__("torch").cuda.is_available()
         if not (torch_cuda or status["cupy"].available):  # a failure only where a GPU is required
             why = "bench: epoch --gpu skipped: it needs CuPy or PyTorch with CUDA; neither is usable here"
-            if os.environ.get("XPNN_REQUIRE_GPU") == "1":
-                raise SystemExit(why)
-            return print(why) or {}
+            return sys.exit(why) if os.environ.get("XPNN_REQUIRE_GPU") == "1" else print(why) or {}
         baseline = "torch eager loop, cuda (baseline)" if torch_cuda else "xpnn.train[cupy]"
         if torch_cuda:
             candidates[baseline] = torch_epoch(x, t, net, "cuda")
@@ -201,10 +204,7 @@ def section_epoch(args: argparse.Namespace) -> dict:
             go = lambda placed=placed, X=X, T=T: xpnn.train(placed, X, T, epochs=1, **KW)  # noqa: E731
             candidates[f"xpnn.train[{name}{'-' + device if device else ''}]"] = go
     times = interleaved(candidates, args.rounds or 3)
-    rows = [
-        {"code": k, "s per epoch": f"{v:.2f}", "ratio": f"{v / times[baseline]:.2f}×"}
-        for k, v in times.items()
-    ]
+    rows = timed_rows(times, baseline)
     where, cpu_target = (
         "GPU" if args.gpu else "CPU",
         "xpnn[numpy] ≤ 1.0×, xpnn[torch] ≤ 1.2× PyTorch's eager loop",
@@ -213,21 +213,23 @@ def section_epoch(args: argparse.Namespace) -> dict:
         "title": f"One epoch of 784-100-100-10 ReLU Adam, batch 100, 60,000 images, float32, {where}",
         "target": "against torch-CUDA" if args.gpu else cpu_target,
         "times_s": times,
-        "markdown": table(rows, ["code", "s per epoch", "ratio"]),
+        "markdown": table(rows, ["code", "wall s (ratio)", "CPU s (ratio)"]),
     }
 
 
 MEMORY_CHILD = """
-import resource, sys, numpy as np, xpnn
+import sys, numpy as np, xpnn
 x, t = xpnn.load_mnist(normalize=True, split="train")
 x = np.array(x)  # the data in memory, not a file mapping
 X, T = xpnn.asarray(x, backend=sys.argv[1]), xpnn.asarray(t, backend=sys.argv[1])
 kw = {"activation": "relu", "optimizer": "adam", "lr": 1e-3, "progress": False}
 net = xpnn.to_backend(xpnn.random_network([784, 100, 100, 10]), sys.argv[1])
 xpnn.train(net, X, T, iters=10, **kw)  # warm-up
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+status = lambda key: next(int(v.split()[1]) * 1024 for v in open("/proc/self/status") if v.startswith(key))
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS: loading's peak goes
+before = status("VmRSS:")
 xpnn.train(net, X, T, epochs=2, **kw)
-print(x.nbytes, before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(x.nbytes, before, status("VmHWM:"))
 """
 
 
@@ -241,7 +243,7 @@ def section_memory(args: argparse.Namespace) -> dict:
             growth = f"{(peak - before) / 1e6:.1f}"
             rows.append({"backend": name, "data MB": f"{nbytes / 1e6:.0f}", "peak RSS growth, MB": growth})
     return {
-        "title": "Peak RSS growth over 2 epochs of training (60,000 float32 images, 784-100-100-10), after a warm-up",
+        "title": "Peak RSS over the RSS before 2 epochs of training (60,000 float32 images, 784-100-100-10)",
         "target": "no copy of the training set: peak ≤ data + 200 MB",
         "rows": rows,
         "markdown": table(rows, ["backend", "data MB", "peak RSS growth, MB"]),

@@ -552,3 +552,17 @@ def test_progress_bar_on_request_only(capsys: pytest.CaptureFixture[str]) -> Non
     xpnn.train(net, x, t, iters=3, batch_size=10, progress=False)
     xpnn.train(net, x, t, iters=3, batch_size=10)  # None: short runs show none
     assert capsys.readouterr().err == ""
+
+
+def test_training_imports_no_optional_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, xpnn\n"
+        "xpnn.train(xpnn.random_network([3, 2]), np.eye(3), np.array([0, 1, 1]), iters=2, batch_size=2)\n"
+        "print(sorted(m for m in ('tqdm', 'matplotlib', 'torch', 'jax', 'cupy', 'dask') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

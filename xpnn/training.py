@@ -294,6 +294,7 @@ def train(
     >>> history["train_acc"][-1]
     1.0
     """
+    x = x if hasattr(x, "shape") else np.asarray(x)
     _check_not_dask(x, backend)
     _check_not_dask(x_test, None)
     if (x_test is None) != (t_test is None):
