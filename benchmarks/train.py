@@ -45,7 +45,7 @@ def interleaved(candidates: dict[str, Fn], rounds: int, warm_up: bool = True) ->
     return {n: {"wall": median(w for w, _ in s), "cpu": median(c for _, c in s)} for n, s in samples.items()}
 
 
-def timed_rows(times: dict[str, dict[str, float]], base: str, extra: Callable = dict) -> list[dict]:
+def timed_rows(times: dict[str, dict[str, float]], base: str, extra: Callable = lambda k: {}) -> list[dict]:
     cell = lambda k, kind: f"{times[k][kind]:.2f} ({times[k][kind] / times[base][kind]:.2f}×)"  # noqa: E731
     return [
         {"code": k, "wall s (ratio)": cell(k, "wall"), "CPU s (ratio)": cell(k, "cpu")} | extra(k)
