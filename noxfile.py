@@ -22,18 +22,16 @@ names = runpy.run_path("xpnn/_backend_names.py")
 BACKENDS: tuple[str, ...] = names["BACKENDS"]
 GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
 
-#: What each backend's session installs on top of ``.[test]``.
-#: scikit-learn (``xpnn.MLPClassifier``) in two sessions only, to keep CI short: NumPy (its
-#: doctests and README blocks run there) and PyTorch, which also gets array-api-strict so that
+#: What each backend's session installs on top of ``.[test]``: the backend's own extra, from
+#: the table, and a few more where a session also tests something else. scikit-learn
+#: (``xpnn.MLPClassifier``) in two sessions only, to keep CI short: NumPy (its doctests and
+#: README blocks run there) and PyTorch, which also gets array-api-strict so that
 #: scikit-learn's Array API checks run there for PyTorch and array-api-strict alike.
-EXTRAS = {
+MORE = {
     "numpy": ["onnx", "sklearn"],  # ONNX export and compile("onnxruntime") are tested once, here
-    "cupy": ["cuda12"],
-    "torch": ["torch", "strict", "sklearn"],
-    "jax": ["jax"],
-    "dask": ["dask"],
-    "array_api_strict": ["strict"],
+    "torch": ["strict", "sklearn"],
 }
+EXTRAS = {name: [e for e in [info.extra] if e] + MORE.get(name, []) for name, info in names["TABLE"].items()}
 #: Exact pins, where a range would pull the wrong build: torch 2.13.0 is a CPU build in this
 #: machine class's local wheel cache, while a newer torch from PyPI is a multi-GB CUDA build.
 PINS = {"torch": ["torch==2.13.0"]}

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _compat
 from ._backend_names import BACKENDS, TABLE
+from ._compat import array_test, is_array_api_obj, is_cupy_array, is_dask_array, namespace_of
 from ._compat import device as array_device
-from ._compat import is_array_api_obj, is_cupy_array, is_dask_array
 
 __all__ = [
     "Backend",
@@ -51,7 +50,7 @@ class Backend:
 
     def owns(self, x: Any) -> bool:
         """Whether ``x`` is an array of this backend."""
-        return bool(getattr(_compat, TABLE[self.name].array_test)(x))
+        return bool(array_test(TABLE[self.name].array_test)(x))
 
     def resolve_device(self, device: Any) -> Any:
         """Turn what a user passes as ``device=`` into this backend's device object."""
@@ -83,7 +82,7 @@ class _NumPy(Backend):
 
     #: NumPy 2 itself (an Array API namespace: its wrappers in array_api_compat.numpy cost more
     #: than the toy network's arithmetic), else array_api_compat.numpy.
-    namespace = _compat.namespace_of(np.empty(0))
+    namespace = namespace_of(np.empty(0))
 
     def load(self) -> Any:
         return self.namespace

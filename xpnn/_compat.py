@@ -20,6 +20,7 @@ from array_api_compat import (
 
 __all__ = [
     "array_namespace",
+    "array_test",
     "device",
     "is_array_api_obj",
     "is_array_api_strict_array",
@@ -48,3 +49,12 @@ def namespace_of(x: Any) -> Any:
     if _NUMPY2 and type(x) is np.ndarray:
         return np
     return array_namespace(x)
+
+
+def array_test(name: str) -> Any:
+    """The array test the backend table names (``"is_torch_array"``, ...): a function of one object.
+
+    >>> array_test("is_numpy_array")(np.zeros(1))
+    True
+    """
+    return globals()[name]
