@@ -211,3 +211,25 @@ def test_the_search_for_the_socket_error_is_bounded_and_ends_on_cycles() -> None
     # A second branch is still searched after the first ends: the error behind the second argument.
     two = requests.ConnectionError(Exception(_wrapped(2, Exception("no errno")), _wrapped(2, refused)))
     assert download_failure(two) == ("cannot connect (Connection refused)", True)
+
+
+def test_download_failure_in_words_and_whether_the_host_was_reachable() -> None:
+    import errno
+
+    import requests
+
+    assert download_failure(requests.Timeout("read timed out")) == ("timed out", True)
+    assert download_failure(requests.ConnectionError("no cause")) == ("cannot connect", True)
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert download_failure(full) == ("cannot write the file (No space left on device)", False)
+    # Only pooch's ValueError about the hash is a hash mismatch; other text mentioning both words is not.
+    assert download_failure(ValueError("hash does not match"))[0].startswith("SHA-256 does not match")
+    assert download_failure(ValueError("no match found")) == ("ValueError: no match found", False)
+    assert download_failure(RuntimeError("hash match")) == ("RuntimeError: hash match", False)
+
+
+def test_a_mirrors_url_keeps_its_path() -> None:
+    assert RemoteFile("f.gz", "0" * 64, ["http://h/DIRX/", "http://h/x"]).urls() == [
+        "http://h/DIRX/f.gz",
+        "http://h/x/f.gz",
+    ]
