@@ -13,7 +13,7 @@ from local_http import closed_port, serve
 
 import xpnn
 from xpnn import mnist
-from xpnn._data import RemoteFile, download_failure, fetch, shorten
+from xpnn._data import RemoteFile, download_failure, fetch, fetch_all, shorten
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +233,36 @@ def test_a_mirrors_url_keeps_its_path() -> None:
         "http://h/DIRX/f.gz",
         "http://h/x/f.gz",
     ]
+
+
+def test_an_unreachable_mirror_is_skipped_for_the_next_files_and_the_next_mirror_used(
+    served, tmp_path: Path
+) -> None:
+    base, root, _ = served
+    down = closed_port()
+    names = ["t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
+    wanted = [(RemoteFile(n, sha256(root / n), [f"{down}/x/", f"{base}/good/"]), tmp_path) for n in names]
+    assert fetch_all(wanted, tmp_path) == [tmp_path / n for n in names]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+
+
+def test_every_file_that_cannot_be_written_is_named(served, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    names = ["t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
+    wanted = [(remote(served, n, "good"), blocker / "mnist") for n in names]
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all(wanted, tmp_path)
+    assert str(e.value).startswith(
+        f"{names[0]}, {names[1]} missing from {tmp_path}, and cannot be downloaded"
+    )
+
+
+def test_a_missing_file_outside_the_data_directory_is_named_by_its_full_path(served, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all([(r, elsewhere)], tmp_path / "data", download=False)
+    assert str(e.value).startswith(
+        f"Missing from the data directory {tmp_path / 'data'}: {elsewhere / r.name}."
+    )
