@@ -22,7 +22,17 @@ from pathlib import Path
 from harness import RESULTS, machine
 
 #: The benchmarks, in the order a full run takes them: name -> its module.
-NAMES = ["toy", "mnist-load", "mnist-infer", "batch-sweep", "stream-memory", "dask-scale", "gpu"]
+NAMES = [
+    "toy",
+    "per-image",
+    "mnist-load",
+    "mnist-infer",
+    "sigmoid-shortcut",
+    "batch-sweep",
+    "stream-memory",
+    "dask-scale",
+    "gpu",
+]
 
 
 def _section(name: str) -> Callable[[argparse.Namespace], dict]:
@@ -63,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for name in NAMES:
             doc = _section(name).__doc__
-            print(f"{name:14} {doc.splitlines()[0] if doc else ''}")
+            print(f"{name:17} {doc.splitlines()[0] if doc else ''}")
         return 0
     unknown = [s for s in args.sections if s not in NAMES]
     if unknown:
