@@ -266,3 +266,26 @@ def test_a_missing_file_outside_the_data_directory_is_named_by_its_full_path(ser
     assert str(e.value).startswith(
         f"Missing from the data directory {tmp_path / 'data'}: {elsewhere / r.name}."
     )
+
+
+def test_with_downloading_off_the_message_says_so_and_how_to_turn_it_on(served, tmp_path: Path) -> None:
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all([(r, tmp_path / "mnist")], tmp_path, download=False)
+    lines = str(e.value).splitlines()
+    assert lines[:2] == [
+        f"Missing from the data directory {tmp_path}: mnist/{r.name}.",
+        "Downloading is off (--no-download, download=False).",
+    ]
+    assert lines[2].startswith(
+        "To fix it: allow downloading (leave out --no-download; download=True), or fetch it"
+    )
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_progress_bar_only_when_asked(
+    served, tmp_path: Path, capfd: pytest.CaptureFixture[str], progress: bool
+) -> None:
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    fetch(r, tmp_path, progress=progress)
+    assert ("100%" in capfd.readouterr().err) == progress

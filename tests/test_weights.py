@@ -496,3 +496,67 @@ def test_an_unreadable_npz_names_the_error_type(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04" + b"garbage" * 10)
     with pytest.raises(xpnn.DataError, match=r"is not a readable .npz file \(BadZipFile: "):
         xpnn.load_weights(path)
+
+
+def _safetensors_file(path: Path, header: dict, body: bytes) -> Path:
+    import json
+
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    "header, body, message",
+    [
+        ({"W1": {"dtype": "I32", "shape": [1], "data_offsets": [0, 4]}}, bytes(4), "'W1' has dtype 'I32'"),
+        ({"W1": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, bytes(4), "'W1' has shape [-1]"),
+        (
+            {"W1": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}},
+            bytes(8),
+            "'W1' has data_offsets [4, 0] outside the 8 data bytes",
+        ),
+        ({"W1": {"dtype": "F32", "shape": [1]}}, bytes(4), "'W1' is not {'dtype', 'shape', 'data_offsets'}"),
+        ({"W1": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, bytes(4), "W1 holds 4 bytes"),
+    ],
+)
+def test_safetensors_errors_name_the_file_and_the_tensor(
+    tmp_path: Path, header: dict, body: bytes, message: str
+) -> None:
+    path = _safetensors_file(tmp_path / "w.safetensors", header, body)
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert str(e.value).startswith(f"{path}: {message}"), str(e.value)
+
+
+def test_safetensors_edge_cases(tmp_path: Path) -> None:
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(struct.pack("<Q", 3) + b"{x}")
+    with pytest.raises(xpnn.DataError, match=r"the .safetensors header is not JSON \(JSONDecodeError\)"):
+        xpnn.load_weights(path)
+    empty = {"dtype": "F32", "shape": [0, 1], "data_offsets": [0, 0]}  # a zero-size tensor: no bytes
+    header = {"W1": empty, "b1": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    w = xpnn.load_weights(_safetensors_file(path, header, bytes(4)))
+    assert w["W1"].shape == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (b"{'descr': '<i4', 'fortran_order': False, 'shape': (1,)}", "'W1.npy' has dtype int32"),
+        (b"{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}", "'W1.npy' has shape"),
+        (b"{'descr': '<f8', 'fortran_order': 1, 'shape': (1,)}", "'W1.npy': fortran_order is 1, not a bool"),
+    ],
+)
+def test_npz_errors_name_the_file_and_the_member(tmp_path: Path, text: bytes, message: str) -> None:
+    path = _npz_with(tmp_path, _npy(text + b"\n", data=bytes(8)))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert str(e.value).startswith(f"{path}: {message}"), str(e.value)
+
+
+def test_ints_up_to_64_bits_are_shown_in_full() -> None:
+    from xpnn.weights import _short
+
+    assert _short(2**63) == str(2**63)  # 64 bits
+    assert _short(2**64) == "<a 65-bit int>"
