@@ -38,8 +38,11 @@ def _requested() -> tuple[list[str], bool]:
 
 
 REQUESTED, STRICT = _requested()
-CASES = [(name, None) for name in REQUESTED] + [
-    (name, device) for name in REQUESTED for device in EXTRA_DEVICES.get(name, [])
+#: ``XPNN_TEST_DEVICE`` runs every requested backend on that device instead of its default one
+#: (``XPNN_TEST_BACKENDS=torch XPNN_TEST_DEVICE=cuda``: the GPU checks of PyTorch and JAX).
+TEST_DEVICE = os.environ.get("XPNN_TEST_DEVICE", "").strip() or None
+CASES = [(name, TEST_DEVICE) for name in REQUESTED] + [
+    (name, device) for name in REQUESTED for device in EXTRA_DEVICES.get(name, []) if TEST_DEVICE is None
 ]
 
 
@@ -121,6 +124,8 @@ def backend(request: pytest.FixtureRequest) -> Case:
     try:
         impl, dev = get_backend(name, device)
     except xpnn.BackendUnavailableError as e:
+        if device is not None and device == TEST_DEVICE and os.environ.get("XPNN_REQUIRE_GPU") == "1":
+            pytest.fail(f"XPNN_TEST_DEVICE={device} is required here (XPNN_REQUIRE_GPU=1): {e}")
         pytest.skip(str(e))  # a strict session has already failed in pytest_sessionstart
     return Case(name, importlib.import_module(TABLE[name].namespace), dev, impl, device)
 
