@@ -138,3 +138,21 @@ def test_relu_keeps_nan(backend: Case) -> None:
     x = backend.asarray(np.array([np.nan, -1.0, 2.0]), dtype=np.float32)
     y = xpnn.to_numpy(xpnn.relu(x))
     assert np.isnan(y[0]) and y[1] == 0.0 and y[2] == 2.0
+
+
+# --- mutation testing (nox -s mutation): labels given as Python ints and lists ----------------
+
+
+@pytest.mark.parametrize(
+    "y, t, expected",
+    [
+        ([0.1, 0.9], 1, -np.log(0.9 + 1e-7)),  # one output, one integer label
+        ([0.1, 0.9], [0, 1], -np.log(0.9 + 1e-7)),  # one output, a one-hot list
+        ([[0.1, 0.9], [0.8, 0.2]], [1, 0], -(np.log(0.9 + 1e-7) + np.log(0.8 + 1e-7)) / 2),  # a batch, a list
+    ],
+    ids=["1-d-int", "1-d-one-hot-list", "2-d-label-list"],
+)
+def test_cross_entropy_error_takes_python_labels(backend: Case, y: list, t: object, expected: float) -> None:
+    dtype = backend.dtype("float32")
+    out = xpnn.cross_entropy_error(backend.asarray(y, dtype=np.float32), t)
+    assert_close(out, np.asarray(expected), backend, dtype=dtype, factor=64.0)

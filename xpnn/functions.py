@@ -182,11 +182,11 @@ def cross_entropy_error(y: Array, t: Array, /, *, xp: Any = None) -> Array:
     y, xp = _prepare(y, xp)
     if len(y.shape) == 1:
         y = xp.reshape(y, (1, -1))
-        t = xp.reshape(t if is_array_api_obj(t) else xp.asarray(t), (1, -1))
+        t = xp.reshape(t if is_array_api_obj(t) else xp.asarray(t, device=device(y)), (1, -1))
         if t.shape[1] == 1:
             t = xp.reshape(t, (1,))
     elif not is_array_api_obj(t):
-        t = xp.asarray(t)
+        t = xp.asarray(t, device=device(y))  # labels given as Python ints: on y's device
     n, width = y.shape
     if tuple(t.shape) == (n, width):
         one_hot = xp.astype(t, y.dtype)
