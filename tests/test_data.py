@@ -38,6 +38,27 @@ def test_a_successful_write_replaces_the_file_whole(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["entry.npy"]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_umask_permissions_and_a_replaced_one_keeps_its_own(
+    tmp_path: Path, umask: int
+) -> None:
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        fresh = tmp_path / "fresh.npz"
+        write_atomic(fresh, lambda f: f.write(b"x"))
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask, "as open(path, 'wb') would make it"
+        kept = tmp_path / "kept.npz"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        write_atomic(kept, lambda f: f.write(b"new"))
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
 # --- where the data and the cache live (mutation testing: these lines had no test) -------------
 
 
