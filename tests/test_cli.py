@@ -270,3 +270,30 @@ def test_mnist_compiled(target: str, real_data_dir: Path) -> None:
     assert (
         "onnxruntime (CPUExecutionProvider)" if target == "onnxruntime" else "jax.jit on"
     ) in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--iters", "0"], "--iters must be a positive integer"),
+        (["--iters", "-5"], "--iters must be a positive integer"),
+        (["--epochs", "0"], "--epochs must be a positive integer"),
+        (["--train-size", "0"], "--train-size must be a positive integer"),
+        (["--train-size", "-59990"], "--train-size must be a positive integer"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--seed", "-1"], "--seed must be a non-negative integer"),
+        (["--lr", "nan"], "--lr must be a positive finite number"),
+        (["--lr", "-0.1"], "--lr must be a positive finite number"),
+        (["--weight-decay", "-1"], "--weight-decay must be a non-negative"),
+        (["--optimizer", "lbfgs"], "--optimizer must be one of sgd"),
+    ],
+)
+def test_train_refuses_impossible_settings_before_loading_data(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an empty data directory and --no-download: loading data first would fail naming a file
+    assert cli.main(["train", *args, "--data-dir", str(tmp_path), "--no-download"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("xpnn: error: "), err
+    assert message in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -461,6 +461,7 @@ def test_custom_optimizer_object() -> None:
 
 @pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="the command runs once, in the NumPy session")
 def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> None:
+    import shlex
     import subprocess
     import sys
 
@@ -477,9 +478,12 @@ def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> N
     lines = [ln for ln in result.stdout.splitlines() if "train acc, test acc |" in ln]
     assert len(lines) == 3  # 5 iterations per epoch: 5, 10, 12
     test_acc = float(lines[-1].rsplit(",", 1)[1])
+    # weight files carry no activation: train prints the command that evaluates them right
+    (hint,) = [ln for ln in result.stdout.splitlines() if ln.startswith("evaluate them with: ")]
+    command = shlex.split(hint.removeprefix("evaluate them with: "))
+    assert command[:2] == ["xpnn", "mnist"] and "--activation" in command and "relu" in command, hint
     evaluated = subprocess.run(
-        [*run, "mnist", "--weights", str(out), "--activation", "relu", *common],
-        capture_output=True, text=True, timeout=600,
+        [*run, *command[1:], "--no-download"], capture_output=True, text=True, timeout=600
     )  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr
     assert float(evaluated.stdout.splitlines()[0].removeprefix("Accuracy:")) == pytest.approx(

@@ -163,6 +163,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training import random_network, train
     from .weights import save_weights
 
+    _check_train_args(args)
     if args.out and not args.out.lower().endswith((".npz", ".safetensors")):
         raise ValueError(f"--out must name a .npz or .safetensors file; got {args.out!r}")
     try:
@@ -179,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
     download = not args.no_download
     x, t = load_mnist(normalize=True, split="train", data_dir=args.data_dir, download=download)
     x_test, t_test = load_mnist(normalize=True, split="test", data_dir=args.data_dir, download=download)
-    if args.train_size:
+    if args.train_size is not None:
         x, t = x[: args.train_size], t[: args.train_size]
     net = random_network(sizes, weight_init=init, seed=args.seed, dtype=args.dtype)
     print(
@@ -197,7 +198,8 @@ def _train(args: argparse.Namespace) -> int:
 
     network, history = train(
         net, x, t, activation=args.activation, optimizer=args.optimizer, lr=args.lr,
-        batch_size=args.batch_size, iters=args.iters or (None if args.epochs else 10_000), epochs=args.epochs,
+        batch_size=args.batch_size, iters=args.iters if args.iters is not None or args.epochs is not None else 10_000,
+        epochs=args.epochs,
         seed=args.seed,
         weight_decay=args.weight_decay, backend=impl.name, device=dev, x_test=x_test, t_test=t_test,
         progress=False if args.no_progress else None, on_epoch=report,
@@ -205,7 +207,45 @@ def _train(args: argparse.Namespace) -> int:
     print(f"trained in {time.perf_counter() - start:.1f} s; test accuracy {history['test_acc'][-1]:.4f}")
     if args.out:
         print(f"weights written to {save_weights(network, args.out)}")
+        print(f"evaluate them with: {_evaluate_command(args)}")
     return 0
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Refuse impossible ``xpnn train`` settings before any data is loaded (one line, status 2)."""
+    import math
+
+    from .optimizers import OPTIMIZERS
+
+    for flag, value in (
+        ("--iters", args.iters),
+        ("--epochs", args.epochs),
+        ("--train-size", args.train_size),
+        ("--batch-size", args.batch_size),
+    ):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive integer; got {value}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer; got {args.seed}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive finite number; got {args.lr}")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a non-negative finite number; got {args.weight_decay}")
+    if args.optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}; got {args.optimizer!r}")
+
+
+def _evaluate_command(args: argparse.Namespace) -> str:
+    """The ``xpnn mnist`` command that evaluates the file ``xpnn train`` wrote (weight files carry no
+    activation, so a relu network needs ``--activation relu``)."""
+    import shlex
+
+    words = ["xpnn", "mnist", "--weights", args.out]
+    if args.activation != "sigmoid":
+        words += ["--activation", args.activation]
+    if args.data_dir is not None:
+        words += ["--data-dir", args.data_dir]
+    return shlex.join(words)
 
 
 def parser() -> argparse.ArgumentParser:
