@@ -133,6 +133,10 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
         ({"validation_fraction": 1.0}, "validation_fraction must be"),
         ({"n_iter_no_change": 0}, "n_iter_no_change must be"),
         ({"dtype": 32}, "dtype must be"),
+        ({"dtype": "int32"}, "dtype must be"),
+        ({"beta_1": 1.0}, "beta_1 must be a number >= 0.0 and < 1.0"),
+        ({"beta_2": 1.0}, "beta_2 must be"),
+        ({"momentum": 1.5}, "momentum must be"),
     ],
 )
 def test_bad_parameters_are_named(blobs, params, message) -> None:

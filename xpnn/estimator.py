@@ -67,6 +67,10 @@ ACTIVATIONS = {"relu": "relu", "logistic": "sigmoid", "sigmoid": "sigmoid"}
 SOLVERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 
 
+#: The compute dtypes the estimator trains in, by name.
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """A multi-layer perceptron classifier trained by xpnn, on any Array API backend.
 
@@ -171,12 +175,16 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         """Clear errors for parameters out of range (scikit-learn validates at fit, not in __init__)."""
 
-        def number(name: str, low: float, high: float = math.inf, *, low_open: bool = False) -> None:
+        def number(
+            name: str, low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+        ) -> None:
             v = getattr(self, name)
             ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
-            ok = ok and (v > low if low_open else v >= low) and v <= high
+            ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
             if not ok:
-                where = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high < math.inf else "")
+                where = f"{'>' if low_open else '>='} {low}"
+                if high < math.inf:
+                    where += f" and {'<' if high_open else '<='} {high}"
                 raise ValueError(f"{name} must be a number {where}; got {v!r}")
 
         self._hidden_sizes()
@@ -189,8 +197,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         number("learning_rate_init", 0.0, low_open=True)
         number("tol", 0.0)
         number("momentum", 0.0, 1.0)
-        number("beta_1", 0.0, 1.0)
-        number("beta_2", 0.0, 1.0)
+        number("beta_1", 0.0, 1.0, high_open=True)  # Adam divides by 1 - beta**t
+        number("beta_2", 0.0, 1.0, high_open=True)
         if not (isinstance(self.validation_fraction, numbers.Real) and 0.0 <= self.validation_fraction < 1.0):
             raise ValueError(f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}")
         for name in ("max_iter",):
@@ -206,8 +214,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         for name in ("shuffle", "warm_start", "early_stopping"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        if self.dtype is not None and not isinstance(self.dtype, str):
-            raise ValueError(f"dtype must be None or a dtype's name such as 'float32'; got {self.dtype!r}")
+        if self.dtype is not None and self.dtype not in FLOAT_DTYPES:
+            raise ValueError(
+                f"dtype must be None (the input's floating dtype) or one of {list(FLOAT_DTYPES)};"
+                f" got {self.dtype!r}"
+            )
 
     # --- where things live -----------------------------------------------------------------
 
