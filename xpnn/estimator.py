@@ -46,7 +46,10 @@ import numpy as np
 try:
     import sklearn
 except ImportError as e:  # pragma: no cover - the message is the point
-    raise ImportError("xpnn.MLPClassifier needs scikit-learn: pip install 'xpnn[sklearn]'") from e
+    raise ImportError(
+        "xpnn.MLPClassifier needs scikit-learn: `pip install scikit-learn`"
+        " (in a clone of xpnn, `pip install -e '.[sklearn]'`)"
+    ) from e
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state

@@ -702,7 +702,8 @@ def _safetensors() -> Any:
         import safetensors.numpy
     except ImportError as e:
         raise ImportError(
-            "reading .safetensors needs the safetensors package: pip install 'xpnn[safetensors]'"
+            "writing .safetensors needs the safetensors package: `pip install safetensors`"
+            " (in a clone of xpnn, `pip install -e '.[safetensors]'`); .npz needs nothing more"
         ) from e
     return safetensors.numpy
 
