@@ -134,3 +134,24 @@ def test_jax_compiles_once_per_bucket(jax) -> None:
     before = fast.compiles
     xpnn.predict(fast, x, batch_size=50)  # 4 batches of 50, padded to 56: compiled already
     assert fast.compiles == before
+
+
+def test_a_relu_network_compiles_with_its_own_activation(target: str) -> None:
+    """A Network trained (or placed) with ReLU compiles as ReLU, not sigmoid; a contradiction is refused."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 5))
+    t = rng.integers(0, 3, 16)
+    start = reference.random_network((5, 8, 3), np.float64, seed=4)
+    trained, _ = xpnn.train(start, x, t, activation="relu", iters=2, batch_size=8, progress=False)
+    assert trained.activation == "relu"
+    weights = {k: xpnn.to_numpy(v) for k, v in trained.items()}
+    expected = reference.forward(weights, x, hidden=reference.relu)
+    assert not np.allclose(expected, reference.forward(weights, x, hidden=reference.sigmoid))
+    for net in (trained, xpnn.to_backend(weights, activation="relu")):
+        fast = xpnn.compile(net, target)
+        assert fast.activation == "relu"
+        y = xpnn.to_numpy(xpnn.forward(fast, x))
+        rtol = tolerance(y.dtype, 64)
+        np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol)
+        with pytest.raises(ValueError, match="own activation is 'relu'.*got activation='sigmoid'"):
+            xpnn.compile(net, target, activation="sigmoid")

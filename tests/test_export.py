@@ -119,6 +119,27 @@ def test_model_is_valid_named_and_described(ort, tmp_path: Path) -> None:
     ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # this onnxruntime loads it
 
 
+def test_a_relu_network_exports_with_its_own_activation(ort, tmp_path: Path) -> None:
+    """A Network placed with ReLU exports as ReLU (graph, metadata, numbers); a contradiction is refused."""
+    import onnx
+
+    weights, _ = NETWORKS["relu"]
+    net = xpnn.to_backend(weights, activation="relu")
+    path = tmp_path / "relu.onnx"
+    export_onnx(net, path, output="identity")
+    model = onnx.load(path)
+    assert {p.key: p.value for p in model.metadata_props}["xpnn.activation"] == "relu"
+    assert "Relu" in [n.op_type for n in model.graph.node]
+    x = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
+    expected = reference.forward(weights, x, hidden=reference.relu)
+    assert not np.allclose(expected, reference.forward(weights, x, hidden=reference.sigmoid))
+    rtol = tolerance("float32", 64)
+    np.testing.assert_allclose(run_model(ort, model, x).astype(np.float64), expected, rtol=rtol, atol=rtol)
+    with pytest.raises(ValueError, match="own activation is 'relu'.*got activation='sigmoid'"):
+        export_onnx(net, tmp_path / "other.onnx", activation="sigmoid")
+    assert not (tmp_path / "other.onnx").exists()
+
+
 def test_graph_is_lean(ort) -> None:
     """A sigmoid network's logits are MatMul, Add and Sigmoid only: no guards, no tanh spelling."""
     ops = [n.op_type for n in traced("4-layer", "identity").graph.node]

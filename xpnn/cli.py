@@ -122,7 +122,7 @@ def _export(args: argparse.Namespace) -> int:
     meta = {p.key: p.value for p in model.metadata_props}
     (inp,), (out,) = model.graph.input, model.graph.output
     print(
-        f"wrote {args.out}: {meta['xpnn.sizes'].replace(',', '-')} {args.activation} network, input"
+        f"wrote {args.out}: {meta['xpnn.sizes'].replace(',', '-')} {meta['xpnn.activation']} network, input"
         f" {inp.name!r} ({args.input_dtype}{', divided by 255' if args.normalize else ''}),"
         f" output {out.name!r}, opset {model.opset_import[0].version}"
     )

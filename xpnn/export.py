@@ -67,6 +67,30 @@ def _check_options(activation: str, output: str, input_dtype: str) -> None:
         raise ValueError(f"unknown input_dtype {input_dtype!r}; choose one of {list(INPUT_DTYPES)}")
 
 
+def _network_activation(net: Any, activation: str | None = None) -> str:
+    """The hidden activation to build ``net`` with: ``activation``, else the network's own, else sigmoid.
+
+    A :class:`xpnn.Network` made by ``xpnn.train(..., activation=)`` or ``to_backend(...,
+    activation=)`` knows its activation; asking for another one is a ``ValueError`` (an export
+    or compile with the wrong activation would be silently wrong), as is an unknown name.
+
+    >>> from xpnn import init_network, to_backend
+    >>> _network_activation(init_network()), _network_activation(to_backend(init_network(), activation="relu"))
+    ('sigmoid', 'relu')
+    """
+    own = getattr(net, "activation", None)
+    if activation is None:
+        activation = own or "sigmoid"
+    elif own is not None and activation != own:
+        raise ValueError(
+            f"this network's own activation is {own!r} (it was trained or placed with it); got"
+            f" activation={activation!r}: leave activation out to use {own!r}"
+        )
+    if activation not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
+    return activation
+
+
 def _host_layers(net: Mapping[str, Array]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The layers as host NumPy arrays in one floating dtype (the weights' own, as ``to_backend``)."""
     layers = [(to_numpy(W), to_numpy(b)) for W, b in layer_arrays(net)]
@@ -79,7 +103,7 @@ def _host_layers(net: Mapping[str, Array]) -> list[tuple[np.ndarray, np.ndarray]
 def onnx_model(
     net: Mapping[str, Array],
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     output: str = "softmax",
     input_dtype: str = "float32",
     normalize: bool = False,
@@ -91,6 +115,7 @@ def onnx_model(
     >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
     (['input'], ['logits'])
     """
+    activation = _network_activation(net, activation)
     _check_options(activation, output, input_dtype)
     ndx = require("ndonnx", "ONNX export")
     onnx = require("onnx", "ONNX export")
@@ -141,7 +166,7 @@ def export_onnx(
     net: Mapping[str, Array],
     path: str | os.PathLike[str],
     *,
-    activation: str = "sigmoid",
+    activation: str | None = None,
     output: str = "softmax",
     input_dtype: str = "float32",
     normalize: bool = False,
@@ -152,7 +177,10 @@ def export_onnx(
     shape ``(batch, n_in)`` with a dynamic batch; its output is ``"probabilities"``
     (``output="softmax"``), ``"logits"`` (``"identity"``) or ``"label"`` (``"argmax"``, int64).
     ``input_dtype="uint8"`` with ``normalize=True`` takes raw MNIST bytes and divides by 255 in
-    the graph. The compute dtype is the weights' own. The layer sizes, activation and output
+    the graph. The compute dtype is the weights' own. ``activation=None`` (the default) is the
+    network's own (a :class:`xpnn.Network` from ``xpnn.train`` or ``to_backend(...,
+    activation=)``), else sigmoid; one that contradicts the network's own is a ``ValueError``.
+    The layer sizes, activation and output
     are in the model's metadata (``xpnn.sizes`` and friends). Needs ``xpnn[onnx]``.
 
     >>> import tempfile, pathlib
@@ -356,7 +384,7 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     """A compiled network that :func:`xpnn.predict`, ``predict_proba`` and ``accuracy`` accept.
 
     - ``target="onnxruntime"``: the model of :func:`export_onnx` (its logits) in an onnxruntime
-      session; options ``activation="sigmoid"``, ``provider="cpu"`` (or ``"cuda"``: the CUDA
+      session; options ``activation``, ``provider="cpu"`` (or ``"cuda"``: the CUDA
       execution provider, a ``BackendUnavailableError`` where it is not available) and
       ``threads`` (onnxruntime's intra-op threads; default: its own choice). Inputs and
       results are host NumPy arrays. Needs ``xpnn[onnx]``.
@@ -366,8 +394,10 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
       (a power of two times 1, 1.25, 1.5 or 1.75) and compiles once per bucket, so a run of odd
       batch sizes compiles a bounded number of times. Needs ``xpnn[jax]``.
 
-    The hidden activation is fixed when compiling: a call that asks for another is a
-    ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
+    ``activation=None`` (the default) is the network's own (a :class:`xpnn.Network` from
+    ``xpnn.train`` or ``to_backend(..., activation=)``), else sigmoid; one that contradicts the
+    network's own is a ``ValueError``. The hidden activation is fixed when compiling: a call
+    that asks for another is a ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
     :class:`xpnn.Network`.
 
     >>> import numpy as np
@@ -416,7 +446,7 @@ class OnnxRuntimeNetwork:
         self,
         net: Mapping[str, Array],
         *,
-        activation: str = "sigmoid",
+        activation: str | None = None,
         provider: str = "cpu",
         threads: int | None = None,
     ):
@@ -430,6 +460,7 @@ class OnnxRuntimeNetwork:
                 f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an"
                 " NVIDIA GPU, or use provider='cpu'"
             )
+        activation = _network_activation(net, activation)
         layers = _host_layers(net)
         self.dtype = layers[0][0].dtype
         self.model = onnx_model(net, activation=activation, output="identity", input_dtype=self.dtype.name)
@@ -497,17 +528,16 @@ class JaxNetwork:
         self,
         net: Mapping[str, Array],
         *,
-        activation: str = "sigmoid",
+        activation: str | None = None,
         device: Any = None,
         dtype: Any = None,
         exact_shapes: int = 2,
     ):
-        if activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
+        activation = _network_activation(net, activation)
         jax = require(
             "jax", "compile(net, 'jax')", "`pip install jax` (in a clone of xpnn, `pip install -e '.[jax]'`)"
         )
-        placed = to_backend(net, "jax", device, dtype=dtype)
+        placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
         self._placed = placed
         self.device = placed.device
         self.xp = placed.xp
