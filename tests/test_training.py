@@ -427,8 +427,12 @@ def test_train_errors_are_clear() -> None:
         xpnn.train(net, x, t[:5])
     with pytest.raises(ValueError, match=r"class indices 0..2; got values from 0 to 3"):
         xpnn.train(net, x, np.where(t == 2, 3, t))
-    with pytest.raises(ValueError, match="integer labels must have an integer dtype"):
-        xpnn.train(net, x, t.astype(np.float64))
+    with pytest.raises(ValueError, match="must be whole numbers"):
+        xpnn.train(net, x, t + 0.5)
+    with pytest.raises(TypeError, match=r"got dtype bool: convert them, e.g. t.astype\(int\)"):
+        xpnn.train(net, x, t == 1)
+    with pytest.raises(TypeError, match=r"labels must be integer class indices.*t.astype\(int\)"):
+        xpnn.train(net, x, t.astype(str))
     with pytest.raises(ValueError, match="to fit W1"):
         xpnn.train(net, x[:, :4], t)
 
@@ -570,3 +574,59 @@ def test_training_imports_no_optional_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_train_takes_integral_float_labels_and_numpy_integers(backend: Case) -> None:
+    trainable(backend)
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3], seed=1)
+    on = {"backend": backend.name, "device": backend.device, "progress": False}
+    reference, _ = xpnn.train(net, x, t, iters=2, batch_size=10, **on)
+    floats, _ = xpnn.train(
+        net,
+        x,
+        xpnn.asarray(t.astype(np.float32), backend=backend.name, device=backend.device),
+        iters=2,
+        batch_size=10,
+        **on,
+    )
+    numpy_ints, _ = xpnn.train(net, x, t, iters=np.int64(2), batch_size=np.int64(10), **on)
+    for trained in (floats, numpy_ints):
+        for key in reference:
+            np.testing.assert_array_equal(xpnn.to_numpy(trained[key]), xpnn.to_numpy(reference[key]))
+    assert not np.array_equal(xpnn.to_numpy(reference["W1"]), net["W1"]), "it trained"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"lr": -0.1}, "lr must be a non-negative number"),
+        ({"lr": float("nan")}, "lr must be a non-negative number"),
+        ({"weight_decay": -1.0}, "weight_decay must be a non-negative number"),
+        ({"iters": 2.5}, "iters must be a positive integer"),
+        ({"epochs": np.int64(0)}, "epochs must be a positive integer"),
+    ],
+)
+def test_train_refuses_impossible_settings(kwargs: dict, message: str) -> None:
+    x, t = blobs(n=20)
+    with pytest.raises(ValueError, match=message):
+        xpnn.train(xpnn.random_network([6, 3]), x, t, progress=False, **kwargs)
+
+
+def test_random_network_refuses_fractional_sizes_and_negative_seeds() -> None:
+    with pytest.raises(ValueError, match=r"sizes must hold integers; got 2.5"):
+        xpnn.random_network([4, 2.5, 3])
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        xpnn.random_network([4, 3], seed=-1)
+    assert xpnn.random_network(np.array([4, 3]))["W1"].shape == (4, 3)
+
+
+def test_loss_and_gradient_of_no_inputs_is_a_clear_error(backend: Case) -> None:
+    trainable(backend)
+    x, t = blobs(n=4)
+    net = xpnn.random_network([6, 3])
+    on = {"backend": backend.name, "device": backend.device}
+    for f in (xpnn.loss, xpnn.gradient):
+        with pytest.raises(ValueError, match="no inputs"):
+            f(net, x[:0], t[:0], **on)

@@ -128,6 +128,8 @@ def _unpack(
     dtype = Ws[0].dtype
     if len(x.shape) != 2 or x.shape[1] != Ws[0].shape[0]:
         raise ValueError(f"x must have shape (N, {Ws[0].shape[0]}) to fit W1; got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("no inputs: the loss and its gradient need a batch of at least one input and label")
     n_out = Ws[-1].shape[1]
     if tuple(t.shape) not in ((x.shape[0],), (x.shape[0], n_out)):
         raise ValueError(

@@ -9,6 +9,7 @@ the history.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -49,7 +50,8 @@ def random_network(
     >>> {k: (v.shape, str(v.dtype)) for k, v in net.items()}
     {'W1': ((784, 50), 'float32'), 'b1': ((50,), 'float32'), 'W2': ((50, 10), 'float32'), 'b2': ((10,), 'float32')}
     """
-    sizes = [int(s) for s in sizes]
+    sizes = [_integer("sizes", s) for s in sizes]
+    _check_seed(seed)
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes needs at least two positive layer widths (input first); got {sizes}")
     if isinstance(weight_init, str):
@@ -74,6 +76,26 @@ def random_network(
         net[f"W{i}"] = (rng.standard_normal((n_in, n_out)) * std(n_in)).astype(dtype)
         net[f"b{i}"] = np.zeros(n_out, dtype=dtype)
     return net
+
+
+def _integer(name: str, value: Any) -> int:
+    """``value`` as a Python int (NumPy integers too); anything else, bool or 2.5, is a ValueError."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise ValueError(f"{name} must hold integers; got {value!r}")
+
+
+def _check_seed(seed: Any) -> None:
+    """A negative integer seed is a ValueError naming ``seed`` (NumPy's message does not)."""
+    try:
+        negative = not isinstance(seed, bool) and operator.index(seed) < 0
+    except TypeError:
+        return  # None, a SeedSequence or a Generator: numpy.random.default_rng judges those
+    if negative:
+        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
 
 
 def _check_not_dask(x: Any, backend: str | None) -> None:
@@ -111,11 +133,31 @@ def _labels(network: Network, t: Any, n: int) -> Array:
             f"t must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
             f" got shape {t_host_shape}"
         )
+    if not hasattr(t, "dtype"):
+        t = np.asarray(t)
+    one_hot = len(t_host_shape) == 2
+    if isinstance(t, np.ndarray) and t.dtype.kind not in ("biuf" if one_hot else "iuf"):
+        raise TypeError(
+            f"labels must be integer class indices (or one-hot rows of 0 and 1); got dtype {t.dtype}:"
+            " convert them, e.g. t.astype(int)"
+        )
     labels = asarray(t, backend=network.backend, device=network.device)
     xp = network.xp
+    if not xp.isdtype(
+        labels.dtype, ("bool", "integral", "real floating") if one_hot else ("integral", "real floating")
+    ):
+        raise TypeError(
+            f"labels must be integer class indices (or one-hot rows of 0 and 1); got dtype {labels.dtype}:"
+            " convert them, e.g. t.astype(int)"
+        )
     if len(t_host_shape) == 1 and n:
-        if xp.isdtype(labels.dtype, "real floating") or xp.isdtype(labels.dtype, "bool"):
-            raise ValueError(f"integer labels must have an integer dtype; got {labels.dtype}")
+        if xp.isdtype(labels.dtype, "real floating"):
+            if not bool(xp.all(xp.isfinite(labels) & (labels == xp.floor(labels)))):
+                raise ValueError(
+                    f"labels of dtype {labels.dtype} must be whole numbers (class indices); got fractions,"
+                    " inf or nan"
+                )
+            labels = xp.astype(labels, xp.int64)
         low, high = (int(to_numpy(f(labels))) for f in (xp.min, xp.max))  # one look, before training
         if low < 0 or high >= n_out:
             raise ValueError(f"labels must be class indices 0..{n_out - 1}; got values from {low} to {high}")
@@ -301,9 +343,22 @@ def train(
         raise ValueError("give both x_test and t_test, or neither")
     if iters is not None and epochs is not None:
         raise ValueError("give iters= (the book's loop, drawn with replacement) or epochs=, not both")
+    counts = []
     for name, value in (("batch_size", batch_size), ("iters", iters), ("epochs", epochs)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        try:
+            count = None if value is None else _integer(name, value)
+        except ValueError:
+            count = 0
+        if count is not None and count < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        counts.append(count)
+    if counts[0] is None:
+        raise ValueError("batch_size must be a positive integer; got None")
+    batch_size, iters, epochs = counts[0], counts[1], counts[2]  # Python ints, NumPy integers included
+    _check_seed(seed)
+    for name, rate in (("lr", lr), ("weight_decay", weight_decay)):
+        if isinstance(rate, (int, float, np.number)) and not rate >= 0:
+            raise ValueError(f"{name} must be a non-negative number; got {rate!r}")
     opt = get_optimizer(optimizer, lr=lr)
     network = _placed(net, x, backend, device)
     activation = _activation(network, activation)
