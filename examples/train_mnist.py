@@ -13,14 +13,17 @@ per epoch, the book's Figure 5-29) into a PNG.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import xpnn
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy", help=f"one of {', '.join(xpnn.BACKENDS)} or 'auto'")
+    trainable = [b for b in xpnn.BACKENDS if b != "dask"]  # training runs in memory, not on Dask
+    parser.add_argument("--backend", default="numpy", help=f"one of {', '.join(trainable)} or 'auto'")
     parser.add_argument("--device", default=None, help="backend device, e.g. cuda:0")
     parser.add_argument("--iters", type=int, default=10_000, help="iterations (default: 10,000, the book's)")
     parser.add_argument("--train-size", type=int, default=None, help="use the first N training images only")
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: the learning curve needs matplotlib: pip install 'xpnn[plot]'", file=sys.stderr)
         return 2
+    problem = _check(args, plt)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         # load_mnist(normalize=True): the data goes to the backend's device once
         where = {"data_dir": args.data_dir, "download": not args.no_download}
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, xpnn.BackendUnavailableError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    if args.train_size:
+    if args.train_size is not None:
         x_train, t_train = x_train[: args.train_size, ...], t_train[: args.train_size, ...]
 
     # network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10)
@@ -62,10 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # the loop: batch_mask = np.random.choice(train_size, batch_size); grad = network.gradient(...);
     # params[key] -= learning_rate * grad[key]; accuracy every iter_per_epoch
-    network, history = xpnn.train(
-        network, x_train, t_train, activation="relu", optimizer="sgd", lr=0.1, batch_size=100,
-        iters=args.iters, x_test=x_test, t_test=t_test, on_epoch=report,
-    )  # fmt: skip
+    try:
+        network, history = xpnn.train(
+            network, x_train, t_train, activation="relu", optimizer="sgd", lr=0.1, batch_size=100,
+            iters=args.iters, x_test=x_test, t_test=t_test, on_epoch=report,
+        )  # fmt: skip
+    except (ValueError, TypeError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
 
     epochs = history["epoch"]
     plt.plot(epochs, history["train_acc"], marker="o", label="train acc")
@@ -77,6 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     plt.savefig(args.plot)
     print(f"learning curve written to {args.plot}")
     return 0
+
+
+def _check(args: argparse.Namespace, plt: object) -> str | None:
+    """What is wrong with the arguments, before any data is loaded or time is spent training."""
+    if args.iters < 1:
+        return f"--iters must be a positive integer; got {args.iters}"
+    if args.train_size is not None and args.train_size < 1:
+        return f"--train-size must be a positive integer; got {args.train_size}"
+    if args.backend == "dask":
+        return "training does not run on Dask: train on numpy, torch, jax or cupy (then predict on Dask)"
+    folder = Path(args.plot).absolute().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        return f"--plot {args.plot}: {folder} is not a folder this user can write to"
+    formats = plt.figure().canvas.get_supported_filetypes()  # type: ignore[attr-defined]
+    suffix = Path(args.plot).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        return f"--plot {args.plot}: name an image file ending in one of .{', .'.join(sorted(formats))}"
+    return None
 
 
 if __name__ == "__main__":

@@ -294,3 +294,22 @@ def test_show_digits_start_past_the_end_is_one_line(real_data_dir, tmp_path: Pat
     result = run_example("show_digits.py", *args, check=False)
     assert "there are 10000 test digits" in one_line_error(result)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--iters", "0"], "--iters must be a positive integer"),
+        (["--train-size", "-5"], "--train-size must be a positive integer"),
+        (["--backend", "dask"], "training does not run on Dask"),
+        (["--plot", "/nonexistent/c.png"], "is not a folder this user can write to"),
+        (["--plot", "curve.docx"], "name an image file ending in one of"),
+    ],
+)
+def test_train_mnist_user_errors_are_one_line_before_training(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    # an empty data directory and --no-download: reaching the data would fail naming a file instead
+    result = run_example("train_mnist.py", *args, "--data-dir", str(tmp_path), "--no-download", check=False)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
