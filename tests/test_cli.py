@@ -167,6 +167,21 @@ def test_export_with_relu_and_a_weights_file(tmp_path: Path) -> None:
     assert meta["xpnn.activation"] == "relu" and meta["xpnn.sizes"] == "2,3,2,2"
     bad = xpnn_cli("export", "--weights", str(tmp_path / "missing.npz"), "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.startswith("xpnn: error:") and len(bad.stderr.splitlines()) == 1
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    bad = xpnn_cli("export", "--weights", str(weights_file), "--out", str(folder))
+    assert (
+        bad.returncode == 2
+        and bad.stderr == f"xpnn: error: {folder}: is a directory: name the .onnx file to write\n"
+    )
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "folder",
+        "toy.npz",
+        "toy.onnx",
+    ]
+    nested = tmp_path / "new" / "toy.onnx"
+    assert xpnn_cli("export", "--weights", str(weights_file), "--out", str(nested)).returncode == 0
+    assert nested.is_file()
 
 
 def test_first_run_offline_is_one_line_naming_every_file(

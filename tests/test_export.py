@@ -140,6 +140,22 @@ def test_a_relu_network_exports_with_its_own_activation(ort, tmp_path: Path) -> 
     assert not (tmp_path / "other.onnx").exists()
 
 
+def test_export_path_missing_parents_and_directories(ort, tmp_path: Path) -> None:
+    """Missing parent directories are created; a directory is refused by name; no temporary file is left."""
+    import onnx
+
+    nested = tmp_path / "a" / "b" / "toy.onnx"
+    export_onnx(xpnn.init_network(), nested)
+    assert onnx.load(nested).graph.input[0].name == "input"
+    target = tmp_path / "dir.onnx"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory") as caught:
+        export_onnx(xpnn.init_network(), target)
+    assert caught.value.filename == str(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "dir.onnx"]
+    assert [p.name for p in nested.parent.iterdir()] == ["toy.onnx"]
+
+
 def test_graph_is_lean(ort) -> None:
     """A sigmoid network's logits are MatMul, Add and Sigmoid only: no guards, no tanh spelling."""
     ops = [n.op_type for n in traced("4-layer", "identity").graph.node]

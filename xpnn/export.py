@@ -16,15 +16,18 @@ and the tests run empty batches and NaN rows through the result.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._backends import BackendUnavailableError, to_numpy
+from ._data import write_atomic
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, resolve_activation
 from .network import layer_arrays, run_layers, to_backend
 
@@ -183,6 +186,11 @@ def export_onnx(
     The layer sizes, activation and output
     are in the model's metadata (``xpnn.sizes`` and friends). Needs ``xpnn[onnx]``.
 
+    The file is written to a temporary name beside ``path`` and renamed into place (as
+    :func:`xpnn.save_weights` does): missing parent directories are created, an interrupted or
+    failed write leaves no file behind, and a ``path`` that is a directory is an
+    ``IsADirectoryError`` naming it.
+
     >>> import tempfile, pathlib
     >>> from xpnn import init_network
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.onnx"
@@ -190,14 +198,14 @@ def export_onnx(
     >>> {p.key: p.value for p in model.metadata_props}["xpnn.sizes"]
     '2,3,2,2'
     """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory: name the .onnx file to write", str(path))
     model = onnx_model(
         net, activation=activation, output=output, input_dtype=input_dtype, normalize=normalize
     )
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(model.SerializeToString())
-    os.replace(tmp, path)
+    data = model.SerializeToString()
+    write_atomic(path, lambda f: f.write(data))
     return model
 
 
