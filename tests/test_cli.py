@@ -287,6 +287,29 @@ def test_mnist_compiled(target: str, real_data_dir: Path) -> None:
     ) in result.stdout
 
 
+def test_mnist_compiled_refuses_a_backend_before_any_download(tmp_path: Path) -> None:
+    result = xpnn_cli("mnist", "--compile", "onnxruntime", "--backend", "torch", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert (
+        "--compile onnxruntime runs on its own runtime, not on --backend torch: leave out --backend"
+        in result.stderr
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mnist_compiled_device_errors_speak_cli(real_data_dir: Path) -> None:
+    ort = _need("onnxruntime")
+    _need("ndonnx")
+    args = ("mnist", "--compile", "onnxruntime", "--data-dir", str(real_data_dir), "--no-download")
+    bad = xpnn_cli(*args, "--device", "tpu")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "got --device 'tpu'" in bad.stderr
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return  # benchmarks/gpu_checks.sh runs the CUDA provider
+    bad = xpnn_cli(*args, "--device", "cuda")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "leave out --device" in bad.stderr and "provider=" not in bad.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -101,6 +101,17 @@ def test_onnxruntime_cuda_where_absent_is_a_clear_error(ort) -> None:
         xpnn.compile(xpnn.init_network(), "onnxruntime", provider="cuda")
     with pytest.raises(ValueError, match="unknown provider 'tpu'"):
         xpnn.compile(xpnn.init_network(), "onnxruntime", provider="tpu")
+    with pytest.raises(xpnn.BackendUnavailableError, match="CUDA execution provider is not available"):
+        xpnn.compile(xpnn.init_network(), "onnxruntime", device="cuda")
+
+
+def test_onnxruntime_takes_device_as_the_provider(ort) -> None:
+    fast = xpnn.compile(xpnn.init_network(), "onnxruntime", device="cpu")
+    assert fast.provider == "cpu" and fast.session.get_providers()[0] == "CPUExecutionProvider"
+    with pytest.raises(ValueError, match="device 'cpu' or 'cuda'.*got device='tpu'"):
+        xpnn.compile(xpnn.init_network(), "onnxruntime", device="tpu")
+    with pytest.raises(ValueError, match="device='cuda' contradicts provider='cpu'"):
+        xpnn.compile(xpnn.init_network(), "onnxruntime", device="cuda", provider="cpu")
 
 
 @pytest.mark.parametrize(

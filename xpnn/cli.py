@@ -64,6 +64,11 @@ def _fetch_first(args: argparse.Namespace) -> None:
 
 
 def _mnist(args: argparse.Namespace) -> int:
+    if args.compile and args.backend != "numpy":
+        raise ValueError(
+            f"--compile {args.compile} runs on its own runtime, not on --backend {args.backend}:"
+            " leave out --backend (--device picks the device)"
+        )
     if not args.compile:  # an unusable backend is reported before any download
         impl, dev = get_backend(args.backend, args.device)
     _fetch_first(args)
@@ -96,8 +101,11 @@ def _compiled(weights: Any, args: argparse.Namespace) -> tuple[Any, str]:
     from .export import compile
 
     if args.compile == "onnxruntime":
-        provider = "cuda" if str(args.device or "").startswith(("cuda", "gpu")) else "cpu"
-        network = compile(weights, "onnxruntime", provider=provider, activation=args.activation)
+        try:
+            network = compile(weights, "onnxruntime", device=args.device, activation=args.activation)
+        except (BackendUnavailableError, ValueError) as e:  # say it in the command's words, not the API's
+            words = str(e).replace("use provider='cpu'", "leave out --device (onnxruntime on the CPU)")
+            raise type(e)(words.replace("; got device=", "; got --device ")) from None
         return network, f"onnxruntime ({network.session.get_providers()[0]})"
     network = compile(weights, "jax", device=args.device, activation=args.activation)
     return network, f"jax.jit on {network.device}"

@@ -393,7 +393,8 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
 
     - ``target="onnxruntime"``: the model of :func:`export_onnx` (its logits) in an onnxruntime
       session; options ``activation``, ``provider="cpu"`` (or ``"cuda"``: the CUDA
-      execution provider, a ``BackendUnavailableError`` where it is not available) and
+      execution provider, a ``BackendUnavailableError`` where it is not available; ``device=``
+      ``"cpu"`` or ``"cuda"`` says the same) and
       ``threads`` (onnxruntime's intra-op threads; default: its own choice). Inputs and
       results are host NumPy arrays. Needs ``xpnn[onnx]``.
     - ``target="jax"``: ``jax.jit`` of xpnn's forward, the weights placed once on ``device``;
@@ -455,11 +456,24 @@ class OnnxRuntimeNetwork:
         net: Mapping[str, Array],
         *,
         activation: str | None = None,
-        provider: str = "cpu",
+        provider: str | None = None,
         threads: int | None = None,
+        device: Any = None,
     ):
         ort = require("onnxruntime", "compile(net, 'onnxruntime')")
         providers = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
+        if device is not None:
+            aliases = {"cpu": "cpu", "cuda": "cuda", "cuda:0": "cuda", "gpu": "cuda"}
+            named = aliases.get(str(device).lower())
+            if named is None:
+                raise ValueError(
+                    f"onnxruntime runs on device 'cpu' or 'cuda' (its CUDA execution provider, GPU 0);"
+                    f" got device={device!r}"
+                )
+            if provider is not None and provider != named:
+                raise ValueError(f"device={device!r} contradicts provider={provider!r}: give one of them")
+            provider = named
+        provider = provider or "cpu"
         if provider not in providers:
             raise ValueError(f"unknown provider {provider!r}; choose 'cpu' or 'cuda'")
         if provider == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
