@@ -166,3 +166,14 @@ def test_a_relu_network_compiles_with_its_own_activation(target: str) -> None:
         np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol)
         with pytest.raises(ValueError, match="own activation is 'relu'.*got activation='sigmoid'"):
             xpnn.compile(net, target, activation="sigmoid")
+
+
+def test_a_dask_input_is_computed_eagerly(ort) -> None:
+    """As the README says: a compiled network computes a Dask input at once (no lazy result)."""
+    da = pytest.importorskip("dask.array", reason="dask not installed")
+    x = np.random.default_rng(6).standard_normal((10, 2))
+    fast = xpnn.compile(xpnn.init_network(), "onnxruntime")
+    for function in (xpnn.forward, xpnn.predict, xpnn.predict_proba):
+        y = function(fast, da.from_array(x, chunks=4))
+        assert isinstance(y, np.ndarray)
+        np.testing.assert_array_equal(y, function(fast, x))

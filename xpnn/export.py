@@ -409,6 +409,10 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     that asks for another is a ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
     :class:`xpnn.Network`.
 
+    A compiled network computes eagerly: a Dask array given to ``forward``, ``predict`` or
+    ``predict_proba`` is computed at once and the result is a NumPy (onnxruntime) or JAX (jax)
+    array, not a lazy Dask array; for lazy inference on Dask use a :class:`xpnn.Network`.
+
     >>> import numpy as np
     >>> from xpnn import init_network, predict
     >>> fast = compile(init_network(), "onnxruntime")
