@@ -157,7 +157,8 @@ def _labels(network: Network, t: Any, n: int) -> Array:
                     f"labels of dtype {labels.dtype} must be whole numbers (class indices); got fractions,"
                     " inf or nan"
                 )
-            labels = xp.astype(labels, xp.int64)
+            index = xp.__array_namespace_info__().default_dtypes(device=network.device)["integral"]
+            labels = xp.astype(labels, index)  # int64, or int32 where that is the default (JAX)
         low, high = (int(to_numpy(f(labels))) for f in (xp.min, xp.max))  # one look, before training
         if low < 0 or high >= n_out:
             raise ValueError(f"labels must be class indices 0..{n_out - 1}; got values from {low} to {high}")
