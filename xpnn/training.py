@@ -281,7 +281,9 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
     except ImportError as e:
         if progress is None:
             return None
-        raise ImportError("progress=True needs tqdm: pip install 'xpnn[progress]'") from e
+        raise ImportError(
+            "progress=True needs tqdm: `pip install tqdm` (in a clone of xpnn, `pip install -e '.[progress]'`)"
+        ) from e
     return tqdm(total=total, unit="it", leave=False)
 
 
