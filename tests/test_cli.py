@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import io
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,35 @@ from xpnn import cli, mnist, weights
 from xpnn._data import RemoteFile
 
 
-def xpnn_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-W", "error", "-m", "xpnn.cli", *args],
+def xpnn_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``xpnn ARGS`` run in this process: its exit status, stdout and stderr.
+
+    In-process, so that coverage and mutation testing see what the command reaches (a subprocess
+    hides it); :func:`test_the_command_runs_as_a_program` checks the real entry point once.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            status = cli.main(list(args))
+        except SystemExit as e:  # argparse: --help, --version, and its own usage errors
+            status = e.code if isinstance(e.code, int) else 2
+    return subprocess.CompletedProcess(["xpnn", *args], status, out.getvalue(), err.getvalue())
+
+
+def test_the_command_runs_as_a_program(tmp_path: Path) -> None:
+    """The entry point itself, in a fresh interpreter with warnings as errors: output and exit status."""
+    run = [sys.executable, "-W", "error", "-m", "xpnn.cli"]
+    result = subprocess.run([*run, "backends"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()] == list(xpnn.BACKENDS)
+    bad = subprocess.run(
+        [*run, "mnist", "--data-dir", str(tmp_path), "--no-download"],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, **(env or {})},
     )
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1, bad.stderr
+    assert bad.stderr.startswith("xpnn: error: ")
 
 
 def test_backends_lists_every_backend_with_a_reason() -> None:

@@ -106,3 +106,46 @@ def test_without_pillow_the_error_names_the_package(monkeypatch, tmp_path: Path)
     ):
         xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.png")
     assert not (tmp_path / "d.png").exists()
+
+
+def _red_pixels(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        rgb = np.asarray(picture.convert("RGB")).astype(int)
+    return int(((rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)).sum())
+
+
+@pytest.mark.parametrize("columns", [10, 4])
+def test_save_digit_grid_lays_out_the_digits_and_frames_the_mistakes(
+    backend: Case, tmp_path: Path, columns
+) -> None:
+    pytest.importorskip("matplotlib", reason="digit grids need matplotlib")
+    from PIL import Image
+
+    images = np.random.default_rng(2).random((12, 784), dtype=np.float32)
+    labels = np.arange(12) % 10
+    right = xpnn.save_digit_grid(
+        backend.asarray(images), labels, labels, tmp_path / "right.png", columns=columns
+    )
+    rows = -(-12 // columns)
+    with Image.open(right) as picture:
+        assert picture.format == "PNG" and picture.size == (round(columns * 110), round(rows * 125))
+    assert _red_pixels(right) == 0
+    predicted = labels.copy()
+    predicted[3] = (predicted[3] + 1) % 10
+    one_hot = np.eye(10, dtype=np.float32)[labels]  # one-hot labels are read as their argmax
+    wrong = xpnn.save_digit_grid(
+        images, predicted, one_hot, tmp_path / "wrong.jpg", columns=columns, title="t"
+    )
+    with Image.open(wrong) as picture:
+        assert picture.format == "JPEG" and picture.size == (round(columns * 110), round(rows * 125 + 40))
+    assert _red_pixels(wrong) > 100  # one red frame and title
+
+
+def test_save_digit_grid_refuses_mismatched_lengths(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="digit grids need matplotlib")
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    with pytest.raises(ValueError, match="^3 images, 2 predictions and 3 labels$"):
+        xpnn.save_digit_grid(images, [1, 2], [1, 2, 3], tmp_path / "g.png")
+    assert list(tmp_path.iterdir()) == []

@@ -466,48 +466,52 @@ def test_custom_optimizer_object() -> None:
 @pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="the command runs once, in the NumPy session")
 def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> None:
     import shlex
-    import subprocess
-    import sys
+
+    from test_cli import xpnn_cli
 
     if not (real_data_dir / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("the MNIST training files are not in XPNN_DATA_DIR")
     out = tmp_path / "net.npz"
     common = ["--data-dir", str(real_data_dir), "--no-download"]
-    run = [sys.executable, "-W", "error", "-m", "xpnn.cli"]
-    result = subprocess.run(
-        [*run, "train", "--train-size", "500", "--iters", "12", "--batch-size", "100", "--out", str(out), *common],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = xpnn_cli(
+        "train", "--train-size", "500", "--iters", "12", "--batch-size", "100", "--out", str(out), *common
+    )
     assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("784-50-10 relu, sgd lr 0.1, batch 100, 500 images on numpy cpu"), first
     lines = [ln for ln in result.stdout.splitlines() if "train acc, test acc |" in ln]
     assert len(lines) == 3  # 5 iterations per epoch: 5, 10, 12
     test_acc = float(lines[-1].rsplit(",", 1)[1])
+    assert f"test accuracy {test_acc:.4f}" in result.stdout
+    assert f"weights written to {out}" in result.stdout and out.is_file()
     # weight files carry no activation: train prints the command that evaluates them right
     (hint,) = [ln for ln in result.stdout.splitlines() if ln.startswith("evaluate them with: ")]
     command = shlex.split(hint.removeprefix("evaluate them with: "))
     assert command[:2] == ["xpnn", "mnist"] and "--activation" in command and "relu" in command, hint
-    evaluated = subprocess.run(
-        [*run, *command[1:], "--no-download"], capture_output=True, text=True, timeout=600
-    )  # fmt: skip
+    assert command[command.index("--data-dir") + 1] == str(real_data_dir), hint
+    evaluated = xpnn_cli(*command[1:], "--no-download")
     assert evaluated.returncode == 0, evaluated.stderr
     assert float(evaluated.stdout.splitlines()[0].removeprefix("Accuracy:")) == pytest.approx(
         test_acc, abs=1e-4
     )
 
 
-def test_cli_train_errors_are_one_line(tmp_path) -> None:
-    import subprocess
-    import sys
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sizes", "784,abc,10"], "--sizes takes layer widths such as 784,50,10; got '784,abc,10'"),
+        (["--sizes", "100,10"], "MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got '100,10'"),
+        (["--sizes", "784,5"], "MNIST needs 784 inputs and 10 outputs"),
+        (["--out", "w.pkl"], "--out must name a .npz or .safetensors file; got 'w.pkl'"),
+    ],
+)
+def test_cli_train_errors_are_one_line(args, message, tmp_path) -> None:
+    from test_cli import xpnn_cli
 
-    for args, message in (
-        (["--sizes", "784,abc,10"], "--sizes takes layer widths"),
-        (["--sizes", "100,10"], "MNIST needs 784 inputs"),
-        (["--out", str(tmp_path / "w.pkl")], "--out must name a .npz or .safetensors file"),
-    ):
-        result = subprocess.run(
-            [sys.executable, "-m", "xpnn.cli", "train", *args], capture_output=True, text=True, timeout=120
-        )
-        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    result = xpnn_cli("train", *args, "--data-dir", str(tmp_path), "--no-download")
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert message in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_train_mnist_example_draws_the_learning_curve(backend: Case, real_data_dir, tmp_path) -> None:
