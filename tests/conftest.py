@@ -47,7 +47,7 @@ CASES = [(name, TEST_DEVICE) for name in REQUESTED] + [
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    status = xpnn.backend_status()
+    status = xpnn.backend_status(REQUESTED)  # not all: importing PyTorch or JAX here starts threads
     lines = [f"xpnn backends requested: {', '.join(REQUESTED)} ({'required' if STRICT else 'if installed'})"]
     lines += [
         f"  {n}: {status[n].reason}" + (f" ({status[n].version})" if status[n].version else "")
@@ -60,7 +60,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """A session that asks for a backend it cannot use fails here, loudly, before any test."""
     if not STRICT:
         return
-    status = xpnn.backend_status()
+    status = xpnn.backend_status(REQUESTED)
     require_gpu = os.environ.get("XPNN_REQUIRE_GPU") == "1"
     broken = [
         f"{name}: {status[name].reason}"

@@ -32,6 +32,22 @@ def test_status_gives_a_reason_for_every_unusable_backend() -> None:
     assert "numpy" in xpnn.available_backends()
 
 
+def test_status_of_named_backends_imports_only_those() -> None:
+    result = _run(
+        """
+        import sys, xpnn
+        status = xpnn.backend_status(["numpy", "array_api_strict"])
+        assert list(status) == ["numpy", "array_api_strict"], status
+        print(sorted(m for m in ("torch", "jax", "dask", "cupy") if m in sys.modules))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert xpnn.backend_status(["numpy"])["numpy"] == xpnn.backend_status()["numpy"]
+    with pytest.raises(ValueError, match="^unknown backend 'tensorflow': choose from numpy, cupy, torch"):
+        xpnn.backend_status(["numpy", "tensorflow"])
+
+
 def test_auto_picks_cupy_only_when_usable() -> None:
     placed = xpnn.to_backend(xpnn.init_network(), "auto")
     expected = "cupy" if xpnn.backend_status()["cupy"].available else "numpy"

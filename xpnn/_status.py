@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._backend_names import TABLE
@@ -21,16 +22,28 @@ class BackendStatus:
     version: str | None
 
 
-def backend_status() -> dict[str, BackendStatus]:
-    """Every known backend with whether it is usable on this machine, and why not.
+def backend_status(names: Iterable[str] | None = None) -> dict[str, BackendStatus]:
+    """Every known backend (or only ``names``) with whether it is usable on this machine, and why not.
+
+    Checking a backend imports its library (PyTorch, JAX, ... take seconds and start threads):
+    pass ``names`` to check only those.
 
     >>> backend_status()["numpy"].available
     True
+    >>> list(backend_status(["numpy"]))
+    ['numpy']
     """
+    if names is None:
+        names = list(TABLE)
+    else:
+        names = list(names)
+        unknown = [n for n in names if n not in TABLE]
+        if unknown:
+            raise ValueError(f"unknown backend {unknown[0]!r}: choose from {', '.join(TABLE)}")
     result = {}
-    for name, info in TABLE.items():
+    for name in names:
         why = check_backend(name, None)[1]
-        version = getattr(sys.modules.get(info.module), "__version__", None) if why is None else None
+        version = getattr(sys.modules.get(TABLE[name].module), "__version__", None) if why is None else None
         result[name] = BackendStatus(name, why is None, why or "usable", version)
     return result
 
