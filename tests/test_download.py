@@ -287,5 +287,35 @@ def test_a_progress_bar_only_when_asked(
     served, tmp_path: Path, capfd: pytest.CaptureFixture[str], progress: bool
 ) -> None:
     r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    import pooch
+
+    level = pooch.get_logger().level
     fetch(r, tmp_path, progress=progress)
-    assert ("100%" in capfd.readouterr().err) == progress
+    err = capfd.readouterr().err
+    assert ("100%" in err) == progress
+    assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == progress, err  # which file
+    assert pooch.get_logger().level == level, "pooch's own log level is put back"
+
+
+def test_a_directory_that_cannot_be_written_is_refused_before_downloading(
+    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    target = tmp_path / "mnist"
+    target.mkdir()
+    real = tempfile.TemporaryFile
+
+    def read_only_target(*args, dir=None, **kwargs):  # tests run as root: chmod would not stop them
+        if dir is not None and Path(dir) == target:
+            raise PermissionError(13, "Permission denied", str(target))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only_target)
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch(r, target)
+    assert f"cannot be downloaded into {target} (Permission denied). Choose a writable data directory" in str(
+        e.value
+    )
+    assert list(target.iterdir()) == []

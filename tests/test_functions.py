@@ -97,6 +97,21 @@ def test_affine_checks_shapes(backend: Case) -> None:
         xpnn.affine(backend.asarray(np.ones((4, 2))), W, backend.asarray(np.ones(4)))
 
 
+def test_a_layer_that_does_not_chain_is_named(backend: Case) -> None:
+    net = {"W1": np.ones((2, 3)), "b1": np.ones(3), "W2": np.ones((4, 2)), "b2": np.ones(2)}
+    with pytest.raises(
+        ValueError,
+        match=r"^input of shape \(3,\) does not fit W2 of shape \(4, 2\) in layer 2: the last axis must be 4$",
+    ):
+        xpnn.forward(net, backend.asarray(np.ones((5, 2))), backend=backend.name)
+
+
+@pytest.mark.parametrize("function", [xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.step_function])
+def test_complex_input_is_a_type_error_naming_the_dtype(function) -> None:
+    with pytest.raises(TypeError, match="^xpnn functions take real input; got dtype complex128$"):
+        function(np.ones(3, dtype=np.complex128))
+
+
 def test_affine_matches_reference(backend: Case) -> None:
     rng = np.random.default_rng(1)
     x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal(5)

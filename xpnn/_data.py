@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -224,7 +225,10 @@ def _download(
 
     pooch_log = pooch.get_logger()
     level = pooch_log.level
-    pooch_log.setLevel(logging.INFO if progress else logging.WARNING)  # pooch announces each download
+    # Quiet: xpnn names each download itself. (Raising pooch's level back to INFO would not work
+    # after one quiet call: its logger is not in logging's registry, so setLevel leaves its
+    # cached isEnabledFor answer in place.)
+    pooch_log.setLevel(logging.WARNING)
     try:
         for url in remote.urls():
             host = urlsplit(url).netloc
@@ -233,6 +237,8 @@ def _download(
                 continue
             try:
                 log.info("downloading %s", url)
+                if progress:
+                    print(f"Downloading {url} into {directory}", file=sys.stderr, flush=True)
                 pooch.retrieve(
                     url,
                     known_hash=f"sha256:{remote.sha256}",
