@@ -7,7 +7,9 @@ and the tests-torch session ties NumPy to autograd.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from conftest import REQUESTED, Case, assert_close, tolerance
 
 import xpnn
 from xpnn import optimizers
-from xpnn.layers import loss_and_gradient
+from xpnn.layers import loss_and_gradient, loss_value
 
 NO_DASK = "training does not run on Dask by design (train on NumPy/CuPy, predict on Dask)"
 
@@ -101,14 +103,48 @@ def test_gradient_equals_numpy_on_every_backend(backend: Case, activation: str, 
         )
         for key in net:
             assert_close(grads[key], on_numpy[key], backend, factor=64)
+    # Without backend= and device=, a NumPy network follows x to its backend and device.
+    grads = xpnn.gradient(net, backend.asarray(x), backend.asarray(t), activation=activation)
+    for key in net:
+        assert_close(grads[key], on_numpy[key], backend, factor=64)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid", "relu"])
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (6, 5, 4, 3)], ids=["2-layer", "3-layer"])
+@pytest.mark.parametrize("weight_decay", [None, 0.1])
+def test_loss_is_the_loss_of_loss_and_gradient(
+    backend: Case, activation: str | None, sizes: tuple, weight_decay: float | None
+) -> None:
+    """``loss_value`` and ``xpnn.loss`` (forward only) give the loss backpropagation starts from.
+
+    None: the argument is left out, so the defaults (sigmoid, no weight decay) are checked too.
+    """
+    trainable(backend)
+    net, x, t = problem(sizes, seed=5)
+    kwargs = {k: v for k, v in (("activation", activation), ("weight_decay", weight_decay)) if v is not None}
+    expected, _ = loss_and_gradient(net, x, t, **kwargs)  # NumPy float64
+    params = on(backend, net)
+    value = loss_value(params, backend.asarray(x), backend.asarray(t), **kwargs)
+    assert_close(value, np.asarray(expected), backend, dtype=params["W1"].dtype, factor=64)
+    rtol = tolerance(params["W1"].dtype, 64)
+    placed = {"backend": backend.name, "device": backend.device}
+    assert xpnn.loss(net, x, t, **kwargs, **placed) == pytest.approx(float(expected), rel=rtol)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_numerical_gradient_agrees_with_backpropagation(backend: Case, activation: str) -> None:
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_numerical_gradient_agrees_with_backpropagation(
+    backend: Case, activation: str, weight_decay: float
+) -> None:
     trainable(backend)
     float64(backend)
     net, x, t = problem((4, 3, 3), n=5, seed=2)
-    kwargs = {"activation": activation, "backend": backend.name, "device": backend.device}
+    kwargs = {
+        "activation": activation,
+        "weight_decay": weight_decay,
+        "backend": backend.name,
+        "device": backend.device,
+    }
     numerical = xpnn.numerical_gradient(net, x, t, **kwargs)
     analytic = xpnn.gradient(net, x, t, **kwargs)
     assert list(numerical) == list(net)
@@ -116,6 +152,35 @@ def test_numerical_gradient_agrees_with_backpropagation(backend: Case, activatio
         diff = np.abs(xpnn.to_numpy(numerical[key]) - xpnn.to_numpy(analytic[key]))
         assert diff.mean() <= 1e-5, (key, diff.mean())  # the book's gradient check
         assert numerical[key].dtype == analytic[key].dtype
+        assert repr(xpnn._backends.device_of(numerical[key])) == repr(backend.device)
+
+
+def test_numerical_gradient_keeps_float32(backend: Case) -> None:
+    trainable(backend)
+    net, x, t = problem((4, 3), n=3, seed=3)
+    net32 = on(backend, net, np.float32)
+    numerical = xpnn.numerical_gradient(net32, backend.asarray(x, np.float32), backend.asarray(t), h=1e-2)
+    _, analytic = loss_and_gradient(net, x, t)  # NumPy float64
+    for key in net:
+        assert_close(numerical[key], analytic[key], backend, dtype=backend.dtype("float32"), factor=1e4)
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-4, float("nan")])
+def test_numerical_gradient_needs_a_positive_step(h: float) -> None:
+    net, x, t = problem((3, 2), n=2)
+    with pytest.raises(ValueError, match=f"^h must be a positive step; got {re.escape(str(h))}$"):
+        xpnn.numerical_gradient(net, x, t, h=h)
+
+
+@pytest.mark.parametrize("f", [xpnn.loss, xpnn.gradient, xpnn.numerical_gradient], ids=lambda f: f.__name__)
+def test_one_input_or_an_unknown_device_is_a_clear_error(backend: Case, f) -> None:
+    trainable(backend)
+    net, x, t = problem((6, 3), n=4)
+    on_backend = {"backend": backend.name, "device": backend.device}
+    with pytest.raises(ValueError, match=r"^x must be a batch of shape \(N, 6\); got shape \(6,\)$"):
+        f(net, x[0], t[:1], **on_backend)
+    with pytest.raises((ValueError, xpnn.BackendUnavailableError), match="bogus"):  # not ignored
+        f(net, x, t, backend=backend.name, device="bogus")
 
 
 def test_numerical_gradient_leaves_the_network_alone() -> None:
@@ -253,13 +318,40 @@ def test_each_optimizer_takes_the_books_step(backend: Case, name: str) -> None:
         params, original = new, xpnn.to_numpy(new["W1"]).copy()
 
 
+#: Each optimizer's hyper-parameters (dataclass fields), ``lr`` first.
+HYPER = {name: dataclasses.fields(cls) for name, cls in optimizers.OPTIMIZERS.items()}
+
+
 @pytest.mark.parametrize("name", list(optimizers.OPTIMIZERS))
 def test_optimizers_keep_float32(backend: Case, name: str) -> None:
     trainable(backend)
-    opt = optimizers.get_optimizer(name, lr=np.float64(0.1))  # a NumPy scalar must not promote
+    # Every hyper-parameter a NumPy scalar (the book's values): none of them may promote.
+    hyper = {f.name: np.float64(getattr(optimizers.OPTIMIZERS[name](), f.name)) for f in HYPER[name]}
+    opt = optimizers.get_optimizer(name, **hyper)
     params = {"W1": backend.asarray([[1.0, 2.0]], np.float32)}
-    new, _ = opt.update(params, {"W1": backend.asarray([[0.5, 0.5]], np.float32)}, opt.init(params))
-    assert new["W1"].dtype == backend.dtype("float32")
+    state = opt.init(params)
+    for _ in range(2):  # the second step uses the state the first one made
+        params, state = opt.update(params, {"W1": backend.asarray([[0.5, 0.5]], np.float32)}, state)
+        assert params["W1"].dtype == backend.dtype("float32")
+
+
+@pytest.mark.parametrize(
+    ("name", "field"), [(name, f.name) for name, fields in HYPER.items() for f in fields], ids=str
+)
+def test_hyper_parameters_are_python_floats_and_bad_ones_are_named(name: str, field: str) -> None:
+    cls = optimizers.OPTIMIZERS[name]
+    opt = cls(**{field: np.float64(0.5)})
+    assert type(getattr(opt, field)) is float and getattr(opt, field) == 0.5
+    assert type(cls(**{field: 1}).__dict__[field]) is float  # an int too
+    assert sorted(vars(opt)) == sorted(f.name for f in HYPER[name])  # no other attribute set
+    for bad, error, says in [
+        ("fast", TypeError, "must be a real number; got 'fast'"),
+        (None, TypeError, "must be a real number; got None"),
+        (float("nan"), ValueError, "must be finite; got nan"),
+        (np.float64("-inf"), ValueError, "must be finite; got "),
+    ]:
+        with pytest.raises(error, match=f"^{field} {re.escape(says)}"):
+            cls(**{field: bad})
 
 
 def test_get_optimizer_names_objects_and_errors() -> None:
@@ -560,10 +652,53 @@ def test_progress_bar_on_request_only(capsys: pytest.CaptureFixture[str]) -> Non
     x, t = blobs(n=20)
     net = xpnn.random_network([6, 3])
     xpnn.train(net, x, t, iters=3, batch_size=10, progress=True)
-    assert "/3 [" in capsys.readouterr().err  # a tqdm bar over the 3 iterations
+    err = capsys.readouterr().err
+    assert "/3 [" in err and re.search(r"[?\d]it/s\]", err), err  # a bar over 3 iterations ("it")
+    assert err.split("\r")[-2].strip() == "" and not err.endswith("\n"), err  # cleared at the end
     xpnn.train(net, x, t, iters=3, batch_size=10, progress=False)
     xpnn.train(net, x, t, iters=3, batch_size=10)  # None: short runs show none
     assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_by_default_from_2000_iterations(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm", reason="the progress bar needs tqdm")
+    x, t = blobs(n=2000, width=2)  # batch_size=1: one epoch of 2,000 tiny steps (a fraction of a second)
+    net = xpnn.random_network([2, 3], seed=1)
+    xpnn.train(net, x[:1999], t[:1999], iters=1999, batch_size=1)
+    assert capsys.readouterr().err == ""
+    xpnn.train(net, x, t, iters=2000, batch_size=1)
+    assert "/2000 [" in capsys.readouterr().err
+
+
+def test_progress_without_tqdm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """progress=True without tqdm says what to install; the default just trains without a bar."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # `from tqdm.auto import tqdm` fails
+    x, t = blobs(n=2000, width=2)
+    net = xpnn.random_network([2, 3], seed=1)
+    with pytest.raises(
+        ImportError, match="^" + re.escape("progress=True needs tqdm: `pip install tqdm` (in a")
+    ):
+        xpnn.train(net, x[:20], t[:20], iters=1, batch_size=10, progress=True)
+    trained, _ = xpnn.train(net, x, t, iters=2000, batch_size=1)
+    assert not np.array_equal(trained["W1"], net["W1"]) and capsys.readouterr().err == ""
+
+
+def test_train_defaults_are_the_documented_ones_and_data_may_be_lists() -> None:
+    """sgd, lr 0.1, seed 0 and sigmoid; ``x`` and ``t`` as Python lists train the same."""
+    x, t = blobs(n=40)
+    net = xpnn.random_network([6, 4, 3], seed=5)
+    common = {"iters": 3, "batch_size": 8, "progress": False}
+    explicit, _ = xpnn.train(
+        net, x, t, optimizer=optimizers.SGD(lr=0.1), seed=0, activation="sigmoid", **common
+    )
+    for data in ((x, t), (x.tolist(), t.tolist())):
+        default, _ = xpnn.train(net, *data, **common)
+        for key in net:
+            np.testing.assert_array_equal(default[key], explicit[key])
+    other_seed, _ = xpnn.train(net, x, t, seed=1, **common)
+    assert not np.array_equal(other_seed["W1"], explicit["W1"]), "the seed chooses the batches"
 
 
 def test_training_imports_no_optional_library() -> None:
