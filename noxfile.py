@@ -110,12 +110,12 @@ def mutation(session: nox.Session) -> None:
             "set XPNN_DATA_DIR to the directory with mnist/ and weights/sample_weight.pkl (as for CI):"
             " without it the real-data tests skip and the mutants only they catch look like survivors"
         )
-    _install(session, ["strict", "onnx", "sklearn", "mutation"])
+    _install(session, ["strict", "onnx", "sklearn", "jax", "mutation"])
     # PYTHONPATH: what tests run in a subprocess (the command line, examples) imports the mutated
     # copy too, and MUTANT_UNDER_TEST, inherited, switches the mutant on there as well.
     env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict", "PYTHONPATH": os.path.abspath("mutants")}
     # Export, compile and the estimator are mutated too: their tests must run, not skip.
-    env.update(XPNN_REQUIRE_ONNX="1", XPNN_REQUIRE_SKLEARN="1", SCIPY_ARRAY_API="1")
+    env.update(XPNN_REQUIRE_ONNX="1", XPNN_REQUIRE_SKLEARN="1", SCIPY_ARRAY_API="1", XPNN_TEST_COMPILE_JAX="1")
     start = time.monotonic()
     passthrough = _reuses_interpreter(session)
     mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut") if passthrough else "mutmut"

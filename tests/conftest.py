@@ -38,6 +38,9 @@ def _requested() -> tuple[list[str], bool]:
 
 
 REQUESTED, STRICT = _requested()
+#: ``compile(net, "jax")`` is tested in the JAX session, and wherever ``XPNN_TEST_COMPILE_JAX=1``
+#: asks for it (``nox -s mutation``, whose tests run on NumPy and array-api-strict only).
+COMPILE_JAX = "jax" in REQUESTED or os.environ.get("XPNN_TEST_COMPILE_JAX") == "1"
 #: ``XPNN_TEST_DEVICE`` runs every requested backend on that device instead of its default one
 #: (``XPNN_TEST_BACKENDS=torch XPNN_TEST_DEVICE=cuda``: the GPU checks of PyTorch and JAX).
 TEST_DEVICE = os.environ.get("XPNN_TEST_DEVICE", "").strip() or None

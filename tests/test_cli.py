@@ -9,7 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import BOOK_ACCURACY, REQUESTED, Case
+from conftest import BOOK_ACCURACY, COMPILE_JAX, Case
 from idx import tiny_mnist, tiny_mnist_files
 from local_http import closed_port, serve
 from test_export import _need
@@ -295,7 +295,7 @@ def test_an_mnist_file_declaring_the_wrong_size_is_one_line(
 @pytest.mark.parametrize("target", ["onnxruntime", "jax"])
 def test_mnist_compiled(target: str, real_data_dir: Path) -> None:
     if target == "jax":
-        if "jax" not in REQUESTED:
+        if not COMPILE_JAX:
             pytest.skip("compile('jax') is tested in the JAX session")
         pytest.importorskip("jax")
     else:

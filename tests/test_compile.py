@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference
-from conftest import BOOK_ACCURACY, REQUESTED, tolerance
+from conftest import BOOK_ACCURACY, COMPILE_JAX, tolerance
 from test_export import _need
 
 import xpnn
@@ -28,7 +28,7 @@ def ort():
 
 @pytest.fixture(scope="module")
 def jax():
-    if "jax" not in REQUESTED:
+    if not COMPILE_JAX:
         pytest.skip("compile('jax') is tested in the JAX session")
     return pytest.importorskip("jax")
 
