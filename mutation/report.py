@@ -11,6 +11,7 @@ surviving: nothing would notice it.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from collections import Counter
@@ -25,6 +26,7 @@ except ImportError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+ELSEWHERE = ROOT / "mutation" / "elsewhere.toml"
 REPORT = ROOT / "mutation" / "REPORT.md"
 
 #: mutmut's exit codes (mutmut/stats.py: status_by_exit_code), folded into what the report counts.
@@ -58,6 +60,13 @@ def load_equivalents() -> dict[str, dict[str, str]]:
     return {e["mutant"]: e for e in data.get("equivalent", [])}
 
 
+def load_elsewhere() -> list[dict[str, str]]:
+    """``[{"pattern": fnmatch pattern of mutant names, "reason": where that code is tested}]``."""
+    if not ELSEWHERE.is_file():
+        return []
+    return tomllib.loads(ELSEWHERE.read_text(encoding="utf-8")).get("elsewhere", [])
+
+
 def diff_of(name: str, module_path: Path) -> str:
     """The mutated lines of ``name`` (``+`` lines of mutmut's diff), or '' if mutmut is not importable."""
     try:
@@ -85,6 +94,8 @@ def main() -> int:
         print("no results in mutants/: run `nox -s mutation` (or `mutmut run`) first", file=sys.stderr)
         return 1
     equivalents = load_equivalents()
+    elsewhere = load_elsewhere()
+    elsewhere_counts: Counter[str] = Counter()  # pattern -> mutants
     import os
 
     os.chdir(ROOT)  # mutmut's helpers resolve paths from the project root
@@ -100,6 +111,11 @@ def main() -> int:
         counts: Counter[str] = Counter()
         for name, code in sorted(data["exit_code_by_key"].items(), key=lambda kv: _natural(kv[0])):
             status = STATUS.get(code, "crashed")
+            scope = next((e for e in elsewhere if fnmatch.fnmatchcase(name, e["pattern"])), None)
+            if scope is not None:
+                elsewhere_counts[scope["pattern"]] += 1
+                counts["elsewhere"] += 1
+                continue
             if status in ("survived", "no tests") or name in equivalents:
                 diff = diff_of(name, Path(module))
                 if name in equivalents:
@@ -136,11 +152,11 @@ def main() -> int:
         f" results in `mutants/` (`{args.command}`; tests on NumPy and array-api-strict). How to run it and"
         " what the columns mean: CONTRIBUTING.md, section *Mutation testing*.",
         "",
-        "Score = caught / (mutants - equivalent - not run); caught = killed + timeout; a mutant that no"
+        "Score = caught / (mutants - equivalent - elsewhere - not run); caught = killed + timeout; a mutant that no"
         " test reaches (*no tests*) counts as surviving.",
         "",
-        "| module | mutants | killed | timeout | survived | no tests | equivalent | not run | score |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | survived | no tests | equivalent | elsewhere | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     overall: Counter[str] = Counter()
     focus: Counter[str] = Counter()
@@ -152,11 +168,12 @@ def main() -> int:
             focus.update(c)
         out.append(
             f"| `{module}` | {n} | {c['killed']} | {c['timeout']} | {c['survived']} | {c['no tests']}"
-            f" | {c['equivalent']} | {c['not run'] + c['skipped']} | {pct(*score(c))} |"
+            f" | {c['equivalent']} | {c['elsewhere']} | {c['not run'] + c['skipped']} | {pct(*score(c))} |"
         )
     out.append(
         f"| **all** | {n_all} | {overall['killed']} | {overall['timeout']} | {overall['survived']}"
-        f" | {overall['no tests']} | {overall['equivalent']} | {overall['not run'] + overall['skipped']}"
+        f" | {overall['no tests']} | {overall['equivalent']} | {overall['elsewhere']}"
+        f" | {overall['not run'] + overall['skipped']}"
         f" | **{pct(*score(overall))}** |"
     )
     out += [
@@ -175,6 +192,14 @@ def main() -> int:
         "",
     ]
     out += [f"- `{name}`: `{diff}`" for _, name, diff in survivors] or ["None."]
+    out += ["", f"## Elsewhere ({overall['elsewhere']}, from `mutation/elsewhere.toml`)", ""]
+    out += [
+        "Code that only runs on a backend or device this run does not use; its tests run in other sessions.",
+        "",
+    ]
+    out += [
+        f"- `{e['pattern']}`: {elsewhere_counts[e['pattern']]} mutants -- {e['reason']}" for e in elsewhere
+    ]
     out += ["", f"## Marked equivalent ({len(marked)}, from `mutation/equivalent.toml`)", ""]
     out += [f"- `{name}`: `{diff}` -- {reason}" for _, name, diff, reason in marked] or ["None."]
     if stale:

@@ -89,7 +89,13 @@ def main() -> int:
         k = min(len(unrun), max(args.min, math.ceil(args.fraction * len(unrun))))
         drawn = sorted(random.Random(f"{args.seed}:{module}").sample(unrun, k))
         draws.append(
-            {"module": module, "seed": args.seed, "fraction": args.fraction, "population": len(unrun), "drawn": drawn}
+            {
+                "module": module,
+                "seed": args.seed,
+                "fraction": args.fraction,
+                "population": len(unrun),
+                "drawn": drawn,
+            }
         )
         names += drawn
         print(f"{module}: {k} of {len(unrun)} not yet run", file=sys.stderr)
