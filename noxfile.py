@@ -96,6 +96,7 @@ def mutation(session: nox.Session) -> None:
     nox -s mutation                                  # every module; results are kept in mutants/
     nox -s mutation -- "xpnn.weights.*"              # only mutants whose names match (mutmut run's args)
     nox -s mutation -- --max-children 1 "xpnn.mnist.*"
+    nox -s mutation -- --sample 0.25 --seed 1        # a random quarter of each module's unrun mutants
 
     The tests run on NumPy and array-api-strict; XPNN_DATA_DIR must hold the real data (mnist/ and
     weights/, as in CI), or the mutants that only the real-data tests catch would be reported as
@@ -103,6 +104,7 @@ def mutation(session: nox.Session) -> None:
     """
     import os
     import time
+    from pathlib import Path
 
     data = os.environ.get("XPNN_DATA_DIR")
     if not data or not os.path.isfile(os.path.join(data, "weights", "sample_weight.pkl")):
@@ -115,12 +117,31 @@ def mutation(session: nox.Session) -> None:
     # copy too, and MUTANT_UNDER_TEST, inherited, switches the mutant on there as well.
     env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict", "PYTHONPATH": os.path.abspath("mutants")}
     # Export, compile and the estimator are mutated too: their tests must run, not skip.
-    env.update(XPNN_REQUIRE_ONNX="1", XPNN_REQUIRE_SKLEARN="1", SCIPY_ARRAY_API="1", XPNN_TEST_COMPILE_JAX="1")
+    env.update(
+        XPNN_REQUIRE_ONNX="1", XPNN_REQUIRE_SKLEARN="1", SCIPY_ARRAY_API="1", XPNN_TEST_COMPILE_JAX="1"
+    )
     start = time.monotonic()
     passthrough = _reuses_interpreter(session)
     mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut") if passthrough else "mutmut"
-    session.run(mutmut, "run", *session.posargs, env=env, external=passthrough)
+    python = sys.executable if passthrough else "python"
+    args = list(session.posargs)
+    if "--sample" in args:  # --sample FRACTION [--seed N]: a random draw of the mutants not yet run
+        at = args.index("--sample")
+        fraction, args = args[at + 1], args[:at] + args[at + 2 :]
+        seed = "0"
+        if "--seed" in args:
+            at = args.index("--seed")
+            seed, args = args[at + 1], args[:at] + args[at + 2 :]
+        if not list(Path("mutants/xpnn").rglob("*.py.meta")):
+            # mutmut makes every mutant (and maps the tests) on its first run: run it on the 8 of _compat.py
+            session.run(mutmut, "run", *args, "xpnn._compat.*", env=env, external=passthrough)
+        names = Path("mutants/drawn.txt")
+        session.run(
+            python, "mutation/sample.py", "--fraction", fraction, "--seed", seed, "--out", str(names),
+            external=passthrough,
+        )  # fmt: skip
+        args += names.read_text(encoding="utf-8").split()
+    session.run(mutmut, "run", *args, env=env, external=passthrough)
     seconds = f"{time.monotonic() - start:.0f}"
     command = " ".join(["nox -s mutation", *(["--", *session.posargs] if session.posargs else [])])
-    python = sys.executable if passthrough else "python"
     session.run(python, "mutation/report.py", "--seconds", seconds, "--command", command)

@@ -8,7 +8,7 @@ draw in ``mutation/sample.toml`` and prints the names, one per line, for ``mutmu
 mutation/report.py then scores a module as what ran before the draw (known exactly) plus the draw's
 kill rate extended to the mutants not drawn, with a 95 % interval: an estimate, and it says so.
 
-    python mutation/sample.py --fraction 0.3 --seed 1 > mutants/sample.txt
+    python mutation/sample.py --fraction 0.3 --seed 1 --out mutants/sample.txt
     python mutation/sample.py --fraction 0.5 --seed 2 xpnn/network.py xpnn/inference.py
 
 Run from the repository root after mutmut generated the mutants (``nox -s mutation -- --sample F``
@@ -18,6 +18,7 @@ does both).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import math
 import random
@@ -32,6 +33,7 @@ except ImportError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
 SAMPLE = ROOT / "mutation" / "sample.toml"
+ELSEWHERE = ROOT / "mutation" / "elsewhere.toml"
 
 
 def load_draws() -> list[dict]:
@@ -68,6 +70,7 @@ def main() -> int:
     parser.add_argument("--fraction", type=float, required=True, help="share of each module's unrun mutants")
     parser.add_argument("--seed", type=int, required=True, help="seed of the draw (recorded)")
     parser.add_argument("--min", type=int, default=30, help="at least this many per module (default: 30)")
+    parser.add_argument("--out", type=Path, help="write the names to this file (default: standard output)")
     args = parser.parse_args()
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction must be in (0, 1]; got {args.fraction}")
@@ -75,6 +78,11 @@ def main() -> int:
     if not metas:
         parser.error("no mutants in mutants/: generate them first (nox -s mutation -- --sample F does)")
     draws = load_draws()
+    elsewhere = []  # code no test of this run can reach: not worth drawing
+    if ELSEWHERE.is_file():
+        elsewhere = [
+            e["pattern"] for e in tomllib.loads(ELSEWHERE.read_text(encoding="utf-8")).get("elsewhere", [])
+        ]
     already = {name for d in draws for name in d["drawn"]}
     wanted = {m.removesuffix(".py.meta") for m in args.modules}
     names = []
@@ -83,7 +91,13 @@ def main() -> int:
         if wanted and module.removesuffix(".py") not in {w.removesuffix(".py") for w in wanted}:
             continue
         results = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-        unrun = sorted(name for name, code in results.items() if code is None and name not in already)
+        unrun = sorted(
+            name
+            for name, code in results.items()
+            if code is None
+            and name not in already
+            and not any(fnmatch.fnmatchcase(name, p) for p in elsewhere)
+        )
         if not unrun:
             continue
         k = min(len(unrun), max(args.min, math.ceil(args.fraction * len(unrun))))
@@ -100,7 +114,10 @@ def main() -> int:
         names += drawn
         print(f"{module}: {k} of {len(unrun)} not yet run", file=sys.stderr)
     SAMPLE.write_text(_toml(draws), encoding="utf-8")
-    print("\n".join(names))
+    if args.out:
+        args.out.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+    else:
+        print("\n".join(names))
     return 0
 
 
