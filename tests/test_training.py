@@ -17,7 +17,7 @@ from conftest import REQUESTED, Case, assert_close, tolerance
 
 import xpnn
 from xpnn import optimizers
-from xpnn.layers import loss_and_gradient, loss_value
+from xpnn.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss, loss_and_gradient, loss_value
 
 NO_DASK = "training does not run on Dask by design (train on NumPy/CuPy, predict on Dask)"
 
@@ -97,7 +97,8 @@ def test_gradient_equals_numpy_on_every_backend(backend: Case, activation: str, 
     net, x, t = problem(sizes, seed=1)
     _, on_numpy = loss_and_gradient(net, x, t, activation=activation)
     one_hot = (t[:, None] == np.arange(sizes[-1])).astype(np.float64)
-    for labels in (t, one_hot):
+    bool_rows = one_hot.astype(bool)
+    for labels in (t, one_hot, bool_rows, backend.asarray(bool_rows), backend.asarray(t)):
         grads = xpnn.gradient(
             net, x, labels, activation=activation, backend=backend.name, device=backend.device
         )
@@ -230,18 +231,85 @@ def test_float64_input_is_cast_to_the_weights_dtype() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda p, x, t: ({k: v for k, v in p.items() if k != "b2"}, x, t), "b2"),
-        (lambda p, x, t: (p, x[:, :3], t), "x must have shape"),
-        (lambda p, x, t: (p, x, t[:3]), "t must hold 7 integer labels"),
+        (
+            lambda p, x, t: ({k: v for k, v in p.items() if k != "b2"}, x, t),
+            "params need the keys W1..Wn and b1..bn; 'b2' is missing",
+        ),
+        (
+            lambda p, x, t: ({**p, "c1": p["b1"]}, x, t),
+            "params need the keys W1..Wn and b1..bn; got ['W1', 'W2', 'b1', 'b2', 'c1']",
+        ),
+        (lambda p, x, t: ({"b1": p["b1"]}, x, t), "params need the keys W1..Wn and b1..bn; got ['b1']"),
+        (lambda p, x, t: (p, x[:, :3], t), "x must have shape (N, 5) to fit W1; got (7, 3)"),
+        (
+            lambda p, x, t: (p, x, t[:3]),
+            "t must hold 7 integer labels (shape (7,)) or one-hot rows (shape (7, 3)); got shape (3,)",
+        ),
+        (
+            lambda p, x, t: (p, x[:0], t[:0]),
+            "no inputs: the loss and its gradient need a batch of at least one input and label",
+        ),
     ],
-    ids=["missing-key", "wrong-width", "wrong-labels"],
+    ids=["missing-key", "extra-key", "no-weights", "wrong-width", "wrong-labels", "no-inputs"],
 )
 def test_loss_and_gradient_errors_say_what_is_wrong(change, message: str) -> None:
     net, x, t = problem((5, 4, 3))
-    with pytest.raises(ValueError, match=message):
-        loss_and_gradient(*change(net, x, t))
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        loss_and_gradient(net, x, t, activation="tanh")
+    for f in (loss_and_gradient, loss_value):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            f(*change(net, x, t))
+    for activation in ("tanh", ["relu"]):  # a list, unhashable, gets the same message
+        with pytest.raises(
+            ValueError, match=re.escape(f"unknown activation {activation!r}; training supports sigmoid, relu")
+        ):
+            loss_and_gradient(net, x, t, activation=activation)  # type: ignore[arg-type]
+
+
+def test_each_layer_is_the_books(backend: Case) -> None:
+    """Affine, Relu, Sigmoid and SoftmaxWithLoss one by one, against the book's formulas in NumPy."""
+    trainable(backend)
+    xp = backend.xp
+    rng = np.random.default_rng(11)
+    x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    dout = rng.standard_normal((4, 2))
+    X, Wd, bd, D = (backend.asarray(v) for v in (x, W, b, dout))
+    assert_close(Affine.forward(X, Wd, bd), x @ W + b, backend)
+    dx, dW, db = Affine.backward(D, X, Wd, xp=xp)  # need_dx defaults to True
+    assert_close(dx, dout @ W.T, backend)
+    assert_close(dW, x.T @ dout, backend)
+    assert_close(db, dout.sum(axis=0), backend)
+    assert Affine.backward(D, X, Wd, xp=xp, need_dx=False)[0] is None  # the first layer's input
+
+    a = np.array([[-1.5, 0.0], [0.25, 2.0], [3.0, -0.5], [-2.0, 1.0]])  # the book's mask: x <= 0
+    A = backend.asarray(a)
+    out = Relu.forward(A, xp=xp)
+    assert_close(out, np.maximum(a, 0.0), backend)
+    assert_close(Relu.backward(D, out, xp=xp), np.where(a > 0.0, dout, 0.0), backend)
+    y = Sigmoid.forward(A, xp=xp)
+    assert_close(y, 1.0 / (1.0 + np.exp(-a)), backend)
+    assert_close(
+        Sigmoid.backward(D, y, xp=xp), dout * (1.0 - 1.0 / (1.0 + np.exp(-a))) / (1.0 + np.exp(-a)), backend
+    )
+
+    # Rows of very different scales: each row is shifted by its own maximum, so all stay finite.
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 1.0, 2.0], [-5.0, -5.0, -5.0], [3.0, -1.0, 0.5]])
+    labels = np.array([2, 0, 1, 0])
+    dtype = backend.asarray(logits).dtype
+    T = SoftmaxWithLoss.one_hot(backend.asarray(labels), 3, dtype, xp=xp)
+    assert_close(T, np.eye(3)[labels], backend, dtype=dtype)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected_y = np.exp(shifted - log_sum)
+    loss, y = SoftmaxWithLoss.forward(backend.asarray(logits), T, xp=xp)
+    assert_close(loss, np.mean(log_sum[:, 0] - shifted[np.arange(4), labels]), backend, dtype=dtype)
+    assert_close(y, expected_y, backend, dtype=dtype)
+    assert_close(SoftmaxWithLoss.backward(y, T), (expected_y - np.eye(3)[labels]) / 4, backend, dtype=dtype)
+    for rows in (np.eye(3, dtype=bool)[labels], np.eye(3, dtype=np.int64)[labels]):  # one-hot rows are cast
+        assert_close(
+            SoftmaxWithLoss.one_hot(backend.asarray(rows), 3, dtype, xp=xp),
+            np.eye(3)[labels],
+            backend,
+            dtype=dtype,
+        )
 
 
 # --- cross_entropy_error ---------------------------------------------------------------------
@@ -399,6 +467,39 @@ def test_random_network_same_seed_same_network() -> None:
         xpnn.random_network([5, 3], weight_init="glorot")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sizes": [4, 0]}, "sizes needs at least two positive layer widths (input first); got [4, 0]"),
+        ({"sizes": [5]}, "sizes needs at least two positive layer widths (input first); got [5]"),
+        ({"weight_init": True}, "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got True"),
+        ({"weight_init": None}, "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got None"),
+        (
+            {"weight_init": -0.01},
+            "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got -0.01",
+        ),
+        (
+            {"weight_init": "glorot"},
+            "unknown weight_init 'glorot'; choose 'he', 'xavier' or a standard deviation (0.01)",
+        ),
+        ({"dtype": "int32"}, "dtype must be a floating dtype; got int32"),
+    ],
+)
+def test_random_network_refuses_what_is_not_a_network(kwargs: dict, message: str) -> None:
+    kwargs = {"sizes": [4, 3], **kwargs}
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        xpnn.random_network(**kwargs)
+
+
+def test_random_network_edge_cases_that_are_fine() -> None:
+    one_output = xpnn.random_network([3, 1], seed=0)  # a layer of width 1
+    assert one_output["W1"].shape == (3, 1) and one_output["b1"].shape == (1,)
+    zero = xpnn.random_network([3, 2], weight_init=0, seed=0)  # a standard deviation of 0: zeros
+    assert not np.any(zero["W1"]) and zero["W1"].dtype == np.float32
+    for name in ("HE", "Xavier", "ReLU", "SIGMOID"):  # names are case-insensitive
+        assert xpnn.random_network([3, 2], weight_init=name, seed=0)["W1"].shape == (3, 2)
+
+
 # --- train -----------------------------------------------------------------------------------
 
 
@@ -504,17 +605,116 @@ def test_one_epoch_sees_every_example_once(monkeypatch: pytest.MonkeyPatch) -> N
     np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(x, axis=0))
 
 
+def test_train_is_gradient_descent_on_whole_batches(backend: Case) -> None:
+    """batch_size=N: each epoch is one step on the whole data, whatever the order, so the run is
+    the book's update written out here, weight decay and the activation included."""
+    trainable(backend)
+    float64(backend)
+    x, t = blobs(n=12, width=4)
+    x_test, t_test = blobs(n=6, width=4, seed=10)
+    net = xpnn.random_network([4, 5, 3], seed=3, dtype="float64")
+    settings = {"activation": "relu", "weight_decay": 0.05}
+    seen: list[dict] = []
+    trained, history = xpnn.train(
+        net, x, t, epochs=3, batch_size=12, lr=0.5, x_test=x_test, t_test=t_test, progress=False,
+        on_epoch=seen.append, backend=backend.name, device=backend.device, **settings,
+    )  # fmt: skip
+    params, losses, train_acc, test_acc = dict(net), [], [], []
+    for _ in range(3):
+        losses.append(xpnn.loss(params, x, t, **settings))
+        grads = xpnn.gradient(params, x, t, **settings)
+        params = {k: v - 0.5 * grads[k] for k, v in params.items()}
+        train_acc.append(xpnn.accuracy(params, x, t, activation="relu"))
+        test_acc.append(xpnn.accuracy(params, x_test, t_test, activation="relu"))
+    for key in net:
+        assert_close(trained[key], params[key], backend, factor=256)
+    assert history["epoch"] == [1, 2, 3] and history["iteration"] == [1, 2, 3]
+    assert history["loss"] == pytest.approx(losses, rel=1e-12)
+    assert history["train_acc"] == train_acc and history["test_acc"] == test_acc
+    assert seen == [{k: v[i] for k, v in history.items()} for i in range(3)]  # one entry per epoch
+
+
+def test_history_loss_is_the_mean_of_the_batch_losses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnn import training
+
+    x, t = blobs(n=20)
+    values: list[float] = []
+    real = training.loss_and_gradient
+
+    def spy(params, xb, tb, **kwargs):
+        value, grads = real(params, xb, tb, **kwargs)
+        values.append(float(value))
+        return value, grads
+
+    monkeypatch.setattr(training, "loss_and_gradient", spy)
+    _, history = xpnn.train(xpnn.random_network([6, 3], seed=4), x, t, iters=7, batch_size=5, progress=False)
+    assert history["iteration"] == [4, 7]  # 4 per epoch, then 3
+    assert history["loss"] == pytest.approx([np.mean(values[:4]), np.mean(values[4:])], rel=1e-6)
+
+
+def test_iters_draws_with_replacement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The book's loop: each batch drawn at random from all N examples, repeats allowed."""
+    from xpnn import training
+
+    x, t = np.eye(6), np.arange(6) % 3  # row i is example i
+    drawn: list[np.ndarray] = []
+    real = training.loss_and_gradient
+
+    def spy(params, xb, tb, **kwargs):
+        drawn.append(np.argmax(xb, axis=1))
+        return real(params, xb, tb, **kwargs)
+
+    monkeypatch.setattr(training, "loss_and_gradient", spy)
+    xpnn.train(xpnn.random_network([6, 3], seed=4), x, t, iters=12, batch_size=3, progress=False)
+    epochs = [np.concatenate(drawn[i : i + 2]) for i in range(0, 12, 2)]  # 2 batches of 3 per epoch
+    assert any(len(set(e.tolist())) < 6 for e in epochs), "some epoch draws an example twice"
+    assert set(np.concatenate(drawn).tolist()) == set(range(6)), "every example can be drawn"
+
+
+def test_epochs_per_iteration_when_a_batch_holds_everything() -> None:
+    x, t = blobs(n=8)
+    net = xpnn.random_network([6, 3], seed=1)
+    _, history = xpnn.train(net, x, t, iters=3, batch_size=50, progress=False)  # batch_size >= N: N
+    assert history["iteration"] == [1, 2, 3] and history["epoch"] == [1, 2, 3]
+    _, history = xpnn.train(net, x, t, batch_size=3, progress=False)  # neither iters nor epochs
+    assert history["epoch"] == [1] and history["iteration"] == [3]
+
+
+def test_progress_bar_counts_every_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    tqdm_auto = pytest.importorskip("tqdm.auto", reason="the progress bar needs tqdm")
+    closed: list[tuple] = []
+
+    class Recording(tqdm_auto.tqdm):  # type: ignore[misc,name-defined]
+        def close(self) -> None:
+            closed.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(tqdm_auto, "tqdm", Recording)
+    x, t = blobs(n=20)
+    xpnn.train(xpnn.random_network([6, 3]), x, t, iters=5, batch_size=8, progress=True)
+    assert closed and set(closed) == {(5, 5)}  # (tqdm may close twice)
+
+
 def test_train_errors_are_clear() -> None:
     x, t = blobs(n=20)
     net = xpnn.random_network([6, 3])
-    with pytest.raises(ValueError, match="not both"):
+
+    def says(message: str) -> str:
+        return f"^{re.escape(message)}$"
+
+    with pytest.raises(
+        ValueError, match=says("give iters= (the book's loop, drawn with replacement) or epochs=, not both")
+    ):
         xpnn.train(net, x, t, iters=1, epochs=1)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         xpnn.train(net, x, t, batch_size=0)
+    with pytest.raises(ValueError, match=says("batch_size must be a positive integer; got None")):
+        xpnn.train(net, x, t, batch_size=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown optimizer"):
         xpnn.train(net, x, t, optimizer="lbfgs")
-    with pytest.raises(ValueError, match="x_test and t_test"):
-        xpnn.train(net, x, t, x_test=x)
+    for test_data in ({"x_test": x}, {"t_test": t}):
+        with pytest.raises(ValueError, match=says("give both x_test and t_test, or neither")):
+            xpnn.train(net, x, t, **test_data)
     with pytest.raises(ValueError, match=r"t must hold 20 integer labels"):
         xpnn.train(net, x, t[:5])
     with pytest.raises(ValueError, match=r"class indices 0..2; got values from 0 to 3"):
@@ -525,8 +725,13 @@ def test_train_errors_are_clear() -> None:
         xpnn.train(net, x, t == 1)
     with pytest.raises(TypeError, match=r"labels must be integer class indices.*t.astype\(int\)"):
         xpnn.train(net, x, t.astype(str))
-    with pytest.raises(ValueError, match="to fit W1"):
-        xpnn.train(net, x[:, :4], t)
+    with pytest.raises(ValueError, match=says("x must have shape (N, 6) to fit W1; got (20, 4)")):
+        xpnn.train(net, x[:, :4], t, batch_size=5)  # the whole data's shape, not a batch's
+    for empty in (x[:0], 5.0):
+        with pytest.raises(
+            ValueError, match=says("no training data: x must have shape (N, n_in) with N >= 1")
+        ):
+            xpnn.train(net, empty, t[:0])
 
 
 def test_dask_input_says_to_train_on_numpy() -> None:
@@ -759,6 +964,75 @@ def test_random_network_refuses_fractional_sizes_and_negative_seeds() -> None:
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         xpnn.random_network([4, 3], seed=-1)
     assert xpnn.random_network(np.array([4, 3]))["W1"].shape == (4, 3)
+
+
+def test_labels_errors_name_the_problem_on_every_backend(backend: Case) -> None:
+    trainable(backend)
+    x, t = blobs(n=6)
+    net = xpnn.random_network([6, 3])
+    on_backend = {"backend": backend.name, "device": backend.device}
+    convert = r": convert them, e\.g\. t\.astype\(int\)$"
+    for f in (xpnn.gradient, xpnn.train):
+        with pytest.raises(TypeError, match="got dtype bool" + convert):  # the dtype the caller gave
+            f(net, x, t == 1, **on_backend)
+        with pytest.raises(
+            TypeError,
+            match=r"^labels must be integer class indices \(or one-hot rows of 0 and 1\); got dtype \S*bool"
+            + convert,
+        ):
+            f(net, x, backend.asarray(t == 1), **on_backend)  # the backend's own bool array
+        with pytest.raises(
+            TypeError, match=r"^labels must be integer class indices.*got dtype <U1" + convert
+        ):
+            f(net, x, [str(v) for v in t], **on_backend)
+        with pytest.raises(
+            ValueError,
+            match=r"^labels of dtype \S*float(32|64) must be whole numbers \(class indices\); got fractions, inf or nan$",
+        ):
+            f(net, x, t + 0.5, **on_backend)
+        with pytest.raises(
+            ValueError, match=r"^labels must be class indices 0\.\.2; got values from 0 to 3$"
+        ):
+            f(net, x, np.where(t == 2, 3, t), **on_backend)
+        with pytest.raises(ValueError, match=r"^labels must be class indices 0\.\.2; got values from -1 to "):
+            f(net, x, np.where(t == 2, -1, t), **on_backend)
+    with pytest.raises(
+        ValueError, match="^" + re.escape("unknown activation 'tanh'; training supports sigmoid, relu") + "$"
+    ):
+        xpnn.loss(net, x, t, activation="tanh", **on_backend)
+    with pytest.raises(
+        ValueError, match="^" + re.escape("unknown activation ['relu']; training supports sigmoid, relu")
+    ):
+        xpnn.train(net, x, t, activation=["relu"], **on_backend)  # type: ignore[arg-type]
+
+
+DASK_MESSAGE = (
+    "^xpnn does not train on Dask arrays: train on NumPy or CuPy \\(x\\.compute\\(\\) brings a Dask array home\\),"
+    " then predict on Dask with the trained network$"
+)
+
+
+def test_dask_anywhere_in_training_says_to_train_on_numpy() -> None:
+    da = pytest.importorskip("dask.array", reason="needs dask")
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3])
+    for f in (xpnn.loss, xpnn.gradient, xpnn.numerical_gradient):
+        with pytest.raises(ValueError, match=DASK_MESSAGE):
+            f(net, da.from_array(x), t)
+        with pytest.raises(ValueError, match=DASK_MESSAGE):
+            f(net, x, t, backend="dask")
+    with pytest.raises(ValueError, match=DASK_MESSAGE):
+        xpnn.train(net, x, t, x_test=da.from_array(x), t_test=t)
+
+
+def test_a_compiled_network_cannot_be_trained() -> None:
+    pytest.importorskip("onnxruntime", reason="compile('onnxruntime') needs onnxruntime")
+    x, t = blobs(n=4)
+    fast = xpnn.compile(xpnn.random_network([6, 3]), "onnxruntime")
+    with pytest.raises(
+        TypeError, match=r"^training needs a book-style dict or a Network of arrays; got \w+Network$"
+    ):
+        xpnn.gradient(fast, x, t)
 
 
 def test_loss_and_gradient_of_no_inputs_is_a_clear_error(backend: Case) -> None:
