@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType, SimpleNamespace
+
 import numpy as np
 import pytest
 import reference
-from conftest import Case, assert_close
+from conftest import Case, assert_close, host
 
 import xpnn
 from xpnn import network as network_module
@@ -301,3 +303,231 @@ def test_integer_weights_compute_in_floating_point(backend: Case) -> None:
         xpnn.forward(xpnn.to_backend(net, backend.name, backend.device), x_in),
     ):
         assert_close(y, reference.forward(net, x), backend, dtype=backend.default_float, factor=64)
+
+
+# --- what a user sees: messages, the Mapping, repr, defaults (from mutation testing, issue 14) ----
+
+
+def _error(call) -> str:
+    with pytest.raises((ValueError, TypeError, KeyError)) as e:
+        call()
+    return str(e.value) if not isinstance(e.value, KeyError) else repr(e.value.args)
+
+
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        (set(), "a network needs the keys W1..Wn and b1..bn and nothing else; (no W keys at all)"),
+        ({"W1", "b1", "W2"}, "a network needs the keys W1..Wn and b1..bn and nothing else; missing ['b2']"),
+        (
+            {"W1", "b2"},
+            "a network needs the keys W1..Wn and b1..bn and nothing else; missing ['b1'] unexpected ['b2']",
+        ),
+        ({"b1", "b2"}, "a network needs the keys W1..Wn and b1..bn and nothing else; unexpected"
+         " ['b1', 'b2'] (no W keys at all)"),
+    ],
+)  # fmt: skip
+def test_key_errors_in_full(keys: set[str], message: str) -> None:
+    full = xpnn.init_network()
+    assert _error(lambda: xpnn.forward({k: full[k] for k in keys}, [1.0, 0.5])) == message
+
+
+def test_keys_of_other_types_and_non_dicts_are_named() -> None:
+    net = {**xpnn.init_network(), 5: np.ones(2), "Wx": np.ones(2)}
+    assert _error(lambda: xpnn.forward(net, [1.0, 0.5])) == (
+        "a network needs the keys W1..Wn and b1..bn and nothing else; unexpected ['5', 'Wx']"
+    )
+    assert _error(lambda: xpnn.forward([("W1", np.ones((2, 2)))], [1.0, 0.5])) == (
+        "a network is a dict of W1..Wn, b1..bn arrays; got list"
+    )
+    net = {**xpnn.init_network(), "b2": [0.1, 0.2], "W3": 3}
+    assert _error(lambda: xpnn.forward(net, [1.0, 0.5])) == (
+        "network weights must be arrays; ['b2', 'W3'] are not (use np.asarray, or xpnn.load_weights)"
+    )
+
+
+@pytest.mark.parametrize("mapping", [dict, MappingProxyType], ids=["dict", "mapping"])
+def test_shape_errors_name_the_layer(mapping) -> None:
+    """Plain dicts and other Mappings (a read-only view) are checked alike, layer by layer."""
+    cases = [
+        ("W1", np.ones(2), "W1 must be 2-D (n_in, n_out); got shape (2,)"),
+        ("W2", np.ones((4, 2)), "input of shape (3,) does not fit W2 of shape (4, 2) in layer 2: the last axis must be 4"),
+        ("b3", np.ones(3), "b3 must have shape (2,) to match W3 (2, 2); got (3,)"),
+        ("W3", np.ones((2, 2, 1)), "W3 must be 2-D (n_in, n_out); got shape (2, 2, 1)"),
+    ]  # fmt: skip
+    for key, value, message in cases:
+        net = {**xpnn.init_network(), key: value}
+        assert _error(lambda net=net: xpnn.forward(mapping(net), [1.0, 0.5])) == message
+    net = xpnn.init_network()
+    x = np.array([[1.0, 0.5], [-1.0, 0.0]])
+    np.testing.assert_array_equal(xpnn.forward(mapping(net), x), xpnn.forward(net, x))
+    assert xpnn.to_backend(mapping(net)).sizes == (2, 3, 2, 2)
+
+
+def test_input_that_does_not_fit_is_named_in_full(backend: Case) -> None:
+    placed = xpnn.to_backend(xpnn.init_network(), backend.name, backend.device)
+    for x, shape in ((np.ones((4, 3)), "(4, 3)"), (np.ones(3), "(3,)"), (np.float64(1.0), "()")):
+        message = f"input of shape {shape} does not fit W1 of shape (2, 3): the last axis must be 2"
+        assert _error(lambda x=x: xpnn.forward(placed, backend.asarray(x))) == message
+    assert _error(lambda: xpnn.forward(placed, 1.0)) == (
+        "input of shape () does not fit W1 of shape (2, 3): the last axis must be 2"
+    )
+
+
+def test_unknown_names_list_the_choices() -> None:
+    net, x = xpnn.init_network(), [1.0, 0.5]
+    assert _error(lambda: xpnn.forward(net, x, activation="tanh")) == (
+        "unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function"
+    )
+    assert _error(lambda: xpnn.forward(net, x, output="tanh")) == (
+        "unknown output 'tanh'; choose one of ['identity', 'softmax'] or pass a function"
+    )
+    assert _error(lambda: xpnn.to_backend(net, activation="tanh")) == (
+        "unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function"
+    )
+    assert _error(lambda: xpnn.to_backend(net, activation=xpnn.relu)) == (  # type: ignore[arg-type]
+        "a network's activation is a name from ['relu', 'sigmoid']"
+    )
+
+
+def test_the_placed_network_as_a_mapping(backend: Case) -> None:
+    net = reference.random_network((4, 3, 5, 2), np.float32)
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    assert len(placed) == 6 and len(xpnn.to_backend(xpnn.init_network())) == 6
+    for key in net:  # the first and the last layer too
+        np.testing.assert_array_equal(host(placed[key], backend), net[key])
+    for key in ("W0", "b0", "W4", "b4", "W", "x1", "w1", "W1 ", 5, None):
+        with pytest.raises(KeyError) as e:
+            placed[key]  # type: ignore[index]
+        assert e.value.args == (key,)
+    home = placed.to_numpy()
+    assert list(home) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    for key, value in home.items():
+        assert type(value) is np.ndarray and value.dtype == np.float32
+        np.testing.assert_array_equal(value, net[key])
+
+
+def test_repr_says_what_and_where(backend: Case) -> None:
+    placed = xpnn.to_backend(xpnn.init_network(), backend.name, backend.device)
+    where = f"dtype={placed.dtype}, backend={backend.name!r}, device={placed.device!r}"
+    assert repr(placed) == f"Network(2-3-2-2, {where})"
+    relu = xpnn.to_backend(
+        reference.random_network((5, 4, 3)), backend.name, backend.device, activation="relu"
+    )
+    where = f"dtype={relu.dtype}, backend={backend.name!r}, device={relu.device!r}"
+    assert repr(relu) == f"Network(5-4-3, {where}, activation='relu')"
+
+
+def test_defaults_numpy_and_batch_rows(backend: Case) -> None:
+    placed = xpnn.to_backend(xpnn.init_network())
+    assert (placed.backend, placed.device, placed.default_batch_rows) == ("numpy", "cpu", 1024)
+    here = xpnn.to_backend(xpnn.init_network(), backend.name, backend.device)
+    cpu = backend.name == "numpy" or (backend.name == "torch" and here.device.type == "cpu")
+    assert here.default_batch_rows == (network_module.CPU_BATCH_ROWS if cpu else None)
+    assert network_module.CPU_BATCH_ROWS == 1024
+
+
+def test_weight_dtypes(backend: Case) -> None:
+    """Mixed dtypes promote; integers become the default floating dtype; dtype= overrides (name or dtype)."""
+    dt64 = np.float64 if backend.has_float64() else np.float32
+    mixed = {**reference.random_network((4, 3, 2), np.float32), "b1": np.ones(3, dtype=dt64)}
+    for placed in (
+        xpnn.to_backend(mixed, backend.name, backend.device),
+        network_module.place(mixed, backend.asarray(np.ones((1, 4), dtype=np.float32))),
+    ):
+        assert placed.dtype == backend.dtype(np.dtype(dt64).name)
+        assert all(a.dtype == placed.dtype for a in placed.values())
+    ints = {k: np.round(v * 4).astype(np.int16) for k, v in mixed.items()}
+    placed = xpnn.to_backend(ints, backend.name, backend.device)
+    assert placed.dtype == backend.default_float
+    assert all(a.dtype == backend.default_float for a in placed.values())
+    for dtype in ("float32", backend.dtype("float32")):
+        placed = xpnn.to_backend(mixed, backend.name, backend.device, dtype=dtype)
+        assert placed.dtype == backend.dtype("float32")
+        assert all(a.dtype == placed.dtype for a in placed.values())
+        y = xpnn.forward(
+            placed, backend.asarray(np.ones((2, 4))) if backend.has_float64() else np.ones((2, 4))
+        )
+        assert_close(y, reference.forward(mixed, np.ones((2, 4))), backend, dtype=placed.dtype, factor=64)
+    assert _error(lambda: xpnn.to_backend(mixed, backend.name, backend.device, dtype="nonesuch")) == (
+        f"{backend.xp.__name__} has no dtype 'nonesuch'"
+    )
+
+
+def test_place_shares_a_numpy_dict_so_edits_show() -> None:
+    """place() uses a NumPy dict's very arrays: an edit in place shows in the next run (never stale)."""
+    net = reference.random_network((4, 3, 2), np.float64)
+    x = np.ones((2, 4))
+    placed = network_module.place(net, x)
+    assert placed.shared and placed["W1"] is net["W1"]
+    assert not xpnn.to_backend(net).shared
+    before = placed.run(placed.prepare_input(x))
+    net["W1"][...] *= 2.0
+    net["b2"][...] += 1.0
+    after = placed.run(placed.prepare_input(x))
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, reference.forward(net, x), rtol=1e-12)
+
+
+def test_place_moves_a_network_only_when_asked(backend: Case) -> None:
+    placed = xpnn.to_backend(
+        reference.random_network((4, 3, 2)), backend.name, backend.device, activation="relu"
+    )
+    assert network_module.place(placed, device=placed.device) is placed
+    assert network_module.place(placed, dtype=str(placed.dtype).rsplit(".", 1)[-1]) is placed
+    moved = network_module.place(placed, dtype="float32")
+    assert moved.dtype == backend.dtype("float32") and moved.activation == "relu"
+    assert (moved.backend, moved.device) == (placed.backend, placed.device)
+    home = network_module.place(placed, backend="numpy")
+    same = np.dtype(str(placed.dtype).rsplit(".", 1)[-1])
+    assert (home.backend, home.activation, home.dtype) == ("numpy", "relu", same)
+    # A dict follows its input, device included.
+    x = backend.asarray(np.ones((2, 4), dtype=np.float32))
+    follows = network_module.place(reference.random_network((4, 3, 2), np.float32), x)
+    assert (follows.backend, follows.device) == (backend.name, placed.device)
+    assert network_module.place(reference.random_network((4, 3, 2))).backend == "numpy"
+
+
+def test_a_compiled_network_refuses_to_move(backend: Case) -> None:
+    compiled = _Compiled(xpnn.to_backend(reference.random_network((4, 3, 2)), backend.name, backend.device))
+    for device in (compiled.device, str(compiled.device)):
+        assert network_module.place(compiled, device=device) is compiled
+    assert network_module.place(compiled, backend=backend.name, device=compiled.device) is compiled
+    message = (
+        f"_Compiled runs on backend {backend.name!r}, device {compiled.device!r} only;"
+        f" got backend=None, device=None, dtype='float32': leave them out, or make it again for that backend"
+    )
+    assert _error(lambda: network_module.place(compiled, dtype="float32")) == message
+    assert _error(lambda: network_module.place(compiled, device="elsewhere")).endswith(
+        "got backend=None, device='elsewhere', dtype=None: leave them out, or make it again for that backend"
+    )
+
+
+def test_shape_trace_of_lists_and_single_inputs(backend: Case) -> None:
+    net = xpnn.init_network()
+    assert xpnn.shape_trace(net, [[1.0, 0.5]] * 3)[0] == ("X", (3, 2))
+    assert xpnn.shape_trace(net, backend.asarray(np.ones((4, 2))))[-1] == ("Y", (4, 2))
+    # Only the shapes are followed: anything with a shape will do (a meta tensor, a shape struct).
+    assert xpnn.shape_trace(net, SimpleNamespace(shape=(5, 2)))[-1] == ("Y", (5, 2))
+    # A Dask array of unknown chunk sizes has NaN rows: they are followed as they are.
+    (_, (rows, width)) = xpnn.shape_trace(net, SimpleNamespace(shape=(float("nan"), 2)))[-1]
+    assert rows != rows and width == 2
+    assert xpnn.shape_trace(net, [1.0, 0.5]) == [
+        ("X", (2,)),
+        ("W1", (2, 3)),
+        ("W2", (3, 2)),
+        ("W3", (2, 2)),
+        ("Y", (2,)),
+    ]
+    assert _error(lambda: xpnn.shape_trace(net, np.zeros((100, 3)))) == (
+        "input of shape (100, 3) does not fit W1 of shape (2, 3) in layer 1: the last axis must be 2"
+    )
+
+
+def test_format_shape_trace_in_full() -> None:
+    net = reference.random_network((784, 50, 100, 10), np.float32)
+    table = xpnn.format_shape_trace(xpnn.shape_trace(net, np.zeros((100, 784))))
+    assert table == (
+        "X           W1         W2         W3         ->  Y\n"
+        "100 x 784   784 x 50   50 x 100   100 x 10   ->  100 x 10"
+    )

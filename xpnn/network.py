@@ -401,6 +401,7 @@ def place(
             if device is None and dtype is None:
                 return placed
             backend = placed.backend
+            device = placed.device if device is None else device  # dtype= alone keeps its device
         else:
             backend = (backend_of(x) if x is not None else None) or "numpy"
             if device is None and backend != "numpy":
@@ -410,7 +411,7 @@ def place(
         if (
             placed.backend == backend_obj.name
             and repr(placed.device) == repr(dev)
-            and (dtype is None or str(dtype) == str(placed.dtype))
+            and (dtype is None or _resolve_dtype(placed.xp, dtype, [], dev) == placed.dtype)
         ):
             return placed
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
