@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,6 +296,31 @@ def test_a_progress_bar_only_when_asked(
     assert ("100%" in err) == progress
     assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == progress, err  # which file
     assert pooch.get_logger().level == level, "pooch's own log level is put back"
+
+
+def test_the_download_is_named_before_it_starts_even_on_a_block_buffered_stderr(
+    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's or a wrapper's stderr may hold text back: the line naming the file is flushed
+    out before the (possibly long) transfer begins, not after it."""
+    import io
+
+    import pooch
+
+    raw = io.BytesIO()
+    held = io.TextIOWrapper(raw, encoding="utf-8")  # no line buffering: text waits for a flush
+    monkeypatch.setattr(sys, "stderr", held)
+    out_when_the_transfer_began = []
+    real = pooch.retrieve
+
+    def watched(*args, **kwargs):
+        out_when_the_transfer_began.append(raw.getvalue().decode())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pooch, "retrieve", watched)
+    r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
+    fetch(r, tmp_path, progress=True)
+    assert out_when_the_transfer_began == [f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n"]
 
 
 def test_a_directory_that_cannot_be_written_is_refused_before_downloading(

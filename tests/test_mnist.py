@@ -116,7 +116,15 @@ def test_read_idx_round_trip(tmp_path: Path) -> None:
     [
         (b"<!DOCTYPE html><html><body>403 Forbidden</body></html>", "looks like an HTML page"),
         (b"\n  <html><head><title>Sign in</title></head></html>", "looks like an HTML page"),
+        # pages without an <html> tag: HTML5, an S3 error (XML), fragments a proxy sends
+        (b"<!DOCTYPE html><title>429 Too Many Requests</title>", "looks like an HTML page"),
+        (b'\r\n<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', "looks like an HTML page"),
+        (b"<head><title>502 Bad Gateway</title></head>", "looks like an HTML page"),
+        (b"<body>Service unavailable</body>", "looks like an HTML page"),
         (b"PK\x03\x04 a zip file", "not gzip-compressed"),
+        # only the first 512 bytes are looked at: "<html" there is a page, beyond them it is not
+        (b"x" * 507 + b"<html>", "looks like an HTML page"),
+        (b"x" * 508 + b"<html>", "not gzip-compressed"),
         (gzip.compress(idx_bytes(_images()))[:-30], "broken gzip stream"),
         (gzip.compress(b"\x00\x00"), "too short for an IDX header"),
         (gzip.compress(idx_bytes(_images(), magic=b"\x00\x00\x0d\x03")), "IDX magic number 0x00000d03"),
