@@ -133,6 +133,66 @@ def test_first_run_offline_names_every_file_and_how_to_fix_it(
     assert not (tmp_path / "new").exists(), "no empty directories are left behind"
 
 
+def test_the_whole_message_when_some_files_fail_for_different_reasons(served, tmp_path: Path) -> None:
+    """Each reason names the files it kept out when it is not all of them; a file that a later
+    mirror delivered is not among them; the hand-fetch hint names each file's first mirror."""
+    base, _, _ = served
+    a, b, c, d = (
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    )
+    wanted = [
+        remote(served, a, "forbidden"),
+        remote(served, b, "html"),
+        remote(served, c, "forbidden", "good"),  # refused first, then delivered
+        remote(served, d, "forbidden"),
+    ]
+    mnist_dir = tmp_path / "mnist"
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all([(r, mnist_dir) for r in wanted], tmp_path)
+    host = base.split("/")[2]
+    assert str(e.value) == "\n".join(
+        [
+            f"Missing from the data directory {tmp_path}: mnist/{a}, mnist/{b}, mnist/{d}.",
+            "Downloading failed:",
+            f"  {host}: HTTP 403 Forbidden ({a}, {d}).",
+            f"  {host}: SHA-256 does not match (an error page, or a corrupt or different file) ({b}).",
+            f"To fix it: connect to the network and run again, or fetch them by hand from {base}/forbidden/"
+            f" and {base}/html/ into DIR/mnist/*.gz and DIR/weights/sample_weight.pkl and pass --data-dir"
+            " DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR.",
+        ]
+    )
+    assert sorted(p.name for p in mnist_dir.iterdir()) == [c]
+
+
+@pytest.mark.parametrize(
+    "names, hint",
+    [
+        (["t10k-labels-idx1-ubyte.gz"], ""),
+        (["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], "With only the test files, load them."),
+    ],
+    ids=["one", "two-and-a-hint"],
+)
+def test_the_whole_message_for_files_without_mirrors(tmp_path: Path, names: list[str], hint: str) -> None:
+    """No mirror to name: the hand-fetch hint says only where to put the files; a hint ends it."""
+    wanted = [(RemoteFile(name, "0" * 64, ()), tmp_path / "mnist") for name in names]
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all(wanted, tmp_path, download=False, hint=hint)
+    assert str(e.value) == "\n".join(
+        [
+            f"Missing from the data directory {tmp_path}: {', '.join('mnist/' + name for name in names)}.",
+            "Downloading is off (--no-download, download=False).",
+            "To fix it: allow downloading (leave out --no-download; download=True), or fetch"
+            f" {'them' if len(names) > 1 else 'it'} by hand into DIR/mnist/*.gz and"
+            " DIR/weights/sample_weight.pkl and pass --data-dir DIR (data_dir=DIR in Python) or set"
+            " XPNN_DATA_DIR=DIR.",
+            *([hint] if hint else []),
+        ]
+    )
+
+
 def test_an_existing_empty_data_directory_is_kept_and_nothing_added(tmp_path: Path) -> None:
     r = RemoteFile("t10k-labels-idx1-ubyte.gz", "0" * 64, [closed_port() + "/"])
     with pytest.raises(xpnn.DataNotFoundError, match="cannot connect"):
