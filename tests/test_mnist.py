@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import subprocess
 import sys
@@ -109,6 +110,21 @@ def test_read_idx_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         mnist.read_idx(write_idx_gz(tmp_path / "a.gz", images), (3, 28, 28)), images
     )
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(5,), (2, 3), (0, 1 << 24), (2, 1, 1, 300), (1, 1, 1, 2, 2)],
+    ids=lambda s: "x".join(map(str, s)),
+)
+def test_read_idx_reads_every_dimension_in_full(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    """IDX dimensions are 32-bit big-endian, one to each dimension, however many there are."""
+    array = np.arange(math.prod(shape), dtype=np.uint8).reshape(shape)
+    path = write_idx_gz(tmp_path / "a.gz", array)
+    for expected in (None, shape):
+        read = mnist.read_idx(path, expected)
+        assert read.shape == shape and read.dtype == np.uint8
+        np.testing.assert_array_equal(read, array)
 
 
 @pytest.mark.parametrize(
