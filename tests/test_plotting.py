@@ -63,12 +63,24 @@ def test_bad_scale(tmp_path: Path, scale) -> None:
         xpnn.img_show(np.zeros((28, 28)), scale=scale)
 
 
-def test_img_show_with_a_display_shows_the_scaled_picture(monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "platform, display",
+    [
+        ("linux", {"DISPLAY": ":0"}),
+        ("linux", {"WAYLAND_DISPLAY": "wayland-0"}),
+        ("darwin", {}),
+        ("win32", {}),
+    ],
+)
+def test_img_show_with_a_display_shows_the_scaled_picture(monkeypatch, platform: str, display: dict) -> None:
     from PIL import Image
 
     shown = []
-    monkeypatch.setattr("sys.platform", "linux")
-    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr("sys.platform", platform)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in display.items():  # X11 or Wayland on Linux; macOS and Windows always have one
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(Image.Image, "show", lambda self, *a, **k: shown.append(self.size))
     assert xpnn.img_show(np.zeros(784, dtype=np.uint8)) is None
     assert xpnn.img_show(np.zeros(784, dtype=np.uint8), scale=2) is None
@@ -85,6 +97,7 @@ def test_img_show_without_a_display_saves_a_png(monkeypatch, capsys, tmp_path: P
     monkeypatch.setattr(tempfile, "tempdir", None)
     path = xpnn.img_show(np.zeros((28, 28), dtype=np.uint8))
     assert path is not None and path.is_file() and path.parent == tmp_path
+    assert path.name.startswith("xpnn-digit-") and path.suffix == ".png", path.name
     from PIL import Image
 
     with Image.open(path) as picture:
@@ -102,7 +115,8 @@ def test_bad_image_shapes() -> None:
 def test_without_pillow_the_error_names_the_package(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
     with pytest.raises(
-        ImportError, match=r"`pip install Pillow` \(in a clone of xpnn, `pip install -e '\.\[plot\]'`\)"
+        ImportError,
+        match=r"^pictures need Pillow: `pip install Pillow` \(in a clone of xpnn, `pip install -e '\.\[plot\]'`\)$",
     ):
         xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.png")
     assert not (tmp_path / "d.png").exists()
