@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import io
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
 from conftest import BOOK_ACCURACY, COMPILE_JAX, Case
 from idx import tiny_mnist, tiny_mnist_files
@@ -357,3 +363,444 @@ def test_train_refuses_impossible_settings_before_loading_data(
     assert out == "" and err.count("\n") == 1 and err.startswith("xpnn: error: "), err
     assert message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- what a user reads: help, version, the backends table ----------------------------------------
+
+#: Each command's options, as its ``--help`` lists them (whitespace aside): the flags, their
+#: choices and what the help says of each, defaults included.
+HELP = {
+    "": """
+        The book's networks on any Array API backend.
+        positional arguments: {backends,mnist,export,train}
+        backends list the backends usable here, and why the others are not
+        mnist accuracy and time of the book's network on the MNIST test set
+        export write a network as an ONNX model (pip install -e '.[onnx]')
+        train train a network on MNIST (default: the book's ch. 5 run, 10,000 iterations)
+        options: -h, --help show this help message and exit
+        --version show program's version number and exit
+    """,
+    "backends": "options: -h, --help show this help message and exit",
+    "mnist": f"""
+        options: -h, --help show this help message and exit
+        --backend BACKEND {", ".join(xpnn.BACKENDS)} or auto (default: numpy)
+        --device DEVICE backend device, e.g. cuda:0
+        --batch-size BATCH_SIZE images per batch (default: 100, as the book)
+        --data-dir DATA_DIR data directory (default: $XPNN_DATA_DIR or the per-user one)
+        --weights WEIGHTS weights file (.pkl, .npz, .safetensors); default: the book's
+        --no-download never download; fail if a file is missing
+        --activation ACTIVATION hidden activation: sigmoid (the book's) or relu
+        --compile {{onnxruntime,jax}} run the network compiled (xpnn.compile) for onnxruntime
+        (--device cuda: its CUDA provider) or jax
+    """,
+    "export": """
+        options: -h, --help show this help message and exit
+        --out OUT the .onnx file to write
+        --weights WEIGHTS weights file (.pkl, .npz, .safetensors); default: the book's
+        --activation {sigmoid,relu} hidden activation
+        --output {softmax,identity,argmax} probabilities (default), logits, or class indices
+        --input-dtype {float32,float64,float16,uint8} the model's input dtype (default: float32)
+        --normalize divide the input by 255 in the model (raw bytes in)
+        --data-dir DATA_DIR data directory (default: $XPNN_DATA_DIR or the per-user one)
+        --no-download never download; fail if a file is missing
+    """,
+    "train": f"""
+        options: -h, --help show this help message and exit
+        --backend BACKEND {", ".join(xpnn.BACKENDS)} or auto (default: numpy)
+        --device DEVICE backend device, e.g. cuda:0
+        --sizes SIZES layer widths, input first (default: 784,50,10)
+        --activation {{relu,sigmoid}} hidden activation
+        --weight-init WEIGHT_INIT he, xavier or a standard deviation (default: 0.01)
+        --optimizer OPTIMIZER sgd, momentum, nesterov, adagrad, rmsprop or adam
+        --lr LR learning rate (default: 0.1)
+        --batch-size BATCH_SIZE mini-batch size (default: 100)
+        --iters ITERS the book's loop: batches drawn with replacement
+        --epochs EPOCHS epochs, shuffled without replacement
+        --weight-decay WEIGHT_DECAY L2 weight decay lambda (default: 0)
+        --seed SEED seed of the weights and the batches (default: 0)
+        --dtype DTYPE float32 (default) or float64
+        --train-size TRAIN_SIZE train on the first N images only
+        --out OUT write the trained weights here (.npz or .safetensors)
+        --data-dir DATA_DIR data directory (default: $XPNN_DATA_DIR or the per-user one)
+        --no-download never download; fail if a file is missing
+        --no-progress no progress bar
+    """,
+}
+
+
+@pytest.mark.parametrize("command", list(HELP))
+def test_help_lists_each_option_with_its_choices_and_defaults(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    result = xpnn_cli(*[c for c in [command] if c], "--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    usage, _, rest = result.stdout.partition("\n\n")  # the usage line's wrapping varies with Python
+    assert usage.startswith(f"usage: xpnn {command}".rstrip() + " [-h]"), usage
+    assert " ".join(rest.split()) == " ".join(HELP[command].split())
+
+
+def test_version_and_a_missing_command() -> None:
+    result = xpnn_cli("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"xpnn {xpnn.__version__}\n", "")
+    result = xpnn_cli()
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == "xpnn: error: the following arguments are required: command"
+    result = xpnn_cli("export")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "xpnn export: error: the following arguments are required: --out"
+
+
+def test_backends_table_is_name_usable_reason_and_version() -> None:
+    result = xpnn_cli("backends")
+    assert (result.returncode, result.stderr) == (0, "")
+    status = xpnn.backend_status()
+    assert any(s.version for s in status.values()) and any(not s.version for s in status.values())
+    expected = [
+        f"{name:<17} {'yes' if s.available else 'no '} {s.reason}" + (f" {s.version}" if s.version else "")
+        for name, s in status.items()
+    ]
+    assert result.stdout.splitlines() == expected
+    numpy_line = result.stdout.splitlines()[0]
+    assert numpy_line == f"numpy             yes usable {np.__version__}"
+
+
+# --- the commands end to end, on tiny data from a local mirror -----------------------------------
+
+
+@dataclass
+class Mirror:
+    """A local mirror of tiny MNIST files and a "book network" of our own, and an empty data dir."""
+
+    server: Any
+    root: Path  # the --data-dir, empty at first
+    net: dict[str, np.ndarray]  # what sample_weight.pkl holds: 784-1-10
+    x: np.ndarray  # the 5 test images, uint8, flat
+    t: np.ndarray  # their labels
+
+
+def _discerning_network(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """A 784-1-10 network that predicts the commonest label only with normalized input and sigmoid.
+
+    Its hidden unit is -0.001 * sum(pixels): sigmoid of it is at least 0.3 on [0, 1] pixels, so
+    class ``k`` (weight 10) beats class ``j`` (bias 1); raw bytes (sigmoid near 0) or relu (0)
+    leave class ``j``, which no image has: those mistakes score 0.
+    """
+    k = int(np.bincount(labels, minlength=10).argmax())
+    j = int(np.flatnonzero(np.bincount(labels, minlength=10) == 0)[0])
+    w2, b2 = np.zeros((1, 10), np.float32), np.zeros(10, np.float32)
+    w2[0, k], b2[j] = 10.0, 1.0
+    return {"W1": np.full((784, 1), -0.001, np.float32), "b1": np.zeros(1, np.float32), "W2": w2, "b2": b2}
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
+    import pickle
+
+    from idx import sha256
+
+    files = tmp_path / "mirror"
+    arrays = tiny_mnist(files, n=5)
+    net = _discerning_network(arrays["t10k-labels"])
+    (files / "sample_weight.pkl").write_bytes(pickle.dumps(net))
+    # a data directory named by the environment must not stand in for --data-dir
+    monkeypatch.setenv("XPNN_DATA_DIR", str(tmp_path / "elsewhere"))
+    with serve(files) as server:
+        good = f"{server.base}/good/"
+        monkeypatch.setattr(mnist, "MNIST_FILES", tiny_mnist_files(files, 5, mirrors=(good,)))
+        monkeypatch.setattr(
+            weights,
+            "SAMPLE_WEIGHTS",
+            RemoteFile("sample_weight.pkl", sha256(files / "sample_weight.pkl"), [good]),
+        )
+        yield Mirror(
+            server, tmp_path / "data", net, arrays["t10k-images"].reshape(5, 784), arrays["t10k-labels"]
+        )
+
+
+def _clock(monkeypatch: pytest.MonkeyPatch, *ticks: float) -> None:
+    """The command's clock reads ``ticks`` (its timing lines become exact)."""
+    monkeypatch.setattr(cli, "time", SimpleNamespace(perf_counter=iter(ticks).__next__))
+
+
+def test_mnist_fetches_what_it_needs_and_prints_accuracy_and_timing(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    right = xpnn.accuracy(mirror.net, mirror.x, mirror.t, normalize=True)  # sigmoid, the book's
+    assert right > 0 and right != xpnn.accuracy(mirror.net, mirror.x, mirror.t, activation="relu")
+    _clock(monkeypatch, 100.0, 100.004)  # 4 ms for the 5 images
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        f"Accuracy:{right}",
+        "5 images in 4.0 ms (1,250 images/s) on numpy cpu, batch size 100",
+    ]
+    assert sorted(mirror.server.requests) == [
+        "/good/sample_weight.pkl",
+        "/good/t10k-images-idx3-ubyte.gz",
+        "/good/t10k-labels-idx1-ubyte.gz",
+    ]  # the test set and the weights only, each once
+    assert sorted(p.relative_to(mirror.root).as_posix() for p in mirror.root.rglob("*.*")) == [
+        "mnist/t10k-images-idx3-ubyte.gz",
+        "mnist/t10k-labels-idx1-ubyte.gz",
+        "weights/sample_weight.pkl",
+    ]
+    # offline now, relu, batches of 2, array-api-strict's second device
+    _clock(monkeypatch, 5.0, 7.5)
+    relu = xpnn.accuracy(mirror.net, mirror.x, mirror.t, normalize=True, activation="relu")
+    result = xpnn_cli(
+        "mnist", "--data-dir", str(mirror.root), "--no-download", "--activation", "relu", "--batch-size", "2",
+        "--backend", "array_api_strict", "--device", "device1",
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        f"Accuracy:{relu}",
+        "5 images in 2500.0 ms (2 images/s) on array_api_strict array_api_strict.Device('device1'), batch size 2",
+    ]
+    assert len(mirror.server.requests) == 3
+
+
+def test_mnist_with_a_weights_file_fetches_only_the_test_set(mirror: Mirror, tmp_path: Path) -> None:
+    weights_file = xpnn.save_weights(mirror.net, tmp_path / "mine.npz")
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--weights", str(weights_file))
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.splitlines()[0]
+        == f"Accuracy:{xpnn.accuracy(mirror.net, mirror.x, mirror.t, normalize=True)}"
+    )
+    assert sorted(mirror.server.requests) == [
+        "/good/t10k-images-idx3-ubyte.gz",
+        "/good/t10k-labels-idx1-ubyte.gz",
+    ]
+    assert not (mirror.root / "weights").exists()
+
+
+def test_mnist_refuses_an_unknown_activation(mirror: Mirror) -> None:
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--activation", "tanh")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "xpnn: error: unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function\n"
+    )
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "jax"])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_mnist_compiled_on_tiny_data(target: str, activation: str, mirror: Mirror) -> None:
+    if target == "jax":
+        if not COMPILE_JAX:
+            pytest.skip("compile('jax') is tested in the JAX session")
+        pytest.importorskip("jax")
+    else:
+        _need("onnxruntime")
+        _need("ndonnx")
+    expected = xpnn.accuracy(mirror.net, mirror.x, mirror.t, normalize=True, activation=activation)
+    result = xpnn_cli(
+        "mnist", "--compile", target, "--activation", activation, "--data-dir", str(mirror.root)
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == f"Accuracy:{expected}"
+    where = "onnxruntime (CPUExecutionProvider)" if target == "onnxruntime" else "jax.jit on cpu:0"
+    assert second.endswith(f" on {where}, batch size 100"), second
+
+
+def test_mnist_compiled_errors_name_the_flags(mirror: Mirror) -> None:
+    _need("onnxruntime")
+    _need("ndonnx")
+    args = ("mnist", "--compile", "onnxruntime", "--data-dir", str(mirror.root))
+    bad = xpnn_cli(*args, "--device", "tpu")
+    assert bad.returncode == 2 and bad.stderr == (
+        "xpnn: error: onnxruntime runs on device 'cpu' or 'cuda' (its CUDA execution provider, GPU 0);"
+        " got --device 'tpu'\n"
+    )
+
+
+def _library_run(mirror: Mirror, **options: Any) -> tuple[Any, dict]:
+    """What ``xpnn train`` should do, through the library: the same data, network and settings."""
+    data = {"data_dir": mirror.root, "download": False}
+    x, t = xpnn.load_mnist(split="train", **data)
+    x_test, t_test = xpnn.load_mnist(split="test", **data)
+    size = options.pop("train_size", None)
+    x, t = x[:size], t[:size]
+    net = xpnn.random_network(
+        options.pop("sizes"),
+        weight_init=options.pop("weight_init"),
+        seed=options["seed"],
+        dtype=options.pop("dtype"),
+    )
+    return xpnn.train(net, x, t, x_test=x_test, t_test=t_test, progress=False, **options)
+
+
+@pytest.mark.parametrize(
+    "args, options, header",
+    [
+        (
+            ["--iters", "7", "--batch-size", "2", "--out", "net.npz"],
+            dict(sizes=[784, 50, 10], weight_init=0.01, dtype="float32", activation="relu", optimizer="sgd",
+                 lr=0.1, batch_size=2, iters=7, seed=0, weight_decay=0.0),
+            "784-50-10 relu, sgd lr 0.1, batch 2, 5 images",
+        ),
+        (
+            ["--sizes", "784-7-10", "--activation", "sigmoid", "--weight-init", "he", "--optimizer", "Adam",
+             "--lr", "0.01", "--epochs", "2", "--batch-size", "3", "--weight-decay", "0.1", "--seed", "3",
+             "--dtype", "float64", "--train-size", "4", "--out", "NET.SafeTensors"],
+            dict(sizes=[784, 7, 10], weight_init="he", dtype="float64", activation="sigmoid", optimizer="adam",
+                 lr=0.01, batch_size=3, epochs=2, seed=3, weight_decay=0.1, train_size=4),
+            "784-7-10 sigmoid, Adam lr 0.01, batch 3, 4 images",
+        ),
+        (
+            ["--sizes", "784,3,10", "--activation", "relu", "--weight-init", "0.5", "--iters", "1",
+             "--batch-size", "1", "--train-size", "1", "--lr", "2"],
+            dict(sizes=[784, 3, 10], weight_init=0.5, dtype="float32", activation="relu", optimizer="sgd",
+                 lr=2.0, batch_size=1, iters=1, seed=0, weight_decay=0.0, train_size=1),
+            "784-3-10 relu, sgd lr 2.0, batch 1, 1 images",
+        ),
+    ],
+    ids=["defaults", "every-option", "smallest"],
+)  # fmt: skip
+def test_train_prints_each_epoch_and_writes_what_the_library_trains(
+    args: list[str], options: dict, header: str, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(mirror.root.parent)
+    _clock(monkeypatch, 100.0, 112.5)  # 12.5 s of training
+    result = xpnn_cli(
+        "train", "--data-dir", str(mirror.root), "--no-progress", *args
+    )  # downloads the four files
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert len(mirror.server.requests) == 4
+    out = args[args.index("--out") + 1] if "--out" in args else None
+    network, history = _library_run(mirror, **options)
+    epochs = [
+        f"epoch {e:>3} (iteration {i:>6}) loss {loss:.4f} | train acc, test acc | {a:.4f}, {b:.4f}"
+        for e, i, loss, a, b in zip(
+            *(history[k] for k in ("epoch", "iteration", "loss", "train_acc", "test_acc"))
+        )
+    ]
+    activation = [] if options["activation"] == "sigmoid" else ["--activation", options["activation"]]
+    assert result.stdout.splitlines() == [
+        f"{header} on numpy cpu",
+        *epochs,
+        f"trained in 12.5 s; test accuracy {history['test_acc'][-1]:.4f}",
+        *(
+            [f"weights written to {out}", "evaluate them with: " + shlex.join(["xpnn", "mnist", "--weights", out,
+                                                      *activation, "--data-dir", str(mirror.root)])]
+            if out else []
+        ),
+    ]  # fmt: skip
+    if out is None:
+        assert sorted(p.name for p in mirror.root.parent.iterdir()) == ["data", "mirror"]  # nothing written
+        return
+    written = xpnn.load_weights(out)
+    assert {k: v.dtype for k, v in written.items()} == {k: np.dtype(options["dtype"]) for k in written}
+    assert sorted(written) == sorted(network)
+    for key, value in network.items():
+        np.testing.assert_array_equal(written[key], xpnn.to_numpy(value))
+
+
+def test_train_without_download_names_the_training_files(mirror: Mirror) -> None:
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), "--no-download")
+    assert (result.returncode, result.stdout) == (2, "") and result.stderr.count("\n") == 1
+    assert "Downloading is off" in result.stderr and "mnist/train-images-idx3-ubyte.gz" in result.stderr
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
+@pytest.mark.parametrize(
+    "args, iters, epochs, progress",
+    [
+        ([], 10_000, None, None),
+        (["--epochs", "2"], None, 2, None),
+        (["--iters", "3", "--no-progress"], 3, None, False),
+    ],
+)
+def test_train_runs_the_books_10000_iterations_by_default(
+    args: list[str], iters: int | None, epochs: int | None, progress: bool | None,
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from xpnn import training
+
+    asked = {}
+
+    def one_step(*a: Any, **kw: Any) -> Any:  # records what the command asks for, then trains briefly
+        asked.update(kw)
+        return real(*a, **{**kw, "iters": 1, "epochs": None, "progress": False})
+
+    real = training.train
+    monkeypatch.setattr(training, "train", one_step)
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), *args)
+    assert result.returncode == 0, result.stderr
+    assert (asked["iters"], asked["epochs"], asked["progress"], asked["batch_size"]) == (
+        iters,
+        epochs,
+        progress,
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "0"], "--lr must be a positive finite number; got 0.0"),
+        (["--lr", "inf"], "--lr must be a positive finite number; got inf"),
+        (["--weight-decay", "inf"], "--weight-decay must be a non-negative finite number; got inf"),
+        (["--weight-decay", "nan"], "--weight-decay must be a non-negative finite number; got nan"),
+        (["--iters", "0"], "--iters must be a positive integer; got 0"),
+        (["--epochs", "-1"], "--epochs must be a positive integer; got -1"),
+        (["--train-size", "0"], "--train-size must be a positive integer; got 0"),
+        (["--batch-size", "-3"], "--batch-size must be a positive integer; got -3"),
+        (["--seed", "-2"], "--seed must be a non-negative integer; got -2"),
+        (["--optimizer", "lbfgs"], "--optimizer must be one of sgd, momentum, nesterov, adagrad, rmsprop, adam; got 'lbfgs'"),
+        (["--out", "w.NPY"], "--out must name a .npz or .safetensors file; got 'w.NPY'"),
+        (["--sizes", "784,50,11"], "MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got '784,50,11'"),
+        (["--sizes", "785,50,10"], "MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got '785,50,10'"),
+        (["--iters", "2", "--epochs", "2"], "argument --epochs: not allowed with argument --iters"),
+        (["--activation", "tanh"], "argument --activation: invalid choice: 'tanh' (choose from"),
+    ],
+)  # fmt: skip
+def test_train_errors_are_the_whole_line(args: list[str], message: str, mirror: Mirror) -> None:
+    result = xpnn_cli("train", *args, "--data-dir", str(mirror.root))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1].startswith(
+        f"xpnn{' train' * message.startswith('argument')}: error: {message}"
+    )
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
+@pytest.mark.parametrize(
+    "args, activation, output, input_dtype, normalize, name",
+    [
+        ([], "sigmoid", "softmax", "float32", False, "probabilities"),
+        (["--activation", "relu", "--output", "identity", "--input-dtype", "float64"], "relu", "identity", "float64", False, "logits"),
+        (["--activation", "sigmoid", "--output", "argmax", "--input-dtype", "float16"], "sigmoid", "argmax", "float16", False, "label"),
+        (["--output", "softmax", "--input-dtype", "uint8", "--normalize"], "sigmoid", "softmax", "uint8", True, "probabilities"),
+        (["--input-dtype", "float32", "--normalize"], "sigmoid", "softmax", "float32", True, "probabilities"),
+    ],
+)  # fmt: skip
+def test_export_writes_the_model_its_options_ask_for(
+    args: list[str], activation: str, output: str, input_dtype: str, normalize: bool, name: str,
+    mirror: Mirror, tmp_path: Path,
+) -> None:  # fmt: skip
+    ort = _need("onnxruntime")
+    _need("ndonnx")
+    out = tmp_path / "model.onnx"
+    result = xpnn_cli(
+        "export", "--out", str(out), "--data-dir", str(mirror.root), *args
+    )  # the book's weights
+    assert (result.returncode, result.stderr) == (0, "")
+    scaled = ", divided by 255" if normalize else ""
+    assert result.stdout == (
+        f"wrote {out}: 784-1-10 {activation} network, input 'input' ({input_dtype}{scaled}), output {name!r}, opset 21\n"
+    )
+    assert [p.rsplit("/", 1)[1] for p in mirror.server.requests] == ["sample_weight.pkl"]
+    x = mirror.x.astype(input_dtype) if normalize else (mirror.x / 255).astype(input_dtype)
+    (got,) = ort.InferenceSession(str(out)).run(None, {"input": x})
+    y = xpnn.forward(mirror.net, (mirror.x / 255).astype(np.float64), activation=activation)
+    expected = {"softmax": xpnn.softmax(y), "identity": y, "argmax": y.argmax(axis=-1)}[output]
+    np.testing.assert_allclose(got, expected, rtol=1e-2 if input_dtype == "float16" else 1e-5, atol=1e-3)
+
+
+def test_export_without_download_refuses_to_fetch_the_weights(mirror: Mirror, tmp_path: Path) -> None:
+    out = tmp_path / "model.onnx"
+    result = xpnn_cli("export", "--out", str(out), "--data-dir", str(mirror.root), "--no-download")
+    assert (result.returncode, result.stdout) == (2, "") and result.stderr.count("\n") == 1
+    assert "Downloading is off" in result.stderr and "sample_weight.pkl" in result.stderr
+    assert mirror.server.requests == [] and not out.exists()
