@@ -428,14 +428,48 @@ def test_get_optimizer_names_objects_and_errors() -> None:
     custom = optimizers.SGD(lr=0.5)
     assert optimizers.get_optimizer(custom, lr=0.1) is custom
     assert isinstance(custom, optimizers.Optimizer)
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose one of sgd, momentum"):
+
+    def says(message: str) -> str:
+        return f"^{re.escape(message)}$"
+
+    interface = "init(params) and update(params, grads, state)"
+    names = "sgd, momentum, nesterov, adagrad, rmsprop, adam"
+    with pytest.raises(
+        ValueError,
+        match=says(f"unknown optimizer 'adamw'; choose one of {names} or pass an object with {interface}"),
+    ):
         optimizers.get_optimizer("adamw", lr=0.1)
-    with pytest.raises(ValueError, match="'sgd' takes no hyper-parameters besides lr"):
+    with pytest.raises(
+        ValueError, match=says("optimizer 'sgd' takes no hyper-parameters besides lr; got ['momentum']")
+    ):
         optimizers.get_optimizer("sgd", lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match="set them on your SGD object"):
+    with pytest.raises(
+        ValueError,
+        match=says("optimizer 'adam' takes beta1, beta2 besides lr; got ['decay_rate', 'momentum']"),
+    ):
+        optimizers.get_optimizer("adam", lr=0.1, momentum=0.9, decay_rate=0.5)
+    with pytest.raises(
+        ValueError,
+        match=says(
+            "hyper-parameters ['momentum'] apply to optimizers given by name; set them on your SGD object instead"
+        ),
+    ):
         optimizers.get_optimizer(custom, lr=0.1, momentum=0.9)
-    with pytest.raises(TypeError, match="optimizer must be a name"):
-        optimizers.get_optimizer(42, lr=0.1)  # type: ignore[arg-type]
+
+    class InitOnly:
+        def init(self, params):
+            return None
+
+    class UpdateOnly:
+        def update(self, params, grads, state):
+            return params, state
+
+    for wrong in (42, InitOnly(), UpdateOnly()):
+        message = (
+            f"optimizer must be a name ({names}) or an object with {interface}; got {type(wrong).__name__}"
+        )
+        with pytest.raises(TypeError, match=says(message)):
+            optimizers.get_optimizer(wrong, lr=0.1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="lr must be a real number"):
         optimizers.get_optimizer("sgd", lr="fast")  # type: ignore[arg-type]
 
@@ -1023,6 +1057,11 @@ def test_dask_anywhere_in_training_says_to_train_on_numpy() -> None:
             f(net, x, t, backend="dask")
     with pytest.raises(ValueError, match=DASK_MESSAGE):
         xpnn.train(net, x, t, x_test=da.from_array(x), t_test=t)
+    # Before any other argument is judged: the Dask message is the one to act on first.
+    with pytest.raises(ValueError, match=DASK_MESSAGE):
+        xpnn.train(net, da.from_array(x), t, iters=1, epochs=1)
+    with pytest.raises(ValueError, match=DASK_MESSAGE):
+        xpnn.train(net, x, t, backend="dask", iters=1, epochs=1)
 
 
 def test_a_compiled_network_cannot_be_trained() -> None:
