@@ -6,11 +6,14 @@ Needs scikit-learn (``xpnn[sklearn]``); skipped with the reason where it is abse
 
 from __future__ import annotations
 
+import copy as copy_module
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 # scikit-learn's Array API dispatch needs SciPy's Array API mode, chosen before SciPy is imported.
@@ -18,7 +21,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
-from conftest import BOOK_ACCURACY, REQUESTED, Case
+from conftest import BOOK_ACCURACY, COMPILE_JAX, REQUESTED, Case
 
 import xpnn
 
@@ -120,29 +123,98 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+SOLVER_LIST = "['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam']"
+DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"solver": "lbfgs"}, "first-order optimizers"),
-        ({"activation": "tanh"}, "activation must be one of"),
-        ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be"),
-        ({"alpha": -1.0}, "alpha must be"),
-        ({"learning_rate_init": 0.0}, "learning_rate_init must be"),
-        ({"batch_size": 0}, "batch_size must be"),
-        ({"max_iter": 0}, "max_iter must be"),
-        ({"validation_fraction": 1.0}, "validation_fraction must be"),
-        ({"n_iter_no_change": 0}, "n_iter_no_change must be"),
-        ({"dtype": 32}, "dtype must be"),
-        ({"dtype": "int32"}, "dtype must be"),
-        ({"beta_1": 1.0}, "beta_1 must be a number >= 0.0 and < 1.0"),
-        ({"beta_2": 1.0}, "beta_2 must be"),
-        ({"momentum": 1.5}, "momentum must be"),
+        (
+            {"solver": "lbfgs"},
+            f"solver must be one of {SOLVER_LIST}; got 'lbfgs'"
+            " (xpnn trains with first-order optimizers: try 'adam')",
+        ),
+        ({"solver": "Adam"}, f"solver must be one of {SOLVER_LIST}; got 'Adam'"),
+        ({"activation": "tanh"}, "activation must be one of ['logistic', 'relu', 'sigmoid']; got 'tanh'"),
+        *[
+            (
+                {"hidden_layer_sizes": bad},
+                "hidden_layer_sizes must be a positive integer or a sequence of"
+                f" them, such as (100,) or (100, 50); got {bad!r}",
+            )
+            for bad in [(10, 0), 0, -3, True, (4, True), None, "abc", (2.0,)]
+        ],
+        ({"alpha": -1.0}, "alpha must be a number >= 0.0; got -1.0"),
+        ({"alpha": float("nan")}, "alpha must be a number >= 0.0; got nan"),
+        ({"alpha": True}, "alpha must be a number >= 0.0; got True"),
+        ({"alpha": "0.1"}, "alpha must be a number >= 0.0; got '0.1'"),
+        ({"learning_rate_init": 0.0}, "learning_rate_init must be a number > 0.0; got 0.0"),
+        ({"tol": -1e-9}, "tol must be a number >= 0.0; got -1e-09"),
+        ({"momentum": 1.5}, "momentum must be a number >= 0.0 and <= 1.0; got 1.5"),
+        ({"momentum": -0.1}, "momentum must be a number >= 0.0 and <= 1.0; got -0.1"),
+        ({"beta_1": 1.0}, "beta_1 must be a number >= 0.0 and < 1.0; got 1.0"),
+        ({"beta_2": 1.0}, "beta_2 must be a number >= 0.0 and < 1.0; got 1.0"),
+        ({"beta_2": -0.5}, "beta_2 must be a number >= 0.0 and < 1.0; got -0.5"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be in [0, 1); got 1.0"),
+        ({"validation_fraction": -0.1}, "validation_fraction must be in [0, 1); got -0.1"),
+        ({"validation_fraction": "0.1"}, "validation_fraction must be in [0, 1); got '0.1'"),
+        ({"max_iter": 0}, "max_iter must be a positive integer; got 0"),
+        ({"max_iter": 5.0}, "max_iter must be a positive integer; got 5.0"),
+        ({"max_iter": True}, "max_iter must be a positive integer; got True"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change must be a positive integer or numpy.inf; got 0"),
+        ({"n_iter_no_change": 2.5}, "n_iter_no_change must be a positive integer or numpy.inf; got 2.5"),
+        ({"n_iter_no_change": True}, "n_iter_no_change must be a positive integer or numpy.inf; got True"),
+        ({"batch_size": 0}, "batch_size must be 'auto' or a positive integer; got 0"),
+        ({"batch_size": "full"}, "batch_size must be 'auto' or a positive integer; got 'full'"),
+        ({"batch_size": True}, "batch_size must be 'auto' or a positive integer; got True"),
+        ({"shuffle": "yes"}, "shuffle must be True or False; got 'yes'"),
+        ({"warm_start": 1}, "warm_start must be True or False; got 1"),
+        ({"early_stopping": None}, "early_stopping must be True or False; got None"),
+        ({"dtype": 32}, f"dtype must be None (the input's floating dtype) or one of {DTYPE_LIST}; got 32"),
+        (
+            {"dtype": "int32"},
+            f"dtype must be None (the input's floating dtype) or one of {DTYPE_LIST}; got 'int32'",
+        ),
     ],
 )
 def test_bad_parameters_are_named(blobs, params, message) -> None:
+    """Each parameter out of range is named, with its range and the value given, at fit and partial_fit."""
     X, y = blobs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         quick(**params).fit(X, y)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        quick(**params).partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"alpha": 0.0, "tol": 0.0, "momentum": 0.0, "solver": "momentum"},
+        {"momentum": 1.0, "solver": "nesterov", "learning_rate_init": 1e-6},
+        {"beta_1": 0.0, "beta_2": 0.0, "validation_fraction": 0.0},
+        {"n_iter_no_change": 1, "batch_size": 1, "hidden_layer_sizes": np.int64(3)},
+        {"n_iter_no_change": np.inf, "shuffle": np.True_, "hidden_layer_sizes": [3, 2]},
+        {"dtype": "float32", "activation": "sigmoid"},
+    ],
+)
+def test_boundary_parameters_are_accepted(blobs, params) -> None:
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning):
+        clf = quick(max_iter=1, **params).fit(X[:30], y[:30])
+    assert clf.n_iter_ == 1
+
+
+def test_defaults_are_scikit_learns() -> None:
+    """Every parameter shared with scikit-learn's MLPClassifier has its default."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    ours, theirs = MLPClassifier().get_params(), SklearnMLP().get_params()
+    shared = set(ours) & set(theirs)
+    assert len(shared) == 18
+    assert {k: ours[k] for k in shared} == {k: theirs[k] for k in shared}
+    assert {k: ours[k] for k in set(ours) - shared} == {"backend": None, "device": None, "dtype": None}
+    assert MLPClassifier(5, "logistic").get_params()["hidden_layer_sizes"] == 5  # positional, as in sklearn
 
 
 # --- the training loop ----------------------------------------------------------------------------
@@ -156,16 +228,24 @@ def test_partial_fit_continues_like_fit(blobs) -> None:
     with pytest.warns(ConvergenceWarning):
         full = quick(**params).fit(X, labels)
     inc = quick(**params)
-    with pytest.raises(ValueError, match="classes must be passed"):
+    with pytest.raises(ValueError, match=r"^classes must be passed on the first call to partial_fit\.$"):
         inc.partial_fit(X, labels)
     inc.partial_fit(X, labels, classes=["x", "y", "z"])
-    inc.partial_fit(X, labels)
+    inc.partial_fit(X, labels, classes=["z", "y", "x"])  # the same classes, in any order
+    changed = r"^classes=\['x', 'y'\] is not the same as on the last call to partial_fit, was: array\(\['x', 'y', 'z'\]"
+    with pytest.raises(ValueError, match=changed):
+        inc.partial_fit(X, labels, classes=["x", "y"])
     inc.partial_fit(X[:60], labels[:60])  # a part of the data: continues all the same
     inc.partial_fit(X[60:], labels[60:])
     assert inc.t_ == 3 * X.shape[0] and inc.n_iter_ == 1 and len(inc.loss_curve_) == 4
-    with pytest.raises(ValueError, match="not in `self.classes_`"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "`y` has classes not in `self.classes_`. `self.classes_` has ['x' 'y' 'z']. 'y' has ['q' 'x' 'z']."
+        ),
+    ):
         inc.partial_fit(X, np.array(["x", "q", "z"])[y])
-    with pytest.raises(ValueError, match="early_stopping"):
+    with pytest.raises(ValueError, match="^partial_fit does not support early_stopping=True$"):
         quick(early_stopping=True).partial_fit(X, labels, classes=["x", "y", "z"])
     # epochs 1-2 equal; the 3rd partial_fit saw the data in two calls (two ragged batches)
     np.testing.assert_allclose(full.loss_curve_[:2], inc.loss_curve_[:2], rtol=1e-12)
@@ -200,7 +280,13 @@ def test_warm_start_continues_from_the_fitted_weights(blobs) -> None:
     np.testing.assert_allclose(warm.loss_curve_, four.loss_curve_, rtol=1e-12)
     for a, b in zip(four.coefs_, warm.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-12)
-    with pytest.raises(ValueError, match="same classes"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "warm_start can only be used where `y` has the same classes as in the previous call to fit."
+            " Previously got [0 1 2], `y` has [1 2 3]"
+        ),
+    ):
         warm.fit(X, y + 1)
     cold = quick(max_iter=2, **params)
     with pytest.warns(ConvergenceWarning):
@@ -270,6 +356,205 @@ def test_alpha_is_sklearns_l2_per_batch() -> None:
     cross_entropy = -np.mean(np.log(p[np.arange(20), y]))
     penalty = 0.5 * alpha * (np.sum(net["W1"] ** 2) + np.sum(net["W2"] ** 2)) / 20
     assert clf.loss_curve_ == pytest.approx([cross_entropy + penalty], rel=1e-12)
+
+
+def _sklearn_twin(solver: str, params: dict):
+    """scikit-learn's MLPClassifier set to train exactly as ours with ``solver`` does."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    as_sklearn = {
+        "sgd": {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False},
+        "momentum": {"solver": "sgd", "nesterovs_momentum": False},
+        "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
+        "adam": {"solver": "adam"},
+    }[solver]
+    common = {k: v for k, v in params.items() if k not in ("backend", "device", "dtype")}
+    return SklearnMLP(**as_sklearn, **common)
+
+
+@pytest.mark.parametrize(
+    ("solver", "params"),
+    [
+        ("sgd", {"activation": "relu", "batch_size": 40, "alpha": 0.01, "max_iter": 4}),
+        ("momentum", {"activation": "logistic", "batch_size": 16, "momentum": 0.8, "max_iter": 4}),
+        ("nesterov", {"activation": "relu", "batch_size": 15, "hidden_layer_sizes": (6, 4), "max_iter": 3}),
+        ("sgd", {"activation": "logistic", "tol": 0.5, "n_iter_no_change": 2, "max_iter": 30}),  # stops
+        ("nesterov", {"activation": "relu", "tol": 0.05, "n_iter_no_change": 1, "max_iter": 40}),
+        ("adam", {"activation": "relu", "batch_size": 16, "beta_1": 0.8, "beta_2": 0.99, "max_iter": 3}),
+    ],
+)
+def test_trains_as_scikit_learn_does(solver, params, capsys) -> None:
+    """Same initialisation, batches, L2 penalty, updates, stopping rule, printout and warning as sklearn.
+
+    Without shuffling, both walk the same batches, so the training is the same up to rounding;
+    Adam's epsilon is the book's 1e-7 (scikit-learn's is 1e-8), hence its looser tolerance.
+    """
+    X, y = make_blobs(n_samples=40, centers=3, n_features=4, random_state=3)
+    params = {
+        "hidden_layer_sizes": (5,),
+        "learning_rate_init": 0.05,
+        "shuffle": False,
+        "random_state": 0,
+        "verbose": True,
+        **params,
+    }
+    runs = []
+    for clf in (MLPClassifier(solver=solver, **params), _sklearn_twin(solver, params)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            clf.fit(X, y)
+        runs.append((clf, capsys.readouterr().out, [(w.category, str(w.message)) for w in caught]))
+    (ours, out, warned), (ref, ref_out, ref_warned) = runs
+    rtol = 1e-4 if solver == "adam" else 1e-12
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=rtol)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol * 10, atol=rtol)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=rtol, atol=rtol)
+    for name in ("n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_", "n_features_in_"):
+        assert getattr(ours, name) == getattr(ref, name), name
+    assert ours.loss_ == ours.loss_curve_[-1] and ours.best_loss_ == pytest.approx(ref.best_loss_, rel=rtol)
+    assert ours.validation_scores_ is None and ours.best_validation_score_ is None
+    assert warned == ref_warned and (ours.n_iter_ < params["max_iter"]) == (not warned)
+    if solver != "adam":
+        assert out == ref_out  # "Iteration 1, loss = ...", and the reason for stopping
+    assert out.count("\n") == ours.n_iter_ + (ours.n_iter_ < params["max_iter"])
+
+
+def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
+    """validation_scores_ are accuracies on the held-out rows, whatever rows the split picks.
+
+    The network is set by hand: feature k is large for class k, except that class 2 looks like
+    class 0; the hidden layer permutes the features and the output layer permutes them back.
+    The split is stratified, so 10 held-out rows of classes 16/12/12 are 4/3/3, 7 of them right.
+    """
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [16, 12, 12])
+    X = 5.0 * np.eye(3)[np.where(y == 2, 0, y)] + rng.uniform(0, 0.1, (40, 3))
+    perm = np.eye(3)[[1, 2, 0]]
+    net = {"W1": perm, "b1": np.zeros(3), "W2": perm.T, "b2": np.zeros(3)}
+    np.testing.assert_array_equal(
+        xpnn.predict(xpnn.to_backend(net, activation="relu"), X), np.where(y == 2, 0, y)
+    )
+    if backend.name == "dask":
+        pytest.skip("training on Dask is not offered")
+    dtype = "float64" if backend.has_float64() else "float32"
+    clf = MLPClassifier.from_network(
+        net,
+        activation="relu",
+        warm_start=True,
+        early_stopping=True,
+        validation_fraction=0.25,
+        max_iter=1,
+        solver="sgd",
+        learning_rate_init=1e-9,
+        random_state=0,
+        backend=backend.name,
+        device=backend.device_arg,
+        dtype=dtype,
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert clf.validation_scores_ == [0.7] and clf.best_validation_score_ == 0.7
+    assert clf.best_loss_ is None and clf.n_iter_ == 1 and clf.t_ == 30  # trained on the other 30 rows
+    with pytest.raises(
+        ValueError, match=r"^The validation set is too small\. Increase 'validation_fraction'"
+    ):
+        MLPClassifier(early_stopping=True).fit(X[:10], np.zeros(10, dtype=int))  # one held-out row
+
+
+def test_batch_size_auto_and_clipped() -> None:
+    X, y = make_blobs(n_samples=250, centers=3, n_features=2, random_state=3)
+    params = {"hidden_layer_sizes": (3,), "max_iter": 2, "shuffle": False, "random_state": 0}
+    curves = {}
+    for batch_size in ("auto", 200, 250, 1000):
+        clf = MLPClassifier(batch_size=batch_size, **params)
+        clipped = "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            clf.fit(X, y)
+        messages = [str(w.message) for w in caught if w.category is UserWarning]
+        assert messages == ([clipped] if batch_size == 1000 else []), batch_size
+        curves[batch_size] = clf.loss_curve_
+    assert curves["auto"] == curves[200]  # "auto" is min(200, n_samples)
+    assert curves[1000] == curves[250] != curves[200]
+    with pytest.warns(ConvergenceWarning):
+        small = MLPClassifier(**params).fit(X[:50], y[:50])
+    with pytest.warns(ConvergenceWarning):
+        assert small.loss_curve_ == MLPClassifier(batch_size=50, **params).fit(X[:50], y[:50]).loss_curve_
+
+
+def test_shuffle_and_random_state() -> None:
+    X, y = make_blobs(n_samples=40, centers=3, n_features=4, random_state=3)
+    params = {"hidden_layer_sizes": (5,), "max_iter": 3, "batch_size": 10, "solver": "sgd"}
+
+    def curve(**more):
+        with pytest.warns(ConvergenceWarning):
+            return MLPClassifier(**{**params, **more}).fit(X, y).loss_curve_
+
+    assert curve(random_state=1) == curve(random_state=np.random.RandomState(1))
+    assert curve(random_state=1) != curve(random_state=2)
+    assert curve(random_state=1) != curve(random_state=1, shuffle=False)
+    # a full batch sees every row whatever the order
+    full = {"batch_size": 40, "random_state": 1}
+    np.testing.assert_allclose(curve(**full), curve(**full, shuffle=False), rtol=1e-12)
+
+
+def test_fitted_attributes() -> None:
+    X, y = make_blobs(n_samples=30, centers=4, n_features=3, random_state=3)
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier((7, 5), max_iter=2, random_state=0).fit(X.astype(np.float32), y)
+    assert [W.shape for W in clf.coefs_] == [(3, 7), (7, 5), (5, 4)]
+    assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (4,)]
+    assert all(a.dtype == np.float32 for a in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    assert (clf.n_layers_, clf.n_outputs_, clf.out_activation_, clf.n_features_in_) == (4, 4, "softmax", 3)
+    assert (clf.n_iter_, clf.t_, len(clf.loss_curve_)) == (2, 60, 2)
+    assert not hasattr(clf, "feature_names_in_")
+    with pytest.warns(ConvergenceWarning):
+        wide = MLPClassifier(3, dtype="float64", max_iter=1).fit(X.astype(np.float32), y)
+    assert [W.shape for W in wide.coefs_] == [(3, 3), (3, 4)] and wide.coefs_[0].dtype == np.float64
+    with pytest.warns(ConvergenceWarning):
+        ints = MLPClassifier(3, max_iter=1).fit(np.round(X).astype(np.int32), y)
+    assert ints.coefs_[0].dtype == np.float64  # integer input is cast to float64, as sklearn does
+    with pytest.raises(ValueError, match="X has 2 features, but MLPClassifier is expecting 3 features"):
+        clf.predict(X[:, :2])
+
+
+def test_pickle_and_copies_of_unfitted_and_wrapped_estimators() -> None:
+    """An unfitted estimator, one made by from_network and a fitted one survive pickle and deepcopy."""
+    from sklearn.base import clone
+
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    unfitted = MLPClassifier((4,), solver="sgd")
+    for copy in (pickle.loads(pickle.dumps(unfitted)), copy_module.deepcopy(unfitted), clone(unfitted)):
+        assert copy.get_params() == unfitted.get_params() and not hasattr(copy, "network_")
+    rng = np.random.default_rng(0)
+    net = {"W1": rng.normal(size=(4, 5)), "b1": np.zeros(5), "W2": rng.normal(size=(5, 3)), "b2": np.zeros(3)}
+    wrapped = MLPClassifier.from_network(net, activation="relu", solver="sgd", shuffle=False, batch_size=10)
+    again = pickle.loads(pickle.dumps(wrapped))
+    np.testing.assert_array_equal(again.predict_proba(X), wrapped.predict_proba(X))
+    assert again.network_.activation == "relu"
+    np.testing.assert_array_equal(xpnn.predict(again.network_, X), wrapped.predict(X))
+    # A loaded model goes on with the learning rate set after loading (and Adam's moments kept):
+    # one full batch, the same gradient and state, so the step is 500 times as long.
+    adam = MLPClassifier.from_network(net, activation="relu", batch_size=30).partial_fit(X, y)
+    start = adam.coefs_[0]
+    steps = []
+    for lr in (0.001, 0.5):
+        loaded = pickle.loads(pickle.dumps(adam)).set_params(learning_rate_init=lr)
+        steps.append(loaded.partial_fit(X, y).coefs_[0] - start)
+    np.testing.assert_allclose(steps[1], 500 * steps[0], rtol=1e-6)
+
+
+@pytest.mark.skipif(not COMPILE_JAX, reason="JAX runs in the JAX session (and nox -s mutation)")
+def test_pickle_of_a_jax_trained_estimator() -> None:
+    """JAX devices do not pickle: the estimator comes back on JAX's default device."""
+    X, y = make_blobs(n_samples=20, centers=2, n_features=3, random_state=3)
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier((3,), max_iter=1, backend="jax", dtype="float32", random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.network_.backend == "jax" and again.network_.activation == "relu"
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
 
 
 # --- backends and Array API dispatch ---------------------------------------------------------------
@@ -344,10 +629,28 @@ def test_backend_parameter_trains_there_and_answers_in_numpy(backend: Case, blob
     np.testing.assert_array_equal(clf.predict(X), ref.predict(X))
     again = pickle.loads(pickle.dumps(clf))
     assert again.network_.backend == backend.name
+    assert repr(again.network_.device) == repr(clf.network_.device)  # the device comes back too
+    assert again.network_.activation == "relu"  # xpnn.predict(again.network_, X) uses it
     np.testing.assert_array_equal(again.predict_proba(X), proba)
     # training goes on from the pickled state
     again.partial_fit(X, names)
     assert again.n_iter_ == 1 and len(again.loss_curve_) == 5
+
+
+def test_device_parameter_under_dispatch_answers_on_the_inputs_device() -> None:
+    """backend/device choose where it trains; under dispatch, results come back on the input's device."""
+    strict = pytest.importorskip("array_api_strict")
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    X_in, y_in = strict.asarray(X), strict.asarray(y)
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.warns(ConvergenceWarning):
+            clf = quick(max_iter=2, backend="array_api_strict", device="device1").fit(X_in, y_in)
+        proba, pred = clf.predict_proba(X_in), clf.predict(X_in)
+    assert clf.network_.device == strict.Device("device1")
+    assert proba.device == pred.device == X_in.device == strict.Device("CPU_DEVICE")
+    with pytest.warns(ConvergenceWarning):
+        ref = quick(max_iter=2).fit(X, y)
+    np.testing.assert_allclose(xpnn.to_numpy(proba), ref.predict_proba(X), rtol=1e-12)
 
 
 # --- wrapping a trained network --------------------------------------------------------------------
