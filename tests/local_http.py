@@ -65,7 +65,7 @@ def serve(root: Path) -> Iterator[Served]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
     served = Served(f"http://127.0.0.1:{server.server_address[1]}", root)
     server.requests = served.requests  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield served

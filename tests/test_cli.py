@@ -153,6 +153,7 @@ def test_a_multi_line_error_is_printed_on_one_line(
     [
         PermissionError(13, "Permission denied", "/data/weights/sample_weight.pkl"),
         IsADirectoryError(21, "Is a directory", "/data/mnist/t10k-images-idx3-ubyte.gz"),
+        OSError(28, "No space left on device"),  # no path: the error as Python words it
     ],
 )
 def test_os_errors_on_a_path_are_one_line_naming_it(
@@ -164,7 +165,8 @@ def test_os_errors_on_a_path_are_one_line_naming_it(
     monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
     status, out, err = run_main(capsys, "mnist", "--no-download")
     assert (status, out) == (2, "")
-    assert err == f"xpnn: error: {error.filename}: {error.strerror}\n"
+    words = f"{error.filename}: {error.strerror}" if error.filename else "[Errno 28] No space left on device"
+    assert err == f"xpnn: error: {words}\n"
 
 
 def test_export_writes_a_model_that_onnxruntime_runs(tmp_path: Path, real_data_dir: Path) -> None:
@@ -613,6 +615,15 @@ def test_mnist_compiled_errors_name_the_flags(mirror: Mirror) -> None:
         "xpnn: error: onnxruntime runs on device 'cpu' or 'cuda' (its CUDA execution provider, GPU 0);"
         " got --device 'tpu'\n"
     )
+    ort = _need("onnxruntime")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return
+    bad = xpnn_cli(*args, "--device", "cuda")
+    assert bad.returncode == 2 and bad.stderr == (
+        "xpnn: error: onnxruntime's CUDA execution provider is not available here (this onnxruntime has"
+        f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an NVIDIA GPU,"
+        " or leave out --device (onnxruntime on the CPU)\n"
+    )
 
 
 def _library_run(mirror: Mirror, **options: Any) -> tuple[Any, dict]:
@@ -663,9 +674,11 @@ def test_train_prints_each_epoch_and_writes_what_the_library_trains(
 ) -> None:
     monkeypatch.chdir(mirror.root.parent)
     _clock(monkeypatch, 100.0, 112.5)  # 12.5 s of training
-    result = xpnn_cli(
-        "train", "--data-dir", str(mirror.root), "--no-progress", *args
-    )  # downloads the four files
+    data_dir = ["--data-dir", str(mirror.root)]
+    if "--weight-init" not in args:  # the data directory named by XPNN_DATA_DIR instead
+        monkeypatch.setenv("XPNN_DATA_DIR", str(mirror.root))
+        data_dir = []
+    result = xpnn_cli("train", *data_dir, "--no-progress", *args)  # downloads the four files
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     assert len(mirror.server.requests) == 4
     out = args[args.index("--out") + 1] if "--out" in args else None
@@ -682,8 +695,8 @@ def test_train_prints_each_epoch_and_writes_what_the_library_trains(
         *epochs,
         f"trained in 12.5 s; test accuracy {history['test_acc'][-1]:.4f}",
         *(
-            [f"weights written to {out}", "evaluate them with: " + shlex.join(["xpnn", "mnist", "--weights", out,
-                                                      *activation, "--data-dir", str(mirror.root)])]
+            [f"weights written to {out}",
+             "evaluate them with: " + shlex.join(["xpnn", "mnist", "--weights", out, *activation, *data_dir])]
             if out else []
         ),
     ]  # fmt: skip
@@ -705,18 +718,20 @@ def test_train_without_download_names_the_training_files(mirror: Mirror) -> None
 
 
 @pytest.mark.parametrize(
-    "args, iters, epochs, progress",
+    "args, iters, epochs, progress, backend, device",
     [
-        ([], 10_000, None, None),
-        (["--epochs", "2"], None, 2, None),
-        (["--iters", "3", "--no-progress"], 3, None, False),
+        ([], 10_000, None, None, "numpy", None),
+        (["--epochs", "2"], None, 2, None, "numpy", None),
+        (["--iters", "3", "--no-progress", "--backend", "array_api_strict", "--device", "device1"], 3, None, False,
+         "array_api_strict", "device1"),
     ],
-)
-def test_train_runs_the_books_10000_iterations_by_default(
-    args: list[str], iters: int | None, epochs: int | None, progress: bool | None,
-    mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
+)  # fmt: skip
+def test_train_runs_the_books_10000_iterations_by_default_where_asked(
+    args: list[str], iters: int | None, epochs: int | None, progress: bool | None, backend: str,
+    device: str | None, mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     from xpnn import training
+    from xpnn._backends import get_backend
 
     asked = {}
 
@@ -734,6 +749,46 @@ def test_train_runs_the_books_10000_iterations_by_default(
         progress,
         100,
     )
+    assert (asked["backend"], asked["device"]) == (backend, get_backend(backend, device)[1])
+
+
+def test_mnist_computes_on_the_backend_and_device_asked_for(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xpnn._backends import get_backend
+
+    devices = []
+
+    def accuracy(network: Any, *args: Any, **kwargs: Any) -> float:
+        devices.append((type(network).__name__, network.xp.__name__, network.device))
+        return xpnn.accuracy(network, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "accuracy", accuracy)
+    result = xpnn_cli(
+        "mnist", "--data-dir", str(mirror.root), "--backend", "array_api_strict", "--device", "device1"
+    )
+    assert result.returncode == 0, result.stderr
+    device1 = get_backend("array_api_strict", "device1")[1]
+    assert devices == [("Network", "array_api_strict", device1)] * 2  # the warm-up, then the timed run
+
+
+class _Flushed(io.StringIO):
+    """Standard output that notes how many lines it held each time it was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed_at: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed_at.append(self.getvalue().count("\n"))
+
+
+def test_train_flushes_each_epoch_as_it_ends(mirror: Mirror) -> None:
+    """``xpnn train | tee log`` shows each epoch when it ends, not when the run does."""
+    out = _Flushed()
+    with redirect_stdout(out):
+        assert cli.main(["train", "--data-dir", str(mirror.root), "--epochs", "2", "--no-progress"]) == 0
+    assert out.getvalue().count("\n") == 4 and {2, 3} <= set(out.flushed_at)  # header, 2 epochs, the end
 
 
 @pytest.mark.parametrize(
