@@ -135,3 +135,135 @@ def test_missing_backend_error_says_how_to_install() -> None:
     fix = r"`pip install cupy-cuda12x`" if "not installed" in status.reason else "driver"
     with pytest.raises(xpnn.BackendUnavailableError, match=rf"not usable here: .*{fix}"):
         xpnn.forward(xpnn.init_network(), [1.0, 0.5], backend="cupy")
+
+
+def test_bad_device_messages() -> None:
+    """The exact messages for a device a backend does not have."""
+    with pytest.raises(
+        ValueError, match=r"^backend 'numpy' takes device=only the device 'cpu'; got 'cuda:0'$"
+    ):
+        xpnn.asarray([1.0], backend="numpy", device="cuda:0")
+    with pytest.raises(ValueError, match=r"^array_api_strict has no device 3$"):
+        xpnn.asarray([1.0], backend="array_api_strict", device=3)
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown backend 'tensorflow'; known backends: numpy, cupy, torch, jax, dask, array_api_strict \(or 'auto'\)$",
+    ):
+        xpnn.asarray([1.0], backend="tensorflow")
+
+
+def test_devices_by_name() -> None:
+    """``device="cpu"`` is NumPy's one device; array-api-strict takes its devices by name."""
+    from xpnn._backends import device_of, get_backend
+
+    assert get_backend("numpy", "cpu")[1] == "cpu"
+    assert get_backend("numpy")[1] == "cpu"
+    assert xpnn.to_backend(xpnn.init_network(), "numpy", device="cpu").device == "cpu"
+    import array_api_strict as xp
+
+    x = xpnn.asarray([1.0, 2.0], backend="array_api_strict", device="device1")
+    assert x.device == xp.Device("device1") and x.dtype == xp.float64
+    assert xpnn.asarray(x, backend="array_api_strict", device="device1") is x  # already there: no copy
+    y = xpnn.asarray(x, backend="array_api_strict")
+    assert y.device == xp.__array_namespace_info__().default_device()
+    np.testing.assert_array_equal(xpnn.to_numpy(y), [1.0, 2.0])
+    assert device_of(x) == xp.Device("device1")
+    assert xpnn.backend_of(x) == "array_api_strict" and xpnn.backend_of(np.zeros(1)) == "numpy"
+    assert xpnn.backend_of([1.0]) is None and xpnn.backend_of(1.0) is None
+
+
+def test_asarray_and_to_numpy_of_lists_and_scalars() -> None:
+    """Lists and scalars become NumPy arrays (float64 for floats); a NumPy array passes through."""
+    a = np.arange(3.0)
+    assert xpnn.asarray(a) is a and xpnn.to_numpy(a) is a
+    for value, expected in (
+        ([1.0, 2.0], np.array([1.0, 2.0])),
+        (3, np.array(3)),
+        ([[1, 2]], np.array([[1, 2]])),
+    ):
+        for out in (xpnn.asarray(value), xpnn.to_numpy(value)):
+            assert isinstance(out, np.ndarray) and out.dtype == expected.dtype
+            np.testing.assert_array_equal(out, expected)
+
+
+def test_an_unknown_array_type_is_a_type_error() -> None:
+    class Tensor:
+        def __array_namespace__(self, api_version=None):  # an Array API array of no known library
+            return np
+
+    with pytest.raises(
+        TypeError,
+        match=r"^xpnn does not know the array type test_backends\.test_an_unknown_array_type_is_a_type_error"
+        r"\.<locals>\.Tensor; its backends are numpy, cupy, torch, jax, dask, array_api_strict$",
+    ):
+        xpnn.to_numpy(Tensor())
+
+
+@pytest.mark.parametrize(
+    ("where", "error", "reason", "fix"),
+    [
+        (
+            "resolve_device",
+            RuntimeError("cudaErrorNoDevice"),
+            "its device cannot be found (RuntimeError: cudaErrorNoDevice)",
+            "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)",
+        ),
+        (
+            "resolve_device",
+            ImportError("libcudart.so.12: cannot open shared object file"),
+            "array_api_strict cannot be imported (libcudart.so.12: cannot open shared object file)",
+            "Install it with `pip install array-api-strict` (in a clone of xpnn, `pip install -e '.[strict]'`)",
+        ),
+        (
+            "probe",
+            AssertionError("Torch not compiled with CUDA enabled"),
+            "a test computation failed (AssertionError: Torch not compiled with CUDA enabled)",
+            "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)",
+        ),
+        (
+            "probe",
+            ImportError("No module named 'cupy.cuda'", name="cupy.cuda"),
+            "cupy is not installed (device array_api_strict.Device('CPU_DEVICE') needs it)",
+            "Install it with `pip install cupy-cuda12x` (or `cupy-cuda13x`, to match your CUDA driver;"
+            " in a clone of xpnn, `pip install -e '.[cuda12]'`)",
+        ),
+        (
+            "probe",
+            ImportError("No module named 'somelib'", name="somelib"),
+            "somelib is not installed (device array_api_strict.Device('CPU_DEVICE') needs it)",
+            "Install it with `pip install array-api-strict` (in a clone of xpnn, `pip install -e '.[strict]'`)",
+        ),
+    ],
+)
+def test_unusable_backend_says_why_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, where, error, reason, fix
+) -> None:
+    """Each way a backend fails gives its reason and the matching fix (faults injected into an adapter)."""
+    from xpnn import _backends
+
+    def fail(*args):
+        raise error
+
+    monkeypatch.setattr(_backends, "_PROBED", {})  # not the session's cached probes
+    monkeypatch.setattr(_backends._REGISTRY["array_api_strict"], where, fail)
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        xpnn.asarray([1.0], backend="array_api_strict")
+    assert str(caught.value) == (
+        f"backend 'array_api_strict' is not usable here: {reason}. {fix}, or choose another backend"
+        " (`xpnn backends` lists them)."
+    )
+    assert _backends.check_backend("array_api_strict", None) == (None, reason)
+
+
+def test_a_backend_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpnn import _backends
+
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    monkeypatch.setattr(_backends.importlib.util, "find_spec", lambda name: None)
+    assert _backends.check_backend("cupy", None) == (None, "cupy is not installed")
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        xpnn.asarray([1.0], backend="cupy")
+    assert str(caught.value).startswith(
+        "backend 'cupy' is not usable here: cupy is not installed. Install it with `pip install cupy-cuda12x`"
+    )
+    assert xpnn.to_backend(xpnn.init_network(), "auto").backend == "numpy"

@@ -81,8 +81,13 @@ def test_same_answers_as_forward(target: str, activation: str) -> None:
 
 def test_activation_is_fixed_and_placement_refused(target: str) -> None:
     fast = xpnn.compile(xpnn.init_network(), target)
-    with pytest.raises(ValueError, match="compiled with activation='sigmoid'.*compile it again"):
+    with pytest.raises(
+        ValueError,
+        match=r"^this network was compiled with activation='sigmoid'; got activation='relu':"
+        r" compile it again with activation='relu'$",
+    ):
         xpnn.predict(fast, [[1.0, 0.5]], activation="relu")
+    xpnn.predict(fast, [[1.0, 0.5]], activation="sigmoid")  # the one it was compiled with
     with pytest.raises(ValueError, match="last axis must be 2"):
         xpnn.predict(fast, [[1.0, 0.5, 0.0]])
     with pytest.raises(ValueError, match="runs on backend"):
@@ -90,28 +95,56 @@ def test_activation_is_fixed_and_placement_refused(target: str) -> None:
 
 
 def test_unknown_target_and_options() -> None:
-    with pytest.raises(ValueError, match="unknown compile target 'tvm'"):
+    with pytest.raises(ValueError, match="^unknown compile target 'tvm'; choose 'onnxruntime' or 'jax'$"):
         xpnn.compile(xpnn.init_network(), "tvm")
 
 
 def test_onnxruntime_cuda_where_absent_is_a_clear_error(ort) -> None:
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has the CUDA provider: benchmarks/gpu_checks.sh runs it")
-    with pytest.raises(xpnn.BackendUnavailableError, match="CUDA execution provider is not available"):
+    absent = (
+        "onnxruntime's CUDA execution provider is not available here (this onnxruntime has"
+        f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an NVIDIA GPU,"
+        " or use provider='cpu'"
+    )
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
         xpnn.compile(xpnn.init_network(), "onnxruntime", provider="cuda")
-    with pytest.raises(ValueError, match="unknown provider 'tpu'"):
+    assert str(caught.value) == absent
+    with pytest.raises(ValueError, match=r"^unknown provider 'tpu'; choose 'cpu' or 'cuda'$"):
         xpnn.compile(xpnn.init_network(), "onnxruntime", provider="tpu")
-    with pytest.raises(xpnn.BackendUnavailableError, match="CUDA execution provider is not available"):
-        xpnn.compile(xpnn.init_network(), "onnxruntime", device="cuda")
+    for device in ("cuda", "CUDA", "cuda:0", "gpu"):
+        with pytest.raises(xpnn.BackendUnavailableError) as caught:
+            xpnn.compile(xpnn.init_network(), "onnxruntime", device=device)
+        assert str(caught.value) == absent
 
 
 def test_onnxruntime_takes_device_as_the_provider(ort) -> None:
-    fast = xpnn.compile(xpnn.init_network(), "onnxruntime", device="cpu")
-    assert fast.provider == "cpu" and fast.session.get_providers()[0] == "CPUExecutionProvider"
-    with pytest.raises(ValueError, match="device 'cpu' or 'cuda'.*got device='tpu'"):
+    for device, provider in (("cpu", None), ("CPU", "cpu"), (None, "cpu"), (None, None)):
+        fast = xpnn.compile(xpnn.init_network(), "onnxruntime", device=device, provider=provider)
+        assert fast.provider == "cpu" and fast.session.get_providers() == ["CPUExecutionProvider"]
+    with pytest.raises(
+        ValueError,
+        match=r"^onnxruntime runs on device 'cpu' or 'cuda' \(its CUDA execution provider, GPU 0\); got device='tpu'$",
+    ):
         xpnn.compile(xpnn.init_network(), "onnxruntime", device="tpu")
-    with pytest.raises(ValueError, match="device='cuda' contradicts provider='cpu'"):
-        xpnn.compile(xpnn.init_network(), "onnxruntime", device="cuda", provider="cpu")
+    for device, provider in (("cuda", "cpu"), ("cpu", "cuda")):
+        with pytest.raises(
+            ValueError, match=rf"^device='{device}' contradicts provider='{provider}': give one of them$"
+        ):
+            xpnn.compile(xpnn.init_network(), "onnxruntime", device=device, provider=provider)
+
+
+def test_onnxruntime_threads(ort) -> None:
+    """``threads`` sets onnxruntime's intra-op threads; the default leaves its own choice (0)."""
+    assert (
+        xpnn.compile(xpnn.init_network(), "onnxruntime").session.get_session_options().intra_op_num_threads
+        == 0
+    )
+    fast = xpnn.compile(xpnn.init_network(), "onnxruntime", threads=2)
+    assert fast.session.get_session_options().intra_op_num_threads == 2
+    np.testing.assert_array_equal(
+        xpnn.predict(fast, [[1.0, 0.5]]), xpnn.predict(xpnn.init_network(), [[1.0, 0.5]])
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,12 +152,30 @@ def test_onnxruntime_takes_device_as_the_provider(ort) -> None:
 )
 def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, module, target, install) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
-    with pytest.raises(xpnn.BackendUnavailableError, match=rf"pip install -e '\.\[{install}\]'"):
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
         xpnn.compile(xpnn.init_network(), target)
+    command = "ndonnx onnx onnxruntime onnxscript" if module == "onnxruntime" else "jax"
+    assert str(caught.value) == (
+        f"compile(net, {target!r}) needs {module}, which cannot be imported here (import of {module} halted;"
+        f" None in sys.modules). Install it with `pip install {command}` (in a clone of xpnn,"
+        f" `pip install -e '.[{install}]'`)."
+    )
 
 
 def test_buckets() -> None:
-    assert [_bucket(n) for n in (1, 7, 8, 9, 10, 11, 13, 15, 16, 17)] == [1, 7, 8, 10, 10, 12, 14, 16, 16, 20]
+    assert [_bucket(n) for n in (0, 1, 7, 8, 9, 10, 11, 13, 15, 16, 17)] == [
+        1,
+        1,
+        7,
+        8,
+        10,
+        10,
+        12,
+        14,
+        16,
+        16,
+        20,
+    ]
     for n in range(1, 5000):
         assert n <= _bucket(n) <= max(8, n * 1.25)
     assert len({_bucket(n) for n in range(1, 10_001)}) <= 8 + 4 * 11
@@ -177,3 +228,70 @@ def test_a_dask_input_is_computed_eagerly(ort) -> None:
         y = function(fast, da.from_array(x, chunks=4))
         assert isinstance(y, np.ndarray)
         np.testing.assert_array_equal(y, function(fast, x))
+
+
+def test_repr_and_shape_attributes(target: str) -> None:
+    """The repr names the sizes, dtype, activation and where it runs; n_in and n_out are the network's."""
+    net = reference.random_network((5, 8, 7, 6, 3), np.float32, seed=3)
+    fast = xpnn.compile(net, target, activation="relu")
+    assert (fast.n_in, fast.n_out, fast.activation, str(fast.dtype)) == (5, 3, "relu", "float32")
+    where = "provider='cpu'" if target == "onnxruntime" else f"device={fast.device!r}"
+    name = "OnnxRuntimeNetwork" if target == "onnxruntime" else "JaxNetwork"
+    assert repr(fast) == f"{name}(5-8-7-6-3, dtype=float32, activation='relu', {where})"
+    assert repr(xpnn.compile(xpnn.init_network(), target)).endswith("activation='sigmoid', " + where + ")")
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    with pytest.raises(ValueError, match=r"label 3 at index 1 is not a class index in \[0, 3\)"):
+        xpnn.accuracy(fast, x, [0, 3, 1, 2])
+    with pytest.raises(ValueError, match="one-hot rows must have the network's 3 outputs"):
+        xpnn.accuracy(fast, x, np.eye(4))
+
+
+def test_compiled_input_and_output_checks(target: str) -> None:
+    """A scalar input, a wrong width and an unknown output are ValueErrors; ``output`` may be a function."""
+    fast = xpnn.compile(xpnn.init_network(), target)
+    fits = "this network" if target == "onnxruntime" else r"W1 of shape \(2, 3\)"
+    with pytest.raises(
+        ValueError, match=rf"^input of shape \(1, 3\) does not fit {fits}: the last axis must be 2$"
+    ):
+        xpnn.forward(fast, [[1.0, 0.5, 0.0]])
+    with pytest.raises(
+        ValueError, match=r"^unknown output 'max'; choose one of \['identity', 'softmax'\] or pass"
+    ):
+        xpnn.forward(fast, [[1.0, 0.5]], output="max")
+    x = np.array([[1.0, 0.5], [-1.0, 2.0]])
+    expected = reference.forward(xpnn.init_network(), x)
+    rtol = tolerance(fast.dtype, 64)
+    np.testing.assert_allclose(
+        xpnn.to_numpy(xpnn.forward(fast, x, output=lambda a: a * 2.0)), expected * 2.0, rtol=rtol
+    )
+    one = xpnn.to_numpy(xpnn.forward(fast, x[1], output="softmax"))
+    np.testing.assert_allclose(one, reference.softmax(expected)[1], rtol=rtol)
+    assert xpnn.to_numpy(xpnn.forward(fast, np.zeros((0, 2)))).shape == (0, 2)
+
+
+def test_jax_exact_shapes_then_buckets(jax) -> None:
+    """The first ``exact_shapes`` batch sizes compile as they are; later ones are padded to a bucket."""
+    net = reference.random_network((5, 8, 3), np.float32, seed=4)
+    x = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    for exact, compiles in ((2, [1, 2, 3, 3, 3]), (3, [1, 2, 3, 4, 4]), (0, [1, 2, 3, 3, 3])):
+        fast = xpnn.compile(net, "jax", exact_shapes=exact)
+        counts = []
+        for n in (3, 5, 11, 12, 3):  # exact_shapes=0: 3 -> 3, 5 -> 5, 11 and 12 -> 12, 3 -> 3
+            y = xpnn.to_numpy(xpnn.forward(fast, x[:n]))
+            assert y.shape == (n, 3)
+            np.testing.assert_allclose(
+                y, reference.forward(net, x[:n]), rtol=tolerance("float32", 64), atol=1e-6
+            )
+            counts.append(fast.compiles)
+        assert counts == compiles, exact
+
+
+def test_jax_padding_keeps_the_dtype(jax) -> None:
+    """A float16 network's padded batch stays float16 (the padding rows take the input's dtype)."""
+    net = reference.random_network((5, 8, 3), np.float32, seed=4)
+    fast = xpnn.compile(net, "jax", dtype="float16", exact_shapes=0)
+    assert str(fast.dtype) == "float16"
+    x = np.random.default_rng(1).standard_normal((11, 5))
+    y = xpnn.forward(fast, x)
+    assert str(y.dtype) == "float16" and y.shape == (11, 3)
+    np.testing.assert_allclose(xpnn.to_numpy(y), reference.forward(net, x), rtol=5e-3, atol=5e-3)

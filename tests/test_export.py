@@ -6,6 +6,7 @@ the nox session that installs the extra) makes that a failure.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import subprocess
@@ -19,7 +20,7 @@ import reference
 from conftest import tolerance
 
 import xpnn
-from xpnn.export import export_onnx, onnx_model
+from xpnn.export import IR_VERSION, OPSET, export_onnx, onnx_model
 
 
 def _need(module: str):
@@ -149,9 +150,10 @@ def test_export_path_missing_parents_and_directories(ort, tmp_path: Path) -> Non
     assert onnx.load(nested).graph.input[0].name == "input"
     target = tmp_path / "dir.onnx"
     target.mkdir()
-    with pytest.raises(IsADirectoryError, match="is a directory") as caught:
+    with pytest.raises(IsADirectoryError) as caught:
         export_onnx(xpnn.init_network(), target)
-    assert caught.value.filename == str(target)
+    assert caught.value.filename == str(target) and caught.value.errno == errno.EISDIR
+    assert caught.value.strerror == "is a directory: name the .onnx file to write"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "dir.onnx"]
     assert [p.name for p in nested.parent.iterdir()] == ["toy.onnx"]
 
@@ -180,23 +182,35 @@ def test_softmax_without_its_guards_keeps_nan_and_inf_rows(ort) -> None:
 
 def test_options_are_checked(ort) -> None:
     net = xpnn.init_network()
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+    with pytest.raises(ValueError, match=r"^unknown activation 'tanh'; choose one of \['relu', 'sigmoid'\]$"):
         onnx_model(net, activation="tanh")
-    with pytest.raises(ValueError, match="unknown output 'max'"):
+    with pytest.raises(
+        ValueError, match=r"^unknown output 'max'; choose one of \['softmax', 'identity', 'argmax'\]$"
+    ):
         onnx_model(net, output="max")
-    with pytest.raises(ValueError, match="unknown input_dtype 'int7'"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown input_dtype 'int7'; choose one of \['float32', 'float64', 'float16', 'uint8'\]$",
+    ):
         onnx_model(net, input_dtype="int7")
     with pytest.raises(ValueError, match="W1..Wn"):
         onnx_model({"W1": net["W1"]})
 
 
-def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "ndonnx", None)  # import ndonnx now raises ImportError
-    with pytest.raises(
-        xpnn.BackendUnavailableError,
-        match=r"pip install ndonnx onnx onnxruntime onnxscript.*pip install -e '\.\[onnx\]'",
-    ):
+@pytest.mark.parametrize(("module", "named"), [("ndonnx", "ndonnx"), ("onnxscript.optimizer", "onnxscript")])
+def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, module: str, named: str) -> None:
+    """The message names the missing package (not its submodule) and the pip command."""
+    if module != "ndonnx":
+        _need("ndonnx")
+        _need("onnx")
+    monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
         onnx_model(xpnn.init_network())
+    assert str(caught.value) == (
+        f"ONNX export needs {named}, which cannot be imported here (import of {module} halted; None in"
+        " sys.modules). Install it with `pip install ndonnx onnx onnxruntime onnxscript`"
+        " (in a clone of xpnn, `pip install -e '.[onnx]'`)."
+    )
 
 
 def test_import_xpnn_imports_no_onnx_stack() -> None:
@@ -226,3 +240,123 @@ def test_books_network_uint8_argmax_on_the_test_set(ort, real_data_dir: Path) ->
     expected = reference.forward(net, x / 255.0, output=reference.softmax)
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba, expected, rtol=tolerance("float32", 64), atol=tolerance("float32", 64))
+
+
+def _describe(model) -> dict:
+    """What a user of the model file sees: its names, dtypes, shapes, metadata and labels."""
+    import onnx
+
+    def value(v):
+        t = v.type.tensor_type
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
+        return v.name, dtype, [d.dim_param or d.dim_value for d in t.shape.dim]
+
+    return {
+        "inputs": [value(v) for v in model.graph.input],
+        "outputs": [value(v) for v in model.graph.output],
+        "metadata": {p.key: p.value for p in model.metadata_props},
+        "producer": (model.producer_name, model.producer_version),
+        "graph": model.graph.name,
+        "doc": model.doc_string,
+        "opset": [(o.domain, o.version) for o in model.opset_import],
+        "ir_version": model.ir_version,
+    }
+
+
+def test_defaults_describe_the_model(ort, tmp_path: Path) -> None:
+    """``export_onnx(net, path)``: float32 input, softmax probabilities, not normalized, opset 21."""
+    import onnx
+
+    returned = export_onnx(xpnn.init_network(), tmp_path / "toy.onnx")
+    assert (
+        _describe(onnx.load(tmp_path / "toy.onnx"))
+        == _describe(returned)
+        == {
+            "inputs": [("input", "float32", ["batch", 2])],
+            "outputs": [("probabilities", "float64", ["batch", 2])],  # the toy network's weights are float64
+            "metadata": {
+                "xpnn.sizes": "2,3,2,2",
+                "xpnn.activation": "sigmoid",
+                "xpnn.output": "softmax",
+                "xpnn.input_dtype": "float32",
+                "xpnn.normalize": "false",
+                "xpnn.dtype": "float64",
+            },
+            "producer": ("xpnn", xpnn.__version__),
+            "graph": "xpnn_mlp_2_3_2_2",
+            "doc": "xpnn network 2-3-2-2: sigmoid hidden layers, softmax output; input 'input' (batch, 2) float32",
+            "opset": [("", OPSET)],
+            "ir_version": IR_VERSION,
+        }
+    )
+    assert (OPSET, IR_VERSION) == (21, 10)
+
+
+def test_uint8_normalized_argmax_on_a_toy_network(ort) -> None:
+    """Raw bytes in, divided by 255 in the graph, labels out; the model says so."""
+    net, _ = NETWORKS["relu"]
+    model = onnx_model(net, activation="relu", output="argmax", input_dtype="uint8", normalize=True)
+    description = _describe(model)
+    assert description["inputs"] == [("input", "uint8", ["batch", 6])]
+    assert description["outputs"] == [("label", "int64", ["batch"])]
+    assert description["graph"] == "xpnn_mlp_6_9_4"
+    assert description["doc"] == (
+        "xpnn network 6-9-4: relu hidden layers, argmax output; input 'input' (batch, 6) uint8,"
+        " divided by 255 in the graph"
+    )
+    assert {k: v for k, v in description["metadata"].items() if k != "xpnn.sizes"} == {
+        "xpnn.activation": "relu",
+        "xpnn.output": "argmax",
+        "xpnn.input_dtype": "uint8",
+        "xpnn.normalize": "true",
+        "xpnn.dtype": "float32",
+    }
+    x = np.random.default_rng(3).integers(0, 256, (64, 6)).astype(np.uint8)
+    expected = reference.forward(net, x / 255.0, hidden=reference.relu)
+    labels = run_model(ort, model, x)
+    assert labels.dtype == np.int64 and labels.shape == (64,)
+    assert not np.array_equal(
+        np.argmax(expected, axis=-1), np.argmax(reference.forward(net, x * 1.0), axis=-1)
+    )
+    np.testing.assert_array_equal(labels, np.argmax(expected, axis=-1))
+
+
+@pytest.mark.parametrize("input_dtype", ["float64", "float16", "uint8"])
+def test_input_dtype_is_cast_to_the_weights_dtype(ort, input_dtype: str) -> None:
+    """A float32 network takes float64, float16 or (unnormalized) uint8 input and computes in float32."""
+    net = reference.random_network((3, 4, 2), np.float32, seed=7)
+    model = onnx_model(net, output="identity", input_dtype=input_dtype)
+    assert _describe(model)["inputs"] == [("input", input_dtype, ["batch", 3])]
+    assert _describe(model)["metadata"]["xpnn.normalize"] == "false"
+    rng = np.random.default_rng(8)
+    x = (rng.integers(0, 4, (5, 3)) if input_dtype == "uint8" else rng.standard_normal((5, 3))).astype(
+        input_dtype
+    )
+    y = run_model(ort, model, x)
+    assert y.dtype == np.float32 and y.shape == (5, 2)
+    expected = reference.forward(net, x.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(y, expected, rtol=tolerance("float32", 64), atol=tolerance("float32", 64))
+
+
+@pytest.mark.parametrize(
+    ("dtypes", "compute"),
+    [
+        (("int64", "int64"), "float64"),
+        (("float32", "float64"), "float64"),
+        (("float16", "float16"), "float16"),
+    ],
+)
+def test_compute_dtype_is_the_weights_floating_dtype(ort, dtypes, compute: str) -> None:
+    """Integer weights compute in float64, mixed ones in their common dtype (as ``to_backend``)."""
+    net = reference.random_network((2, 3, 2), seed=9)
+    net = {
+        k: (np.round(v * 4) if dtypes[0] == "int64" else v).astype(dtypes[k[0] == "b"])
+        for k, v in net.items()
+    }
+    model = onnx_model(net, output="identity", input_dtype=compute)
+    assert _describe(model)["metadata"]["xpnn.dtype"] == compute
+    x = np.random.default_rng(10).standard_normal((4, 2)).astype(compute)
+    y = run_model(ort, model, x)
+    assert y.dtype == np.dtype(compute)
+    expected = reference.forward(net, x.astype(np.float64))
+    np.testing.assert_allclose(y, expected, rtol=tolerance(compute, 64), atol=tolerance(compute, 64))
