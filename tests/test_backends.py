@@ -267,3 +267,27 @@ def test_a_backend_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
         "backend 'cupy' is not usable here: cupy is not installed. Install it with `pip install cupy-cuda12x`"
     )
     assert xpnn.to_backend(xpnn.init_network(), "auto").backend == "numpy"
+
+
+def test_status_is_name_usable_reason_and_the_version_of_a_usable_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xpnn import _status
+
+    assert xpnn.backend_status(["numpy"]) == {
+        "numpy": xpnn.BackendStatus("numpy", True, "usable", np.__version__)
+    }
+    # installed and imported, yet unusable (as CuPy without a GPU driver): the reason, no version
+    monkeypatch.setattr(_status, "check_backend", lambda name, device: (None, f"{name} has no device here"))
+    assert xpnn.backend_status(["numpy"]) == {
+        "numpy": xpnn.BackendStatus("numpy", False, "numpy has no device here", None)
+    }
+
+
+def test_lazy_public_names_resolve_and_a_misspelt_name_is_an_attribute_error() -> None:
+    from xpnn import export
+
+    assert (xpnn.compile, xpnn.export_onnx) == (export.compile, export.export_onnx)
+    with pytest.raises(AttributeError, match=r"^module 'xpnn' has no attribute 'complie'$"):
+        xpnn.complie  # noqa: B018
+    assert not hasattr(xpnn, "complie")

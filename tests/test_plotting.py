@@ -163,3 +163,41 @@ def test_save_digit_grid_refuses_mismatched_lengths(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="^3 images, 2 predictions and 3 labels$"):
         xpnn.save_digit_grid(images, [1, 2], [1, 2, 3], tmp_path / "g.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_digit_grid_draws_gray_digits_on_a_fixed_scale_with_marked_mistakes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each panel: the digit in gray_r on 0..255 (a faint digit stays faint), its title
+    ``predicted (true)`` at 9 pt, red with a thick red frame when wrong, else black with a thin gray one;
+    the picture's size does not depend on the user's matplotlib settings."""
+    pytest.importorskip("matplotlib", reason="digit grids need matplotlib")
+    import matplotlib
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    figures = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(
+        Figure, "savefig", lambda self, *a, **k: figures.append(self) or savefig(self, *a, **k)
+    )
+    faint = np.full((2, 28, 28), 100, dtype=np.uint8)  # uint8 pixels 100..120, none 0 nor 255
+    faint[:, 10:18, 12:16] = 120
+    with matplotlib.rc_context({"figure.dpi": 50, "image.cmap": "viridis"}):
+        path = xpnn.save_digit_grid(faint, [3, 5], [3, 4], tmp_path / "g.png", columns=2)
+    with Image.open(path) as picture:
+        assert picture.size == (220, 125)  # 1.1 x 1.25 inches per digit at 100 dpi
+    (fig,) = figures
+    right, wrong = fig.axes
+    for ax, title, color, frame, width in (
+        (right, "3 (3)", "black", "lightgray", 0.5),
+        (wrong, "5 (4)", "red", "red", 2.5),
+    ):
+        (image,) = ax.get_images()
+        assert (image.get_cmap().name, image.norm.vmin, image.norm.vmax) == ("gray_r", 0, 255)
+        assert ax.get_title() == title and ax.title.get_fontsize() == 9
+        assert to_rgba(ax.title.get_color()) == to_rgba(color)
+        for spine in ax.spines.values():
+            assert (to_rgba(spine.get_edgecolor()), spine.get_linewidth()) == (to_rgba(frame), width)
+        assert (list(ax.get_xticks()), list(ax.get_yticks())) == ([], [])
