@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import array_api_compat
 import numpy as np
 import pytest
 import reference
-from conftest import BOOK_ACCURACY, Case, assert_close
+from conftest import BOOK_ACCURACY, Case, assert_close, host
 
 import xpnn
 
@@ -133,3 +134,29 @@ def test_reduced_precision(backend: Case, problem, dtype: str) -> None:
         reference.forward(net, x / 255.0),
         atol=32 * eps,
     )
+
+
+def test_activation_and_placement_of_every_call(backend: Case) -> None:
+    """activation= reaches the network in predict, predict_proba and accuracy; results live where asked."""
+    net = reference.random_network((6, 5, 4, 3), np.float32, seed=12)
+    x = np.random.default_rng(13).standard_normal((40, 6)).astype(np.float32)
+    where = {"backend": backend.name, "device": backend.device}
+    relu = reference.forward(net, x, hidden=reference.relu, output=reference.softmax)
+    sigmoid = reference.forward(net, x, output=reference.softmax)
+    assert np.mean(relu.argmax(axis=1) != sigmoid.argmax(axis=1)) > 0.1  # the two really differ
+    for activation, expected in (("relu", relu), (None, sigmoid), ("sigmoid", sigmoid)):
+        kw = {**where, "activation": activation, "batch_size": 16}
+        y = xpnn.predict(net, x, **kw)
+        assert array_api_compat.device(y) == backend.device
+        np.testing.assert_array_equal(host(y, backend), expected.argmax(axis=1))
+        p = xpnn.predict_proba(net, x, **kw)
+        assert_close(p, expected, backend, dtype=backend.dtype("float32"), factor=64)
+        assert xpnn.accuracy(net, x, expected.argmax(axis=1), **kw) == 1.0
+
+
+def test_no_progress_bar_unless_asked(problem, capsys: pytest.CaptureFixture[str]) -> None:
+    net, x, t = problem
+    xpnn.predict(net, x, batch_size=10)
+    xpnn.predict_proba(net, x, batch_size=10)
+    xpnn.accuracy(net, x, t, batch_size=10)
+    assert capsys.readouterr().err == ""
