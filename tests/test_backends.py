@@ -291,3 +291,36 @@ def test_lazy_public_names_resolve_and_a_misspelt_name_is_an_attribute_error() -
     with pytest.raises(AttributeError, match=r"^module 'xpnn' has no attribute 'complie'$"):
         xpnn.complie  # noqa: B018
     assert not hasattr(xpnn, "complie")
+
+
+def test_the_probe_computes_on_the_device_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device whose test computation fails is unusable; the library's other devices stay usable."""
+    import array_api_strict as xp
+
+    from xpnn import _backends
+
+    adapter = _backends._REGISTRY["array_api_strict"]
+    upload = adapter.from_host
+
+    def from_host(x, device):
+        if device == xp.Device("device1"):
+            raise RuntimeError("device1 is broken")
+        return upload(x, device)
+
+    monkeypatch.setattr(_backends, "_PROBED", {})
+    monkeypatch.setattr(adapter, "from_host", from_host)
+    assert _backends.check_backend("array_api_strict", None)[1] is None
+    reason = "a test computation failed (RuntimeError: device1 is broken)"
+    assert _backends.check_backend("array_api_strict", "device1") == (None, reason)
+    with pytest.raises(
+        xpnn.BackendUnavailableError, match=r"^backend 'array_api_strict' is not usable here: a test"
+    ):
+        xpnn.asarray([1.0], backend="array_api_strict", device="device1")
+
+
+def test_device_of_a_dask_array() -> None:
+    da = pytest.importorskip("dask.array", reason="dask not installed")
+    from xpnn._backends import device_of
+
+    x = da.from_array(np.ones((4, 2)), chunks=2)
+    assert device_of(x) == "cpu" and xpnn.backend_of(x) == "dask"

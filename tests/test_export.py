@@ -197,12 +197,22 @@ def test_options_are_checked(ort) -> None:
         onnx_model({"W1": net["W1"]})
 
 
-@pytest.mark.parametrize(("module", "named"), [("ndonnx", "ndonnx"), ("onnxscript.optimizer", "onnxscript")])
+@pytest.mark.parametrize(
+    ("module", "named"),
+    [
+        ("ndonnx", "ndonnx"),
+        ("onnx", "onnx"),
+        ("onnxscript.optimizer", "onnxscript"),
+        ("onnxscript.rewriter", "onnxscript"),
+        ("onnxscript.rewriter.pattern", "onnxscript"),
+    ],
+)
 def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, module: str, named: str) -> None:
     """The message names the missing package (not its submodule) and the pip command."""
     if module != "ndonnx":
-        _need("ndonnx")
-        _need("onnx")
+        for present in ("ndonnx", "onnx", "onnxscript.optimizer", "onnxscript.rewriter.pattern"):
+            _need(present)  # imported before the one under test is made to fail
+    monkeypatch.setattr(xpnn.export, "_RULES", None)  # the rules are made (and import their module) again
     monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     with pytest.raises(xpnn.BackendUnavailableError) as caught:
         onnx_model(xpnn.init_network())
@@ -268,6 +278,7 @@ def test_defaults_describe_the_model(ort, tmp_path: Path) -> None:
     import onnx
 
     returned = export_onnx(xpnn.init_network(), tmp_path / "toy.onnx")
+    assert _describe(onnx_model(xpnn.init_network())) == _describe(returned)  # the same defaults
     assert (
         _describe(onnx.load(tmp_path / "toy.onnx"))
         == _describe(returned)
@@ -360,3 +371,108 @@ def test_compute_dtype_is_the_weights_floating_dtype(ort, dtypes, compute: str) 
     assert y.dtype == np.dtype(compute)
     expected = reference.forward(net, x.astype(np.float64))
     np.testing.assert_allclose(y, expected, rtol=tolerance(compute, 64), atol=tolerance(compute, 64))
+
+
+def _softmax_of(x, y, nan_where=None):
+    """``exp(x - max(y)) / sum(...)``: xpnn's softmax when ``y`` is ``x``; NaN where ``nan_where``."""
+    import ndonnx as ndx
+
+    m = ndx.max(y, axis=-1, keepdims=True)
+    if nan_where is not None:
+        m = ndx.where(nan_where, ndx.asarray(np.array(np.nan, dtype=np.float32)), m)
+    e = ndx.exp(x - m)
+    return e / ndx.sum(e, axis=-1, keepdims=True)
+
+
+#: Graphs traced from small formulas, and the ops the lean graph must have: each rewrite rule fires
+#: on its exact pattern only (near misses keep their own ops, and so their meaning).
+LEAN_CASES = {
+    "sigmoid": (lambda ndx, x: ndx.tanh(x * 0.5) * 0.5 + 0.5, "float32", ["Sigmoid"]),
+    "tanh(x/4)": (lambda ndx, x: ndx.tanh(x * 0.25) * 0.5 + 0.5, "float32", ["Mul", "Tanh", "Mul", "Add"]),
+    "tanh/4": (lambda ndx, x: ndx.tanh(x * 0.5) * 0.25 + 0.5, "float32", ["Mul", "Tanh", "Mul", "Add"]),
+    "+1/4": (lambda ndx, x: ndx.tanh(x * 0.5) * 0.5 + 0.25, "float32", ["Mul", "Tanh", "Mul", "Add"]),
+    "+vector": (
+        lambda ndx, x: ndx.tanh(x * 0.5) * 0.5 + ndx.asarray(np.array([0.5, 0.5, 0.7], np.float32)),
+        "float32",
+        ["Mul", "Tanh", "Mul", "Add"],
+    ),
+    "almost a half": (
+        lambda ndx, x: ndx.tanh(x * (0.5 + 2.0**-40)) * 0.5 + 0.5,
+        "float64",
+        ["Mul", "Tanh", "Mul", "Add"],
+    ),
+    "tanh(x*x)": (lambda ndx, x: ndx.tanh(x * x) * 0.5 + 0.5, "float32", ["Mul", "Tanh", "Mul", "Add"]),
+    "relu": (lambda ndx, x: ndx.maximum(x, ndx.zeros_like(x)), "float32", ["Relu"]),
+    "maximum(x, 1/2)": (
+        lambda ndx, x: ndx.maximum(x, ndx.full_like(x, 0.5)),
+        "float32",
+        ["Shape", "Expand", "Max"],
+    ),
+    "softmax": (
+        lambda ndx, x: _softmax_of(x, x),
+        "float32",
+        ["Unsqueeze", "ReduceMax", "Squeeze", "Sub", "Exp", "ReduceSum", "Div"],
+    ),
+    "exp(x - max(2x)) normalized": (
+        lambda ndx, x: _softmax_of(x, x * 2.0),
+        "float32",
+        [
+            "Mul",
+            "IsNaN",
+            "Size",
+            "Equal",
+            "If",
+            "Unsqueeze",
+            "ReduceMax",
+            "Squeeze",
+            "Where",
+            "Sub",
+            "Exp",
+            "ReduceSum",
+            "Div",
+        ],
+    ),
+    "exp(x - where(isnan(x), nan, max(x))) normalized": (
+        lambda ndx, x: _softmax_of(x, x, nan_where=ndx.isnan(x)),
+        "float32",
+        [
+            "IsNaN",
+            "Size",
+            "Equal",
+            "If",
+            "Unsqueeze",
+            "ReduceMax",
+            "Squeeze",
+            "Where",
+            "Where",
+            "Sub",
+            "Exp",
+            "ReduceSum",
+            "Div",
+        ],
+    ),
+    "exp(x - max(x))": (
+        lambda ndx, x: ndx.exp(x - ndx.max(x, axis=-1, keepdims=True)),
+        "float32",
+        ["IsNaN", "Size", "Equal", "If", "Unsqueeze", "ReduceMax", "Squeeze", "Where", "Sub", "Exp"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LEAN_CASES))
+def test_rewrite_rules_fire_on_their_pattern_only(ort, name: str) -> None:
+    """The lean graph has the expected ops and computes what the traced graph computes."""
+    import ndonnx as ndx
+
+    from xpnn.export import _lean
+
+    formula, dtype, ops = LEAN_CASES[name]
+    x = ndx.argument(shape=("batch", 3), dtype=getattr(ndx, dtype))
+    traced_model = ndx.build({"input": x}, {"y": formula(ndx, x)})
+    lean = _lean(traced_model)
+    assert [n.op_type for n in lean.graph.node] == ops
+    data = np.random.default_rng(11).standard_normal((5, 3)).astype(dtype)
+    rtol = tolerance(dtype, 64)
+    np.testing.assert_allclose(
+        run_model(ort, lean, data), run_model(ort, traced_model, data), rtol=rtol, atol=rtol
+    )
