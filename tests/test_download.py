@@ -70,8 +70,9 @@ def test_a_read_only_location_gives_a_clear_error(served, tmp_path: Path) -> Non
         fetch(r, blocker / "mnist")
 
 
+@pytest.mark.parametrize("progress", [False, True])
 def test_load_mnist_downloads_what_is_missing(
-    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], progress: bool
 ) -> None:
     base, root, arrays = served
     files = {
@@ -79,10 +80,14 @@ def test_load_mnist_downloads_what_is_missing(
         for key, (r, shape) in mnist.MNIST_FILES.items()
     }
     monkeypatch.setattr(mnist, "MNIST_FILES", files)
-    _, (x_test, t_test) = xpnn.load_mnist(normalize=False, data_dir=tmp_path)
+    _, (x_test, t_test) = xpnn.load_mnist(normalize=False, data_dir=tmp_path, progress=progress)
     np.testing.assert_array_equal(x_test.reshape(5, 28, 28), arrays["t10k-images"])
     np.testing.assert_array_equal(t_test, arrays["t10k-labels"])
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(r.name for r, _ in files.values())
+    err = capfd.readouterr().err
+    for r, _ in files.values():  # with progress, each mirror tried is named
+        for kind in ("html", "good"):
+            assert (f"Downloading {base}/{kind}/{r.name} into {tmp_path / 'mnist'}\n" in err) == progress
 
 
 def test_fetch_sample_weights_pins_the_hash(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

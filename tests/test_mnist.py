@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import Case, assert_close
-from idx import idx_bytes, tiny_mnist, tiny_mnist_files, write_idx_gz
+from idx import idx_bytes, sha256, tiny_mnist, tiny_mnist_files, write_idx_gz
 
 import xpnn
 from xpnn import mnist
@@ -81,7 +81,21 @@ def test_missing_files_without_download_name_files_and_directory(tmp_path: Path)
     assert f"Missing from the data directory {tmp_path}: " in message
     for name in ("train-images-idx3-ubyte.gz", "train-labels", "t10k-images", "t10k-labels-idx1-ubyte.gz"):
         assert f"mnist/{name}" in message
-    assert "split='test'" in message
+    assert message.endswith(
+        "\nWith only the test files, load the test set alone: load_mnist(..., split='test')."
+    )
+
+
+def test_with_the_training_files_at_hand_the_message_has_no_hint(tiny) -> None:
+    """The split='test' hint is for a missing training set only."""
+    root, _ = tiny
+    (root / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_mnist(data_dir=root, download=False)
+    assert str(e.value).startswith(
+        f"Missing from the data directory {root}: mnist/t10k-labels-idx1-ubyte.gz.\n"
+    )
+    assert str(e.value).endswith(" or set XPNN_DATA_DIR=DIR.")
 
 
 def test_only_the_test_files_load_the_test_split(tiny) -> None:
@@ -170,11 +184,23 @@ def test_html_page_is_reported_and_never_cached(tiny) -> None:
     root, _ = tiny
     page = root / "mnist" / "t10k-images-idx3-ubyte.gz"
     page.write_bytes(b"<!doctype html>\n<html><body>Rate limit exceeded</body></html>\n")
-    with pytest.raises(
-        xpnn.DataError, match="looks like an HTML page, not MNIST data.*Delete it or re-download"
-    ):
+    with pytest.raises(xpnn.DataError) as e:
         xpnn.load_mnist(split="test", data_dir=root)
+    assert str(e.value) == (
+        f"{page} looks like an HTML page, not MNIST data (a download that returned an error or"
+        " login page). Delete it or re-download it."
+    )
     assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-images*"))
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_file_of_another_shape_is_refused_even_unverified(tiny, verify: bool) -> None:
+    """The header's shape must be MNIST's (here the tiny set's): a valid IDX file of 13 images is not it."""
+    root, _ = tiny
+    path = write_idx_gz(root / "mnist" / "t10k-images-idx3-ubyte.gz", np.zeros((N + 1, 28, 28), np.uint8))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_mnist(split="test", data_dir=root, verify=verify)
+    assert str(e.value) == f"{path} has shape ({N + 1}, 28, 28) in its IDX header; expected ({N}, 28, 28)"
 
 
 def test_wrong_hash_is_refused_and_not_cached(tiny) -> None:
@@ -182,8 +208,14 @@ def test_wrong_hash_is_refused_and_not_cached(tiny) -> None:
     write_idx_gz(
         root / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(N, dtype=np.uint8)
     )  # valid, but not ours
-    with pytest.raises(xpnn.DataError, match="SHA-256"):
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(xpnn.DataError) as e:
         xpnn.load_mnist(split="test", data_dir=root)
+    assert str(e.value) == (
+        f"{path} decodes, but its SHA-256 is {sha256(path)}, not the MNIST file's"
+        f" {mnist.MNIST_FILES[('test', 'labels')][0].sha256}. Delete it or re-download it (or pass"
+        " verify=False to use a file of your own)."
+    )
     assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
     _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)  # a file of one's own
     np.testing.assert_array_equal(t, np.zeros(N))
@@ -213,6 +245,22 @@ def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -
     assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 1, (
         "stale entries are removed"
     )
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_cache_entries_are_named_by_source_size_mtime_verification_and_crc(tiny, verify: bool) -> None:
+    """<file>-<size>-<mtime ns>-<verified|unverified>-<CRC-32 of the entry>.npy, one per file."""
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root, verify=verify)
+    expected = set()
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        st = (root / "mnist" / f"{stem}.gz").stat()
+        buffer = io.BytesIO()
+        np.save(buffer, arrays[stem.split("-idx")[0]], allow_pickle=False)
+        crc = zlib.crc32(buffer.getvalue())
+        word = "verified" if verify else "unverified"
+        expected.add(f"{stem}-{st.st_size}-{st.st_mtime_ns}-{word}-{crc:08x}.npy")
+    assert {p.name for p in (xpnn._data.cache_dir() / "mnist").iterdir()} == expected
 
 
 def test_a_same_size_rewrite_is_decoded_again(tiny) -> None:
@@ -294,16 +342,21 @@ def test_labels_outside_0_to_9_are_refused_even_unverified(tiny) -> None:
     labels = np.arange(N, dtype=np.uint8) % 10
     labels[5], labels[7] = 255, 10
     write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
-    with pytest.raises(xpnn.DataError, match=r"label 255 at index 5 \(2 labels"):
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(xpnn.DataError) as e:
         xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    assert str(e.value) == (
+        f"{path} has label 255 at index 5 (2 labels in all are outside 0..9); MNIST labels are digits 0 to 9"
+    )
     assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
 
 
-def test_cached_labels_outside_0_to_9_are_not_returned(tiny) -> None:
+@pytest.mark.parametrize("label", [10, 255])
+def test_cached_labels_outside_0_to_9_are_not_returned(tiny, label: int) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
     (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
-    _plant(entry, np.full(N, 255, dtype=np.uint8))
+    _plant(entry, np.full(N, label, dtype=np.uint8))
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     np.testing.assert_array_equal(t, arrays["t10k-labels"])
 
