@@ -240,9 +240,11 @@ def test_partial_fit_continues_like_fit(blobs) -> None:
     assert inc.t_ == 3 * X.shape[0] and inc.n_iter_ == 1 and len(inc.loss_curve_) == 4
     with pytest.raises(
         ValueError,
-        match=re.escape(
+        match="^"
+        + re.escape(
             "`y` has classes not in `self.classes_`. `self.classes_` has ['x' 'y' 'z']. 'y' has ['q' 'x' 'z']."
-        ),
+        )
+        + "$",
     ):
         inc.partial_fit(X, np.array(["x", "q", "z"])[y])
     with pytest.raises(ValueError, match="^partial_fit does not support early_stopping=True$"):
@@ -282,10 +284,12 @@ def test_warm_start_continues_from_the_fitted_weights(blobs) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-12)
     with pytest.raises(
         ValueError,
-        match=re.escape(
+        match="^"
+        + re.escape(
             "warm_start can only be used where `y` has the same classes as in the previous call to fit."
             " Previously got [0 1 2], `y` has [1 2 3]"
-        ),
+        )
+        + "$",
     ):
         warm.fit(X, y + 1)
     cold = quick(max_iter=2, **params)
@@ -425,11 +429,13 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
 
     The network is set by hand: feature k is large for class k, except that class 2 looks like
     class 0; the hidden layer permutes the features and the output layer permutes them back.
-    The split is stratified, so 10 held-out rows of classes 16/12/12 are 4/3/3, 7 of them right.
+    The split is stratified, so 10 held-out rows of classes 20/15/15 are 4/3/3, 7 of them right.
+    The learning rate is tiny: every epoch scores 0.7, and with tol=0 an equal score is no
+    worse (scikit-learn's rule), so training runs to max_iter.
     """
     rng = np.random.default_rng(0)
-    y = np.repeat([0, 1, 2], [16, 12, 12])
-    X = 5.0 * np.eye(3)[np.where(y == 2, 0, y)] + rng.uniform(0, 0.1, (40, 3))
+    y = np.repeat([0, 1, 2], [20, 15, 15])
+    X = 5.0 * np.eye(3)[np.where(y == 2, 0, y)] + rng.uniform(0, 0.1, (50, 3))
     perm = np.eye(3)[[1, 2, 0]]
     net = {"W1": perm, "b1": np.zeros(3), "W2": perm.T, "b2": np.zeros(3)}
     np.testing.assert_array_equal(
@@ -443,8 +449,10 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
         activation="relu",
         warm_start=True,
         early_stopping=True,
-        validation_fraction=0.25,
-        max_iter=1,
+        validation_fraction=0.2,
+        max_iter=3,
+        tol=0.0,
+        n_iter_no_change=1,
         solver="sgd",
         learning_rate_init=1e-9,
         random_state=0,
@@ -454,8 +462,8 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
     )
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
-    assert clf.validation_scores_ == [0.7] and clf.best_validation_score_ == 0.7
-    assert clf.best_loss_ is None and clf.n_iter_ == 1 and clf.t_ == 30  # trained on the other 30 rows
+    assert clf.validation_scores_ == [0.7, 0.7, 0.7] and clf.best_validation_score_ == 0.7
+    assert clf.best_loss_ is None and clf.n_iter_ == 3 and clf.t_ == 3 * 40  # trained on the other 40 rows
     with pytest.raises(
         ValueError, match=r"^The validation set is too small\. Increase 'validation_fraction'"
     ):
@@ -653,6 +661,142 @@ def test_device_parameter_under_dispatch_answers_on_the_inputs_device() -> None:
     np.testing.assert_allclose(xpnn.to_numpy(proba), ref.predict_proba(X), rtol=1e-12)
 
 
+def test_dispatch_places_results_on_the_inputs_library_and_device() -> None:
+    """Under dispatch, wherever the training ran, results come back in the input's library and device."""
+    strict = pytest.importorskip("array_api_strict")
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    with pytest.warns(ConvergenceWarning):
+        ref = quick(max_iter=2).fit(X, y)
+    cpu, device1 = strict.Device("CPU_DEVICE"), strict.Device("device1")
+    cases = [  # (input device, backend, device, where the network is)
+        (cpu, None, "device1", device1),
+        (device1, "array_api_strict", None, cpu),
+        (None, "array_api_strict", "device1", device1),  # NumPy input, trained on array-api-strict
+    ]
+    for input_device, backend, device, trained_on in cases:
+        X_in = X if input_device is None else strict.asarray(X, device=input_device)
+        y_in = y if input_device is None else strict.asarray(y, device=input_device)
+        with sklearn.config_context(array_api_dispatch=True):
+            with pytest.warns(ConvergenceWarning):
+                clf = quick(max_iter=2, backend=backend, device=device).fit(X_in, y_in)
+            outputs = [clf.predict_proba(X_in), clf.predict(X_in), clf.predict_log_proba(X_in)]
+        assert clf.network_.backend == "array_api_strict" and clf.network_.device == trained_on
+        for out in outputs:
+            if input_device is None:
+                assert isinstance(out, np.ndarray)
+            else:
+                assert xpnn.backend_of(out) == "array_api_strict" and out.device == input_device
+        np.testing.assert_allclose(xpnn.to_numpy(outputs[0]), ref.predict_proba(X), rtol=1e-12)
+        np.testing.assert_array_equal(xpnn.to_numpy(outputs[1]), ref.predict(X))
+
+
+def test_dispatch_refuses_inputs_from_another_place_than_fits() -> None:
+    strict = pytest.importorskip("array_api_strict")
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    on_cpu, on_device1 = strict.asarray(X), strict.asarray(X, device=strict.Device("device1"))
+    with pytest.warns(ConvergenceWarning):
+        plain = quick(max_iter=1).fit(X, y)  # without dispatch: the input place is NumPy's
+    with pytest.warns(ConvergenceWarning), sklearn.config_context(array_api_dispatch=True):
+        on_one = quick(max_iter=1).fit(on_device1, strict.asarray(y, device=strict.Device("device1")))
+    cases = [
+        (
+            plain,
+            "predict",
+            on_cpu,
+            "numpy on cpu",
+            "array_api_strict on array_api_strict.Device('CPU_DEVICE')",
+        ),
+        (
+            on_one,
+            "predict_proba",
+            on_cpu,
+            "array_api_strict on array_api_strict.Device('device1')",
+            "array_api_strict on array_api_strict.Device('CPU_DEVICE')",
+        ),
+        (
+            on_one,
+            "predict_log_proba",
+            X,
+            "array_api_strict on array_api_strict.Device('device1')",
+            "numpy on cpu",
+        ),
+    ]
+    for clf, method, X_in, fitted, got in cases:
+        message = (
+            f"Inputs passed to MLPClassifier.{method}() must use the same namespace and the same device as"
+            f" those passed to fit(): fit had {fitted}, {method} got {got}. Move the input first, for"
+            " example with xpnn.asarray(x, backend=...)."
+        )
+        with (
+            sklearn.config_context(array_api_dispatch=True),
+            pytest.raises(ValueError, match=f"^{re.escape(message)}$"),
+        ):
+            getattr(clf, method)(X_in)
+    with sklearn.config_context(array_api_dispatch=True):  # NumPy in, as at fit: fine under dispatch
+        np.testing.assert_array_equal(plain.predict(X), plain.predict(X))
+        assert isinstance(plain.predict_proba(X), np.ndarray)
+
+
+def test_errors_while_fitting() -> None:
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    with pytest.raises(ValueError, match=r"^numpy has no dtype 'bfloat16'$"):
+        quick(dtype="bfloat16").fit(X, y)
+    with pytest.raises(ValueError, match=r"^backend 'numpy' takes device=only the device 'cpu'; got 'cuda'$"):
+        quick(device="cuda").fit(X, y)  # the device is checked, also for NumPy
+    blown_up = (
+        "Solver produced non-finite parameter weights. The input data may contain large values and need"
+        " to be preprocessed (StandardScaler), or learning_rate_init is too large."
+    )
+    too_large = pytest.raises(ValueError, match=f"^{re.escape(blown_up)}$")
+    with np.errstate(all="ignore"), pytest.warns(ConvergenceWarning), too_large:
+        quick(max_iter=1, learning_rate_init=1e300, solver="sgd").fit(X * 1e100, y)
+    # A first partial_fit that fails on its input leaves the estimator unfitted.
+    clf = quick()
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.partial_fit(np.full((3, 4), np.nan), [0, 1, 2], classes=[0, 1, 2])
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        clf.predict(X)
+
+
+def test_partial_fit_keeps_its_optimizer_as_scikit_learn_does() -> None:
+    """As in scikit-learn, partial_fit goes on with the optimizer of its first call (a learning
+    rate set in between does not apply); fit starts afresh with the parameters as they are."""
+    X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
+    params = {"solver": "momentum", "batch_size": 30, "shuffle": False}
+    a, b = quick(**params), quick(**params)
+    a.partial_fit(X, y, classes=[0, 1, 2])
+    b.partial_fit(X, y, classes=[0, 1, 2])
+    b.set_params(learning_rate_init=0.5)
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    for u, v in zip(a.coefs_, b.coefs_, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_predictions_of_a_very_confident_network() -> None:
+    """Softmax and log-softmax shift each row by its own maximum: no overflow, no 0/0."""
+    net = {"W1": np.eye(2), "b1": np.zeros(2), "W2": np.eye(2), "b2": np.zeros(2)}
+    clf = MLPClassifier.from_network(net, activation="relu")
+    X = np.array([[800.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    z = np.maximum(X, 0)
+    log_p = z - z.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(clf.predict_log_proba(X), log_p, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X), np.exp(log_p), rtol=1e-12)
+    assert clf.predict_log_proba(X)[0, 1] == -800.0
+    np.testing.assert_array_equal(clf.predict(X), [0, 1, 0])  # a tie goes to the first class
+
+
+def test_score_with_sample_weight() -> None:
+    net = {"W1": np.eye(2), "b1": np.zeros(2), "W2": np.eye(2), "b2": np.zeros(2)}
+    clf = MLPClassifier.from_network(net, activation="relu", classes=["a", "b"])
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    y = np.array(["a", "b", "b", "a"])  # the first two right
+    assert clf.score(X, y) == 0.5
+    assert clf.score(X, y, sample_weight=[3.0, 1.0, 0.0, 0.0]) == 1.0
+    assert clf.score(X, y, sample_weight=np.array([1.0, 0.0, 1.0, 2.0])) == 0.25
+
+
 # --- wrapping a trained network --------------------------------------------------------------------
 
 
@@ -672,6 +816,68 @@ def test_from_network_scores_the_books_accuracy(backend: Case, real_data_dir: Pa
     # A network that says its activation keeps it; a fitted estimator's network says it.
     relu = MLPClassifier.from_network(xpnn.to_backend(net, activation="relu"))
     assert relu.activation == "relu" and relu.network_.activation == "relu"
+
+
+def test_from_network_parameters_placement_and_dispatch() -> None:
+    strict = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(0)
+    net = {
+        "W1": rng.normal(size=(4, 5)),
+        "b1": rng.normal(size=5),
+        "W2": rng.normal(size=(5, 3)),
+        "b2": np.zeros(3),
+    }
+    X = rng.normal(size=(12, 4))
+
+    def proba(activation):
+        h = (
+            np.maximum(X @ net["W1"] + net["b1"], 0)
+            if activation == "relu"
+            else 1 / (1 + np.exp(-(X @ net["W1"] + net["b1"])))
+        )
+        e = np.exp(h @ net["W2"] + net["b2"] - (h @ net["W2"] + net["b2"]).max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    # "sigmoid" (xpnn's name) is scikit-learn's "logistic"; the default is the book's sigmoid
+    for made in (
+        MLPClassifier.from_network(net),
+        MLPClassifier.from_network(net, activation="sigmoid"),
+        MLPClassifier.from_network(xpnn.to_backend(net, activation="sigmoid")),
+    ):
+        assert made.activation == "logistic" and made.network_.activation == "sigmoid"
+        np.testing.assert_allclose(made.predict_proba(X), proba("sigmoid"), rtol=1e-12)
+    # activation= says how to run the network, whatever the Network says
+    relu = MLPClassifier.from_network(xpnn.to_backend(net, activation="sigmoid"), activation="relu")
+    assert relu.activation == "relu"
+    np.testing.assert_allclose(relu.predict_proba(X), proba("relu"), rtol=1e-12)
+    # a dict is placed where backend/device/dtype say, with its activation
+    placed = MLPClassifier.from_network(
+        net, activation="relu", backend="array_api_strict", device="device1", dtype="float32"
+    )
+    assert placed.network_.backend == "array_api_strict" and placed.network_.device == strict.Device(
+        "device1"
+    )
+    assert all(a.dtype == strict.float32 for a in placed.coefs_) and placed.network_.activation == "relu"
+    assert (placed.backend, placed.device, placed.dtype) == ("array_api_strict", "device1", "float32")
+    np.testing.assert_allclose(
+        xpnn.to_numpy(xpnn.predict_proba(placed.network_, X)), proba("relu"), rtol=1e-5
+    )
+    np.testing.assert_allclose(placed.predict_proba(X), proba("relu"), rtol=1e-5)
+    # under dispatch, its answers follow the input like a fitted estimator's
+    with sklearn.config_context(array_api_dispatch=True):
+        for X_in in (strict.asarray(X), strict.asarray(X, device=strict.Device("device1"))):
+            pred = relu.predict(X_in)
+            assert xpnn.backend_of(pred) == "array_api_strict" and pred.device == X_in.device
+            np.testing.assert_array_equal(xpnn.to_numpy(pred), proba("relu").argmax(axis=1))
+    named = MLPClassifier.from_network(net, ["x", "y", "z"], activation="relu")
+    with sklearn.config_context(array_api_dispatch=True):  # string labels stay NumPy
+        np.testing.assert_array_equal(
+            named.predict(strict.asarray(X)), np.array(["x", "y", "z"])[proba("relu").argmax(axis=1)]
+        )
+    for classes in (["a", "a", "b"], ["a", "b"], [["a", "b", "c"]]):
+        message = f"the network has 3 outputs: give 3 distinct classes, in output order; got {np.asarray(classes)!r}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            MLPClassifier.from_network(net, classes)
 
 
 # --- the benchmark script ----------------------------------------------------------------------------

@@ -510,9 +510,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """The predicted class labels, one per row of ``X`` (in the caller's namespace where numeric)."""
         z, X, dispatch = self._logits(X, "predict")
         idx = self.network_.xp.argmax(z, axis=-1)
-        if dispatch and getattr(self, "_classes_out", self.classes_) is not self.classes_:
+        if dispatch and self.classes_.dtype.kind in "biuf":  # numeric labels follow the input
             idx = self._to_caller(idx, X, dispatch)
-            return array_namespace(idx).take(self._classes_out, idx, axis=0)
+            classes = getattr(self, "_classes_out", None)  # placed by fit, where its input was
+            if classes is None or backend_of(classes) != backend_of(idx):  # from_network: host labels
+                classes = _on_like(self.classes_, X)
+            return array_namespace(idx).take(classes, idx, axis=0)
         return self.classes_[to_numpy(idx)]
 
     def predict_proba(self, X: Any) -> Any:
@@ -623,7 +626,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         est.network_ = net
         est.classes_ = classes
-        est._classes_out = classes
         est.n_features_in_ = sizes[0]
         est._initialize(tuple(sizes))
         return est
