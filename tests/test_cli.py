@@ -736,7 +736,7 @@ def test_train_runs_the_books_10000_iterations_by_default_where_asked(
     asked = {}
 
     def one_step(*a: Any, **kw: Any) -> Any:  # records what the command asks for, then trains briefly
-        asked.update(kw)
+        asked.update(kw, x=a[1])
         return real(*a, **{**kw, "iters": 1, "epochs": None, "progress": False})
 
     real = training.train
@@ -750,6 +750,8 @@ def test_train_runs_the_books_10000_iterations_by_default_where_asked(
         100,
     )
     assert (asked["backend"], asked["device"]) == (backend, get_backend(backend, device)[1])
+    for x in (asked["x"], asked["x_test"]):  # both sets as floats in [0, 1], as the book trains
+        assert x.shape == (5, 784) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
 
 
 def test_mnist_computes_on_the_backend_and_device_asked_for(
