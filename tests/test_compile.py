@@ -255,6 +255,10 @@ def test_compiled_input_and_output_checks(target: str) -> None:
     ):
         xpnn.forward(fast, [[1.0, 0.5, 0.0]])
     with pytest.raises(
+        ValueError, match=rf"^input of shape \(\) does not fit {fits}: the last axis must be 2$"
+    ):
+        xpnn.forward(fast, 1.0)
+    with pytest.raises(
         ValueError, match=r"^unknown output 'max'; choose one of \['identity', 'softmax'\] or pass"
     ):
         xpnn.forward(fast, [[1.0, 0.5]], output="max")
