@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -370,6 +371,47 @@ def test_a_damaged_cache_entry_is_replaced(tiny) -> None:
     np.testing.assert_array_equal(x, arrays["t10k-images"].reshape(N, 784))
 
 
+def test_a_stale_entry_another_process_removed_meanwhile_does_not_stop_caching(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two loads at once may both find an old entry; the second one's removal finds it gone."""
+    root, _ = tiny
+    cache = xpnn._data.cache_dir() / "mnist"
+    real_glob = Path.glob
+
+    def glob_listing_a_vanished_entry(self: Path, pattern: str):
+        yield from real_glob(self, pattern)
+        if pattern.startswith("t10k-labels"):
+            yield self / "t10k-labels-idx1-ubyte-1-1-verified-00000000.npy"  # listed, then removed
+
+    monkeypatch.setattr(Path, "glob", glob_listing_a_vanished_entry)
+    xpnn.load_mnist(split="test", data_dir=root)
+    monkeypatch.undo()
+    assert len(list(cache.glob("t10k-labels*.npy"))) == 1, "the new entry is written all the same"
+
+
+def test_a_damaged_entry_in_a_read_only_cache_is_decoded_again_each_time(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, arrays = tiny
+    xpnn.load_mnist(split="test", data_dir=root)
+    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    entry.write_bytes(b"garbage")
+    real_unlink = Path.unlink
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:  # tests run as root: chmod would not do
+        if self.parent == entry.parent:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    monkeypatch.setattr(mnist, "write_atomic", lambda path, write: read_only(path))
+    for _ in range(2):
+        _, t = xpnn.load_mnist(split="test", data_dir=root)
+        np.testing.assert_array_equal(t, arrays["t10k-labels"])
+    assert entry.read_bytes() == b"garbage"
+
+
 def test_the_data_directory_is_only_read(tiny) -> None:
     root, _ = tiny
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
@@ -447,6 +489,50 @@ def test_a_file_larger_than_its_declared_data_can_compress_to_is_refused(tmp_pat
     path.write_bytes(path.read_bytes() + b"\0" * 100_000)  # gzip readers skip zero padding, slowly
     with pytest.raises(xpnn.DataError, match="more than any gzip stream of the 2,352 bytes"):
         mnist.read_idx(path, (3, 28, 28))
+
+
+@pytest.mark.parametrize("count", [100, 20_000, (1 << 25) + 1000])
+def test_a_file_exactly_as_large_as_a_gzip_stream_of_its_data_can_be_is_read_on(
+    tmp_path: Path, count: int
+) -> None:
+    """The size limit is zlib's deflateBound of the IDX bytes plus 64 KiB for gzip's own fields:
+    a file of exactly that size is decompressed, one byte more is refused before that."""
+    n = 4 + 4 + count  # the header of a 1-D file, then its data
+    bound = n + (n >> 12) + (n >> 14) + (n >> 25) + (1 << 16)
+    member = gzip.compress(bytes([0, 0, 8, 1]) + count.to_bytes(4, "big"), mtime=0)  # the data is missing
+    path = tmp_path / "padded.gz"
+    for size, message in [
+        (bound, "is a broken gzip stream"),  # read on: the byte after the member is not gzip
+        (bound + 1, f"is {bound + 1:,} bytes, more than any gzip stream of the {count:,} bytes its header"),
+    ]:
+        with path.open("wb") as f:
+            f.write(member + b"\x01")
+            f.truncate(size)  # sparse: the big case takes no room
+        with pytest.raises(xpnn.DataError, match=f"^{path} {message}"):
+            mnist.read_idx(path)
+
+
+def test_decompression_stops_one_byte_past_the_declared_size(tmp_path: Path) -> None:
+    """In-process twin of the bomb test below: 64 MiB behind a header declaring 1 MB costs ~1 MB."""
+
+    def chunk(data: bytes) -> bytes:  # a self-contained piece of a raw deflate stream
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush(zlib.Z_FULL_FLUSH)
+
+    count = 1_000_000
+    body = chunk(bytes([0, 0, 8, 1]) + count.to_bytes(4, "big")) + chunk(bytes(1 << 20)) * 64
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(
+        gzip.compress(b"")[:10] + body + zlib.compressobj(9, zlib.DEFLATED, -15).flush() + bytes(8)
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(xpnn.DataError, match=f"^{path} holds more than the {count} bytes of data"):
+            mnist.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16e6, peak
 
 
 BOMB = textwrap.dedent(
