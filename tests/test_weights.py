@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
 import pickle
 import pickletools
@@ -346,7 +347,7 @@ def test_a_non_float_dtype_is_named_with_its_byte_order(
         path.write_bytes(pickle.dumps(net, protocol=4))
     with pytest.raises(xpnn.DataError) as e:
         xpnn.load_weights(path)
-    assert shown in str(e.value), str(e.value)
+    assert str(e.value).endswith(f"{shown} weights must be floating arrays (float16, float32 or float64)")
 
 
 def test_an_object_dtype_says_it_would_need_pickle(tmp_path: Path) -> None:
@@ -472,6 +473,42 @@ def test_npy_headers_up_to_the_limit_load(tmp_path: Path, version: int, length: 
 def test_npy_headers_xpnn_refuses_say_why(tmp_path: Path, member: bytes, message: str) -> None:
     with pytest.raises(xpnn.DataError, match=message):
         xpnn.load_weights(_npz_with(tmp_path, member))
+
+
+@pytest.mark.parametrize(
+    "shape, shown",
+    [
+        ((-1, *range(1, 10)), "(-1, 1, 2, 3, 4, 5, ...)"),
+        (list(range(10)), "[0, 1, 2, 3, 4, 5, ...]"),
+        ({i: i for i in range(1, 7)}, "{1: 1, 2: 2, 3: 3, 4: 4, ...}"),
+        ("x" * 100, "'" + "x" * 17 + "..." + "x" * 18 + "'"),
+        ((((((1,),),),),), "((((...),),),)"),
+    ],
+    ids=["tuple", "list", "dict", "str", "nested"],
+)
+def test_a_hostile_shape_is_shown_cut_short(tmp_path: Path, shape: object, shown: str) -> None:
+    """What a file holds is shown to at most 6 items, 4 keys, 3 levels and 40 characters."""
+    path = _npz_with(
+        tmp_path, _npy(f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}}}\n".encode())
+    )
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert str(e.value) == f"{path}: 'W1.npy' has shape {shown}; a shape is a tuple of non-negative ints"
+
+
+@pytest.mark.parametrize(
+    "shape, refused",
+    [((1,) * 32, False), ((1,) * 33, True), ((0, 10_000), False), ((0, 10_001), True)],
+    ids=["32-dims", "33-dims", "dim-at-max_bytes", "dim-past-max_bytes"],
+)
+def test_shape_limits_are_inclusive(tmp_path: Path, shape: tuple[int, ...], refused: bool) -> None:
+    """At most 32 dimensions, each at most max_bytes: at a limit the shape is read (and the network
+    check that follows speaks), one past it the shape itself is refused."""
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}}}\n".encode()
+    path = _npz_with(tmp_path, _npy(header, data=bytes(8 * math.prod(shape))))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path, max_bytes=10_000)
+    assert ("a shape is a tuple of non-negative ints" in str(e.value)) == refused, str(e.value)
 
 
 def test_npz_limits_are_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -195,6 +195,11 @@ def test_the_zero_stride_view_is_refused(tmp_path: Path) -> None:
             array_state((2,), Reduces(np.dtype, ("f4",), (4, "<", None, None, None, -1, -1, 0, {})), b""),
             "never writes",
         ),
+        (
+            array_state((2,), Reduces(np.dtype, ("f4",), (4, "<", None, None, None, -1, -1, 0)), b"\0" * 8),
+            "a dtype state NumPy never writes for a float",
+        ),
+        (array_state((2,), Reduces(np.dtype, ()), b"\0" * 8), "has dtype None; weights must be floating"),
         (array_state((2,), np.dtype("f4"), 12345), "array data of type int"),
         (array_state((2,), "f4", b"\0" * 8), "a dtype of type str"),
         (Reduces(_reconstruct, (np.ndarray, (0,), b"b")), "without a"),
