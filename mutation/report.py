@@ -103,7 +103,11 @@ class Estimate:
             return
         self.exact = False
         d_caught = sum(c[f"drawn {s}"] for s in CAUGHT)
-        d_judged = d_caught + c["drawn survived"] + c["drawn no tests"]
+        # A drawn mutant that has not run yet counts as surviving: the estimate errs low, not high
+        # (mutmut runs the cheapest first, so the ones left are those whose tests take longest).
+        d_judged = (
+            d_caught + c["drawn survived"] + c["drawn no tests"] + c["drawn not run"] + c["drawn skipped"]
+        )
         if not d_judged:
             self.unknown = True  # not sampled: nothing says how the rest would fare
             return
@@ -216,7 +220,8 @@ def main() -> int:
         "Score = caught / (mutants - equivalent - elsewhere - not run); caught = killed + timeout; a mutant"
         " that no test reaches (*no tests*) counts as surviving. *Estimate*: where not every mutant ran,"
         " the score of what ran plus the kill rate of a random draw of the rest (mutation/sample.py,"
-        " the draws in mutation/sample.toml) extended to the mutants not run, with a 95 % interval.",
+        " the draws in mutation/sample.toml) extended to the mutants not run, with a 95 % interval; a drawn"
+        " mutant that has not run counts as surviving there.",
         "",
         "| module | mutants | killed | timeout | survived | no tests | equivalent | elsewhere | not run"
         " | drawn (ran) | score of what ran | estimate over all |",
