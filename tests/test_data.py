@@ -126,3 +126,17 @@ def test_an_unreadable_path_names_the_fault_in_words(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
         is_present(path)
     assert str(e.value) == f"{path} cannot be read ({os.strerror(errno.ENAMETOOLONG)})"
+
+
+def test_the_temporary_file_is_written_beside_the_target(tmp_path: Path) -> None:
+    """Beside it, hidden, so that the final rename stays on one file system and is atomic."""
+    target = tmp_path / "sub" / "f.bin"
+    seen: list[str] = []
+
+    def write(f: BinaryIO) -> None:
+        seen.extend(p.name for p in target.parent.iterdir())
+        f.write(b"x")
+
+    write_atomic(target, write)
+    assert len(seen) == 1 and seen[0].startswith(".f.bin.") and seen[0].endswith(".tmp"), seen
+    assert [p.name for p in target.parent.iterdir()] == ["f.bin"]

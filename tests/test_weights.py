@@ -598,3 +598,26 @@ def test_ints_up_to_64_bits_are_shown_in_full() -> None:
 
     assert _short(2**63) == str(2**63)  # 64 bits
     assert _short(2**64) == "<a 65-bit int>"
+
+
+def test_a_file_that_grows_after_its_size_was_checked_is_read_to_that_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is appended between the size check and the read is not read (nor counted)."""
+    header = {
+        "W1": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+        "b1": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]},
+    }
+    path = _safetensors_file(tmp_path / "w.safetensors", header, np.arange(6, dtype="<f4").tobytes())
+    real_open = Path.open
+
+    def growing(self: Path, *args, **kwargs):
+        if self == path:
+            with real_open(self, "ab") as f:
+                f.write(bytes(1000))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", growing)
+    w = xpnn.load_weights(path)
+    np.testing.assert_array_equal(w["W1"], np.arange(4, dtype=np.float32).reshape(2, 2))
+    np.testing.assert_array_equal(w["b1"], np.array([4, 5], dtype=np.float32))

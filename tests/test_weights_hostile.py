@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import struct
 import subprocess
 import sys
@@ -385,6 +386,30 @@ def test_the_opcode_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32), protocol=0)
     monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", 20)
     with pytest.raises(xpnn.DataError, match="more than 20 opcodes"):
+        xpnn.load_weights(path)
+
+
+def test_a_pickle_of_exactly_the_opcode_limit_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32), protocol=0)
+    count = sum(1 for _ in pickletools.genops(path.read_bytes()))
+    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", count)
+    assert sorted(xpnn.load_weights(path)) == ["W1", "b1"]
+    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", count - 1)
+    with pytest.raises(xpnn.DataError, match=f"more than {count - 1:,} opcodes"):
+        xpnn.load_weights(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+@pytest.mark.parametrize("depth, message", [(30, "'W1' is a dict, not an array"), (31, "more than 32 deep")])
+def test_a_nested_tuple_key_counts_towards_the_nesting_limit(
+    tmp_path: Path, protocol: int, depth: int, message: str
+) -> None:
+    """{((...(None,)...),): None} as W1: the key's depth, plus the dict and the weights dict."""
+    key: object = None
+    for _ in range(depth):
+        key = (key,)
+    path = write_pickle(tmp_path, weights_with(W1={key: None}), protocol=protocol)
+    with pytest.raises(xpnn.DataError, match=message):
         xpnn.load_weights(path)
 
 
