@@ -323,12 +323,14 @@ def _error(call) -> str:
             {"W1", "b2"},
             "a network needs the keys W1..Wn and b1..bn and nothing else; missing ['b1'] unexpected ['b2']",
         ),
+        ({"w1", "B1"}, "a network needs the keys W1..Wn and b1..bn and nothing else; unexpected"
+         " ['B1', 'w1'] (no W keys at all)"),
         ({"b1", "b2"}, "a network needs the keys W1..Wn and b1..bn and nothing else; unexpected"
          " ['b1', 'b2'] (no W keys at all)"),
     ],
 )  # fmt: skip
 def test_key_errors_in_full(keys: set[str], message: str) -> None:
-    full = xpnn.init_network()
+    full = {**xpnn.init_network(), "w1": np.ones((2, 3)), "B1": np.ones(3)}
     assert _error(lambda: xpnn.forward({k: full[k] for k in keys}, [1.0, 0.5])) == message
 
 
@@ -354,6 +356,7 @@ def test_shape_errors_name_the_layer(mapping) -> None:
         ("W2", np.ones((4, 2)), "input of shape (3,) does not fit W2 of shape (4, 2) in layer 2: the last axis must be 4"),
         ("b3", np.ones(3), "b3 must have shape (2,) to match W3 (2, 2); got (3,)"),
         ("W3", np.ones((2, 2, 1)), "W3 must be 2-D (n_in, n_out); got shape (2, 2, 1)"),
+        ("W1", np.float64(1.0), "W1 must be 2-D (n_in, n_out); got shape ()"),
     ]  # fmt: skip
     for key, value, message in cases:
         net = {**xpnn.init_network(), key: value}
@@ -362,6 +365,22 @@ def test_shape_errors_name_the_layer(mapping) -> None:
     x = np.array([[1.0, 0.5], [-1.0, 0.0]])
     np.testing.assert_array_equal(xpnn.forward(mapping(net), x), xpnn.forward(net, x))
     assert xpnn.to_backend(mapping(net)).sizes == (2, 3, 2, 2)
+
+
+def test_shape_errors_of_backend_arrays_print_plain_shapes(backend: Case) -> None:
+    net = {k: backend.asarray(v) for k, v in xpnn.init_network().items()}
+    x = backend.asarray(np.ones((1, 2)))
+    for key, value, message in (
+        ("W1", np.ones(2), "W1 must be 2-D (n_in, n_out); got shape (2,)"),
+        ("b3", np.ones(3), "b3 must have shape (2,) to match W3 (2, 2); got (3,)"),
+        ("W2", np.ones((4, 2)), "input of shape (3,) does not fit W2 of shape (4, 2) in layer 2: the last axis must be 4"),
+    ):  # fmt: skip
+        bad = {**net, key: backend.asarray(value)}
+        assert _error(lambda bad=bad: xpnn.forward(bad, x)) == message
+        assert (
+            _error(lambda bad=bad: xpnn.to_backend(MappingProxyType(bad), backend.name, backend.device))
+            == message
+        )
 
 
 def test_input_that_does_not_fit_is_named_in_full(backend: Case) -> None:
@@ -394,6 +413,7 @@ def test_the_placed_network_as_a_mapping(backend: Case) -> None:
     net = reference.random_network((4, 3, 5, 2), np.float32)
     placed = xpnn.to_backend(net, backend.name, backend.device)
     assert len(placed) == 6 and len(xpnn.to_backend(xpnn.init_network())) == 6
+    assert (placed.n_in, placed.n_out, placed.sizes) == (4, 2, (4, 3, 5, 2))
     for key in net:  # the first and the last layer too
         np.testing.assert_array_equal(host(placed[key], backend), net[key])
     for key in ("W0", "b0", "W4", "b4", "W", "x1", "w1", "W1 ", 5, None):
@@ -478,6 +498,7 @@ def test_place_moves_a_network_only_when_asked(backend: Case) -> None:
     moved = network_module.place(placed, dtype="float32")
     assert moved.dtype == backend.dtype("float32") and moved.activation == "relu"
     assert (moved.backend, moved.device) == (placed.backend, placed.device)
+    assert xpnn.to_backend(placed, backend.name, backend.device, activation="sigmoid").activation == "sigmoid"
     home = network_module.place(placed, backend="numpy")
     same = np.dtype(str(placed.dtype).rsplit(".", 1)[-1])
     assert (home.backend, home.activation, home.dtype) == ("numpy", "relu", same)
@@ -531,3 +552,25 @@ def test_format_shape_trace_in_full() -> None:
         "X           W1         W2         W3         ->  Y\n"
         "100 x 784   784 x 50   50 x 100   100 x 10   ->  100 x 10"
     )
+
+
+def test_place_moves_to_the_device_asked_for(backend: Case) -> None:
+    """device= alone moves a network (or a dict's weights) there, even against the input's device."""
+    if backend.name != "array_api_strict" or backend.device_arg is not None:
+        pytest.skip("needs two devices of one backend: array-api-strict's CPU_DEVICE and device1")
+    strict = backend.xp
+    one, two = strict.Device("CPU_DEVICE"), strict.Device("device1")
+    net = reference.random_network((4, 3, 2))
+    placed = xpnn.to_backend(net, "array_api_strict")
+    moved = network_module.place(placed, device=two)
+    assert (moved.backend, moved.device, moved["W1"].device) == ("array_api_strict", two, two)
+    x = strict.asarray(np.ones((2, 4)), device=one)
+    follows = network_module.place(net, x, device=two)
+    assert (follows.backend, follows.device) == ("array_api_strict", two)
+    y = xpnn.forward(net, x, device=two)
+    assert y.device == two
+    np.testing.assert_allclose(
+        np.asarray(y.to_device(one)), reference.forward(net, np.ones((2, 4))), rtol=1e-12
+    )
+    as32 = network_module.place(net, x, dtype="float32")
+    assert (as32.dtype, as32.device) == (strict.float32, one)

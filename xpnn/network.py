@@ -69,7 +69,7 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
         if all(hasattr(W, "shape") and hasattr(b, "shape") for W, b in layers):
             n_in = layers[0][0].shape[0] if len(layers[0][0].shape) == 2 else None
             for i, (W, b) in enumerate(layers, start=1):
-                check_affine_shapes((n_in,), W.shape, b.shape, layer=str(i))
+                check_affine_shapes((n_in,), tuple(W.shape), tuple(b.shape), layer=str(i))
                 n_in = W.shape[1]
             return layers
     if not isinstance(net, Mapping):
@@ -298,17 +298,23 @@ class Network(Mapping[str, Array]):
 
 
 def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any:
-    if dtype is None:
-        dtype = xp.result_type(*arrays)
-        if not xp.isdtype(dtype, "real floating"):
-            dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-        return dtype
-    if isinstance(dtype, str):
-        found = getattr(xp, dtype, None)
-        if found is None:
-            raise ValueError(f"{getattr(xp, '__name__', 'this backend')} has no dtype {dtype!r}")
-        return found
+    """The compute dtype: ``dtype`` if given, else the arrays' own (integers: the default floating)."""
+    if dtype is not None:
+        return _given_dtype(xp, dtype)
+    dtype = xp.result_type(*arrays)
+    if not xp.isdtype(dtype, "real floating"):
+        dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
     return dtype
+
+
+def _given_dtype(xp: Any, dtype: Any) -> Any:
+    """``dtype`` as a dtype of namespace ``xp``: a name is looked up there (``ValueError`` if absent)."""
+    if not isinstance(dtype, str):
+        return dtype
+    found = getattr(xp, dtype, None)
+    if found is None:
+        raise ValueError(f"{xp.__name__} has no dtype {dtype!r}")
+    return found
 
 
 def to_backend(
@@ -351,9 +357,7 @@ def _place(
     xp = backend.load()
     if copy:  # a private host copy first: no upload may share memory with the caller's arrays
         arrays = [backend.from_host(np.array(to_numpy(a)), dev) for pair in layers for a in pair]
-    elif backend.name == "numpy" and all(type(a) is np.ndarray for pair in layers for a in pair):
-        arrays = [a for pair in layers for a in pair]  # NumPy on NumPy: the very arrays
-    else:
+    else:  # arrays already there as they are (NumPy on NumPy: the very arrays), others uploaded
         arrays = [backend.asarray(a, dev) for pair in layers for a in pair]
     dtype = _resolve_dtype(xp, dtype, arrays, dev)
     arrays = [a if a.dtype == dtype else xp.astype(a, dtype) for a in arrays]
@@ -403,7 +407,7 @@ def place(
             backend = placed.backend
             device = placed.device if device is None else device  # dtype= alone keeps its device
         else:
-            backend = (backend_of(x) if x is not None else None) or "numpy"
+            backend = backend_of(x) or "numpy"  # lists, scalars and None too
             if device is None and backend != "numpy":
                 device = device_of(x)
     backend_obj, dev = get_backend(backend, device)
@@ -411,7 +415,7 @@ def place(
         if (
             placed.backend == backend_obj.name
             and repr(placed.device) == repr(dev)
-            and (dtype is None or _resolve_dtype(placed.xp, dtype, [], dev) == placed.dtype)
+            and (dtype is None or _given_dtype(placed.xp, dtype) == placed.dtype)
         ):
             return placed
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
