@@ -171,3 +171,10 @@ def test_cross_entropy_error_takes_python_labels(backend: Case, y: list, t: obje
     dtype = backend.dtype("float32")
     out = xpnn.cross_entropy_error(backend.asarray(y, dtype=np.float32), t)
     assert_close(out, np.asarray(expected), backend, dtype=dtype, factor=64.0)
+
+
+def test_cross_entropy_error_names_the_shapes_it_takes(backend: Case) -> None:
+    y = backend.asarray([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], dtype=np.float32)
+    with pytest.raises(ValueError) as e:
+        xpnn.cross_entropy_error(y, backend.asarray([0, 1, 2]))
+    assert str(e.value) == "t must be integer labels of shape (2,) or one-hot rows of shape (2, 3); got (3,)"

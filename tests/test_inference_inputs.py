@@ -353,9 +353,11 @@ def test_default_batches_are_the_networks(problem, monkeypatch: pytest.MonkeyPat
 
 def test_progress_bar_counts_batches(problem, capsys: pytest.CaptureFixture[str]) -> None:
     net, x, t = problem
-    xpnn.accuracy(net, x, t, batch_size=4, progress=True, normalize=True)
-    err = capsys.readouterr().err
-    assert "3/3" in err and "batch/s" in err
+    for call in (xpnn.accuracy, xpnn.predict_proba):
+        args = (net, x, t) if call is xpnn.accuracy else (net, x)
+        call(*args, batch_size=4, progress=True, normalize=True)
+        err = capsys.readouterr().err
+        assert "3/3" in err and "batch/s" in err
 
 
 def test_progress_without_tqdm(problem, monkeypatch: pytest.MonkeyPatch) -> None:
