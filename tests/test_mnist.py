@@ -264,6 +264,22 @@ def test_cache_entries_are_named_by_source_size_mtime_verification_and_crc(tiny,
     assert {p.name for p in (xpnn._data.cache_dir() / "mnist").iterdir()} == expected
 
 
+def test_cached_labels_of_every_digit_0_to_9_are_served_from_the_cache(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = tiny
+    labels = np.arange(N, dtype=np.uint8) % 10  # 0..9 and 0, 1: the 9s too
+    write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
+    xpnn.load_mnist(split="test", data_dir=root, verify=False)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although the cache is current")
+
+    monkeypatch.setattr(mnist, "_parse_idx", no_decoding)
+    _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    np.testing.assert_array_equal(t, labels)
+
+
 def test_a_same_size_rewrite_is_decoded_again(tiny) -> None:
     """The cache key holds the source's modification time, not only its size."""
     root, _ = tiny
