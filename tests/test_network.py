@@ -574,3 +574,12 @@ def test_place_moves_to_the_device_asked_for(backend: Case) -> None:
     )
     as32 = network_module.place(net, x, dtype="float32")
     assert (as32.dtype, as32.device) == (strict.float32, one)
+
+
+def test_init_network_is_the_books() -> None:
+    """The book's printed output for its toy network (ch. 3.4.3): the specification, like BOOK_ACCURACY."""
+    net = xpnn.init_network()
+    assert {k: v.shape for k, v in net.items()} == {
+        "W1": (2, 3), "b1": (3,), "W2": (3, 2), "b2": (2,), "W3": (2, 2), "b3": (2,)
+    }  # fmt: skip
+    np.testing.assert_allclose(xpnn.forward(net, [1.0, 0.5]), [0.31682708, 0.69627909], rtol=1e-7)
