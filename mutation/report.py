@@ -115,7 +115,8 @@ class Estimate:
         u = unrun * d_judged / (d_judged + c["drawn equivalent"])
         self.caught += p * u
         self.total += u
-        self.variance += u * u * p * (1 - p) / d_judged
+        lo, hi = wilson(d_caught, d_judged)  # not p(1-p)/n: that says 0 when every drawn mutant died
+        self.variance += (u * (hi - lo) / (2 * 1.96)) ** 2
 
     def __str__(self) -> str:
         if not self.total:
