@@ -216,22 +216,47 @@ def assert_close(
 BOOK_ACCURACY = 0.9352
 
 
+#: The real data, named by ``XPNN_DATA_DIR`` when the test run starts. Only the tests that ask
+#: for it (the ``real_data_dir`` fixture) get it: every other test runs as on a new user's
+#: machine, with no data directory set (see ``_a_new_users_machine``).
+REAL_DATA_DIR = os.environ.get("XPNN_DATA_DIR") or None
+
+#: Where the test session sends plain HTTP(S) requests: a port on this machine where nothing
+#: listens, so that a test that would download from the internet fails at once, here as on a
+#: machine without a network. The tests' own server on 127.0.0.1 is reached directly.
+REFUSING_PROXY = "http://127.0.0.1:9"
+
+
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test caches decoded arrays in a directory of its own, never in the user's cache."""
+def _a_new_users_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs as on a fresh machine: nothing of the user's data, cache or network.
+
+    No ``XPNN_DATA_DIR``; the per-user data and cache directories (platformdirs: the XDG
+    variables on Linux) and ``XPNN_CACHE_DIR`` are empty directories of the test's own; downloads
+    from anywhere but the tests' local server are refused. A test that needs the real files
+    takes ``real_data_dir`` and passes it on explicitly (``data_dir=``, ``--data-dir``).
+    """
+    monkeypatch.delenv("XPNN_DATA_DIR", raising=False)
+    home = tmp_path_factory.mktemp("home")
+    for variable, name in [("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")]:
+        monkeypatch.setenv(variable, str(home / name))
     monkeypatch.setenv("XPNN_CACHE_DIR", str(tmp_path_factory.mktemp("xpnn-cache")))
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(variable, REFUSING_PROXY)
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(variable, "127.0.0.1,localhost")
 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Any:
-    """``$XPNN_DATA_DIR`` when it holds the MNIST test files and the book's weights.
+    """The ``XPNN_DATA_DIR`` of the test run when it holds the MNIST test files and the book's weights.
 
     Skips with the reason where they are absent; ``XPNN_REQUIRE_DATA=1`` (set by CI) makes
     that a failure instead.
     """
     from pathlib import Path
 
-    env = os.environ.get("XPNN_DATA_DIR")
+    env = REAL_DATA_DIR
     needed = [
         "mnist/t10k-images-idx3-ubyte.gz",
         "mnist/t10k-labels-idx1-ubyte.gz",

@@ -7,6 +7,7 @@ asserted in a unit test.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,11 @@ BENCH = Path(__file__).parent.parent / "benchmarks" / "bench.py"
 pytestmark = pytest.mark.skipif(REQUESTED[:1] != ["numpy"], reason="runs once, in the NumPy session")
 
 
-def bench(*args: str) -> subprocess.CompletedProcess[str]:
+def bench(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run bench.py; ``data_dir`` is handed to it as ``XPNN_DATA_DIR`` (the tests run with none)."""
+    env = dict(os.environ, **({"XPNN_DATA_DIR": str(data_dir)} if data_dir else {}))
     return subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=600, check=False, env=env
     )
 
 
@@ -34,7 +37,7 @@ def test_toy_section_writes_json_and_markdown(tmp_path: Path) -> None:
 
 
 def test_batch_sweep_writes_a_plot(tmp_path: Path, real_data_dir: Path) -> None:
-    result = bench("batch-sweep", "--rounds", "1", "--out", str(tmp_path))
+    result = bench("batch-sweep", "--rounds", "1", "--out", str(tmp_path), data_dir=real_data_dir)
     assert result.returncode == 0, result.stderr
     png = (tmp_path / "batch-sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -58,6 +61,7 @@ def test_compiled_benchmark_writes_its_table_and_plot(tmp_path: Path, real_data_
         text=True,
         timeout=600,
         check=False,
+        env=dict(os.environ, XPNN_DATA_DIR=str(real_data_dir)),
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "compiled.json").read_text())

@@ -137,14 +137,22 @@ def test_no_download_is_honoured_for_the_weights(
     assert not (tiny_data / "weights").exists()
 
 
+@pytest.fixture
+def mnist_args(tiny_data: Path, tmp_path: Path) -> list[str]:
+    """``xpnn mnist`` arguments that get as far as loading MNIST on any machine: a data directory
+    of tiny files and a weights file of its own (the tests run with no data of the user's)."""
+    path = xpnn.save_weights(xpnn.init_network(), tmp_path / "toy.npz")
+    return ["mnist", "--data-dir", str(tiny_data), "--weights", str(path), "--no-download"]
+
+
 def test_a_multi_line_error_is_printed_on_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mnist_args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise xpnn.DataError("first line\nsecond line\n  third, indented")
 
     monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
-    status, out, err = run_main(capsys, "mnist", "--no-download")
+    status, out, err = run_main(capsys, *mnist_args)
     assert (status, out) == (2, "")
     assert err == "xpnn: error: first line second line third, indented\n"
 
@@ -158,13 +166,13 @@ def test_a_multi_line_error_is_printed_on_one_line(
     ],
 )
 def test_os_errors_on_a_path_are_one_line_naming_it(
-    error: OSError, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    error: OSError, mnist_args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise error
 
     monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
-    status, out, err = run_main(capsys, "mnist", "--no-download")
+    status, out, err = run_main(capsys, *mnist_args)
     assert (status, out) == (2, "")
     words = f"{error.filename}: {error.strerror}" if error.filename else "[Errno 28] No space left on device"
     assert err == f"xpnn: error: {words}\n"

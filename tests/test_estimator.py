@@ -894,6 +894,7 @@ def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir
         text=True,
         timeout=600,
         check=False,
+        env=dict(os.environ, XPNN_DATA_DIR=str(real_data_dir)),
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "sklearn-fit.json").read_text())

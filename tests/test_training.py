@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 
 import numpy as np
@@ -878,7 +879,7 @@ def test_training_benchmark_runs_and_writes_results(real_data_dir, tmp_path) -> 
     script = Path(__file__).parent.parent / "benchmarks" / "train.py"
     result = subprocess.run(
         [sys.executable, str(script), "book-ch5", "--iters", "20", "--rounds", "1", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, XPNN_DATA_DIR=str(real_data_dir)),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "train-book-ch5.json").read_text())
