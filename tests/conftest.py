@@ -148,6 +148,9 @@ def _skip_marked_backends(request: pytest.FixtureRequest) -> None:
         return
     name = callspec.params["backend"][0]
     for mark in request.node.iter_markers("skip_backends"):
+        unknown = [n for n in mark.args if n not in BACKENDS]
+        if unknown:  # a misspelt name would silently skip nothing
+            pytest.fail(f"skip_backends names unknown backends {unknown}; known: {BACKENDS}", pytrace=False)
         if name in mark.args:
             pytest.skip(f"{name}: {mark.kwargs.get('reason', 'not on this backend')}")
 
