@@ -109,7 +109,9 @@ def read_idx(
     of dimensions), the dimensions against ``expected_shape`` (if given, else the declared size
     against ``max_bytes``) and the file's size against what a gzip stream of that much data can
     be. Only then is the rest decompressed, in a stream capped at the declared size plus one
-    byte, so a gzip bomb costs no more than a genuine file. Every problem raises
+    byte, so a gzip bomb costs no more than a genuine file; a file of more gzip members than
+    16 and one per 4 KiB of that data is refused after them, not read to its end (empty members
+    cost time, not bytes). Every problem raises
     :class:`DataError` naming the file and what was expected; an HTML page saved under the
     file's name is recognized and said to be one.
 
@@ -180,8 +182,8 @@ class _Members:
         self.members += 1
         if self.members > self.allowed:
             raise DataError(
-                f"{self.path} holds more gzip members than the {self.allowed:,} a file of the data its"
-                f" header announces may have: it is not what it should be"
+                f"{self.path} holds more gzip members than the {self.allowed:,} allowed (16, and one per"
+                f" 4 KiB of the data its header announces): it is not what it should be"
             )
         self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer (CRC, size)
         return True
