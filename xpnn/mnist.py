@@ -396,7 +396,9 @@ def load_mnist(
     ``download=False``), one :class:`DataNotFoundError` names them all, the directory searched
     and how to fix it. Files are checked against their SHA-256 (``verify=False`` skips that, for
     files of your own in the same format; labels must be 0 to 9 all the same). Decoded arrays
-    are cached as ``.npy`` files, each with a CRC-32 checked on read, so a second load is fast.
+    are cached as ``.npy`` files, keyed by the SHA-256 of the file's content and each with a
+    CRC-32 checked on read, so a second load is fast. A ``data_dir`` one level too deep
+    (``.../data/mnist`` holding the files) is refused, naming the parent directory meant.
 
     ``backend``/``device`` place the arrays there: bytes are uploaded, then normalized and
     one-hot encoded on the device.
