@@ -495,3 +495,12 @@ def test_files_in_the_data_directory_itself_are_named_with_where_they_belong(tmp
     assert f"\n{tmp_path} holds sample_weight.pkl itself: it belongs in {tmp_path / 'weights'}." in str(
         e.value
     )
+
+
+def test_a_relative_data_directory_one_level_too_deep_names_its_parent_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny_mnist(tmp_path / "mnist", n=3)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(xpnn.DataNotFoundError, match=f"did you mean the parent directory {tmp_path}\\?"):
+        xpnn.load_mnist(data_dir="mnist", download=False)

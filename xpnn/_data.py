@@ -224,7 +224,7 @@ def _misplaced(missing: Sequence[tuple[RemoteFile, Path]], root: Path) -> str:
         return ""
     names = ", ".join(remote.name for remote, _ in here)
     if all(directory == root / root.name for _, directory in here):
-        parent = root.parent
+        parent = root.parent if root.parent != Path(".") else Path.cwd()  # data_dir="mnist": name it
         return (
             f"{root} holds {names} itself: did you mean the parent directory {parent}?"
             f" (--data-dir {parent}, data_dir={str(parent)!r} or XPNN_DATA_DIR={parent})"
