@@ -18,9 +18,10 @@ def idx_bytes(array: np.ndarray, *, magic: bytes | None = None, dims: tuple[int,
     return header + array.astype(np.uint8).tobytes()
 
 
-def write_idx_gz(path: Path, array: np.ndarray, **kwargs) -> Path:
+def write_idx_gz(path: Path, array: np.ndarray, *, compresslevel: int = 9, **kwargs) -> Path:
+    """``array`` as a gzip-compressed IDX file (``compresslevel=0``: the size depends only on the shape)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(idx_bytes(array, **kwargs), mtime=0))
+    path.write_bytes(gzip.compress(idx_bytes(array, **kwargs), compresslevel=compresslevel, mtime=0))
     return path
 
 

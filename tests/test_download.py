@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -119,8 +120,12 @@ def test_first_run_offline_names_every_file_and_how_to_fix_it(
     }
     monkeypatch.setattr(mnist, "MNIST_FILES", files)
     calls = []
-    retrieve = pooch.retrieve
-    monkeypatch.setattr(pooch, "retrieve", lambda url, **kw: calls.append(url) or retrieve(url, **kw))
+    download = pooch.HTTPDownloader.__call__
+    monkeypatch.setattr(
+        pooch.HTTPDownloader,
+        "__call__",
+        lambda self, url, *a, **k: calls.append(url) or download(self, url, *a, **k),
+    )
     root = tmp_path / "new" / "data"
     with pytest.raises(xpnn.DataNotFoundError) as e:
         xpnn.load_mnist(data_dir=root)
@@ -376,19 +381,19 @@ def test_the_download_is_named_before_it_starts_even_on_a_block_buffered_stderr(
     held = io.TextIOWrapper(raw, encoding="utf-8")  # no line buffering: text waits for a flush
     monkeypatch.setattr(sys, "stderr", held)
     out_when_the_transfer_began = []
-    real = pooch.retrieve
+    real = pooch.HTTPDownloader.__call__
 
     def watched(*args, **kwargs):
         out_when_the_transfer_began.append(raw.getvalue().decode())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pooch, "retrieve", watched)
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", watched)
     r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
     fetch(r, tmp_path, progress=True)
     assert out_when_the_transfer_began == [f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n"]
 
 
-def test_a_directory_that_cannot_be_written_is_refused_before_downloading(
+def test_a_directory_that_cannot_be_written_is_refused_once_the_download_begins(
     served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tempfile
@@ -410,3 +415,95 @@ def test_a_directory_that_cannot_be_written_is_refused_before_downloading(
         e.value
     )
     assert list(target.iterdir()) == []
+
+
+# --- the directory the user named is only read (issue 25) ---------------------------------------
+
+
+def _snapshot(directory: Path) -> dict[str, int]:
+    """Every path under ``directory`` (itself included) and its modification time."""
+    return {str(p.relative_to(directory)): p.stat().st_mtime_ns for p in [directory, *directory.rglob("*")]}
+
+
+def _unreachable_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    down = (closed_port() + "/mnist/",)
+    files = {
+        key: (RemoteFile(r.name, r.sha256, down), shape) for key, (r, shape) in mnist.MNIST_FILES.items()
+    }
+    monkeypatch.setattr(mnist, "MNIST_FILES", files)
+
+
+def test_an_offline_load_leaves_the_named_directory_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25.6: xpnn made DIR/mnist and a probe file in it, then removed them: DIR's mtime
+    changed. Nothing is made before a download has begun to deliver bytes."""
+    _unreachable_mnist(monkeypatch)
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    before = _snapshot(root)
+    with pytest.raises(xpnn.DataNotFoundError, match="cannot connect"):
+        xpnn.load_mnist(data_dir=root)
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_data_directory_one_level_too_deep_is_named_with_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, download: bool
+) -> None:
+    """Issue 25.4: ``data_dir=.../data/mnist`` holding the four files: the error says to use
+    ``.../data``; nothing is downloaded and nothing is written into the directory named."""
+    import pooch
+
+    _unreachable_mnist(monkeypatch)
+    calls: list[str] = []
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", lambda self, url, *a, **k: calls.append(url))
+    parent = tmp_path / "data"
+    tiny_mnist(parent / "mnist", n=3)
+    deep = parent / "mnist"
+    before = _snapshot(deep)
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_mnist(data_dir=deep, download=download)
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith(f"Missing from the data directory {deep}: mnist/train-images-idx3-ubyte.gz, ")
+    assert lines[1] == (
+        f"{deep} holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,"
+        f" t10k-labels-idx1-ubyte.gz itself: did you mean the parent directory {parent}?"
+        f" (--data-dir {parent}, data_dir={str(parent)!r} or XPNN_DATA_DIR={parent})"
+    )
+    assert calls == []
+    assert _snapshot(deep) == before
+
+
+def test_a_weights_directory_named_as_the_data_directory_is_named_with_its_parent(tmp_path: Path) -> None:
+    parent = tmp_path / "data"
+    (parent / "weights").mkdir(parents=True)
+    (parent / "weights" / "sample_weight.pkl").write_bytes(b"the book's weights")
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_sample_network(parent / "weights", download=False)
+    assert (
+        f"\n{parent / 'weights'} holds sample_weight.pkl itself: did you mean the parent directory {parent}?"
+        in str(e.value)
+    )
+
+
+def test_files_in_the_data_directory_itself_are_named_with_where_they_belong(tmp_path: Path) -> None:
+    """A directory not named like the subdirectory: the files are to be moved, not the path changed."""
+    (tmp_path / "sample_weight.pkl").write_bytes(b"the book's weights")
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_sample_network(tmp_path, download=False)
+    assert f"\n{tmp_path} holds sample_weight.pkl itself: it belongs in {tmp_path / 'weights'}." in str(
+        e.value
+    )
+
+
+def test_a_relative_data_directory_one_level_too_deep_names_its_parent_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny_mnist(tmp_path / "mnist", n=3)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        xpnn.DataNotFoundError, match=re.escape(f"did you mean the parent directory {tmp_path}?")
+    ):
+        xpnn.load_mnist(data_dir="mnist", download=False)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
+import shutil
 import socket
 import stat
 import sys
@@ -158,13 +160,20 @@ def fetch_all(
     """The paths of the files ``wanted`` (each a file and its directory under the data directory
     ``root``), downloading the missing ones first.
 
-    Each mirror is tried in turn with pooch, which writes to a temporary file, checks the
-    SHA-256 and only then renames the file into place: a failed or bad download (HTTP error,
-    an HTML page, a wrong hash) never leaves a file behind. A host that cannot be reached is
-    not asked again for the other files. Every missing file is tried before any error; then
-    one :class:`DataNotFoundError` names each file still missing, the directory searched, each
-    mirror's reason and the ways to fix it (``hint`` ends it). Directories made for downloads
-    that all failed are removed again: a data directory exists only once a file is in it.
+    Each mirror is tried in turn (pooch's HTTP downloader). The response goes to a temporary file
+    outside the data directory, hashed on the way; only a file whose SHA-256 matches is written
+    into place (atomically), so a failed or bad download (HTTP error, an HTML page, a wrong hash)
+    never leaves a file behind. Nothing is made or written in the data directory before a
+    mirror has begun to send the file: only then are the directories made and checked for
+    writability (a :class:`DataNotFoundError` saying what to do if they are not). A host that
+    cannot be reached is not asked again for the other files. Every missing file is tried before
+    any error; then one :class:`DataNotFoundError` names each file still missing, the directory
+    searched, each mirror's reason and the ways to fix it (``hint`` ends it). Directories made
+    for downloads that all failed are removed again.
+
+    Files that ``root`` holds itself instead of in their directory (``data_dir`` pointing one
+    level too deep, at ``.../mnist``) are refused at once, before any download, with the
+    directory meant.
     """
     paths = [directory / remote.name for remote, directory in wanted]
     missing = [
@@ -172,21 +181,30 @@ def fetch_all(
     ]
     if not missing:
         return paths
+    misplaced = _misplaced(missing, root)
+    if misplaced:
+        raise DataNotFoundError(_missing_message(missing, root, None, "")[0] + "\n" + misplaced)
     if not download:
-        raise DataNotFoundError(_missing_message(missing, root, None, hint))
+        raise DataNotFoundError("\n".join(_missing_message(missing, root, None, hint)))
     made: list[Path] = []
     try:
-        for directory in dict.fromkeys(directory for _, directory in missing):
-            _make_writable(directory, made, [r for r, d in missing if d == directory], root)
         failures: dict[str, dict[str, list[str]]] = {}  # reason -> host -> files
         unreachable: dict[str, str] = {}  # host -> why it cannot be reached
-        still_missing = [
-            (remote, directory)
-            for remote, directory in missing
-            if not _download(remote, directory, progress, failures, unreachable)
-        ]
+        still_missing = []
+        for remote, directory in missing:
+            try:
+                if not _download(remote, directory, progress, failures, unreachable, made):
+                    still_missing.append((remote, directory))
+            except _UnwritableError as e:
+                names = ", ".join(r.name for r, d in missing if d == directory)
+                raise DataNotFoundError(
+                    f"{names} missing from {root}, and cannot be downloaded into {directory}"
+                    f" ({e.error.strerror or e.error}). Choose a writable data directory (--data-dir DIR,"
+                    f" data_dir=DIR or XPNN_DATA_DIR=DIR, laid out as {LAYOUT}), or put the files there"
+                    f" yourself."
+                ) from e.error
         if still_missing:
-            raise DataNotFoundError(_missing_message(still_missing, root, failures, hint))
+            raise DataNotFoundError("\n".join(_missing_message(still_missing, root, failures, hint)))
     finally:
         for directory in reversed(made):  # only those made here, and only if still empty
             with contextlib.suppress(OSError):
@@ -194,9 +212,38 @@ def fetch_all(
     return paths
 
 
-def _make_writable(directory: Path, made: list[Path], remotes: list[RemoteFile], root: Path) -> None:
+def _misplaced(missing: Sequence[tuple[RemoteFile, Path]], root: Path) -> str:
+    """A sentence for the missing files that ``root`` holds itself, not in their subdirectory
+    (``""`` when there are none): the parent directory meant, or where they belong."""
+    here = [
+        (remote, directory)
+        for remote, directory in missing
+        if directory != root and (root / remote.name).is_file()
+    ]
+    if not here:
+        return ""
+    names = ", ".join(remote.name for remote, _ in here)
+    if all(directory == root / root.name for _, directory in here):
+        parent = root.parent if root.parent != Path(".") else Path.cwd()  # data_dir="mnist": name it
+        return (
+            f"{root} holds {names} itself: did you mean the parent directory {parent}?"
+            f" (--data-dir {parent}, data_dir={str(parent)!r} or XPNN_DATA_DIR={parent})"
+        )
+    where = " and ".join(str(d) for d in dict.fromkeys(directory for _, directory in here))
+    return f"{root} holds {names} itself: {'it belongs' if len(here) == 1 else 'they belong'} in {where}."
+
+
+class _UnwritableError(Exception):
+    """The directory a download was to go into cannot be made or written."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _make_writable(directory: Path, made: list[Path]) -> None:
     """Create ``directory`` and its missing parents (recorded in ``made``), and check that a
-    file can be written there; else a :class:`DataNotFoundError` saying what to do."""
+    file can be written there; else :class:`_UnwritableError`."""
     try:
         for parent in reversed([directory, *directory.parents]):
             if not parent.is_dir():
@@ -205,12 +252,30 @@ def _make_writable(directory: Path, made: list[Path], remotes: list[RemoteFile],
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as e:
-        names = ", ".join(r.name for r in remotes)
-        raise DataNotFoundError(
-            f"{names} missing from {root}, and cannot be downloaded into {directory} ({e.strerror})."
-            f" Choose a writable data directory (--data-dir DIR, data_dir=DIR or XPNN_DATA_DIR=DIR,"
-            f" laid out as {LAYOUT}), or put the files there yourself."
-        ) from e
+        raise _UnwritableError(e) from e
+
+
+class _Sink:
+    """Where a download's bytes go: a temporary file outside the data directory, hashed on the
+    way; the first bytes make (and check) the directory the file is for."""
+
+    def __init__(self, spool: BinaryIO, directory: Path, made: list[Path]) -> None:
+        self.spool, self.directory, self.made = spool, directory, made
+        self.digest = hashlib.sha256()
+        self.ready = False
+
+    def prepare(self) -> None:
+        if not self.ready:
+            _make_writable(self.directory, self.made)
+            self.ready = True
+
+    def write(self, data: bytes) -> None:
+        self.prepare()
+        self.spool.write(data)
+        self.digest.update(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def _download(
@@ -219,41 +284,36 @@ def _download(
     progress: bool,
     failures: dict[str, dict[str, list[str]]],
     unreachable: dict[str, str],
+    made: list[Path],
 ) -> bool:
     """Try each mirror of ``remote`` into ``directory``; record why each one failed."""
     import pooch
 
-    pooch_log = pooch.get_logger()
-    level = pooch_log.level
-    # Quiet: xpnn names each download itself. (Raising pooch's level back to INFO would not work
-    # after one quiet call: its logger is not in logging's registry, so setLevel leaves its
-    # cached isEnabledFor answer in place.)
-    pooch_log.setLevel(logging.WARNING)
-    try:
-        for url in remote.urls():
-            host = urlsplit(url).netloc
-            if host in unreachable:
-                failures.setdefault(unreachable[host], {}).setdefault(host, []).append(remote.name)
-                continue
-            try:
-                log.info("downloading %s", url)
-                if progress:
-                    print(f"Downloading {url} into {directory}", file=sys.stderr, flush=True)
-                pooch.retrieve(
-                    url,
-                    known_hash=f"sha256:{remote.sha256}",
-                    fname=remote.name,
-                    path=directory,
-                    progressbar=progress,
-                )
-                return True
-            except Exception as e:  # requests' HTTPError, ConnectionError, pooch's hash ValueError, ...
-                reason, host_down = download_failure(e)
-                if host_down:
-                    unreachable[host] = reason
-                failures.setdefault(reason, {}).setdefault(host, []).append(remote.name)
-    finally:
-        pooch_log.setLevel(level)
+    for url in remote.urls():
+        host = urlsplit(url).netloc
+        if host in unreachable:
+            failures.setdefault(unreachable[host], {}).setdefault(host, []).append(remote.name)
+            continue
+        try:
+            log.info("downloading %s", url)
+            if progress:
+                print(f"Downloading {url} into {directory}", file=sys.stderr, flush=True)
+            with tempfile.TemporaryFile() as spool:
+                sink = _Sink(spool, directory, made)
+                pooch.HTTPDownloader(progressbar=progress)(url, sink, None)
+                if sink.digest.hexdigest() != remote.sha256:
+                    raise ValueError(f"the SHA-256 hash of {url} does not match the known hash")
+                sink.prepare()
+                spool.seek(0)
+                write_atomic(directory / remote.name, lambda out: shutil.copyfileobj(spool, out))
+            return True
+        except _UnwritableError:
+            raise
+        except Exception as e:  # requests' HTTPError, ConnectionError, the hash's ValueError, ...
+            reason, host_down = download_failure(e)
+            if host_down:
+                unreachable[host] = reason
+            failures.setdefault(reason, {}).setdefault(host, []).append(remote.name)
     return False
 
 
@@ -262,8 +322,9 @@ def _missing_message(
     root: Path,
     failures: dict[str, dict[str, list[str]]] | None,
     hint: str,
-) -> str:
-    """One short message: what is missing where, why each mirror failed, and how to fix it."""
+) -> list[str]:
+    """The lines of one short message: what is missing where, why each mirror failed, and how to
+    fix it."""
 
     def relative(directory: Path, name: str) -> str:
         path = directory / name
@@ -289,7 +350,7 @@ def _missing_message(
         + (f" from {sources}" if sources else "")
         + f" into {LAYOUT} and pass --data-dir DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR."
     )
-    return "\n".join(lines) + (f"\n{hint}" if hint else "")
+    return lines + ([hint] if hint else [])
 
 
 def download_failure(e: BaseException) -> tuple[str, bool]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import gzip
 import hashlib
 import io
 import logging
@@ -110,7 +109,9 @@ def read_idx(
     of dimensions), the dimensions against ``expected_shape`` (if given, else the declared size
     against ``max_bytes``) and the file's size against what a gzip stream of that much data can
     be. Only then is the rest decompressed, in a stream capped at the declared size plus one
-    byte, so a gzip bomb costs no more than a genuine file. Every problem raises
+    byte, so a gzip bomb costs no more than a genuine file; a file of more gzip members than
+    16 and one per 4 KiB of that data is refused after them, not read to its end (empty members
+    cost time, not bytes). Every problem raises
     :class:`DataError` naming the file and what was expected; an HTML page saved under the
     file's name is recognized and said to be one.
 
@@ -125,28 +126,72 @@ def read_idx(
         return _parse_idx(f, path, expected_shape, max_bytes)
 
 
-class _Hashing:
-    """A file read through this is hashed on the way."""
-
-    def __init__(self, f: BinaryIO, digest: Any) -> None:
-        self.f, self.digest = f, digest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.f.read(size)
-        self.digest.update(data)
-        return data
+#: How much of the file is read at a time.
+_CHUNK = 1 << 17
 
 
-def _parse_idx(
-    f: BinaryIO,
-    path: Path,
-    expected_shape: tuple[int, ...] | None,
-    max_bytes: int = MAX_IDX_BYTES,
-    digest: Any = None,
-) -> np.ndarray:
-    """:func:`read_idx` on the open file ``f`` of ``path`` (named in the errors); the whole file
-    is fed to ``digest`` (a hashlib object), if given, in the same pass."""
-    raw = f.read(512)
+def _members_allowed(n: int) -> int:
+    """How many gzip members a file of ``n`` decompressed bytes may have: 16, and one more per
+    4 KiB (bgzip-style files have one per 64 KiB; MNIST's have one)."""
+    return 16 + n // 4096
+
+
+class _Members:
+    """A gzip file (one member or several, zero padding between them allowed, as the gzip module
+    reads them) decompressed on demand, refusing a file with more than ``allowed`` members.
+
+    Every member costs a constant amount of work, however little it holds: a file of millions of
+    empty members is refused after ``allowed`` of them, not read to its end.
+    """
+
+    def __init__(self, f: BinaryIO, path: Path, allowed: int) -> None:
+        self.f, self.path, self.allowed = f, path, allowed
+        self.members = 0
+        self.inflate: Any = None  # the member being decompressed, None between members
+        self.pending = b""  # compressed bytes read from the file, not yet decompressed
+        self.ended = False
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer only at the end of the file)."""
+        parts: list[bytes] = []
+        while n > 0 and not self.ended:
+            if self.inflate is None and not self._next_member():
+                break
+            if not self.pending:
+                self.pending = self.f.read(_CHUNK)
+                if not self.pending:
+                    raise EOFError("the file ends inside a gzip member")
+            data = self.inflate.decompress(self.pending, n)
+            parts.append(data)
+            n -= len(data)
+            if self.inflate.eof:
+                self.pending, self.inflate = self.inflate.unused_data, None
+            else:
+                self.pending = self.inflate.unconsumed_tail
+        return b"".join(parts)
+
+    def _next_member(self) -> bool:
+        """Start the next member (after any zero padding); False at the end of the file."""
+        self.pending = self.pending.lstrip(b"\0")
+        while not self.pending:
+            chunk = self.f.read(_CHUNK)
+            if not chunk:
+                self.ended = True
+                return False
+            self.pending = chunk.lstrip(b"\0")
+        self.members += 1
+        if self.members > self.allowed:
+            raise DataError(
+                f"{self.path} holds more gzip members than the {self.allowed:,} allowed (16, and one per"
+                f" 4 KiB of the data its header announces): it is not what it should be"
+            )
+        self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer (CRC, size)
+        return True
+
+
+def _check_gzip_magic(raw: bytes, path: Path) -> None:
+    """A :class:`DataError` unless ``raw`` (the file's first bytes) starts a gzip file; an HTML
+    page is named as one."""
     if raw[:2] != b"\x1f\x8b":
         head = raw.lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
@@ -155,46 +200,50 @@ def _parse_idx(
                 f" login page). Delete it or re-download it."
             )
         raise DataError(f"{path} is not gzip-compressed (it does not start with the gzip magic bytes 1f 8b)")
+
+
+def _parse_idx(
+    f: BinaryIO,
+    path: Path,
+    expected_shape: tuple[int, ...] | None,
+    max_bytes: int = MAX_IDX_BYTES,
+) -> np.ndarray:
+    """:func:`read_idx` on the open file ``f`` of ``path`` (named in the errors), from its start."""
     f.seek(0)
-    source: Any = f if digest is None else _Hashing(f, digest)
+    _check_gzip_magic(f.read(512), path)
+    f.seek(0)
     try:
-        with gzip.GzipFile(fileobj=source, mode="rb") as stream:
-            magic = stream.read(4)
-            if len(magic) < 4:
-                raise DataError(
-                    f"{path} holds {len(magic)} bytes once decompressed: too short for an IDX header"
-                )
-            zero, dtype_code, ndim = int.from_bytes(magic[:2], "big"), magic[2], magic[3]
-            if zero != 0 or dtype_code != _IDX_UBYTE:
-                raise DataError(
-                    f"{path} has IDX magic number 0x{magic.hex()}; expected 0x0000 08 NN"
-                    f" (unsigned bytes, NN dimensions)"
-                )
-            if expected_shape is not None and ndim != len(expected_shape):
-                raise DataError(
-                    f"{path} has {ndim} dimensions in its IDX header; expected {len(expected_shape)}"
-                )
-            dims = stream.read(4 * ndim)
-            if len(dims) < 4 * ndim:
-                raise DataError(f"{path} ends inside its IDX header")
-            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
-            if expected_shape is not None and shape != expected_shape:
-                raise DataError(f"{path} has shape {shape} in its IDX header; expected {expected_shape}")
-            count = math.prod(shape)
-            if count > max_bytes:
-                raise DataError(
-                    f"{path} declares {count:,} bytes of data {shape}, more than the limit of {max_bytes:,}"
-                )
-            size, bound = os.fstat(f.fileno()).st_size, _gzip_bound(4 + 4 * ndim + count)
-            if size > bound:
-                raise DataError(
-                    f"{path} is {size:,} bytes, more than any gzip stream of the {count:,} bytes its"
-                    f" header announces can be ({bound:,}): it is not what it should be"
-                )
-            data = stream.read(count + 1)  # capped: a gzip bomb ends here, not in memory
-        if digest is not None:
-            while source.read(1 << 20):
-                pass
+        stream = _Members(f, path, _members_allowed(4 + 4 * 255))
+        magic = stream.read(4)
+        if len(magic) < 4:
+            raise DataError(f"{path} holds {len(magic)} bytes once decompressed: too short for an IDX header")
+        zero, dtype_code, ndim = int.from_bytes(magic[:2], "big"), magic[2], magic[3]
+        if zero != 0 or dtype_code != _IDX_UBYTE:
+            raise DataError(
+                f"{path} has IDX magic number 0x{magic.hex()}; expected 0x0000 08 NN"
+                f" (unsigned bytes, NN dimensions)"
+            )
+        if expected_shape is not None and ndim != len(expected_shape):
+            raise DataError(f"{path} has {ndim} dimensions in its IDX header; expected {len(expected_shape)}")
+        dims = stream.read(4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise DataError(f"{path} ends inside its IDX header")
+        shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+        if expected_shape is not None and shape != expected_shape:
+            raise DataError(f"{path} has shape {shape} in its IDX header; expected {expected_shape}")
+        count = math.prod(shape)
+        if count > max_bytes:
+            raise DataError(
+                f"{path} declares {count:,} bytes of data {shape}, more than the limit of {max_bytes:,}"
+            )
+        size, bound = os.fstat(f.fileno()).st_size, _gzip_bound(4 + 4 * ndim + count)
+        if size > bound:
+            raise DataError(
+                f"{path} is {size:,} bytes, more than any gzip stream of the {count:,} bytes its"
+                f" header announces can be ({bound:,}): it is not what it should be"
+            )
+        stream.allowed = _members_allowed(4 + 4 * ndim + count)
+        data = stream.read(count + 1)  # capped: a gzip bomb ends here, not in memory
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(
             f"{path} is a broken gzip stream ({e}); the file is truncated or corrupt. Delete it or re-download it."
@@ -229,42 +278,58 @@ def _check_labels(labels: np.ndarray, source: object) -> None:
 def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: bool) -> np.ndarray:
     """The decoded array of ``path``, from the ``.npy`` cache when it is current and intact.
 
-    A cache entry's name carries the source's size, modification time and whether it was
-    verified, so a changed source is decoded again and an unverified load never vouches for a
-    verified one; it also carries the CRC-32 of the entry's bytes, checked on every read, so an
-    entry changed after it was written is decoded again. Entries are written atomically, and
-    only after the source has been fully validated (and its SHA-256 checked), so a bad file is
-    never cached as good data.
+    A cache entry's name carries the SHA-256 of the source file's content (computed on every
+    load, verified or not), so a source that changed in any way, or another file of the same
+    name, size and modification time, is decoded again; it also carries the CRC-32 of the
+    entry's bytes, checked on every read, so an entry changed after it was written is decoded
+    again. Entries are written atomically, and only after the source has been fully validated
+    (and, with ``verify``, its SHA-256 matched), so a bad file is never cached as good data.
     """
     stem = remote.name.removesuffix(".gz")
     directory = cache_dir() / "mnist"
     labels = len(shape) == 1
     with open_data_file(path) as f:
-        st = os.fstat(f.fileno())
-        prefix = f"{stem}-{st.st_size}-{st.st_mtime_ns}-{'verified' if verify else 'unverified'}"
-        cached = _read_cache(directory, prefix, shape, labels)
-        if cached is not None:
-            return cached
-        digest = hashlib.sha256() if verify else None
-        array = _parse_idx(f, path, shape, digest=digest)
-    if digest is not None and digest.hexdigest() != remote.sha256:
+        sha256 = _sha256(f, path, shape)
+        if sha256 == remote.sha256 or not verify:
+            cached = _read_cache(directory, f"{stem}-{sha256}", shape, labels)
+            if cached is not None:
+                return cached
+        array = _parse_idx(f, path, shape)
+    if verify and sha256 != remote.sha256:
         raise DataError(
-            f"{path} decodes, but its SHA-256 is {digest.hexdigest()}, not the MNIST file's {remote.sha256}."
+            f"{path} decodes, but its SHA-256 is {sha256}, not the MNIST file's {remote.sha256}."
             f" Delete it or re-download it (or pass verify=False to use a file of your own)."
         )
     if labels:
         _check_labels(array, path)
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    entry = directory / f"{prefix}-{zlib.crc32(buffer.getbuffer()):08x}.npy"
+    entry = directory / f"{stem}-{sha256}-{zlib.crc32(buffer.getbuffer()):08x}.npy"
     try:
         for stale in directory.glob(f"{glob.escape(stem)}-*.npy"):
-            if stale != entry:  # entries of an older version of the source
+            if stale != entry:  # entries of another version of the file: one entry per name
                 stale.unlink(missing_ok=True)
         write_atomic(entry, lambda out: out.write(buffer.getbuffer()))
     except OSError as e:
         log.info("not caching %s: %s", entry, e)  # a read-only cache: decode each time
     return array
+
+
+def _sha256(f: BinaryIO, path: Path, shape: tuple[int, ...]) -> str:
+    """The SHA-256 of the open file ``f``, read only when it starts as gzip and is no larger than
+    a gzip stream of an IDX file of ``shape`` can be (else the :class:`DataError` saying so)."""
+    _check_gzip_magic(f.read(512), path)
+    size, bound = os.fstat(f.fileno()).st_size, _gzip_bound(4 + 4 * len(shape) + math.prod(shape))
+    if size > bound:
+        raise DataError(
+            f"{path} is {size:,} bytes, more than any gzip stream of an IDX file of shape {shape} can be"
+            f" ({bound:,}): it is not what it should be"
+        )
+    f.seek(0)
+    digest = hashlib.sha256()
+    while chunk := f.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read_cache(directory: Path, prefix: str, shape: tuple[int, ...], labels: bool) -> np.ndarray | None:
@@ -331,7 +396,9 @@ def load_mnist(
     ``download=False``), one :class:`DataNotFoundError` names them all, the directory searched
     and how to fix it. Files are checked against their SHA-256 (``verify=False`` skips that, for
     files of your own in the same format; labels must be 0 to 9 all the same). Decoded arrays
-    are cached as ``.npy`` files, each with a CRC-32 checked on read, so a second load is fast.
+    are cached as ``.npy`` files, keyed by the SHA-256 of the file's content and each with a
+    CRC-32 checked on read, so a second load is fast. A ``data_dir`` one level too deep
+    (``.../data/mnist`` holding the files) is refused, naming the parent directory meant.
 
     ``backend``/``device`` place the arrays there: bytes are uploaded, then normalized and
     one-hot encoded on the device.
