@@ -161,3 +161,15 @@ def test_no_progress_bar_unless_asked(problem, capsys: pytest.CaptureFixture[str
     xpnn.predict_proba(net, x, batch_size=10, normalize=True)
     xpnn.accuracy(net, x, t, batch_size=10, normalize=True)
     assert capsys.readouterr().err == ""
+
+
+def test_raw_mnist_bytes_warn_and_normalize_false_is_heard(real_data_dir: Path) -> None:
+    """Issue 25.3: the sample network on raw bytes scores lower, silently; now it warns, once."""
+    x, t = xpnn.load_mnist(split="test", normalize=False, data_dir=real_data_dir, download=False)
+    net = xpnn.load_sample_network(real_data_dir, download=False)
+    x, t = x[:2000], t[:2000]
+    with pytest.warns(xpnn.UnscaledInputWarning, match=r"normalize=True") as caught:
+        raw = xpnn.accuracy(net, x, t)
+    assert len(caught) == 1
+    assert xpnn.accuracy(net, x, t, normalize=False) == raw  # said, and silent
+    assert xpnn.accuracy(net, x, t, normalize=True) > raw
