@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np  # noqa: F401  (the doctests' np)
+
 from ._compat import array_namespace, device, is_array_api_obj
 from ._inputs import as_input, check_real
 

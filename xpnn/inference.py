@@ -226,9 +226,9 @@ def predict(
     else the book's sigmoid.
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
     of the bytes of float32); ``normalize=False`` takes the values as they are. Left out, raw
-    pixels (integers or floats above 1: one ``max`` where ``x`` lives; on Dask, an integer
-    dtype) give one :class:`xpnn.UnscaledInputWarning` per call, since networks take pixels in
-    ``[0, 1]``. ``progress=True`` shows a tqdm progress bar over the batches.
+    pixels (integers above 1, or floats above 1 and none below 0: one ``max`` where ``x``
+    lives; on Dask, an integer dtype) give one :class:`xpnn.UnscaledInputWarning` per call,
+    since networks take pixels in ``[0, 1]``. ``progress=True`` shows a tqdm progress bar over the batches.
 
     Input must be real numbers (bool, integer, floating): anything else is a ``TypeError``, and
     so is ``load_mnist()``'s ``(images, labels)`` pair in place of ``x``.
