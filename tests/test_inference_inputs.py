@@ -1,10 +1,11 @@
-"""What predict, predict_proba and accuracy refuse (issue 8, item 6; issues 26 and 25: every entry point), on every backend."""
+"""What inference refuses (issue 8, item 6), and every entry point's input check (issues 26, 25)."""
 
 from __future__ import annotations
 
 import re
 import sys
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -396,10 +397,10 @@ def _every_entry_point(backend: Case, net: xpnn.Network, t: np.ndarray) -> dict:
 FUNCTIONS = (xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.step_function, xpnn.identity_function)
 
 
-def _not_real_inputs(backend: Case, x: np.ndarray) -> list[tuple[object, str]]:
+def _not_real_inputs(backend: Case, x: np.ndarray) -> list[tuple[Any, str]]:
     """Inputs that are not real numbers, each with the advice its TypeError must give."""
     scaled = x / 255.0
-    bad: list[tuple[object, str]] = [
+    bad: list[tuple[Any, str]] = [
         (scaled.astype(str), "parse it first"),  # text: NumPy's astype(float) would parse it silently
         (scaled.astype(object), "make a numeric array first"),  # objects: NaN out of the book's loop
         (np.array([[0.5, None, 0.5, 0.5, 0.5, 0.5]]), "make a numeric array first"),
@@ -414,7 +415,7 @@ def test_every_entry_point_refuses_what_is_not_real_numbers(backend: Case, probl
     net, x, t = problem
     placed = xpnn.to_backend(net, backend.name, backend.device)
     for bad, advice in _not_real_inputs(backend, x):
-        dtype = re.escape(str(bad.dtype))  # type: ignore[attr-defined]
+        dtype = re.escape(str(bad.dtype))
         message = (
             rf"^(input|x) must be real numbers \(bool, integer or floating\); got dtype {dtype}: .*{advice}"
         )
@@ -441,11 +442,10 @@ def test_load_mnists_pairs_in_place_of_images_are_named(backend: Case, problem) 
             call(train_pair)
             pytest.fail(f"{name} took a pair")
     whole = "is load_mnist\\(\\)'s whole result, two \\(images, labels\\) pairs"
-    for call in (xpnn.predict, xpnn.forward, xpnn.sigmoid):
+    for name, call in _every_entry_point(backend, placed, test_pair).items():  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=f"{whole}.*{re.escape(LOAD_MNIST_HINT)}$"):
-            call(placed, (train_pair, test_pair)) if call is not xpnn.sigmoid else call(
-                (train_pair, test_pair)
-            )
+            call((train_pair, test_pair))
+            pytest.fail(f"{name} took load_mnist()'s result")
 
 
 def test_images_that_are_not_flat_rows_say_how_to_flatten(backend: Case) -> None:
