@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import reference
@@ -110,8 +112,26 @@ def test_a_layer_that_does_not_chain_is_named(backend: Case) -> None:
 
 @pytest.mark.parametrize("function", [xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.step_function])
 def test_complex_input_is_a_type_error_naming_the_dtype(function) -> None:
-    with pytest.raises(TypeError, match="^xpnn functions take real input; got dtype complex128$"):
+    with pytest.raises(TypeError, match=r"^input must be real numbers .*; got dtype complex128: .*x\.real"):
         function(np.ones(3, dtype=np.complex128))
+
+
+@pytest.mark.parametrize(
+    "function", [xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.step_function, xpnn.identity_function]
+)
+def test_text_objects_and_complex_are_refused_not_converted(backend: Case, function) -> None:
+    """Issue 26.2: NumPy's astype(float) would parse "0.5" and drop imaginary parts; xpnn refuses both."""
+    bad = [(np.array(["0.5", "1"]), "parse it first"), (np.array([0.5, None]), "make a numeric array first")]
+    if "complex64" in backend.xp.__array_namespace_info__().dtypes(device=backend.device):
+        bad.append((backend.asarray([0.5, 1.0], dtype=np.complex64), r"pass x\.real"))
+    for x, advice in bad:
+        with pytest.raises(
+            TypeError,
+            match=rf"^input must be real numbers .*; got dtype {re.escape(str(x.dtype))}: .*{advice}",
+        ):
+            function(x)
+    with pytest.raises(TypeError, match="got dtype <U3"):
+        xpnn.cross_entropy_error(np.array(["0.5", "0.5"]), np.array([0, 1]))
 
 
 def test_affine_matches_reference(backend: Case) -> None:

@@ -61,9 +61,9 @@ def test_accuracy_with_integer_and_one_hot_labels(backend: Case, problem) -> Non
 def test_label_count_must_match(problem) -> None:
     net, x, t = problem
     with pytest.raises(ValueError, match=r"53 inputs but labels of shape \(52,\)"):
-        xpnn.accuracy(net, x, t[:-1])
+        xpnn.accuracy(net, x, t[:-1], normalize=True)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        xpnn.predict(net, x, batch_size=0)
+        xpnn.predict(net, x, batch_size=0, normalize=True)
 
 
 def test_books_accuracy_per_image_and_batched(backend: Case, real_data_dir: Path) -> None:
@@ -109,12 +109,13 @@ def test_streaming_uploads_one_batch_at_a_time(
 def test_default_batches_equal_one_batch(problem) -> None:
     net, x, _ = problem
     big = np.tile(x, (30, 1))  # more rows than NumPy's default batch
-    np.testing.assert_array_equal(xpnn.predict(net, big), xpnn.predict(net, big, batch_size=len(big)))
+    one_batch = xpnn.predict(net, big, batch_size=len(big), normalize=True)
+    np.testing.assert_array_equal(xpnn.predict(net, big, normalize=True), one_batch)
 
 
 def test_progress_bar(problem, capsys: pytest.CaptureFixture[str]) -> None:
     net, x, _ = problem
-    xpnn.predict(net, x, batch_size=10, progress=True)
+    xpnn.predict(net, x, batch_size=10, progress=True, normalize=True)
     assert "6/6" in capsys.readouterr().err
 
 
@@ -156,7 +157,19 @@ def test_activation_and_placement_of_every_call(backend: Case) -> None:
 
 def test_no_progress_bar_unless_asked(problem, capsys: pytest.CaptureFixture[str]) -> None:
     net, x, t = problem
-    xpnn.predict(net, x, batch_size=10)
-    xpnn.predict_proba(net, x, batch_size=10)
-    xpnn.accuracy(net, x, t, batch_size=10)
+    xpnn.predict(net, x, batch_size=10, normalize=True)
+    xpnn.predict_proba(net, x, batch_size=10, normalize=True)
+    xpnn.accuracy(net, x, t, batch_size=10, normalize=True)
     assert capsys.readouterr().err == ""
+
+
+def test_raw_mnist_bytes_warn_and_normalize_false_is_heard(real_data_dir: Path) -> None:
+    """Issue 25.3: the sample network on raw bytes scores lower, silently; now it warns, once."""
+    x, t = xpnn.load_mnist(split="test", normalize=False, data_dir=real_data_dir, download=False)
+    net = xpnn.load_sample_network(real_data_dir, download=False)
+    x, t = x[:2000], t[:2000]
+    with pytest.warns(xpnn.UnscaledInputWarning, match=r"normalize=True") as caught:
+        raw = xpnn.accuracy(net, x, t)
+    assert len(caught) == 1
+    assert xpnn.accuracy(net, x, t, normalize=False) == raw  # said, and silent
+    assert xpnn.accuracy(net, x, t, normalize=True) > raw

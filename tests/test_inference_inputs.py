@@ -1,10 +1,11 @@
-"""What predict, predict_proba and accuracy refuse (issue 8, item 6), and the empty batch, on every backend."""
+"""What inference refuses (issue 8, item 6), and every entry point's input check (issues 26, 25)."""
 
 from __future__ import annotations
 
 import re
 import sys
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,20 +251,21 @@ def test_one_input_and_its_label_in_every_form(backend: Case) -> None:
 def test_input_errors_in_full(problem) -> None:
     net, x, t = problem
     assert _message(lambda: xpnn.predict(net, x.astype(np.complex64))) == (
-        "input must be real numbers (integer or floating); got dtype complex64"
+        "input must be real numbers (bool, integer or floating); got dtype complex64: xpnn does not drop"
+        " the imaginary part for you: pass x.real (or abs(x)) if that is what you mean"
     )
     assert _message(lambda: xpnn.predict(net, (x / 255.0).astype(np.float32), normalize=True)) == (
         "normalize=True divides integer images (uint8, 0..255) by 255, but the input is already float32:"
         " leave normalize out for floating input"
     )
-    assert _message(lambda: xpnn.predict(net, x[None, ...])) == (
+    assert _message(lambda: xpnn.predict(net, x[None, ...], normalize=True)) == (
         "input must be one image (n_in,) or a batch (N, n_in); got shape (1, 9, 6)"
     )
-    assert _message(lambda: xpnn.accuracy(net, x[:0], t[:0])) == (
+    assert _message(lambda: xpnn.accuracy(net, x[:0], t[:0], normalize=True)) == (
         "accuracy of no inputs is undefined: give at least one input and its label"
     )
     for bad in (0, -1, 2.0, True, np.True_, "4"):
-        assert _message(lambda bad=bad: xpnn.predict(net, x, batch_size=bad)) == (
+        assert _message(lambda bad=bad: xpnn.predict(net, x, batch_size=bad, normalize=True)) == (
             f"batch_size must be a positive integer or None (the default); got {bad!r}"
         )
 
@@ -274,7 +276,8 @@ def test_complex_backend_input_in_full(backend: Case, problem) -> None:
         pytest.skip(f"{backend.name} has no complex64")
     bad = backend.xp.asarray(x.astype(np.complex64), device=backend.device)
     assert _message(lambda: xpnn.predict(net, bad, backend=backend.name, device=backend.device)) == (
-        f"input must be real numbers (integer or floating); got dtype {bad.dtype}"
+        f"input must be real numbers (bool, integer or floating); got dtype {bad.dtype}: xpnn does not"
+        " drop the imaginary part for you: pass x.real (or abs(x)) if that is what you mean"
     )
 
 
@@ -363,7 +366,212 @@ def test_progress_bar_counts_batches(problem, capsys: pytest.CaptureFixture[str]
 def test_progress_without_tqdm(problem, monkeypatch: pytest.MonkeyPatch) -> None:
     net, x, _ = problem
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
-    assert _message(lambda: xpnn.predict(net, x, progress=True)) == (
+    assert _message(lambda: xpnn.predict(net, x, progress=True, normalize=True)) == (
         "progress=True needs tqdm: pip install tqdm (or pip install 'xpnn[progress]')"
     )
-    xpnn.predict(net, x)  # without progress, tqdm is not needed
+    xpnn.predict(net, x, normalize=True)  # without progress, tqdm is not needed
+
+
+# --- Issue 26.2: one check of real numbers at every entry point -----------------------------------
+
+
+def _every_entry_point(backend: Case, net: xpnn.Network, t: np.ndarray) -> dict:
+    """Each public call that takes input ``x``, as ``name: call(x)``, on ``net``'s backend."""
+    calls = {
+        "forward": lambda x: xpnn.forward(net, x),
+        "predict": lambda x: xpnn.predict(net, x),
+        "predict_proba": lambda x: xpnn.predict_proba(net, x),
+        "accuracy": lambda x: xpnn.accuracy(net, x, t),
+        **{f.__name__: f for f in FUNCTIONS},
+    }
+    if backend.name != "dask":  # training refuses Dask arrays before it looks at them
+        calls.update(
+            train=lambda x: xpnn.train(net, x, t, iters=1, batch_size=3),
+            loss=lambda x: xpnn.loss(net, x, t),
+            gradient=lambda x: xpnn.gradient(net, x, t),
+            numerical_gradient=lambda x: xpnn.numerical_gradient(net, x, t),
+        )
+    return calls
+
+
+FUNCTIONS = (xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.step_function, xpnn.identity_function)
+
+
+def _not_real_inputs(backend: Case, x: np.ndarray) -> list[tuple[Any, str]]:
+    """Inputs that are not real numbers, each with the advice its TypeError must give."""
+    scaled = x / 255.0
+    bad: list[tuple[Any, str]] = [
+        (scaled.astype(str), "parse it first"),  # text: NumPy's astype(float) would parse it silently
+        (scaled.astype(object), "make a numeric array first"),  # objects: NaN out of the book's loop
+        (np.array([[0.5, None, 0.5, 0.5, 0.5, 0.5]]), "make a numeric array first"),
+    ]
+    if "complex64" in backend.xp.__array_namespace_info__().dtypes(device=backend.device):
+        complex_x = backend.xp.asarray(scaled.astype(np.complex64), device=backend.device)
+        bad.append((complex_x, r"pass x\.real \(or abs\(x\)\)"))  # not the imaginary part dropped
+    return bad
+
+
+def test_every_entry_point_refuses_what_is_not_real_numbers(backend: Case, problem) -> None:
+    net, x, t = problem
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    for bad, advice in _not_real_inputs(backend, x):
+        dtype = re.escape(str(bad.dtype))
+        message = (
+            rf"^(input|x) must be real numbers \(bool, integer or floating\); got dtype {dtype}: .*{advice}"
+        )
+        for name, call in _every_entry_point(backend, placed, t[: bad.shape[0]]).items():
+            with pytest.raises(TypeError, match=message):
+                call(bad)
+                pytest.fail(f"{name} took input of dtype {dtype}")
+
+
+# --- Issue 26.3: the book reader's slips, named ------------------------------------------------------
+
+LOAD_MNIST_HINT = "load_mnist returns two pairs: (x_train, t_train), (x_test, t_test) = xpnn.load_mnist()"
+
+
+def test_load_mnists_pairs_in_place_of_images_are_named(backend: Case, problem) -> None:
+    """``x, t = xpnn.load_mnist()`` gives two (images, labels) pairs, not images and labels."""
+    net, x, t = problem
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    train_pair = (backend.asarray(x), backend.asarray(t))
+    test_pair = [backend.asarray(x[:4]), backend.asarray(t[:4])]  # a list, as a user may build one
+    pair = re.escape(f"is a pair (images of shape {x.shape}, labels of shape {t.shape}), not an array")
+    for name, call in _every_entry_point(backend, placed, test_pair).items():  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"{pair}.*: {re.escape(LOAD_MNIST_HINT)}$"):
+            call(train_pair)
+            pytest.fail(f"{name} took a pair")
+    whole = "is load_mnist\\(\\)'s whole result, two \\(images, labels\\) pairs"
+    for name, call in _every_entry_point(backend, placed, test_pair).items():  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"{whole}.*{re.escape(LOAD_MNIST_HINT)}$"):
+            call((train_pair, test_pair))
+            pytest.fail(f"{name} took load_mnist()'s result")
+
+
+def test_images_that_are_not_flat_rows_say_how_to_flatten(backend: Case) -> None:
+    """``(N, 28, 28)`` or ``(N, 1, 28, 28)`` images, ``load_mnist(flatten=False)``, meet an MLP."""
+    net = xpnn.to_backend(
+        reference.random_network((784, 3, 2), np.float32, seed=3), backend.name, backend.device
+    )
+    images = np.random.default_rng(4).random((4, 28, 28)).astype(np.float32)
+    flatten = r"flatten the images with x\.reshape\(len\(x\), -1\), or load them flat with xpnn\.load_mnist\(flatten=True\)$"
+    t = np.zeros(4, dtype=np.int64)
+    for shape in ((4, 28, 28), (4, 1, 28, 28)):
+        x = backend.asarray(images.reshape(shape))
+        calls = {
+            "forward": lambda x: xpnn.forward(net, x),
+            "predict": lambda x: xpnn.predict(net, x),
+            "predict_proba": lambda x: xpnn.predict_proba(net, x),
+            "accuracy": lambda x: xpnn.accuracy(net, x, t),
+            "train": lambda x: xpnn.train(net, x, t, iters=1),
+        }
+        if backend.name != "dask":
+            calls["loss"] = lambda x: xpnn.loss(net, x, t)
+        for name, call in calls.items():
+            with pytest.raises(ValueError, match=re.escape(str(shape)) + r".*\(N, 784\); " + flatten):
+                call(x)
+                pytest.fail(f"{name} took shape {shape}")
+    one = backend.asarray(images[0])
+    for call in (xpnn.forward, xpnn.predict, xpnn.predict_proba):
+        with pytest.raises(
+            ValueError, match=r"flatten this one image with x\.reshape\(-1\) \(shape \(784,\)\)$"
+        ):
+            call(net, one)
+
+
+# --- Issue 25.3: raw pixels without normalize warn, once per call, unless normalize=False is said ----
+
+
+def _pixel_warnings(call) -> list[warnings.WarningMessage]:
+    """The warnings about raw pixels that ``call()`` gives (any other warning stays an error)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")
+        warnings.filterwarnings("always", category=UserWarning, message=".*normalize=True")
+        call()
+    return caught
+
+
+def test_raw_pixels_warn_once_per_call_unless_normalize_is_said(backend: Case, problem) -> None:
+    net, x, t = problem
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    raw = {"uint8": backend.asarray(x), "uint8 on the host": x, "a list": x.tolist()}
+    if backend.name != "dask":  # Dask arrays are not computed to look at them: floats are not seen
+        raw["floats in [0, 255]"] = backend.asarray(x.astype(np.float32))
+    calls = {
+        "predict": lambda x, **kw: xpnn.predict(placed, x, **kw),
+        "predict_proba": lambda x, **kw: xpnn.predict_proba(placed, x, **kw),
+        "accuracy": lambda x, **kw: xpnn.accuracy(placed, x, t, **kw),
+    }
+    for what, inp in raw.items():
+        for name, call in calls.items():
+            caught = _pixel_warnings(
+                lambda call=call, inp=inp: call(inp, batch_size=2)
+            )  # 5 batches, one warning
+            assert len(caught) == 1, f"{name} on {what}: {len(caught)} warnings"
+            assert caught[0].category.__name__ == "UnscaledInputWarning"
+            assert caught[0].filename == __file__, "the warning names the caller's line"
+            assert "pixels in [0, 1]" in str(caught[0].message)
+            call(inp, normalize=False)  # "I know": silent (warnings are errors here)
+    assert xpnn.UnscaledInputWarning.__mro__[1] is UserWarning
+    quiet = {
+        "pixels in [0, 1]": backend.asarray(x / 255.0, dtype=np.float32),
+        "standardized": backend.asarray((x - 127.5) / 64.0, dtype=np.float32),  # above 1, and below 0
+        "booleans": backend.asarray(x > 127),
+        "no rows": backend.asarray(x[:0]),
+    }
+    for name, call in calls.items():
+        for inp in quiet.values():
+            if name != "accuracy" or inp.shape[0]:
+                call(inp)
+        call(backend.asarray(x), normalize=True)
+
+
+def test_the_raw_pixel_warning_in_full(problem) -> None:
+    net, _, _ = problem
+    x = np.array([[0, 255, 1, 2, 3, 4]], dtype=np.uint8)
+    with pytest.warns(xpnn.UnscaledInputWarning) as caught:
+        xpnn.predict(net, x)
+    assert str(caught[0].message) == (
+        "input of dtype uint8 holds values up to 255, but the network takes pixels in [0, 1], as"
+        " load_mnist(normalize=True) gives them; raw pixels cost accuracy without an error. Pass"
+        " normalize=True to divide integer images by 255 on the device (floats: divide them"
+        " yourself), or normalize=False to say the network takes these values as they are."
+    )
+    with pytest.warns(
+        xpnn.UnscaledInputWarning, match=r"^input of dtype float64 holds values up to 255 and none below 0, "
+    ):
+        xpnn.predict(net, x.astype(np.float64))
+
+
+def test_dask_input_warns_on_its_dtype_without_computing(problem) -> None:
+    da = pytest.importorskip("dask.array", reason="needs dask")
+    net, x, _ = problem
+
+    def never(block: np.ndarray) -> np.ndarray:
+        raise AssertionError("the input's graph was computed")
+
+    for dtype, warns in ((np.uint8, True), (np.float32, False)):
+        lazy = da.from_array(x.astype(dtype), chunks=(3, -1)).map_blocks(
+            never, dtype=dtype, meta=np.empty((0, 0), dtype=dtype)
+        )
+        caught = _pixel_warnings(lambda lazy=lazy: xpnn.predict(net, lazy))
+        assert len(caught) == int(warns)
+        if warns:
+            assert "is a Dask array of uint8" in str(caught[0].message)
+
+
+@pytest.mark.skip_backends("dask", reason="xpnn does not train on Dask arrays")
+def test_training_on_raw_pixels_warns_once(backend: Case, problem) -> None:
+    net, x, t = problem
+    raw = backend.asarray(x)
+    kw = {"epochs": 3, "batch_size": 3, "x_test": raw, "t_test": t}  # 9 iterations, 6 accuracies
+    caught = _pixel_warnings(lambda: xpnn.train(net, raw, t, **kw))
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert "train has no normalize: divide by 255 first (x / 255)" in str(caught[0].message)
+    scaled = backend.asarray(x / 255.0, dtype=np.float32)
+    test_only = _pixel_warnings(lambda: xpnn.train(net, scaled, t, **kw))  # x scaled, x_test raw
+    assert len(test_only) == 1 and str(test_only[0].message).startswith("x_test of dtype ")
+    xpnn.train(net, scaled, t, epochs=1)  # silent
+    with warnings.catch_warnings():  # the documented way to train on raw values on purpose
+        warnings.simplefilter("ignore", xpnn.UnscaledInputWarning)
+        xpnn.train(net, raw, t, epochs=1)

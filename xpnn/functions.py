@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests' np)
 
 from ._compat import array_namespace, device, is_array_api_obj
+from ._inputs import as_input, check_real
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -38,11 +39,10 @@ Activation = Callable[[Array, Any], Array]
 
 
 def _floating(x: Array, xp: Any) -> Array:
-    """``x`` cast to a floating dtype by the module's dtype rule."""
+    """``x`` cast to a floating dtype by the module's dtype rule; not real numbers: ``TypeError``."""
+    check_real(x)
     if xp.isdtype(x.dtype, "real floating"):
         return x
-    if xp.isdtype(x.dtype, "complex floating"):
-        raise TypeError(f"xpnn functions take real input; got dtype {x.dtype}")
     dev = device(x)
     default = xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
     return xp.astype(x, default)
@@ -50,8 +50,7 @@ def _floating(x: Array, xp: Any) -> Array:
 
 def _prepare(x: Array, xp: Any) -> tuple[Array, Any]:
     if xp is None:
-        if not is_array_api_obj(x):
-            x = np.asarray(x)
+        x = as_input(x)  # lists and scalars become NumPy; load_mnist()'s pairs are named
         xp = array_namespace(x)
     return _floating(x, xp), xp
 

@@ -21,9 +21,10 @@ import numpy as np
 
 from ._backends import asarray, to_numpy
 from ._compat import array_namespace, is_dask_array
+from ._inputs import as_input, image_shape_hint, warn_if_unscaled
 from .network import Runnable, place
 
-__all__ = ["accuracy", "predict", "predict_proba"]
+__all__ = ["accuracy", "check_training_input", "predict", "predict_proba"]
 
 Array = Any
 
@@ -40,35 +41,72 @@ def _batch_rows(batch_size: Any) -> int | None:
     return rows
 
 
-def _as_input(x: Any, normalize: bool) -> Any:
-    """``x`` as an array (lists become NumPy), of a rank and dtype that inference takes."""
-    if not hasattr(x, "shape"):
-        x = np.asarray(x)
-    dtype = x.dtype
-    if isinstance(x, np.ndarray):
-        if dtype.kind not in "biuf":
-            raise TypeError(f"input must be real numbers (integer or floating); got dtype {dtype}")
-        floating = dtype.kind == "f"
-    else:
-        xp = array_namespace(x)
-        if not xp.isdtype(dtype, ("bool", "integral", "real floating")):
-            raise TypeError(f"input must be real numbers (integer or floating); got dtype {dtype}")
-        floating = xp.isdtype(dtype, "real floating")
-    if normalize and floating:
+def _as_input(x: Any, normalize: bool | None) -> Any:
+    """``x`` as an array of real numbers (lists become NumPy); ``normalize=True`` only for integers."""
+    x = as_input(x)
+    if normalize and array_namespace(x).isdtype(x.dtype, "real floating"):
         raise ValueError(
             f"normalize=True divides integer images (uint8, 0..255) by 255, but the input is already"
-            f" {dtype}: leave normalize out for floating input"
+            f" {x.dtype}: leave normalize out for floating input"
         )
-    if len(x.shape) not in (1, 2):
-        raise ValueError(f"input must be one image (n_in,) or a batch (N, n_in); got shape {tuple(x.shape)}")
     return x
 
 
-def _setup(net: Any, x: Any, batch_size: Any, backend: str | None, device: Any, normalize: bool) -> Any:
-    """The batch size, ``x`` checked, and the network of a call."""
+def _check_rank(x: Any, n_in: int) -> None:
+    if len(x.shape) not in (1, 2):
+        raise ValueError(
+            f"input must be one image (n_in,) or a batch (N, n_in); got shape {tuple(x.shape)}"
+            + image_shape_hint(tuple(x.shape), n_in)
+        )
+
+
+#: What to do about raw pixels in predict, predict_proba and accuracy (see ``warn_if_unscaled``).
+_NORMALIZE_ADVICE = (
+    "Pass normalize=True to divide integer images by 255 on the device (floats: divide them"
+    " yourself), or normalize=False to say the network takes these values as they are."
+)
+
+
+def _setup(
+    net: Any, x: Any, batch_size: Any, backend: str | None, device: Any, normalize: bool | None
+) -> tuple[int | None, Any, Runnable, bool]:
+    """The batch size, ``x`` checked, the network of a call, and ``normalize`` as a bool.
+
+    ``normalize=None`` (the default) means "not said": raw pixels then warn, once per call.
+    """
     rows = _batch_rows(batch_size)
     x = _as_input(x, normalize)
-    return rows, x, place(net, x, backend=backend, device=device)
+    network = place(net, x, backend=backend, device=device)
+    _check_rank(x, network.n_in)
+    if normalize is None:
+        warn_if_unscaled(x, _NORMALIZE_ADVICE, stacklevel=3)  # the caller of predict, accuracy
+    return rows, x, network, bool(normalize)
+
+
+def check_training_input(net: Any, x: Any, x_test: Any = None) -> Any:
+    """``x`` as ``train`` takes it (lists become NumPy), after the checks ``predict`` makes.
+
+    Refuses what is not real numbers (``TypeError``), ``load_mnist()``'s pairs, and images
+    that are not flat rows (``ValueError`` saying how to flatten them); then warns once
+    (:class:`UnscaledInputWarning`) if ``x`` or ``x_test`` looks like raw pixels.
+    """
+    x = as_input(x, "x")
+    test: Any = None if x_test is None else as_input(x_test, "x_test")
+    W1: Any = net["W1"] if isinstance(net, Mapping) and "W1" in net else None  # a Network's too
+    W1_shape = tuple(getattr(W1, "shape", ()))
+    for name, a in (("x", x), ("x_test", test)):
+        hint = "" if a is None or len(W1_shape) != 2 else image_shape_hint(tuple(a.shape), int(W1_shape[0]))
+        if hint and len(a.shape) != 2:
+            raise ValueError(f"{name} of shape {tuple(a.shape)} does not fit W1 of shape {W1_shape}{hint}")
+    if is_dask_array(x) or len(x.shape) != 2:
+        return x  # train refuses Dask arrays and other ranks, and saying so comes first
+    advice = (
+        "train has no normalize: divide by 255 first (x / 255), or load with load_mnist(normalize=True);"
+        " to train on these values on purpose, warnings.simplefilter('ignore', xpnn.UnscaledInputWarning)"
+    )
+    if not warn_if_unscaled(x, advice, what="x", stacklevel=3) and test is not None:
+        warn_if_unscaled(test, advice, what="x_test", stacklevel=3)
+    return x
 
 
 def _slices(n: int, batch_size: int, progress: bool) -> Iterator[slice]:
@@ -173,7 +211,7 @@ def predict(
     backend: str | None = None,
     device: Any = None,
     activation: str | None = None,
-    normalize: bool = False,
+    normalize: bool | None = None,
     progress: bool = False,
 ) -> Array:
     """Class indices: the argmax of the network's output, per input, in batches of ``batch_size``.
@@ -187,7 +225,13 @@ def predict(
     elsewhere. ``activation=None`` means the network's own (``to_backend(..., activation=)``),
     else the book's sigmoid.
     ``normalize=True`` divides ``uint8`` input by 255 on the device, after the upload (a quarter
-    of the bytes of float32). ``progress=True`` shows a tqdm progress bar over the batches.
+    of the bytes of float32); ``normalize=False`` takes the values as they are. Left out, raw
+    pixels (integers above 1, or floats above 1 and none below 0: one ``max`` where ``x``
+    lives; on Dask, an integer dtype) give one :class:`xpnn.UnscaledInputWarning` per call,
+    since networks take pixels in ``[0, 1]``. ``progress=True`` shows a tqdm progress bar over the batches.
+
+    Input must be real numbers (bool, integer, floating): anything else is a ``TypeError``, and
+    so is ``load_mnist()``'s ``(images, labels)`` pair in place of ``x``.
 
     A ``ValueError`` names the first input row whose output is NaN or infinite (on Dask: the
     first in the chunk that found one, when the result is computed).
@@ -196,7 +240,7 @@ def predict(
     >>> predict(xpnn.init_network(), np.array([[1.0, 0.5], [-1.0, 0.0]]))
     array([1, 1])
     """
-    rows, x, network = _setup(net, x, batch_size, backend, device, normalize)
+    rows, x, network, normalize = _setup(net, x, batch_size, backend, device, normalize)
     xp = network.xp
     parts = [_argmax(xp, y) for y in _outputs(network, x, rows, activation, "identity", normalize, progress)]
     return _gather(xp, parts)
@@ -216,7 +260,7 @@ def predict_proba(
     backend: str | None = None,
     device: Any = None,
     activation: str | None = None,
-    normalize: bool = False,
+    normalize: bool | None = None,
     progress: bool = False,
 ) -> Array:
     """Class probabilities: the softmax of the network's output, shape ``(N, n_classes)``.
@@ -227,7 +271,7 @@ def predict_proba(
     >>> predict_proba(xpnn.init_network(), np.array([[1.0, 0.5]]))
     array([[0.40625907, 0.59374093]])
     """
-    rows, x, network = _setup(net, x, batch_size, backend, device, normalize)
+    rows, x, network, normalize = _setup(net, x, batch_size, backend, device, normalize)
     parts = list(_outputs(network, x, rows, activation, "softmax", normalize, progress))
     return _gather(network.xp, parts)
 
@@ -241,7 +285,7 @@ def accuracy(
     backend: str | None = None,
     device: Any = None,
     activation: str | None = None,
-    normalize: bool = False,
+    normalize: bool | None = None,
     progress: bool = False,
 ) -> float:
     """The fraction of inputs whose predicted class is the label, as a Python float.
@@ -257,7 +301,7 @@ def accuracy(
     >>> accuracy(xpnn.init_network(), np.array([[1.0, 0.5], [-1.0, 0.0]]), np.array([1, 0]))
     0.5
     """
-    rows, x, network = _setup(net, _known_rows(x), batch_size, backend, device, normalize)
+    rows, x, network, normalize = _setup(net, _known_rows(x), batch_size, backend, device, normalize)
     if len(x.shape) == 1:  # one input: a batch of one, with its label or one-hot row
         x = array_namespace(x).reshape(x, (1, -1))
         t = to_numpy(t)

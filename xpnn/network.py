@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ._backends import Backend, backend_of, device_of, get_backend, to_numpy
+from ._inputs import as_input, image_shape_hint
 from .functions import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_FUNCTIONS,
@@ -236,14 +237,13 @@ class Network(Mapping[str, Array]):
         Integer input (MNIST ``uint8``) is uploaded as it is and cast on the device; ``normalize``
         then divides by 255 there, as ``load_mnist(normalize=True)`` does.
         """
-        shape = getattr(x, "shape", None)
-        if shape is None:
-            x = np.asarray(x)
-            shape = x.shape
+        x = as_input(x)  # real numbers only (TypeError naming the dtype); lists become NumPy
+        shape = tuple(x.shape)
         if not shape or shape[-1] != self.n_in:
             raise ValueError(
-                f"input of shape {tuple(shape)} does not fit W1 of shape"
+                f"input of shape {shape} does not fit W1 of shape"
                 f" {tuple(self._layers[0][0].shape)}: the last axis must be {self.n_in}"
+                + image_shape_hint(shape, self.n_in)
             )
         x = self._backend.asarray(x, self.device)
         if x.dtype != self.dtype:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import asarray, backend_of, get_backend, to_numpy
-from .inference import accuracy
+from .inference import accuracy, check_training_input
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
 from .network import Network, place
 from .optimizers import Optimizer, get_optimizer
@@ -339,7 +339,7 @@ def train(
     >>> history["train_acc"][-1]
     1.0
     """
-    x = x if hasattr(x, "shape") else np.asarray(x)
+    x = check_training_input(net, x, x_test)  # real numbers in flat rows; raw pixels warn once
     _check_not_dask(x, backend)
     _check_not_dask(x_test, None)
     if (x_test is None) != (t_test is None):
@@ -415,9 +415,11 @@ def train(
             history["epoch"].append(epoch)
             history["iteration"].append(iteration)
             history["loss"].append(float(to_numpy(total)) / count)
-            history["train_acc"].append(accuracy(trained, X, T, activation=activation))
+            history["train_acc"].append(accuracy(trained, X, T, activation=activation, normalize=False))
             if x_test is not None:
-                history["test_acc"].append(accuracy(trained, x_test, t_test, activation=activation))
+                history["test_acc"].append(
+                    accuracy(trained, x_test, t_test, activation=activation, normalize=False)
+                )
             if on_epoch is not None:
                 on_epoch({key: values[-1] for key, values in history.items()})
     finally:

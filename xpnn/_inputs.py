@@ -1,0 +1,152 @@
+"""The one input check of every entry point: real numbers only, book readers' slips named.
+
+``forward``, ``predict``, ``predict_proba``, ``accuracy``, ``train``, ``loss``, ``gradient`` and
+the activation functions all take their input through :func:`as_input` (dtype and the
+``load_mnist`` pair), and the networks' width check names :func:`image_shape_hint`.
+:func:`warn_if_unscaled` is the cheap look for raw pixels (0..255) that inference and training
+make once per call. Nothing here imports a backend library.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ._compat import array_namespace, is_array_api_obj, is_dask_array
+
+__all__ = ["UnscaledInputWarning", "as_input", "check_real", "image_shape_hint", "warn_if_unscaled"]
+
+Array = Any
+
+#: What to do about an input dtype that is not real numbers, by NumPy dtype kind.
+_ADVICE = {
+    "c": "xpnn does not drop the imaginary part for you: pass x.real (or abs(x)) if that is what you mean",
+    "U": "text, not numbers: parse it first, e.g. np.asarray(x, dtype=np.float32)",
+    "S": "bytes, not numbers: parse them first, e.g. np.asarray(x, dtype=np.float32)",
+    "O": (
+        "Python objects (None values, or rows of different lengths?): make a numeric array first,"
+        " e.g. np.asarray(x, dtype=np.float32)"
+    ),
+}
+
+
+class UnscaledInputWarning(UserWarning):
+    """Raw pixels (integers, or values above 1) met a network that takes them in ``[0, 1]``.
+
+    ``predict``, ``predict_proba`` and ``accuracy`` stay silent with ``normalize=False`` given
+    explicitly; ``train`` (which has no ``normalize``) with
+    ``warnings.simplefilter("ignore", xpnn.UnscaledInputWarning)``.
+    """
+
+
+def _is_real(x: Array) -> bool:
+    dtype = x.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":  # NumPy, CuPy, Dask, JAX: no call needed
+        return True
+    try:  # torch and array-api-strict dtypes, JAX's bfloat16 (a NumPy dtype of kind "V")
+        return bool(array_namespace(x).isdtype(dtype, ("bool", "integral", "real floating")))
+    except (TypeError, ValueError):  # NumPy's isdtype on strings, objects, datetimes
+        return False
+
+
+def check_real(x: Array, what: str = "input") -> None:
+    """Raise ``TypeError`` naming ``x``'s dtype and what to do unless it is bool, integer or real floating."""
+    if _is_real(x):
+        return
+    dtype = x.dtype
+    kind = dtype.kind if isinstance(dtype, np.dtype) else ("c" if "complex" in str(dtype) else "")
+    advice = _ADVICE.get(kind, "convert it to numbers first, e.g. x.astype(np.float32)")
+    raise TypeError(f"{what} must be real numbers (bool, integer or floating); got dtype {dtype}: {advice}")
+
+
+def _load_mnist_slip(x: Any, what: str) -> str | None:
+    """Why ``x`` looks like ``load_mnist()``'s result, or a pair of it, given as input; else None."""
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        return None
+    if all(isinstance(p, (tuple, list)) and len(p) == 2 and all(hasattr(a, "shape") for a in p) for p in x):
+        return f"{what} is load_mnist()'s whole result, two (images, labels) pairs, not an array of inputs"
+    if not all(hasattr(a, "shape") for a in x):
+        return None
+    images, labels = (tuple(a.shape) for a in x)
+    if len(images) >= 2 and len(labels) in (1, 2) and images[:1] == labels[:1] and images != labels:
+        return (
+            f"{what} is a pair (images of shape {images}, labels of shape {labels}), not an array of inputs"
+        )
+    return None
+
+
+def as_input(x: Any, what: str = "input") -> Array:
+    """``x`` as an array of real numbers: arrays as they are, lists and scalars as NumPy arrays.
+
+    Raises ``TypeError`` for strings, objects and complex numbers (see :func:`check_real`) and
+    for ``load_mnist()``'s pairs given where an array of inputs belongs.
+    """
+    slip = _load_mnist_slip(x, what)
+    if slip is not None:
+        raise TypeError(
+            f"{slip}: load_mnist returns two pairs: (x_train, t_train), (x_test, t_test) = xpnn.load_mnist()"
+        )
+    if not is_array_api_obj(x):
+        try:
+            x = np.asarray(x)
+        except ValueError as e:  # NumPy's "inhomogeneous shape"
+            raise ValueError(
+                f"{what} is not an array of numbers: {e} Give an array (N, n_in), one row per input"
+            ) from e
+    check_real(x, what)
+    return x
+
+
+def image_shape_hint(shape: tuple[Any, ...], n_in: int) -> str:
+    """What to do when images of ``shape`` meet a network that takes flat rows of ``n_in``; else ``""``."""
+    shape = tuple(shape)
+    if len(shape) >= 3 and math.prod(shape[1:]) == n_in:
+        return (
+            f": the network takes flat rows (N, {n_in}); flatten the images with x.reshape(len(x), -1),"
+            " or load them flat with xpnn.load_mnist(flatten=True)"
+        )
+    if len(shape) >= 2 and math.prod(shape) == n_in:
+        return f": the network takes flat rows; flatten this one image with x.reshape(-1) (shape ({n_in},))"
+    return ""
+
+
+def warn_if_unscaled(x: Array, advice: str, *, what: str = "input", stacklevel: int = 2) -> bool:
+    """Warn (:class:`UnscaledInputWarning`) if ``x`` looks like raw pixels; True if it did.
+
+    Raw means integers above 1 (``uint8`` images, 0..255), or floats above 1 and none below 0
+    (standardized data, with negative values, is not pixels). The look is one reduction
+    (``max``) where ``x`` lives and one number to the host; only floats above 1 take a second
+    (``min``). A Dask array is not computed for it: there an integer dtype alone warns.
+    Booleans and empty arrays never warn.
+    ``advice`` says what to do, after the finding.
+    """
+    dtype = x.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return False
+    xp = array_namespace(x)
+    if xp.isdtype(dtype, "bool"):
+        return False
+    integral = xp.isdtype(dtype, "integral")
+    if any(n == 0 for n in x.shape):  # Dask's unknown sizes are NaN
+        return False
+    if is_dask_array(x):
+        if not integral:
+            return False
+        found = f"{what} is a Dask array of {dtype} (integers: raw pixels, 0..255?)"
+    else:
+        top = float(xp.max(x))
+        if not top > 1.0 or (not integral and float(xp.min(x)) < 0.0):  # min: only when max > 1
+            return False
+        found = f"{what} of dtype {dtype} holds values up to {top:g}" + (
+            "" if integral else " and none below 0"
+        )
+    warnings.warn(
+        f"{found}, but the network takes pixels in [0, 1], as load_mnist(normalize=True) gives them;"
+        f" raw pixels cost accuracy without an error. {advice}",
+        UnscaledInputWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return True
