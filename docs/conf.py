@@ -49,6 +49,7 @@ nb_execution_timeout = 120  # seconds per cell
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True  # a failing cell prints its traceback in the build log
 nb_merge_streams = True
+nb_output_stderr = "warn"  # a warning printed by a cell fails the build (-W), as warnings fail the tests
 
 # --- HTML: pydata-sphinx-theme -------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
