@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -96,3 +97,22 @@ def write_notebooks() -> None:
 write_notebooks()  # before html_extra_path is read
 NOTEBOOK_PAGES = sorted(str(p.relative_to(HERE).with_suffix("").as_posix()) for p in notebook_sources())
 html_context["notebook_pages"] = NOTEBOOK_PAGES
+
+
+def check_data(app: object, config: object) -> None:
+    """Fetch the data the tutorials read once, up front, or stop with what to do."""
+    from sphinx.errors import ConfigError
+
+    try:
+        xpnn.fetch_sample_weights()
+        xpnn.load_mnist()  # both splits: the ch. 4-5 tutorial trains
+    except (xpnn.DataNotFoundError, xpnn.DataError) as e:
+        raise ConfigError(
+            f"the tutorials read MNIST and the book's weights, which are not to be had here: {e}\n"
+            "Set XPNN_DATA_DIR to a directory with mnist/ and weights/sample_weight.pkl (nox -s docs"
+            " passes it through), or build where the downloads can reach their mirrors."
+        ) from e
+
+
+def setup(app: Any) -> None:
+    app.connect("config-inited", check_data)
