@@ -3,6 +3,7 @@
 nox                     # the default sessions: every CPU backend, and lint
 nox -s tests-numpy      # one backend
 nox -s tests-cupy       # on a GPU machine; add --no-venv to reuse an interpreter that has CuPy
+nox -s docs             # the documentation site, docs/_build/html (tutorials executed; warnings are errors)
 nox -s mutation         # mutation testing with mutmut (slow; not in the default run): mutation/REPORT.md
 """
 
@@ -80,6 +81,26 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(default=True)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into docs/_build/html, then check it (tests/test_docs.py).
+
+    Warnings are errors; every tutorial notebook is executed (``-E``: nothing is reused from an
+    earlier build). The tutorials read MNIST and the book's weights from ``XPNN_DATA_DIR``,
+    passed through when it is set (as in CI), else from the per-user data directory.
+    """
+    import os
+
+    _install(session, ["docs"])
+    python = sys.executable if _reuses_interpreter(session) else "python"
+    env = {name: os.environ[name] for name in ("XPNN_DATA_DIR", "XPNN_CACHE_DIR") if name in os.environ}
+    out = "docs/_build/html"
+    session.run(python, "-m", "sphinx", "-W", "--keep-going", "-E", "-b", "html", "docs", out, env=env)
+    # The site was just built: its checks must run, not skip.
+    env.update(XPNN_REQUIRE_DOCS="1", XPNN_TEST_BACKENDS="numpy")
+    session.run(python, "-m", "pytest", "tests/test_docs.py", *session.posargs, env=env)
 
 
 @nox.session(default=False)

@@ -34,7 +34,12 @@ import xpnn
 from xpnn._backend_names import BACKENDS
 
 ROOT = Path(__file__).parent.parent
-DOCUMENTS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md"]
+DOCUMENTS = [
+    ROOT / "README.md",
+    ROOT / "benchmarks" / "README.md",
+    ROOT / "docs" / "index.md",
+    ROOT / "docs" / "ko" / "quickstart.md",
+]
 GPU_MARK = "# GPU only"
 NEEDS_DATA = re.compile(r"\b(load_mnist|load_sample_network|fetch_sample_weights)\b")
 #: Optional libraries a block may import, and the backend whose test session has them.

@@ -1,4 +1,4 @@
-"""xpnn: the neural networks of *Deep Learning from Scratch*, chapter 3, on any Array API library.
+"""xpnn: the neural networks of *Deep Learning from Scratch*, on any Array API library.
 
 >>> import xpnn
 >>> xpnn.forward(xpnn.init_network(), [1.0, 0.5])
@@ -18,6 +18,7 @@ from .plotting import img_show, save_digit_grid, save_image
 from .training import gradient, loss, numerical_gradient, random_network, train
 from .weights import fetch_sample_weights, load_sample_network, load_weights, save_weights
 
+#: The package version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
 #: Public names whose modules are imported on first use (they import heavy libraries lazily anyway).
