@@ -299,3 +299,25 @@ def test_jax_padding_keeps_the_dtype(jax) -> None:
     y = xpnn.forward(fast, x)
     assert str(y.dtype) == "float16" and y.shape == (11, 3)
     np.testing.assert_allclose(xpnn.to_numpy(y), reference.forward(net, x), rtol=5e-3, atol=5e-3)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", "bool"])
+def test_a_non_floating_dtype_is_refused(target: str, dtype: str) -> None:
+    """Issue 24: compile(net, "jax", dtype="int32") truncated every weight (100/100 predictions changed)."""
+    with pytest.raises(ValueError) as e:
+        xpnn.compile(xpnn.init_network(), target, dtype=dtype)
+    assert str(e.value) == (
+        f"dtype must be a real floating dtype (float32, float64, float16); got {dtype}: weights are"
+        " floating, and an integer or bool dtype would truncate every weight"
+    )
+
+
+def test_dtype_chooses_the_compute_dtype(target: str) -> None:
+    net = reference.random_network((4, 5, 3), np.float64, seed=2)
+    fast = xpnn.compile(net, target, dtype="float32")
+    assert str(fast.dtype).endswith("float32")
+    x = np.random.default_rng(3).standard_normal((6, 4))
+    proba = xpnn.to_numpy(xpnn.predict_proba(fast, x))
+    assert proba.dtype == np.float32
+    expected = reference.forward(net, x, output=reference.softmax)
+    np.testing.assert_allclose(proba, expected, rtol=tolerance("float32", 64), atol=tolerance("float32", 64))

@@ -485,3 +485,103 @@ def test_rewrite_rules_fire_on_their_pattern_only(ort, name: str) -> None:
     np.testing.assert_allclose(
         run_model(ort, lean, data), run_model(ort, traced_model, data), rtol=rtol, atol=rtol
     )
+
+
+# --- issue 24: what cannot be exported is refused before anything is traced or written ----------
+
+
+def _refusal(call) -> str:
+    with pytest.raises(ValueError) as e:
+        call()
+    return str(e.value)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_unless_allowed(ort, tmp_path: Path, value: float) -> None:
+    """export_onnx wrote NaN weights into a model whose every output was NaN."""
+    net = {k: v.copy() for k, v in reference.random_network((3, 4, 2), np.float32, seed=3).items()}
+    net["W2"][2, 1] = value
+    net["b1"][0] = value
+    path = tmp_path / "bad.onnx"
+    assert _refusal(lambda: export_onnx(net, path)) == (
+        "weight b1 holds 1 non-finite value(s) (NaN or infinity; the first at index (0,)): every output"
+        " of the exported model would be NaN or meaningless. Fix the weights, or pass"
+        " allow_nonfinite=True to export them anyway"
+    )
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+    net["b1"][0] = 0.0
+    assert "weight W2 holds 1 non-finite value(s) (NaN or infinity; the first at index (2, 1))" in _refusal(
+        lambda: onnx_model(net)
+    )
+    model = export_onnx(net, path, allow_nonfinite=True, output="identity")  # the escape, as load_weights
+    y = run_model(ort, model, np.ones((2, 3), np.float32))
+    assert not np.isfinite(y[:, 1]).any()
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "bool", np.int64])
+def test_a_non_floating_dtype_is_refused(ort, tmp_path: Path, dtype) -> None:
+    message = (
+        f"dtype must be a real floating dtype (float32, float64, float16); got {np.dtype(dtype).name}:"
+        " weights are floating, and an integer or bool dtype would truncate every weight"
+    )
+    assert _refusal(lambda: export_onnx(xpnn.init_network(), tmp_path / "a.onnx", dtype=dtype)) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dtype_chooses_the_compute_dtype(ort) -> None:
+    net = reference.random_network((3, 4, 2), np.float64, seed=4)
+    model = onnx_model(net, output="identity", dtype="float16", input_dtype="float16")
+    assert _describe(model)["metadata"]["xpnn.dtype"] == "float16"
+    x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float16)
+    y = run_model(ort, model, x)
+    assert y.dtype == np.float16
+    expected = reference.forward(net, x.astype(np.float64))
+    np.testing.assert_allclose(y, expected, rtol=tolerance("float16", 64), atol=tolerance("float16", 64))
+
+
+def _declared(rows: int, cols: int, dtype: str) -> dict[str, np.ndarray]:
+    """A network whose W1 declares rows x cols weights and occupies one: a broadcast view."""
+    return {
+        "W1": np.broadcast_to(np.zeros((), dtype), (rows, cols)),
+        "b1": np.broadcast_to(np.zeros((), dtype), (cols,)),
+        "W2": np.broadcast_to(np.zeros((), dtype), (cols, 2)),
+        "b2": np.zeros(2, dtype),
+    }
+
+
+HALF = "export it with dtype='float16' (half the size), or "
+
+
+@pytest.mark.parametrize(
+    ("rows", "dtype", "compute", "hint"),
+    [
+        (32768, "float32", "float32", HALF),
+        (131072, "float16", "float16", ""),
+        (32768, "int8", "float64", HALF),
+    ],
+    ids=["float32", "float16", "int8-as-float64"],
+)
+def test_a_network_over_onnx_2gb_is_refused_from_its_declared_size(
+    ort, tmp_path: Path, rows: int, dtype: str, compute: str, hint: str
+) -> None:
+    """A 2 GB network took 10.5 GB and 51 s before an exception; now the declared sizes decide."""
+    import tracemalloc
+
+    net = _declared(rows, 16388, dtype)  # declared sizes; almost nothing is allocated
+    count = sum(v.size for v in net.values())
+    size = count * np.dtype(compute).itemsize
+    assert size > 2**31  # over protobuf's limit
+    tracemalloc.start()
+    try:
+        message = _refusal(lambda: export_onnx(net, tmp_path / "big.onnx"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert message == (
+        f"this network's {count:,} weights take {size:,} bytes in {compute}, more than the"
+        f" 2,147,483,647 bytes (2 GiB) an ONNX model can hold (protobuf's limit on one message):"
+        f" {hint}save it with xpnn.save_weights instead"
+    )
+    assert peak < 1 << 20, f"{peak:,} bytes allocated before refusing"
+    assert list(tmp_path.iterdir()) == []
+    assert "2 GiB" in _refusal(lambda: xpnn.compile(net, "onnxruntime"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType, SimpleNamespace
 
 import numpy as np
@@ -583,3 +584,57 @@ def test_init_network_is_the_books() -> None:
         "W1": (2, 3), "b1": (3,), "W2": (3, 2), "b2": (2,), "W3": (2, 2), "b3": (2,)
     }  # fmt: skip
     np.testing.assert_allclose(xpnn.forward(net, [1.0, 0.5]), [0.31682708, 0.69627909], rtol=1e-7)
+
+
+NOT_FLOATING = (
+    "dtype must be a real floating dtype (float32, float64, float16); got {}: weights are floating,"
+    " and an integer or bool dtype would truncate every weight"
+)
+
+
+@pytest.mark.parametrize("name", ["int32", "uint8", "int64", "bool"])
+def test_a_non_floating_dtype_is_refused_everywhere(backend: Case, name: str) -> None:
+    """Issue 24: to_backend(dtype="int32") truncated every weight; now one check refuses it."""
+    net = reference.random_network((4, 3, 2), np.float32)
+    native = getattr(backend.xp, name, None)
+    for dtype in (name, native, np.dtype(name)):
+        if dtype is None:
+            continue
+        for f in (
+            lambda dtype=dtype: xpnn.to_backend(net, backend.name, backend.device, dtype=dtype),
+            lambda dtype=dtype: network_module.place(
+                net, backend=backend.name, device=backend.device, dtype=dtype
+            ),
+            lambda dtype=dtype: network_module.place(xpnn.to_backend(net), dtype=dtype),
+        ):
+            assert _error(f) == NOT_FLOATING.format(name)
+    with pytest.raises(ValueError, match="^" + re.escape(NOT_FLOATING.format(name)) + "$"):
+        xpnn.random_network([4, 3], dtype=name)
+
+
+def test_a_foreign_floating_dtype_is_looked_up_by_name(backend: Case) -> None:
+    placed = xpnn.to_backend(xpnn.init_network(), backend.name, backend.device, dtype=np.float32)
+    assert placed.dtype == backend.dtype("float32")
+    assert _error(lambda: xpnn.to_backend(xpnn.init_network(), dtype="sum")) == "numpy has no dtype 'sum'"
+
+
+def test_a_network_of_integer_arrays_cannot_be_made_directly() -> None:
+    impl, dev = xpnn._backends.get_backend("numpy")
+    layers = [(np.ones((2, 2), np.int32), np.zeros(2, np.int32))]
+    with pytest.raises(ValueError, match="^" + re.escape(NOT_FLOATING.format("int32")) + "$"):
+        xpnn.Network(layers, impl, dev, np)
+
+
+def test_to_numpy_of_a_network_is_its_weight_dict(backend: Case) -> None:
+    """Issue 19: to_numpy(network) gave an array of the key names; now the dict of host arrays."""
+    net = reference.random_network((4, 3, 2), np.float32)
+    for given in (
+        xpnn.to_backend(net, backend.name, backend.device),
+        {k: backend.asarray(v) for k, v in net.items()},
+    ):
+        host = xpnn.to_numpy(given)
+        assert type(host) is dict and list(host) == list(net)
+        for key in net:
+            assert type(host[key]) is np.ndarray
+            np.testing.assert_array_equal(host[key], net[key])
+    assert xpnn.to_numpy(xpnn.to_backend(net, backend.name, backend.device)).keys() == net.keys()

@@ -167,11 +167,34 @@ def test_numerical_gradient_keeps_float32(backend: Case) -> None:
         assert_close(numerical[key], analytic[key], backend, dtype=backend.dtype("float32"), factor=1e4)
 
 
-@pytest.mark.parametrize("h", [0.0, -1e-4, float("nan")])
+@pytest.mark.parametrize("h", [0.0, -1e-4, float("nan"), float("inf"), -float("inf")])
 def test_numerical_gradient_needs_a_positive_step(h: float) -> None:
     net, x, t = problem((3, 2), n=2)
-    with pytest.raises(ValueError, match=f"^h must be a positive step; got {re.escape(str(h))}$"):
+    with pytest.raises(ValueError, match=f"^h must be a positive finite step; got {re.escape(str(h))}$"):
         xpnn.numerical_gradient(net, x, t, h=h)
+    with pytest.raises(ValueError, match="^h must be a positive finite step; got '0.1'$"):
+        xpnn.numerical_gradient(net, x, t, h="0.1")  # type: ignore[arg-type]
+
+
+def test_numerical_gradient_step_must_be_meaningful_in_the_dtype(backend: Case) -> None:
+    """Issue 24: h=1e300 returned non-finite gradients; a step w + h == w gives rounding noise."""
+    trainable(backend)
+    net, x, t = problem((3, 2), n=2)
+    net = {**net, "W1": net["W1"] / np.max(np.abs(net["W1"])) * 2.0}  # the largest weight is 2
+    on = {"backend": backend.name, "device": backend.device}
+    for h in (1e300, 1e10, 2.5):
+        with pytest.raises(
+            ValueError,
+            match=f"^h={re.escape(str(h))} is too large for a derivative: it exceeds the weights' scale"
+            r" max\(1, max \|w\|\) = 2; the book uses h=1e-4$",
+        ):
+            xpnn.numerical_gradient(net, x, t, h=h, **on)
+    net32 = {k: v.astype(np.float32) for k, v in net.items()}
+    with pytest.raises(ValueError, match=r"^h=1e-08 is too small for \S*float32: w \+ h rounds to w for the"):
+        xpnn.numerical_gradient(net32, x, t, h=1e-8, **on)
+    assert np.float32(2.0) + np.float32(1e-8) == np.float32(2.0)  # why: the step is lost
+    grads = xpnn.numerical_gradient(net32, x, t, h=2.0, **on)  # the bounds themselves are fine
+    assert all(np.isfinite(xpnn.to_numpy(g)).all() for g in grads.values())
 
 
 @pytest.mark.parametrize("f", [xpnn.loss, xpnn.gradient, xpnn.numerical_gradient], ids=lambda f: f.__name__)
@@ -507,17 +530,40 @@ def test_random_network_same_seed_same_network() -> None:
     [
         ({"sizes": [4, 0]}, "sizes needs at least two positive layer widths (input first); got [4, 0]"),
         ({"sizes": [5]}, "sizes needs at least two positive layer widths (input first); got [5]"),
-        ({"weight_init": True}, "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got True"),
-        ({"weight_init": None}, "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got None"),
+        (
+            {"weight_init": True},
+            "weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got True",
+        ),
+        (
+            {"weight_init": None},
+            "weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got None",
+        ),
         (
             {"weight_init": -0.01},
-            "weight_init must be 'he', 'xavier' or a standard deviation >= 0; got -0.01",
+            "weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got -0.01",
+        ),
+        (
+            {"weight_init": float("inf")},
+            "weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got inf",
+        ),
+        (
+            {"weight_init": float("nan")},
+            "weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got nan",
+        ),
+        (
+            {"weight_init": 1e39},
+            "weight_init=1e+39 overflows float32 (its largest value is 3.403e+38): choose a smaller"
+            " standard deviation",
         ),
         (
             {"weight_init": "glorot"},
             "unknown weight_init 'glorot'; choose 'he', 'xavier' or a standard deviation (0.01)",
         ),
-        ({"dtype": "int32"}, "dtype must be a floating dtype; got int32"),
+        (
+            {"dtype": "int32"},
+            "dtype must be a real floating dtype (float32, float64, float16); got int32: weights are"
+            " floating, and an integer or bool dtype would truncate every weight",
+        ),
     ],
 )
 def test_random_network_refuses_what_is_not_a_network(kwargs: dict, message: str) -> None:
@@ -980,9 +1026,12 @@ def test_train_takes_integral_float_labels_and_numpy_integers(backend: Case) -> 
     "kwargs, message",
     [
         ({"seed": -1}, "seed must be a non-negative integer"),
-        ({"lr": -0.1}, "lr must be a non-negative number"),
-        ({"lr": float("nan")}, "lr must be a non-negative number"),
-        ({"weight_decay": -1.0}, "weight_decay must be a non-negative number"),
+        ({"lr": -0.1}, "lr must be a non-negative finite number; got -0.1"),
+        ({"lr": float("nan")}, "lr must be a non-negative finite number; got nan"),
+        ({"lr": float("inf")}, "lr must be a non-negative finite number; got inf"),
+        ({"lr": "0.1"}, "lr must be a non-negative finite number; got '0.1'"),
+        ({"weight_decay": -1.0}, "weight_decay must be a non-negative finite number; got -1.0"),
+        ({"progress": "yes"}, "progress must be True, False or None; got 'yes'"),
         ({"iters": 2.5}, "iters must be a positive integer"),
         ({"epochs": np.int64(0)}, "epochs must be a positive integer"),
     ],
@@ -990,7 +1039,7 @@ def test_train_takes_integral_float_labels_and_numpy_integers(backend: Case) -> 
 def test_train_refuses_impossible_settings(kwargs: dict, message: str) -> None:
     x, t = blobs(n=20)
     with pytest.raises(ValueError, match=message):
-        xpnn.train(xpnn.random_network([6, 3]), x, t, progress=False, **kwargs)
+        xpnn.train(xpnn.random_network([6, 3]), x, t, **{"progress": False, **kwargs})
 
 
 def test_random_network_refuses_fractional_sizes_and_negative_seeds() -> None:
@@ -1083,3 +1132,162 @@ def test_loss_and_gradient_of_no_inputs_is_a_clear_error(backend: Case) -> None:
     for f in (xpnn.loss, xpnn.gradient):
         with pytest.raises(ValueError, match="no inputs"):
             f(net, x[:0], t[:0], **on)
+
+
+# --- issue 24: every argument checked once, the same way, before any work ----------------------
+
+
+@pytest.mark.parametrize("value", [-100.0, -1e-9, float("nan"), float("inf"), "0.1", True, None])
+def test_weight_decay_has_one_check_everywhere(value: object) -> None:
+    """loss and gradient took weight_decay=-100 (a loss of -476) and nan; train refused them."""
+    net, x, t = problem((3, 2), n=2)
+    message = f"^weight_decay must be a non-negative finite number; got {re.escape(repr(value))}$"
+    for f in (xpnn.loss, xpnn.gradient, xpnn.numerical_gradient, xpnn.train):
+        with pytest.raises(ValueError, match=message):
+            f(net, x, t, weight_decay=value)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def no_step(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the training steps taken: a refusal must come before the first one."""
+    steps: list[int] = []
+    real = xpnn.training.loss_and_gradient
+
+    def counted(*args, **kwargs):
+        steps.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xpnn.training, "loss_and_gradient", counted)
+    return steps
+
+
+def _with(a: np.ndarray, row: int, value: float) -> np.ndarray:
+    a = a.astype(np.float64)
+    a[row, 1] = value
+    return a
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda x, t: {"x": _with(x, 12, np.nan)}, "x row 12 has NaN: drop or repair those rows"),
+        (
+            lambda x, t: {"x": _with(_with(x, 3, np.inf), 7, np.nan)},
+            "x row 3 has infinity (1 more rows hold NaN or infinity): drop or repair those rows",
+        ),
+        (lambda x, t: {"x": x[:, :4]}, "x must have shape (N, 6) to fit W1; got (20, 4)"),
+        (lambda x, t: {"x_test": x[:, :5]}, "x_test must have shape (N, 6) to fit W1; got (20, 5)"),
+        (
+            lambda x, t: {"x_test": x.reshape(5, 2, 2, 6)},
+            "x_test must have shape (N, 6) to fit W1; got (5, 2, 2, 6)",
+        ),
+        (lambda x, t: {"x_test": x[:0]}, "x_test must have shape (N, 6) to fit W1; got (0, 6)"),
+        (lambda x, t: {"x_test": _with(x, 19, -np.inf)}, "x_test row 19 has infinity: drop or repair"),
+        (lambda x, t: {"t_test": t[:7]}, "t_test must hold 20 integer labels (shape (20,))"),
+        (lambda x, t: {"t_test": np.where(t == 1, 5, t)}, "labels must be class indices 0..2; got values from 0 to 5"),
+        (
+            lambda x, t: {"t": _with(np.eye(3)[t], 4, np.nan)},
+            "t row 4 has NaN: drop or repair those rows",
+        ),
+        (
+            lambda x, t: {"net": {**xpnn.random_network([6, 3]), "b1": np.array([0.0, np.nan, 0.0], np.float32)}},
+            "the network's b1 holds NaN or infinity: training cannot start from it",
+        ),
+        (lambda x, t: {"on_epoch": "print"}, "on_epoch must be a function of one dict, or None; got str"),
+    ],
+    ids=[
+        "x-nan-row", "x-inf-row", "x-width", "x_test-width", "x_test-4d", "x_test-empty", "x_test-inf",
+        "t_test-count", "t_test-values", "t-one-hot-nan", "net-nan", "on_epoch",
+    ],
+)  # fmt: skip
+def test_train_checks_every_argument_before_the_first_step(
+    backend: Case, no_step: list[int], change, message: str
+) -> None:
+    """x_test was judged only after the first epoch's steps, a NaN in x later as 'output of row 0'."""
+    trainable(backend)
+    x, t = blobs(n=20)
+    args = {"net": xpnn.random_network([6, 3]), "x": x, "t": t, "x_test": x, "t_test": t, **change(x, t)}
+    args = {k: backend.asarray(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    with pytest.raises((ValueError, TypeError), match="^" + re.escape(message)):
+        xpnn.train(
+            args.pop("net"), args.pop("x"), args.pop("t"), epochs=1, batch_size=5, progress=False,
+            backend=backend.name, device=backend.device, **args,
+        )  # fmt: skip
+    assert no_step == [], "refused only after training steps"
+
+
+def test_a_clean_run_takes_its_steps(no_step: list[int]) -> None:
+    x, t = blobs(n=20)
+    xpnn.train(xpnn.random_network([6, 3]), x, t, x_test=x, t_test=np.eye(3)[t], epochs=1, batch_size=5)
+    assert len(no_step) == 4
+
+
+# --- issue 26: each optimizer's own learning rate ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "lr"),
+    [
+        ("sgd", 0.1),
+        ("momentum", 0.01),
+        ("nesterov", 0.01),
+        ("adagrad", 0.01),
+        ("rmsprop", 0.01),
+        ("adam", 0.001),
+    ],
+)
+def test_each_optimizer_trains_with_its_own_learning_rate(name: str, lr: float) -> None:
+    """train(optimizer="adam") kept SGD's 0.1; lr=None (the default) is the optimizer's own."""
+    x, t = blobs(n=40)
+    net = xpnn.random_network([6, 4, 3], seed=5)
+    common = {"iters": 4, "batch_size": 8, "progress": False, "optimizer": name}
+    explicit, _ = xpnn.train(net, x, t, lr=lr, **common)
+    assert xpnn.training.default_lr(name) == lr
+    for given in ({}, {"lr": None}):
+        default, _ = xpnn.train(net, x, t, **given, **common)
+        for key in net:
+            np.testing.assert_array_equal(default[key], explicit[key])
+    other, _ = xpnn.train(net, x, t, lr=lr * 3, **common)
+    assert not np.array_equal(other["W1"], explicit["W1"]), "lr reaches the optimizer"
+
+
+def test_optimizer_defaults_are_the_books() -> None:
+    assert optimizers.get_optimizer("adam") == optimizers.Adam(lr=0.001)
+    assert optimizers.get_optimizer("sgd") == optimizers.SGD(lr=0.01)  # the class's; train uses 0.1
+    assert optimizers.get_optimizer("RMSprop", lr=None).lr == 0.01
+    with pytest.raises(ValueError, match="^unknown optimizer 'lbfgs'; choose one of sgd, momentum"):
+        xpnn.training.default_lr("lbfgs")
+
+
+# --- issue 26.4: the book's gradient check is a float64 check ------------------------------
+
+
+def test_gradient_check_agrees_to_the_books_digits_in_float64_only() -> None:
+    """The book's ch05/gradient_check.py shows ~1e-13..1e-10 differences; float32 gives ~1e-4."""
+    rng = np.random.default_rng(0)
+    x, t = rng.random((3, 20)), rng.integers(0, 5, 3)
+    for dtype, low, high in (("float64", 0.0, 1e-9), ("float32", 1e-7, 1e-2)):
+        net = xpnn.random_network([20, 10, 5], weight_init=0.01, seed=0, dtype=dtype)
+        numerical = xpnn.numerical_gradient(net, x, t, activation="relu")
+        analytic = xpnn.gradient(net, x, t, activation="relu")
+        worst = max(float(np.mean(np.abs(numerical[k] - analytic[k]))) for k in net)
+        assert low <= worst <= high, (dtype, worst)
+
+
+def test_gradient_check_example(real_data_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not (real_data_dir / "mnist" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the MNIST training files are not in XPNN_DATA_DIR")
+    example = Path(__file__).parent.parent / "examples" / "gradient_check.py"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(example), "--hidden", "5", "--data-dir", str(real_data_dir),
+         "--no-download"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[-4:]] == ["W1", "b1", "W2", "b2"]
+    assert all(float(line.split(":")[1]) < 1e-8 for line in lines[-4:]), result.stdout

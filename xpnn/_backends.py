@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -317,12 +318,19 @@ def backend_of(x: Any) -> str | None:
     )
 
 
-def to_numpy(x: Any) -> np.ndarray:
+def to_numpy(x: Any) -> Any:
     """Bring any array (of any backend, on any device), list or scalar back to host NumPy; Dask computes.
+
+    A network (a :class:`xpnn.Network` or a dict of arrays) comes back as a dict of host NumPy
+    arrays with the same keys, the book's format.
 
     >>> to_numpy([1, 2])
     array([1, 2])
+    >>> to_numpy({"W1": [[1.0]], "b1": [0.0]})
+    {'W1': array([[1.]]), 'b1': array([0.])}
     """
+    if isinstance(x, Mapping):
+        return {key: to_numpy(value) for key, value in x.items()}
     name = backend_of(x)
     return np.asarray(x) if name is None else _REGISTRY[name].to_host(x)
 

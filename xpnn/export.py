@@ -29,7 +29,7 @@ import numpy as np
 from ._backends import BackendUnavailableError, to_numpy
 from ._data import write_atomic
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, resolve_activation
-from .network import layer_arrays, run_layers, to_backend
+from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
 __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]
 
@@ -94,13 +94,67 @@ def _network_activation(net: Any, activation: str | None = None) -> str:
     return activation
 
 
-def _host_layers(net: Mapping[str, Array]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The layers as host NumPy arrays in one floating dtype (the weights' own, as ``to_backend``)."""
-    layers = [(to_numpy(W), to_numpy(b)) for W, b in layer_arrays(net)]
-    dtype = np.result_type(*(a for pair in layers for a in pair))
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float64)
-    return [(W.astype(dtype), b.astype(dtype)) for W, b in layers]
+#: The largest model protobuf can serialize (2 GiB - 1 bytes): ONNX files hold their weights
+#: inside the one protobuf message, so a network whose weights exceed it cannot be exported.
+ONNX_MAX_BYTES = 2**31 - 1
+#: Room kept below that limit for the graph itself (nodes, names, metadata: a few kilobytes).
+GRAPH_BYTES = 1 << 20
+
+
+def _compute_dtype(net: Mapping[str, Array], dtype: Any = None) -> np.dtype:
+    """The host compute dtype, from the declared dtypes alone (nothing is copied): ``dtype`` if
+    given (a real floating dtype, else ``ValueError``), else the weights' own (integers: float64)."""
+    if dtype is not None:
+        return np.dtype(floating_dtype(np, dtype))
+    names = {dtype_name(a.dtype) for pair in layer_arrays(net) for a in pair}
+    try:
+        found = np.result_type(*(np.dtype(n) for n in names))
+    except TypeError:  # a dtype NumPy has no name for (bfloat16 without ml_dtypes): float32
+        found = np.dtype(np.float32)
+    return found if found.kind == "f" else np.dtype(np.float64)
+
+
+def _check_onnx_size(net: Mapping[str, Array], dtype: np.dtype) -> None:
+    """Refuse, from the declared shapes alone, a network too big for one ONNX file."""
+    count = sum(math.prod(tuple(a.shape)) for pair in layer_arrays(net) for a in pair)
+    size = count * dtype.itemsize
+    if size + GRAPH_BYTES <= ONNX_MAX_BYTES:
+        return
+    smaller = [
+        name for name in ("float16",) if count * np.dtype(name).itemsize + GRAPH_BYTES <= ONNX_MAX_BYTES
+    ]
+    hint = (
+        f"export it with dtype={smaller[0]!r} (half the size), or " if smaller and dtype.itemsize > 2 else ""
+    )
+    raise ValueError(
+        f"this network's {count:,} weights take {size:,} bytes in {dtype.name}, more than the"
+        f" {ONNX_MAX_BYTES:,} bytes (2 GiB) an ONNX model can hold (protobuf's limit on one message): {hint}save it with"
+        " xpnn.save_weights instead"
+    )
+
+
+def _host_layers(
+    net: Mapping[str, Array], dtype: Any = None, *, allow_nonfinite: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The layers as host NumPy arrays in one floating dtype (``dtype``, else the weights' own).
+
+    ``allow_nonfinite=False`` refuses a NaN or infinite weight (``ValueError`` naming it).
+    """
+    compute = _compute_dtype(net, dtype)
+    layers = [(to_numpy(W).astype(compute), to_numpy(b).astype(compute)) for W, b in layer_arrays(net)]
+    if not allow_nonfinite:
+        for i, pair in enumerate(layers, start=1):
+            for key, array in zip((f"W{i}", f"b{i}"), pair):
+                finite = np.isfinite(array)
+                if not finite.all():
+                    where = tuple(int(j) for j in np.argwhere(~finite)[0])
+                    raise ValueError(
+                        f"weight {key} holds {int(np.count_nonzero(~finite)):,} non-finite value(s) (NaN or"
+                        f" infinity; the first at index {where}): every output of the exported model"
+                        " would be NaN or meaningless. Fix the weights, or pass allow_nonfinite=True to"
+                        " export them anyway"
+                    )
+    return layers
 
 
 def onnx_model(
@@ -110,8 +164,12 @@ def onnx_model(
     output: str = "softmax",
     input_dtype: str = "float32",
     normalize: bool = False,
+    dtype: Any = None,
+    allow_nonfinite: bool = False,
 ) -> Any:
     """The network as an ``onnx.ModelProto``: what :func:`export_onnx` writes to a file.
+
+    Options as :func:`export_onnx`.
 
     >>> from xpnn import init_network
     >>> model = onnx_model(init_network(), output="identity")
@@ -120,9 +178,11 @@ def onnx_model(
     """
     activation = _network_activation(net, activation)
     _check_options(activation, output, input_dtype)
+    compute = _compute_dtype(net, dtype)
+    _check_onnx_size(net, compute)  # before any copy or trace
     ndx = require("ndonnx", "ONNX export")
     onnx = require("onnx", "ONNX export")
-    layers = _host_layers(net)
+    layers = _host_layers(net, compute, allow_nonfinite=allow_nonfinite)
     traced = [(ndx.asarray(W), ndx.asarray(b)) for W, b in layers]
     n_in, dtype = int(layers[0][0].shape[0]), traced[0][0].dtype
     x = ndx.argument(shape=(BATCH, n_in), dtype=getattr(ndx, input_dtype))
@@ -173,6 +233,8 @@ def export_onnx(
     output: str = "softmax",
     input_dtype: str = "float32",
     normalize: bool = False,
+    dtype: Any = None,
+    allow_nonfinite: bool = False,
 ) -> Any:
     """Write the network to ``path`` as an ONNX model; returns the ``onnx.ModelProto``.
 
@@ -180,11 +242,17 @@ def export_onnx(
     shape ``(batch, n_in)`` with a dynamic batch; its output is ``"probabilities"``
     (``output="softmax"``), ``"logits"`` (``"identity"``) or ``"label"`` (``"argmax"``, int64).
     ``input_dtype="uint8"`` with ``normalize=True`` takes raw MNIST bytes and divides by 255 in
-    the graph. The compute dtype is the weights' own. ``activation=None`` (the default) is the
+    the graph. The compute dtype is ``dtype`` (a real floating dtype or its name: ``"float16"``
+    halves the file), else the weights' own (integer weights: float64). ``activation=None`` (the default) is the
     network's own (a :class:`xpnn.Network` from ``xpnn.train`` or ``to_backend(...,
     activation=)``), else sigmoid; one that contradicts the network's own is a ``ValueError``.
     The layer sizes, activation and output
     are in the model's metadata (``xpnn.sizes`` and friends). Needs ``xpnn[onnx]``.
+
+    Refused with a ``ValueError`` before anything is traced or written: an integer or bool
+    ``dtype``; a network whose weights exceed the 2 GiB that one ONNX model can hold (judged
+    from the declared shapes and dtype, so nothing is copied first); and a NaN or infinite
+    weight, unless ``allow_nonfinite=True`` (as :func:`xpnn.load_weights`).
 
     The file is written to a temporary name beside ``path`` and renamed into place (as
     :func:`xpnn.save_weights` does): missing parent directories are created, an interrupted or
@@ -202,7 +270,13 @@ def export_onnx(
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory: name the .onnx file to write", str(path))
     model = onnx_model(
-        net, activation=activation, output=output, input_dtype=input_dtype, normalize=normalize
+        net,
+        activation=activation,
+        output=output,
+        input_dtype=input_dtype,
+        normalize=normalize,
+        dtype=dtype,
+        allow_nonfinite=allow_nonfinite,
     )
     data = model.SerializeToString()
     write_atomic(path, lambda f: f.write(data))
@@ -395,7 +469,8 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
       session; options ``activation``, ``provider="cpu"`` (or ``"cuda"``: the CUDA
       execution provider, a ``BackendUnavailableError`` where it is not available; ``device=``
       ``"cpu"`` or ``"cuda"`` says the same) and
-      ``threads`` (onnxruntime's intra-op threads; default: its own choice). Inputs and
+      ``threads`` (onnxruntime's intra-op threads; default: its own choice) and ``dtype``
+      (the compute dtype, as for :func:`export_onnx`). Inputs and
       results are host NumPy arrays. Needs ``xpnn[onnx]``.
     - ``target="jax"``: ``jax.jit`` of xpnn's forward, the weights placed once on ``device``;
       options ``activation``, ``device``, ``dtype`` and ``exact_shapes=2``. The first
@@ -405,7 +480,9 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
 
     ``activation=None`` (the default) is the network's own (a :class:`xpnn.Network` from
     ``xpnn.train`` or ``to_backend(..., activation=)``), else sigmoid; one that contradicts the
-    network's own is a ``ValueError``. The hidden activation is fixed when compiling: a call
+    network's own is a ``ValueError``. ``dtype`` must be a real floating dtype (or its name) for
+    both targets: an integer dtype would truncate every weight, so it is a ``ValueError``.
+    The hidden activation is fixed when compiling: a call
     that asks for another is a ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
     :class:`xpnn.Network`.
 
@@ -463,7 +540,9 @@ class OnnxRuntimeNetwork:
         provider: str | None = None,
         threads: int | None = None,
         device: Any = None,
+        dtype: Any = None,
     ):
+        compute = _compute_dtype(net, dtype)  # a non-floating dtype is refused before anything else
         ort = require("onnxruntime", "compile(net, 'onnxruntime')")
         providers = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
         if device is not None:
@@ -487,9 +566,18 @@ class OnnxRuntimeNetwork:
                 " NVIDIA GPU, or use provider='cpu'"
             )
         activation = _network_activation(net, activation)
-        layers = _host_layers(net)
+        _check_onnx_size(net, compute)
+        layers = _host_layers(net, compute)
         self.dtype = layers[0][0].dtype
-        self.model = onnx_model(net, activation=activation, output="identity", input_dtype=self.dtype.name)
+        # NaN weights run as they are, as in a Network (to_backend does not refuse them either).
+        self.model = onnx_model(
+            net,
+            activation=activation,
+            output="identity",
+            input_dtype=self.dtype.name,
+            dtype=self.dtype,
+            allow_nonfinite=True,
+        )
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = int(threads)

@@ -25,6 +25,7 @@ from .functions import (
 __all__ = [
     "Network",
     "Runnable",
+    "floating_dtype",
     "forward",
     "format_shape_trace",
     "init_network",
@@ -207,6 +208,8 @@ class Network(Mapping[str, Array]):
         self.device = device
         self.xp = xp
         self.dtype = layers[0][0].dtype
+        if not xp.isdtype(self.dtype, "real floating"):
+            raise _not_floating(self.dtype)
         self.n_in = int(layers[0][0].shape[0])
         self.n_out = int(layers[-1][0].shape[1])
         if activation is not None:
@@ -300,21 +303,62 @@ class Network(Mapping[str, Array]):
 def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any:
     """The compute dtype: ``dtype`` if given, else the arrays' own (integers: the default floating)."""
     if dtype is not None:
-        return _given_dtype(xp, dtype)
+        return floating_dtype(xp, dtype)
     dtype = xp.result_type(*arrays)
     if not xp.isdtype(dtype, "real floating"):
         dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
     return dtype
 
 
-def _given_dtype(xp: Any, dtype: Any) -> Any:
-    """``dtype`` as a dtype of namespace ``xp``: a name is looked up there (``ValueError`` if absent)."""
+def dtype_name(dtype: Any) -> str:
+    """The plain name of any library's dtype: ``'float32'`` for ``np.float32``, ``torch.float32``, ..."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+def floating_dtype(xp: Any, dtype: Any) -> Any:
+    """``dtype`` (a dtype, or its name) as a real floating dtype of namespace ``xp``: weights are floating.
+
+    The one check of every entry point that takes a compute dtype (``to_backend``, ``place``,
+    ``compile``, ``export_onnx``, ``random_network``): an integer or bool dtype would truncate
+    every weight, so it is a ``ValueError``, as is a name the namespace does not have. Another
+    library's dtype (``np.float32`` for PyTorch) is looked up by its name.
+
+    >>> floating_dtype(np, "float32")
+    <class 'numpy.float32'>
+    >>> floating_dtype(np, "int32")
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype must be a real floating dtype (float32, float64, float16); got int32: weights are floating, and an integer or bool dtype would truncate every weight
+    """
     if not isinstance(dtype, str):
-        return dtype
+        try:
+            floating = bool(xp.isdtype(dtype, "real floating"))
+        except Exception:  # another library's dtype object: look its name up here
+            dtype = dtype_name(dtype)
+        else:
+            if floating:
+                return dtype
+            raise _not_floating(dtype)
     found = getattr(xp, dtype, None)
     if found is None:
         raise ValueError(f"{xp.__name__} has no dtype {dtype!r}")
+    try:
+        floating = bool(xp.isdtype(found, "real floating"))
+    except Exception:  # a name that is not a dtype there (np.sum)
+        raise ValueError(f"{xp.__name__} has no dtype {dtype!r}") from None
+    if not floating:
+        raise _not_floating(found)
     return found
+
+
+def _not_floating(dtype: Any) -> ValueError:
+    return ValueError(
+        f"dtype must be a real floating dtype (float32, float64, float16); got {dtype_name(dtype)}:"
+        " weights are floating, and an integer or bool dtype would truncate every weight"
+    )
 
 
 def to_backend(
@@ -327,8 +371,9 @@ def to_backend(
 ) -> Network:
     """Place a network's weights on ``backend`` and ``device`` once; returns a :class:`Network`.
 
-    ``dtype`` (a dtype of that backend, or its name) overrides the compute dtype, which is
-    otherwise the weights' own (integer weights become the backend's default floating dtype).
+    ``dtype`` (a real floating dtype of that backend, or its name) overrides the compute dtype,
+    which is otherwise the weights' own (integer weights become the backend's default floating
+    dtype); an integer or bool ``dtype`` is a ``ValueError`` (:func:`floating_dtype`).
     ``activation`` (a name from ``HIDDEN_ACTIVATIONS``) is the hidden activation the network
     runs with when a call names none; None means the book's sigmoid.
     The weights are copied: later edits of ``net`` do not reach the placed network.
@@ -415,7 +460,7 @@ def place(
         if (
             placed.backend == backend_obj.name
             and repr(placed.device) == repr(dev)
-            and (dtype is None or _given_dtype(placed.xp, dtype) == placed.dtype)
+            and (dtype is None or floating_dtype(placed.xp, dtype) == placed.dtype)
         ):
             return placed
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)

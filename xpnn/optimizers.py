@@ -247,8 +247,10 @@ OPTIMIZERS: dict[str, type] = {
 }
 
 
-def get_optimizer(spec: str | Optimizer, *, lr: float, **hyper: float) -> Optimizer:
+def get_optimizer(spec: str | Optimizer, *, lr: float | None = None, **hyper: float) -> Optimizer:
     """The optimizer ``spec`` names, with learning rate ``lr`` and other hyper-parameters.
+
+    ``lr=None`` is the optimizer's own default, the book's: 0.01, and 0.001 for Adam.
 
     ``spec`` is one of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
     ``"adam"`` (case-insensitive), or an object with ``init`` and ``update`` (an
@@ -259,6 +261,8 @@ def get_optimizer(spec: str | Optimizer, *, lr: float, **hyper: float) -> Optimi
     Adam(lr=0.01, beta1=0.9, beta2=0.999)
     >>> get_optimizer("momentum", lr=0.1, momentum=0.5)
     Momentum(lr=0.1, momentum=0.5)
+    >>> get_optimizer("adam")
+    Adam(lr=0.001, beta1=0.9, beta2=0.999)
     """
     if isinstance(spec, str):
         cls = OPTIMIZERS.get(spec.lower())
@@ -268,7 +272,7 @@ def get_optimizer(spec: str | Optimizer, *, lr: float, **hyper: float) -> Optimi
                 " or pass an object with init(params) and update(params, grads, state)"
             )
         try:
-            return cls(lr=lr, **hyper)
+            return cls(**hyper) if lr is None else cls(lr=lr, **hyper)
         except TypeError as e:
             if "unexpected keyword" not in str(e):
                 raise

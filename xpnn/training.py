@@ -9,6 +9,7 @@ the history.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,10 +19,10 @@ import numpy as np
 from ._backends import asarray, backend_of, get_backend, to_numpy
 from .inference import accuracy, check_training_input
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
-from .network import Network, place
-from .optimizers import Optimizer, get_optimizer
+from .network import Network, floating_dtype, place
+from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 
-__all__ = ["gradient", "loss", "numerical_gradient", "random_network", "train"]
+__all__ = ["default_lr", "gradient", "loss", "numerical_gradient", "random_network", "train"]
 
 Array = Any
 
@@ -60,20 +61,29 @@ def random_network(
                 f"unknown weight_init {weight_init!r}; choose 'he', 'xavier' or a standard deviation (0.01)"
             )
         std = WEIGHT_INITS[weight_init.lower()]
-    elif isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool) and weight_init >= 0:
+    elif (
+        isinstance(weight_init, (int, float))
+        and not isinstance(weight_init, bool)
+        and math.isfinite(weight_init)
+        and weight_init >= 0
+    ):
         std = lambda n: float(weight_init)  # noqa: E731
     else:
         raise ValueError(
-            f"weight_init must be 'he', 'xavier' or a standard deviation >= 0; got {weight_init!r}"
+            f"weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got {weight_init!r}"
         )
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise ValueError(f"dtype must be a floating dtype; got {dtype}")
+    dtype = np.dtype(floating_dtype(np, np.dtype(dtype)))
     rng = np.random.default_rng(seed)
     net: dict[str, np.ndarray] = {}
     for i in range(1, len(sizes)):
         n_in, n_out = sizes[i - 1], sizes[i]
-        net[f"W{i}"] = (rng.standard_normal((n_in, n_out)) * std(n_in)).astype(dtype)
+        with np.errstate(over="ignore"):  # an overflow is reported below, in words
+            net[f"W{i}"] = (rng.standard_normal((n_in, n_out)) * std(n_in)).astype(dtype)
+        if not np.isfinite(net[f"W{i}"]).all():
+            raise ValueError(
+                f"weight_init={weight_init!r} overflows {dtype.name} (its largest value is"
+                f" {float(np.finfo(dtype).max):.4g}): choose a smaller standard deviation"
+            )
         net[f"b{i}"] = np.zeros(n_out, dtype=dtype)
     return net
 
@@ -96,6 +106,66 @@ def _check_seed(seed: Any) -> None:
         return  # None, a SeedSequence or a Generator: numpy.random.default_rng judges those
     if negative:
         raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+
+
+def _non_negative(name: str, value: Any) -> float:
+    """A rate or a decay (``lr``, ``weight_decay``) as a Python float: finite and >= 0, else ValueError.
+
+    The one check of ``loss``, ``gradient``, ``numerical_gradient`` and ``train``.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        result = float(value)
+        if math.isfinite(result) and result >= 0.0:
+            return result
+    raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
+
+
+def _step(h: Any, params: Mapping[str, Array], xp: Any) -> float:
+    """``h`` as a Python float, if ``w ± h`` is a meaningful central-difference step in the weights' dtype.
+
+    Finite and positive; at least the dtype's resolution at the largest weight (below it,
+    ``w + h`` rounds to ``w`` and the quotient is rounding noise); at most the weights' scale,
+    ``max(1, max |w|)`` (above it the quotient measures a secant, not the derivative, and a huge
+    step overflows the loss).
+    """
+    if not isinstance(h, numbers.Real) or isinstance(h, (bool, np.bool_)):
+        raise ValueError(f"h must be a positive finite step; got {h!r}")
+    h = float(h)
+    if not (math.isfinite(h) and h > 0.0):
+        raise ValueError(f"h must be a positive finite step; got {h}")
+    dtype = next(iter(params.values())).dtype
+    info = xp.finfo(dtype)
+    largest = max(float(to_numpy(xp.max(xp.abs(p)))) for p in params.values())
+    low = max(float(info.eps) * largest, float(info.smallest_normal))
+    high = max(1.0, largest)
+    if h < low:
+        raise ValueError(
+            f"h={h} is too small for {dtype}: w + h rounds to w for the largest weights ({largest:.3g});"
+            f" use h >= {low:.2g}, or float64 weights for the book's gradient check"
+        )
+    if h > high:
+        raise ValueError(
+            f"h={h} is too large for a derivative: it exceeds the weights' scale max(1, max |w|) ="
+            f" {high:.3g}; the book uses h=1e-4"
+        )
+    return h
+
+
+def _check_finite_rows(name: str, a: Array, xp: Any) -> None:
+    """Refuse NaN or infinity in the 2-D ``a``, naming its first bad row: one vectorised pass on the device."""
+    if not xp.isdtype(a.dtype, "real floating"):
+        return  # integers and booleans hold no NaN
+    finite_rows = xp.all(xp.isfinite(a), axis=1)
+    if bool(xp.all(finite_rows)):
+        return
+    bad = np.flatnonzero(~to_numpy(finite_rows))  # the error path only: one flag per row comes home
+    first = int(bad[0])
+    what = "NaN" if np.isnan(to_numpy(a[first, ...])).any() else "infinity"
+    others = f" ({len(bad) - 1:,} more rows hold NaN or infinity)" if len(bad) > 1 else ""
+    raise ValueError(
+        f"{name} row {first} has {what}{others}: drop or repair those rows before training"
+        f" (np.isfinite({name}).all(axis=1) marks the good ones)"
+    )
 
 
 def _check_not_dask(x: Any, backend: str | None) -> None:
@@ -125,12 +195,12 @@ def _activation(network: Network, activation: str | None) -> str:
     return name
 
 
-def _labels(network: Network, t: Any, n: int) -> Array:
+def _labels(network: Network, t: Any, n: int, name: str = "t") -> Array:
     t_host_shape = tuple(getattr(t, "shape", np.shape(t)))
     n_out = int(network.layers[-1][0].shape[1])
     if t_host_shape not in ((n,), (n, n_out)):
         raise ValueError(
-            f"t must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
+            f"{name} must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
             f" got shape {t_host_shape}"
         )
     if not hasattr(t, "dtype"):
@@ -162,6 +232,8 @@ def _labels(network: Network, t: Any, n: int) -> Array:
         low, high = (int(to_numpy(f(labels))) for f in (xp.min, xp.max))  # one look, before training
         if low < 0 or high >= n_out:
             raise ValueError(f"labels must be class indices 0..{n_out - 1}; got values from {low} to {high}")
+    elif one_hot and n:
+        _check_finite_rows(name, labels, xp)
     return labels
 
 
@@ -196,6 +268,7 @@ def loss(
     >>> round(loss(net, np.zeros((2, 4)), np.array([0, 2])), 4)  # log(3): all outputs equal
     1.0986
     """
+    weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device)
     activation = _activation(network, activation)
     return float(to_numpy(loss_value(params, xd, td, activation=activation, weight_decay=weight_decay)))
@@ -219,6 +292,7 @@ def gradient(
     >>> gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)  # softmax(0) - one_hot
     array([-0.6667,  0.3333,  0.3333])
     """
+    weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device)
     activation = _activation(network, activation)
     return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay)[1]
@@ -241,16 +315,24 @@ def numerical_gradient(
     ``net`` is never modified: each step builds new arrays. Same keys, backend and dtype as
     :func:`gradient`.
 
+    The check needs float64 weights: the book's mean differences of about 1e-13 to 1e-10
+    (``ch05/gradient_check.py``) are float64 numbers. In float32 (``random_network``'s default)
+    each loss is rounded to about 1e-7, so the quotient's error is about 1e-7 / h, near 1e-4
+    for the default ``h=1e-4``: that is rounding, not a wrong gradient
+    (``random_network(..., dtype="float64")``, or ``examples/gradient_check.py``).
+    ``h`` must be finite and positive, no smaller than the dtype's resolution at the largest
+    weight (else ``w + h`` rounds to ``w``) and no larger than ``max(1, max |w|)``; otherwise a
+    ``ValueError`` says which bound it breaks.
+
     >>> net = random_network([4, 3], seed=0, dtype="float64")
     >>> numerical_gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)
     array([-0.6667,  0.3333,  0.3333])
     """
+    weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device)
     activation = _activation(network, activation)
-    h = float(h)
-    if not h > 0.0:
-        raise ValueError(f"h must be a positive step; got {h}")
     xp = network.xp
+    h = _step(h, params, xp)
 
     def f(p: dict[str, Array]) -> float:
         return float(to_numpy(loss_value(p, xd, td, activation=activation, weight_decay=weight_decay)))
@@ -294,7 +376,7 @@ def train(
     *,
     activation: str | None = None,
     optimizer: str | Optimizer = "sgd",
-    lr: float = 0.1,
+    lr: float | None = None,
     batch_size: int = 100,
     iters: int | None = None,
     epochs: int | None = None,
@@ -323,8 +405,12 @@ def train(
       ``x`` and ``t`` are uploaded once and indexed on the device, so a seed gives the same run
       on every backend (equal up to rounding).
     - ``optimizer`` is ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
-      ``"adam"`` (the book's hyper-parameters, learning rate ``lr``) or an object with
-      ``init``/``update`` (see :mod:`xpnn.optimizers`).
+      ``"adam"`` (the book's hyper-parameters) or an object with ``init``/``update`` (see
+      :mod:`xpnn.optimizers`). ``lr=None`` (the default) is that optimizer's own learning rate,
+      :func:`default_lr`: 0.1 for SGD (the book's ch. 5 run), 0.001 for Adam, 0.01 for the others.
+    - Every argument is checked before the first step: the options, then ``x``, ``t``,
+      ``x_test`` and ``t_test`` (shapes, label values, and NaN or infinity, the first bad row
+      named: one vectorised pass on the device) and the starting weights.
     - ``activation`` (hidden layers): ``"sigmoid"`` or ``"relu"``; None means the network's
       own (``to_backend(..., activation=)``), else sigmoid, the book's.
     - Placement follows :func:`xpnn.forward`; the weights' dtype is the compute dtype (``x`` is
@@ -359,9 +445,14 @@ def train(
         raise ValueError("batch_size must be a positive integer; got None")
     batch_size, iters, epochs = counts[0], counts[1], counts[2]  # Python ints, NumPy integers included
     _check_seed(seed)
-    for name, rate in (("lr", lr), ("weight_decay", weight_decay)):
-        if isinstance(rate, (int, float, np.number)) and not rate >= 0:
-            raise ValueError(f"{name} must be a non-negative number; got {rate!r}")
+    weight_decay = _non_negative("weight_decay", weight_decay)
+    lr = None if lr is None else _non_negative("lr", lr)
+    if not (progress is None or isinstance(progress, (bool, np.bool_))):
+        raise ValueError(f"progress must be True, False or None; got {progress!r}")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(f"on_epoch must be a function of one dict, or None; got {type(on_epoch).__name__}")
+    if lr is None and isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        lr = default_lr(optimizer)
     opt = get_optimizer(optimizer, lr=lr)
     network = _placed(net, x, backend, device)
     activation = _activation(network, activation)
@@ -369,13 +460,17 @@ def train(
     if n == 0:
         raise ValueError("no training data: x must have shape (N, n_in) with N >= 1")
     # The data goes to the device once; mini-batches are gathered there with xp.take.
-    X = asarray(x, backend=network.backend, device=network.device)
+    X = _data("x", x, network)
     T = _labels(network, t, n)
     if x_test is not None:
-        x_test = asarray(x_test, backend=network.backend, device=network.device)
-        t_test = _labels(network, t_test, int(x_test.shape[0]))
-    if len(X.shape) != 2 or X.shape[1] != network.n_in:
-        raise ValueError(f"x must have shape (N, {network.n_in}) to fit W1; got {tuple(X.shape)}")
+        x_test = _data("x_test", x_test, network)
+        t_test = _labels(network, t_test, int(x_test.shape[0]), "t_test")
+    for key, value in network.items():
+        if not bool(network.xp.all(network.xp.isfinite(value))):
+            raise ValueError(
+                f"the network's {key} holds NaN or infinity: training cannot start from it"
+                " (draw a new one with xpnn.random_network)"
+            )
     xp, dev, dtype = network.xp, network.device, network.dtype
     batch_size = min(batch_size, n)
     if iters is not None:
@@ -426,6 +521,34 @@ def train(
         if bar is not None:
             bar.close()
     return _network(params, network, activation), history
+
+
+def _data(name: str, x: Any, network: Network) -> Array:
+    """``x`` on the network's device as it is (cast batch by batch later), checked: 2-D, its width, finite."""
+    X = asarray(x, backend=network.backend, device=network.device)
+    if len(X.shape) != 2 or X.shape[1] != network.n_in or X.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N, {network.n_in}) to fit W1; got {tuple(X.shape)}")
+    _check_finite_rows(name, X, network.xp)
+    return X
+
+
+def default_lr(optimizer: str) -> float:
+    """The learning rate ``train`` uses for ``optimizer`` when ``lr`` is None.
+
+    The book's own: SGD 0.1 (its ch. 5 run; the class default in ``common/optimizer.py`` is
+    0.01), Momentum, Nesterov, AdaGrad and RMSprop 0.01, Adam 0.001.
+
+    >>> default_lr("sgd"), default_lr("adam"), default_lr("momentum")
+    (0.1, 0.001, 0.01)
+    """
+    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    name = optimizer.lower()
+    return SGD_LR if name == "sgd" else float(OPTIMIZERS[name].__dataclass_fields__["lr"].default)  # type: ignore[attr-defined]
+
+
+#: ``train``'s SGD learning rate when ``lr`` is None: the book's ch. 5 ``train_neuralnet.py``.
+SGD_LR = 0.1
 
 
 def _network(params: dict[str, Array], like: Network, activation: str) -> Network:
