@@ -49,6 +49,8 @@ SAMPLE_WEIGHTS = RemoteFile(
     "sample_weight.pkl",
     "b7f55a27988ba34c3777b0f1bbd464817c8a4db855723e6ff26f703501917a13",
     ("https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch03/",),
+    what="the book's sample_weight.pkl",
+    own="load it with xpnn.load_weights(path) (--weights PATH on the command line)",
 )
 
 #: Default limit on a weights file's size and on the bytes of the arrays it declares (1 GiB).
@@ -711,7 +713,8 @@ def _safetensors() -> Any:
 def fetch_sample_weights(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
     """The path of the book's ``sample_weight.pkl`` in ``<data_dir>/weights``, downloaded if missing.
 
-    The download is checked against the file's pinned SHA-256.
+    The file is checked against its pinned SHA-256 on every call, downloaded or not: one that
+    differs (changed, or another file of that name) is a :class:`xpnn.DataError` saying what to do.
     """
     root = resolve_data_dir(data_dir)
     return fetch(SAMPLE_WEIGHTS, root / "weights", download=download, root=root)
