@@ -770,3 +770,40 @@ def test_saving_onto_a_symbolic_link_writes_through_it(tmp_path: Path) -> None:
     assert link.is_symlink() and os.readlink(link) == str(Path("models") / "net-v1.npz")
     np.testing.assert_array_equal(xpnn.load_weights(target)["W1"], new["W1"])
     assert temporaries(tmp_path) == temporaries(tmp_path / "models") == []
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("placed", [True, False], ids=["network", "dict"])
+def test_the_activation_travels_with_the_weights(
+    tmp_path: Path, suffix: str, activation: str, placed: bool
+) -> None:
+    net = reference.random_network((6, 5, 4, 3), np.float32)
+    x = np.random.default_rng(1).standard_normal((50, 6)).astype(np.float32)
+    if placed:
+        source = xpnn.to_backend(net, "numpy", activation=activation)
+        path = xpnn.save_weights(source, tmp_path / f"net{suffix}")
+        want = xpnn.predict_proba(source, x)
+    else:
+        path = xpnn.save_weights(net, tmp_path / f"net{suffix}", activation=activation)
+        want = xpnn.predict_proba(net, x, activation=activation)
+    loaded = xpnn.load_weights(path)
+    assert isinstance(loaded, xpnn.Network) and loaded.activation == activation and loaded.backend == "numpy"
+    np.testing.assert_array_equal(xpnn.predict_proba(loaded, x), want)
+    np.testing.assert_array_equal(xpnn.predict(loaded, x), np.argmax(want, axis=1))
+    for k in net:
+        np.testing.assert_array_equal(loaded[k], net[k])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_a_file_that_records_no_activation_loads_as_a_dict(tmp_path: Path, suffix: str) -> None:
+    net = reference.random_network((4, 3, 2), np.float32)
+    for source in (net, xpnn.to_backend(net, "numpy")):
+        loaded = xpnn.load_weights(xpnn.save_weights(source, tmp_path / f"net{suffix}"))
+        assert type(loaded) is dict and sorted(loaded) == sorted(net)
+
+
+def test_an_activation_to_save_must_be_known(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="tanh")
+    assert not (tmp_path / "w.npz").exists()
