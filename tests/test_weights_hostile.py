@@ -813,14 +813,18 @@ def safetensors_with(metadata: object) -> bytes:
     return safetensors_bytes(header, b"".join(a.astype("<f4").tobytes() for a in net.values()))
 
 
-@pytest.mark.parametrize("data, message", HOSTILE_RECORDS[:-1])
-def test_a_hostile_record_in_safetensors_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
+def is_text(data: bytes) -> bool:
     try:
-        text = data.decode()
+        return len(data.decode()) < 65_536
     except UnicodeDecodeError:
-        pytest.skip("a JSON header holds text only")
+        return False
+
+
+@pytest.mark.parametrize("data, message", [(d, m) for d, m in HOSTILE_RECORDS if is_text(d)])
+def test_a_hostile_record_in_safetensors_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    """The same records as text in the metadata (a JSON header holds text only)."""
     with pytest.raises(xpnn.DataError, match="xpnn record of the network.*" + message):
-        xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with({"xpnn": text})))
+        xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with({"xpnn": data.decode()})))
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,7 @@ _FLOAT_CODES = {"f2": np.float16, "f4": np.float32, "f8": np.float64}
 _SAFETENSORS_DTYPES = {"F16": "f2", "F32": "f4", "F64": "f8"}
 
 _MAX_NAMES = 5  # names an error quotes before "... and N more"
+_KEY = re.compile(r"[Wb][1-9][0-9]{0,8}")  # a name a network may have
 _CHUNK = 1 << 20  # bytes inflated at a time, straight into the array
 
 #: The record of the network that save_weights writes, and its format version.
@@ -583,8 +584,6 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.nd
                 raise DataError(
                     f"{source} declares {declared_total:,} bytes uncompressed, {_over(max_bytes)}"
                 )
-            members = []
-            record: _Record | None = None
             for info in infos:
                 where = f"{source}: {_short(info.filename)}"
                 if not info.filename.endswith(".npy"):
@@ -595,6 +594,13 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.nd
                     raise DataError(
                         f"{where} uses zip compression {info.compress_type}; xpnn reads stored or deflated"
                     )
+            keys = [name[: -len(".npy")] for name in names if name != _RECORD + ".npy"]
+            if not all(_KEY.fullmatch(k) for k in keys):  # a name no network has: no header is read
+                _check_keys(keys, source)
+            members = []
+            record: _Record | None = None
+            for info in infos:
+                where = f"{source}: {_short(info.filename)}"
                 is_record = info.filename == _RECORD + ".npy"
                 with zf.open(info) as f:
                     dtype, shape, fortran, header_length = _npy_header(f, where, max_bytes, record=is_record)
