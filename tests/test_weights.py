@@ -807,3 +807,12 @@ def test_an_activation_to_save_must_be_known(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown activation 'tanh'"):
         xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="tanh")
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_saving_onto_a_link_to_a_file_still_to_be_made_makes_it_there(tmp_path: Path) -> None:
+    link = tmp_path / "current.safetensors"
+    link.symlink_to(tmp_path / "v2.safetensors")
+    net = reference.random_network((3, 2), np.float32)
+    xpnn.save_weights(net, link)
+    assert link.is_symlink() and (tmp_path / "v2.safetensors").is_file()
+    np.testing.assert_array_equal(xpnn.load_weights(tmp_path / "v2.safetensors")["W1"], net["W1"])
