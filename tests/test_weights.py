@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import math
 import os
 import pickle
 import pickletools
+import signal
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -18,6 +22,7 @@ import pytest
 import reference
 
 import xpnn
+import xpnn.weights
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -621,3 +626,193 @@ def test_a_file_that_grows_after_its_size_was_checked_is_read_to_that_size(
     w = xpnn.load_weights(path)
     np.testing.assert_array_equal(w["W1"], np.arange(4, dtype=np.float32).reshape(2, 2))
     np.testing.assert_array_equal(w["b1"], np.array([4, 5], dtype=np.float32))
+
+
+# --- issues 24, 25 and 19: the pin on every load, temporary files, links, the architecture --------
+
+
+def test_a_changed_sample_weights_file_is_refused_on_every_load(real_data_dir: Path, tmp_path: Path) -> None:
+    """One flipped value in W2 of the book's own file: the pin is checked on load, not only on download."""
+    raw = bytearray((real_data_dir / "weights" / "sample_weight.pkl").read_bytes())
+    w2 = xpnn.load_weights(real_data_dir / "weights" / "sample_weight.pkl")["W2"]
+    data = w2.astype("<f4").tobytes(order="A")  # the file holds it in Fortran order
+    at = bytes(raw).find(data)
+    assert at > 0 and bytes(raw).count(data) == 1
+    raw[at + 4 * 17] ^= 0x01  # the lowest mantissa bit of one value
+    path = tmp_path / "weights" / "sample_weight.pkl"
+    path.parent.mkdir()
+    path.write_bytes(bytes(raw))
+    changed = xpnn.load_weights(path)["W2"]  # still a readable network, one value off
+    assert np.count_nonzero(changed != w2) == 1
+    with pytest.raises(xpnn.DataError) as caught:
+        xpnn.load_sample_network(tmp_path, download=False)
+    message = str(caught.value)
+    assert str(path) in message and xpnn.weights.SAMPLE_WEIGHTS.sha256 in message
+    assert hashlib.sha256(bytes(raw)).hexdigest() in message
+    assert "Delete it" in message and "load_weights" in message
+    assert path.read_bytes() == bytes(raw), "the file is left as it was"
+
+
+def test_a_replaced_sample_weights_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "weights" / "sample_weight.pkl"
+    path.parent.mkdir()
+    path.write_bytes(pickle.dumps(reference.random_network((784, 50, 100, 10), np.float32), protocol=2))
+    for load in (xpnn.load_sample_network, xpnn.fetch_sample_weights):
+        with pytest.raises(xpnn.DataError, match=r"differs from the book's sample_weight\.pkl"):
+            load(tmp_path, download=False)
+    assert xpnn.load_weights(path)["W1"].shape == (784, 50), "load_weights(path) still loads it"
+
+
+def test_every_pinned_file_is_checked_when_it_is_fetched(tmp_path: Path) -> None:
+    """The check lives in the fetch layer: any pinned file, present or not, downloads or not."""
+    from xpnn._data import RemoteFile, fetch
+
+    good = b"the pinned content"
+    remote = RemoteFile("data.bin", hashlib.sha256(good).hexdigest(), ["https://example.invalid/"])
+    (tmp_path / "data.bin").write_bytes(good)
+    assert fetch(remote, tmp_path, download=False) == tmp_path / "data.bin"
+    (tmp_path / "data.bin").write_bytes(b"the pinned content, changed")
+    for download in (False, True):  # never downloaded over: the file is the user's to decide on
+        with pytest.raises(xpnn.DataError, match=r"data\.bin.* SHA-256 is [0-9a-f]{64}.*not the pinned"):
+            fetch(remote, tmp_path, download=download)
+    assert (tmp_path / "data.bin").read_bytes() == b"the pinned content, changed"
+
+
+SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from xpnn._data import write_atomic
+
+def write(f):
+    f.write(b"x" * 100_000)
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(600)
+
+write_atomic(Path(sys.argv[1]), write)
+"""
+
+
+def start_writer(path: Path):
+    """A process in the middle of ``write_atomic(path, ...)``: its temporary file exists."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert child.stdout is not None and child.stdout.readline() == "writing\n"
+    child.stdout.close()
+    return child
+
+
+def temporaries(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pids as POSIX has them")
+def test_a_killed_writers_temporary_file_is_swept_by_the_next_save(tmp_path: Path) -> None:
+    path = tmp_path / "net.npz"
+    child = start_writer(path)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = temporaries(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".net.npz.") and str(child.pid) in left[0]
+    other = tmp_path / ".other.npz.1.tmp"  # not a temporary of net.npz, not one of xpnn's names
+    other.write_bytes(b"")
+    xpnn.save_weights(reference.random_network((3, 2), np.float32), path)
+    assert temporaries(tmp_path) == [other.name]
+    assert sorted(xpnn.load_weights(path)) == ["W1", "b1"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pids as POSIX has them")
+def test_a_live_writers_temporary_file_is_never_swept(tmp_path: Path) -> None:
+    path = tmp_path / "net.npz"
+    child = start_writer(path)
+    try:
+        left = temporaries(tmp_path)
+        xpnn.save_weights(reference.random_network((3, 2), np.float32), path)
+        assert temporaries(tmp_path) == left and len(left) == 1
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pids as POSIX has them")
+def test_a_dead_writers_temporary_name_is_recognised(tmp_path: Path) -> None:
+    """A temporary name of a process that has ended (its pid from a child that was waited for)."""
+    path = tmp_path / "w.safetensors"
+    child = start_writer(path)
+    name = temporaries(tmp_path)[0]
+    child.kill()
+    child.wait()
+    (tmp_path / name).unlink()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / name.replace(f"-{child.pid}.", f"-{int(ended.stdout)}.")
+    stale.write_bytes(b"half a file")
+    xpnn.save_weights(reference.random_network((3, 2), np.float32), path)
+    assert temporaries(tmp_path) == []
+
+
+def test_saving_onto_a_symbolic_link_writes_through_it(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "net-v1.npz"
+    link = tmp_path / "current.npz"
+    old, new = (
+        reference.random_network((3, 2), np.float32),
+        reference.random_network((3, 2), np.float32, seed=1),
+    )
+    xpnn.save_weights(old, target)
+    link.symlink_to(Path("models") / "net-v1.npz")  # relative, as `ln -s` makes it
+    assert xpnn.save_weights(new, link) == link
+    assert link.is_symlink() and os.readlink(link) == str(Path("models") / "net-v1.npz")
+    np.testing.assert_array_equal(xpnn.load_weights(target)["W1"], new["W1"])
+    assert temporaries(tmp_path) == temporaries(tmp_path / "models") == []
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("placed", [True, False], ids=["network", "dict"])
+def test_the_activation_travels_with_the_weights(
+    tmp_path: Path, suffix: str, activation: str, placed: bool
+) -> None:
+    net = reference.random_network((6, 5, 4, 3), np.float32)
+    x = np.random.default_rng(1).standard_normal((50, 6)).astype(np.float32)
+    if placed:
+        source = xpnn.to_backend(net, "numpy", activation=activation)
+        path = xpnn.save_weights(source, tmp_path / f"net{suffix}")
+        want = xpnn.predict_proba(source, x)
+    else:
+        path = xpnn.save_weights(net, tmp_path / f"net{suffix}", activation=activation)
+        want = xpnn.predict_proba(net, x, activation=activation)
+    loaded = xpnn.load_weights(path)
+    assert isinstance(loaded, xpnn.Network) and loaded.activation == activation and loaded.backend == "numpy"
+    np.testing.assert_array_equal(xpnn.predict_proba(loaded, x), want)
+    np.testing.assert_array_equal(xpnn.predict(loaded, x), np.argmax(want, axis=1))
+    for k in net:
+        np.testing.assert_array_equal(loaded[k], net[k])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_a_file_that_records_no_activation_loads_as_a_dict(tmp_path: Path, suffix: str) -> None:
+    net = reference.random_network((4, 3, 2), np.float32)
+    for source in (net, xpnn.to_backend(net, "numpy")):
+        loaded = xpnn.load_weights(xpnn.save_weights(source, tmp_path / f"net{suffix}"))
+        assert type(loaded) is dict and sorted(loaded) == sorted(net)
+
+
+def test_an_activation_to_save_must_be_known(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="tanh")
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_saving_onto_a_link_to_a_file_still_to_be_made_makes_it_there(tmp_path: Path) -> None:
+    link = tmp_path / "current.safetensors"
+    link.symlink_to(tmp_path / "v2.safetensors")
+    net = reference.random_network((3, 2), np.float32)
+    xpnn.save_weights(net, link)
+    assert link.is_symlink() and (tmp_path / "v2.safetensors").is_file()
+    np.testing.assert_array_equal(xpnn.load_weights(tmp_path / "v2.safetensors")["W1"], net["W1"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import io
 import json
+import math
 import os
 import pickle
 import pickletools
@@ -550,8 +552,10 @@ def test_a_flipped_byte_in_an_npz_is_a_crc_error(tmp_path: Path) -> None:
 
 
 def test_a_short_member_with_a_matching_crc_is_truncated(tmp_path: Path) -> None:
-    member = npy_member(GOOD_HEADER, b"\0" * 8)
-    data = bytearray(zip_of({"W1.npy": member}))
+    # A whole network (W1 1x2, b1), so the check of keys and shapes, made before anything is
+    # inflated, passes and the short member is found as it is read.
+    member = npy_member({**GOOD_HEADER, "shape": (1, 2)}, b"\0" * 8)
+    data = bytearray(zip_of({"W1.npy": member, "b1.npy": npy_member(GOOD_HEADER, b"\0" * 8)}))
     central = data.find(b"PK\x01\x02")  # CRC-32 at +16, compressed size at +20, as zipfile reads them
     struct.pack_into("<II", data, central + 16, zlib.crc32(member[:-4]), len(member) - 4)
     with pytest.raises(xpnn.DataError, match="W1.npy' is truncated"):
@@ -647,3 +651,194 @@ def test_a_truncated_safetensors_file(tmp_path: Path) -> None:
         path.write_bytes(data[:keep])
         with pytest.raises(xpnn.DataError):
             xpnn.load_weights(path)
+
+
+# --- issue 25: hostile .npz members bounded before decompression, long errors cut short -----------
+
+
+def deflated_npz(members: dict[str, tuple[str, tuple[int, ...]]]) -> bytes:
+    """A deflated .npz of zero-filled members ``name: (descr, shape)``: a few KiB on disk."""
+    return zip_of(
+        {
+            f"{name}.npy": npy_member(
+                {"descr": descr, "fortran_order": False, "shape": shape},
+                bytes(math.prod(shape) * int(descr[-1])),
+            )
+            for name, (descr, shape) in members.items()
+        },
+        zipfile.ZIP_DEFLATED,
+    )
+
+
+def peak_bytes(load: Callable[[], object]) -> int:
+    """What ``load()`` allocates at most (NumPy reports its arrays to tracemalloc too)."""
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(xpnn.DataError):
+            load()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_huge_but_declared_npz_loads_in_what_it_declares(tmp_path: Path) -> None:
+    """32 MiB of zeros in a 33 KB file, inside the limit: loaded into the arrays themselves,
+    with no second copy (the tester's 1.0 MB file took 2,005 MB, twice what it declared)."""
+    shapes = {"W1": ("<f4", (1024, 8192)), "b1": ("<f4", (8192,))}
+    path = write(tmp_path, "w.npz", deflated_npz(shapes))
+    declared = sum(math.prod(shape) * 4 for _, shape in shapes.values())
+    assert path.stat().st_size < declared / 500
+    peak = peak_bytes(lambda: xpnn.load_weights(path))
+    assert peak < declared + (4 << 20), f"{peak:,} bytes allocated to load {declared:,} declared bytes"
+    assert xpnn.load_weights(path)["W1"].shape == (1024, 8192)
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"W1": ("<f4", (1024, 8192)), "b1": ("<f4", (3,))}, r"b1 must have shape \(8192,\).*got \(3,\)"),
+        (
+            {"W1": ("<f4", (8, 2)), "b1": ("<f4", (2,)), "extra": ("<f4", (1 << 23,))},
+            r"unexpected \['extra'\]",
+        ),
+        ({"W1": ("<f4", (1 << 23,)), "b1": ("<f4", (2,))}, r"W1.*\(8388608,\)"),
+        ({f"x{i}": ("<f4", (8192,)) for i in range(10_000)}, r"unexpected \['x0', 'x1', .* and 9,995 more\]"),
+    ],
+    ids=["shapes-do-not-chain", "an-extra-member", "a-1-d-weight", "10000-members"],
+)
+def test_an_npz_that_is_no_network_is_refused_before_anything_is_inflated(
+    tmp_path: Path, members: dict, message: str
+) -> None:
+    """The members declare 32 to 328 MB in all (inside the limit) in files of 30 KB to 2 MB: what
+    is allocated to refuse them is a small part of it (the tester's file took 2,005 MB and 25 s)."""
+    path = write(tmp_path, "w.npz", deflated_npz(members))
+    declared = sum(math.prod(shape) * 4 for _, shape in members.values())
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+    peak = peak_bytes(lambda: xpnn.load_weights(path))
+    assert peak < declared / 8, f"{peak:,} bytes allocated to refuse {declared:,} declared bytes"
+
+
+def many_keys(n: int) -> dict[str, np.ndarray]:
+    return {f"W{i}": np.zeros((1, 1), np.float32) for i in range(1, n + 1)}
+
+
+@pytest.mark.parametrize(
+    "net, shown",
+    [
+        (many_keys(10_000), r"missing \['b1', 'b2', 'b3', 'b4', 'b5', \.\.\. and 9,995 more\]"),
+        ({f"key{i}": np.zeros(1, np.float32) for i in range(10_000)}, r"\.\.\. and 9,995 more\]"),
+        (
+            {k: np.zeros(v.shape, np.int32) for k, v in reference.random_network((2,) * 5_001).items()},
+            r"got \{'W1': 'int32', .*\.\.\. and 9,995 more\}",
+        ),
+    ],
+    ids=["10000-missing", "10000-unexpected", "10000-not-floating"],
+)
+def test_an_error_about_10000_keys_names_a_few(tmp_path: Path, net: dict, shown: str) -> None:
+    path = tmp_path / "w.npz"
+    np.savez(path, **net)
+    for action in (lambda: xpnn.save_weights(net, tmp_path / "out.npz"), lambda: xpnn.load_weights(path)):
+        with pytest.raises(xpnn.DataError) as caught:
+            action()
+        assert len(str(caught.value)) < 500, f"{len(str(caught.value)):,} characters"
+    with pytest.raises(xpnn.DataError, match=shown):  # loading refuses the first int member alone
+        xpnn.save_weights(net, tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
+
+
+# --- issue 19: the record of the network (activation, layers) is read as data, and checked -------
+
+
+def npz_with_record(record: bytes | np.ndarray) -> bytes:
+    entry = np.frombuffer(record, np.uint8) if isinstance(record, bytes) else record
+    return npz_bytes(**reference.random_network((3, 2), np.float32), __xpnn__=entry)
+
+
+def record(**fields) -> bytes:
+    return json.dumps({"format": 1, "layers": [3, 2], "activation": "relu", **fields}).encode()
+
+
+HOSTILE_RECORDS = [
+    (record(activation="tanh"), "activation 'tanh'"),
+    (record(activation="__import__('os').system('touch pwned')"), r"activation \"__import__"),
+    (record(activation=["relu"]), r"activation \['relu'\]"),
+    (record(format=2), "format 2.*newer xpnn"),
+    (record(format="1"), "format '1'"),
+    (record(format=True), "format True"),
+    (record(layers=[3, 4]), r"layers \[3, 4\].*the arrays are 3-2"),
+    (record(layers=[3, True]), r"layers \[3, True\]"),
+    (record(layers="3-2"), "layers '3-2'"),
+    (record(code="print(1)"), r"unknown field.*'code'"),
+    (json.dumps({"layers": [3, 2]}).encode(), "no format"),
+    (b"[1, 2]", "not a JSON object"),
+    (b"{not json", "not JSON"),
+    (b"[" * 60_000, "not JSON"),  # nested deeper than the parser recurses
+    (b'{"format": 1, "layers": [1' + b"0" * 5000 + b"]}", "not JSON"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (bytes(70_000), "70,000 bytes, over"),
+]
+
+
+@pytest.mark.parametrize("data, message", HOSTILE_RECORDS)
+def test_a_hostile_record_in_an_npz_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    with pytest.raises(xpnn.DataError, match="xpnn record of the network.*" + message):
+        xpnn.load_weights(write(tmp_path, "w.npz", npz_with_record(data)))
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (np.zeros(4, np.float32), "float32"),
+        (np.zeros((2, 2), np.uint8), r"shape \(2, 2\)"),
+    ],
+)
+def test_the_npz_record_is_one_line_of_bytes(tmp_path: Path, entry: np.ndarray, message: str) -> None:
+    with pytest.raises(xpnn.DataError, match="__xpnn__.*" + message):
+        xpnn.load_weights(write(tmp_path, "w.npz", npz_with_record(entry)))
+
+
+def safetensors_with(metadata: object) -> bytes:
+    net = reference.random_network((3, 2), np.float32)
+    header: dict = {"__metadata__": metadata}
+    offset = 0
+    for name, array in net.items():
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
+        offset += array.nbytes
+    return safetensors_bytes(header, b"".join(a.astype("<f4").tobytes() for a in net.values()))
+
+
+def is_text(data: bytes) -> bool:
+    try:
+        return len(data.decode()) < 65_536
+    except UnicodeDecodeError:
+        return False
+
+
+@pytest.mark.parametrize("data, message", [(d, m) for d, m in HOSTILE_RECORDS if is_text(d)])
+def test_a_hostile_record_in_safetensors_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
+    """The same records as text in the metadata (a JSON header holds text only)."""
+    with pytest.raises(xpnn.DataError, match="xpnn record of the network.*" + message):
+        xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with({"xpnn": data.decode()})))
+
+
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ([1], "__metadata__ is not a JSON object"),
+        ({"format": 1}, r"__metadata__\['format'\] is 1, not a string"),
+    ],
+)
+def test_safetensors_metadata_holds_strings(tmp_path: Path, metadata: object, message: str) -> None:
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with(metadata)))
+
+
+def test_other_safetensors_metadata_is_left_alone(tmp_path: Path) -> None:
+    loaded = xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with({"format": "pt"})))
+    assert type(loaded) is dict and sorted(loaded) == ["W1", "b1"]

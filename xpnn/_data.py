@@ -13,6 +13,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -29,6 +30,7 @@ __all__ = [
     "DataNotFoundError",
     "RemoteFile",
     "cache_dir",
+    "check_pinned",
     "data_dir",
     "download_failure",
     "fetch",
@@ -119,11 +121,17 @@ def _fault(path: Path, e: OSError) -> str:
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file xpnn can download: its name, SHA-256 and the mirrors that serve it."""
+    """A file xpnn can download: its name, SHA-256 and the mirrors that serve it.
+
+    ``what`` names it in an error (default: its name); ``own`` says how to use a file of one's
+    own under that name instead (e.g. "load it with xpnn.load_weights(path)").
+    """
 
     name: str
     sha256: str
     mirrors: Sequence[str]  # base URLs, tried in order; the file's URL is mirror + name
+    what: str = ""
+    own: str = ""
 
     def urls(self) -> list[str]:
         return [m.rstrip("/") + "/" + self.name for m in self.mirrors]
@@ -140,13 +148,16 @@ def fetch(
     download: bool = True,
     progress: bool = False,
     root: Path | None = None,
+    verify: bool = True,
 ) -> Path:
     """The path of ``remote`` in ``directory``, downloading it first if it is missing.
 
     :func:`fetch_all` for one file; ``root`` is the data directory the errors name (default:
     ``directory``).
     """
-    return fetch_all([(remote, directory)], root or directory, download=download, progress=progress)[0]
+    return fetch_all(
+        [(remote, directory)], root or directory, download=download, progress=progress, verify=verify
+    )[0]
 
 
 def fetch_all(
@@ -156,6 +167,7 @@ def fetch_all(
     download: bool = True,
     progress: bool = False,
     hint: str = "",
+    verify: bool = True,
 ) -> list[Path]:
     """The paths of the files ``wanted`` (each a file and its directory under the data directory
     ``root``), downloading the missing ones first.
@@ -174,11 +186,19 @@ def fetch_all(
     Files that ``root`` holds itself instead of in their directory (``data_dir`` pointing one
     level too deep, at ``.../mnist``) are refused at once, before any download, with the
     directory meant.
+
+    A file already there is checked against its pinned SHA-256 on every call (``verify=False``
+    leaves that to the caller, as :func:`xpnn.load_mnist` does while it decodes): one that
+    differs is a :class:`DataError` naming both hashes and what to do, and is never downloaded
+    over (it may be the user's own).
     """
     paths = [directory / remote.name for remote, directory in wanted]
-    missing = [
-        (remote, directory) for (remote, directory), path in zip(wanted, paths) if not is_present(path)
-    ]
+    missing = []
+    for (remote, directory), path in zip(wanted, paths):
+        if not is_present(path):
+            missing.append((remote, directory))
+        elif verify:
+            check_pinned(remote, path)
     if not missing:
         return paths
     misplaced = _misplaced(missing, root)
@@ -239,6 +259,24 @@ class _UnwritableError(Exception):
     def __init__(self, error: OSError) -> None:
         super().__init__(error)
         self.error = error
+
+
+def check_pinned(remote: RemoteFile, path: Path) -> None:
+    """Raise :class:`DataError` unless the file at ``path`` has ``remote``'s SHA-256 (one read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise DataError(_fault(path, e)) from e
+    actual = digest.hexdigest()
+    if actual != remote.sha256:
+        own = f", or, if it is a file of your own, {remote.own}" if remote.own else ""
+        raise DataError(
+            f"{path} differs from {remote.what or remote.name}: its SHA-256 is {actual}, not the pinned"
+            f" {remote.sha256}. Delete it to download it again{own}."
+        )
 
 
 def _make_writable(directory: Path, made: list[Path]) -> None:
@@ -407,15 +445,70 @@ def _umask() -> int:
     return mask
 
 
+def _host() -> str:
+    """A short tag of this machine, in temporary names: a pid means something only on its host."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts; so does one of another user)."""
+    if pid <= 0:
+        return True  # not a pid a writer had: keep its file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, and is someone else's
+        return True
+    return True
+
+
+def _sweep(path: Path) -> None:
+    """Remove the temporary files that writers of ``path`` on this host left when they died.
+
+    A temporary file is ``.NAME.HOST-PID.RANDOM.tmp``; one whose PID is not running (on this
+    host) was left by a killed writer, and can never be renamed into place. A live process's
+    file, another host's, and any other name are left alone. POSIX only: elsewhere, a signal 0
+    is not a harmless question.
+    """
+    if os.name != "posix":
+        return
+    pattern = re.compile(re.escape(f".{path.name}.{_host()}-") + r"(\d{1,10})\.[A-Za-z0-9_]+\.tmp")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or int(match[1]) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and not _alive(int(match[1])):
+                os.unlink(entry.path)
+                log.info("removed %s, left by a writer that was killed", entry.path)
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
     Two processes doing this at once each rename a complete file; readers never see half of one.
     The file gets the permissions a plain ``open(path, "wb")`` would give (``0o666`` less the
     umask; a replaced file keeps its own), not ``mkstemp``'s private ``0o600``.
+
+    A symbolic link is written through, as editors do: the file it points to is replaced
+    (atomically, beside it) and the link stays. The temporary name, ``.NAME.HOST-PID.RANDOM.tmp``,
+    says whose it is: temporaries of ``path`` left by writers that were killed are removed first.
     """
+    if path.is_symlink():
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:  # a link to a file still to be made: make it there
+            path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _sweep(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

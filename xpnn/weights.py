@@ -12,7 +12,13 @@ dtypes, shapes, byte ranges), checks it, and only then builds each array itself 
   bytes: no strides, offsets or views from the file;
 - the file, and the arrays it declares, are at most ``max_bytes`` before anything is read or
   decompressed; a pickle's opcodes are scanned for nesting depth and count before it is run;
-- NaN or infinity in a weight is refused unless ``allow_nonfinite=True``.
+- the keys and the chain of shapes are checked from what the file declares, before any array
+  is built or any ``.npz`` member is inflated; a member is inflated straight into its array, so
+  loading takes about what the file declares and no more;
+- NaN or infinity in a weight is refused unless ``allow_nonfinite=True``;
+- the record of the network that :func:`save_weights` writes (format version, layer sizes,
+  activation: JSON, in ``__xpnn__`` of a ``.npz`` or the ``.safetensors`` metadata) is parsed as
+  JSON and every field is checked; it is data, never code.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +46,8 @@ import numpy as np
 from ._backends import to_numpy
 from ._data import DataError, RemoteFile, fetch, write_atomic
 from ._data import data_dir as resolve_data_dir
-from .network import layer_arrays
+from .functions import HIDDEN_ACTIVATIONS
+from .network import Network, layer_arrays, to_backend
 
 __all__ = ["SAMPLE_WEIGHTS", "fetch_sample_weights", "load_sample_network", "load_weights", "save_weights"]
 
@@ -49,6 +56,8 @@ SAMPLE_WEIGHTS = RemoteFile(
     "sample_weight.pkl",
     "b7f55a27988ba34c3777b0f1bbd464817c8a4db855723e6ff26f703501917a13",
     ("https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch03/",),
+    what="the book's sample_weight.pkl",
+    own="load it with xpnn.load_weights(path) (--weights PATH on the command line)",
 )
 
 #: Default limit on a weights file's size and on the bytes of the arrays it declares (1 GiB).
@@ -65,6 +74,16 @@ _MAX_SAFETENSORS_HEADER = 100 << 20  # the safetensors library's own limit
 # structured dtypes are refused: the network format (W1..Wn, b1..bn) is floating point.
 _FLOAT_CODES = {"f2": np.float16, "f4": np.float32, "f8": np.float64}
 _SAFETENSORS_DTYPES = {"F16": "f2", "F32": "f4", "F64": "f8"}
+
+_MAX_NAMES = 5  # names an error quotes before "... and N more"
+_KEY = re.compile(r"[Wb][1-9][0-9]{0,8}")  # a name a network may have
+_CHUNK = 1 << 20  # bytes inflated at a time, straight into the array
+
+#: The record of the network that save_weights writes, and its format version.
+_RECORD = "__xpnn__"  # a .npz member of uint8 (UTF-8 JSON); in .safetensors, __metadata__["xpnn"]
+_RECORD_FORMAT = 1
+_RECORD_FIELDS = ("format", "layers", "activation")
+_MAX_RECORD = 65_536
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,44 @@ def _short(value: object) -> str:
     return _ShortRepr().repr(value)
 
 
+def _natural(name: str) -> list[object]:
+    """Sort key: ``W2`` before ``W10`` (digit runs compared by length, then text: never int())."""
+    return [(len(t), t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+)", name))]
+
+
+def _names(names: Iterable[str], *, limit: int = _MAX_NAMES) -> str:
+    """``['b1', 'b2', ... and 9,998 more]``: a few names (each cut short), then how many more."""
+    names = sorted(names, key=_natural)
+    shown = [_short(n) for n in names[:limit]]
+    if len(names) > limit:
+        shown.append(f"... and {len(names) - limit:,} more")
+    return "[" + ", ".join(shown) + "]"
+
+
+def _check_keys(keys: Iterable[str], source: str) -> None:
+    """The keys W1..Wn, b1..bn and nothing else, or a :class:`DataError` quoting a few of the others."""
+    keys = set(keys)
+    n = sum(1 for k in keys if k[:1] == "W" and k[1:].isdigit())
+    expected = {f"{p}{i}" for i in range(1, n + 1) for p in "Wb"}
+    if n == 0 or keys != expected:
+        missing, extra = expected - keys, keys - expected
+        raise DataError(
+            f"{source}: a network needs the keys W1..Wn and b1..bn and nothing else;"
+            + (f" missing {_names(missing)}" if missing else "")
+            + (f" unexpected {_names(extra)}" if extra else "")
+            + ("" if n else " (no W keys at all)")
+        )
+
+
+def _check_layout(declared: Iterable[tuple[str, np.dtype[Any], tuple[int, ...]]], source: str) -> None:
+    """Keys and the chain of shapes of arrays not built yet: checked on stand-ins that allocate nothing."""
+    try:
+        standins = {name: np.broadcast_to(np.zeros((), dtype), shape) for name, dtype, shape in declared}
+    except ValueError as e:  # a shape NumPy cannot even describe
+        raise DataError(f"{source}: {_cut(e)}") from None
+    _check(standins, source)
+
+
 def _shape(value: object, where: str, max_bytes: int, kind: type = tuple) -> tuple[int, ...]:
     """A shape from a file: a tuple (a list in JSON) of at most 32 non-negative ints."""
     if (
@@ -142,7 +199,8 @@ def _shape(value: object, where: str, max_bytes: int, kind: type = tuple) -> tup
 
 
 def _build(declared: list[_Declared], source: str, max_bytes: int) -> dict[str, np.ndarray]:
-    """Check every declared array's size, then build each one: native byte order, owning its data."""
+    """Check every declared array's size, the keys and shapes, then build each array: native byte
+    order, owning its data."""
     total = 0
     for d in declared:
         if len(d.data) != d.nbytes:
@@ -153,6 +211,7 @@ def _build(declared: list[_Declared], source: str, max_bytes: int) -> dict[str, 
         total += d.nbytes
     if total > max_bytes:
         raise DataError(f"{source} declares {total:,} bytes of arrays, {_over(max_bytes)}")
+    _check_layout(((d.name, d.dtype, d.shape) for d in declared), source)
     arrays = {}
     for d in declared:
         flat = np.frombuffer(d.data, dtype=d.dtype, count=math.prod(d.shape))
@@ -415,7 +474,7 @@ def _prescan(data: bytes) -> None:
             raise _Refused(f"the pickle nests containers more than {_MAX_PICKLE_DEPTH} deep")
 
 
-def _read_pickle(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+def _read_pickle(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.ndarray], _Record | None]:
     try:
         _prescan(data)
         obj = _RecordingUnpickler(io.BytesIO(data), encoding="latin1").load()
@@ -441,7 +500,7 @@ def _read_pickle(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarr
         if not isinstance(value, _ArrayRecord):
             raise DataError(f"{source}: {_short(key)} is a {_describe(value)}, not an array")
         declared.append(value.declared(key, f"{source}: {_short(key)}", max_bytes))
-    return _build(declared, source, max_bytes)
+    return _build(declared, source, max_bytes), None
 
 
 def _cut(e: object, limit: int = 200) -> str:
@@ -453,9 +512,12 @@ def _cut(e: object, limit: int = 200) -> str:
 
 
 def _npy_header(
-    f: io.BufferedIOBase | Any, where: str, max_bytes: int
+    f: io.BufferedIOBase | Any, where: str, max_bytes: int, *, record: bool = False
 ) -> tuple[np.dtype[Any], tuple[int, ...], bool, int]:
-    """Parse a ``.npy`` header (xpnn's own parser): dtype, shape, Fortran order, header length."""
+    """Parse a ``.npy`` header (xpnn's own parser): dtype, shape, Fortran order, header length.
+
+    ``record=True``: the member holding xpnn's record of the network, which is ``uint8`` bytes.
+    """
     magic = f.read(8)
     if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
         raise DataError(f"{where} is not a .npy array")
@@ -486,7 +548,15 @@ def _npy_header(
         if isinstance(descr, str) and descr[:1] in ("<", ">", "|", "=")
         else (descr, "=")
     )
-    dtype = _float_dtype(code, byteorder, where)
+    if record:
+        if descr != "|u1":
+            raise DataError(
+                f"{where} has dtype {_describe_dtype(code, byteorder)}; the xpnn record of the network"
+                " is uint8 bytes (UTF-8 JSON)"
+            )
+        dtype = np.dtype(np.uint8)
+    else:
+        dtype = _float_dtype(code, byteorder, where)
     if not isinstance(header["fortran_order"], bool):
         raise DataError(f"{where}: fortran_order is {_short(header['fortran_order'])}, not a bool")
     return (
@@ -497,7 +567,9 @@ def _npy_header(
     )
 
 
-def _read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+def _read_npz(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.ndarray], _Record | None]:
+    """A ``.npz``: every member's header is read and checked, then the keys and the chain of
+    shapes, and only then is anything inflated, each member straight into its own array."""
     # zipfile reads a central directory entry per signature it finds: count them before it does.
     if data.count(b"PK\x01\x02") > _MAX_ZIP_MEMBERS:
         raise DataError(f"{source} has more than {_MAX_ZIP_MEMBERS:,} zip members")
@@ -512,7 +584,6 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]
                 raise DataError(
                     f"{source} declares {declared_total:,} bytes uncompressed, {_over(max_bytes)}"
                 )
-            declared = []
             for info in infos:
                 where = f"{source}: {_short(info.filename)}"
                 if not info.filename.endswith(".npy"):
@@ -523,29 +594,92 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]
                     raise DataError(
                         f"{where} uses zip compression {info.compress_type}; xpnn reads stored or deflated"
                     )
+            keys = [name[: -len(".npy")] for name in names if name != _RECORD + ".npy"]
+            if not all(_KEY.fullmatch(k) for k in keys):  # a name no network has: no header is read
+                _check_keys(keys, source)
+            members = []
+            record: _Record | None = None
+            for info in infos:
+                where = f"{source}: {_short(info.filename)}"
+                is_record = info.filename == _RECORD + ".npy"
                 with zf.open(info) as f:
-                    dtype, shape, fortran, header_length = _npy_header(f, where, max_bytes)
+                    dtype, shape, fortran, header_length = _npy_header(f, where, max_bytes, record=is_record)
                     nbytes = math.prod(shape) * dtype.itemsize
                     if header_length + nbytes != info.file_size:
                         raise DataError(
                             f"{where}: shape {shape} of {dtype.name} needs {nbytes:,} bytes after the header,"
                             f" but the zip declares {info.file_size - header_length:,}"
                         )
-                    body = f.read(nbytes)
-                    if len(body) != nbytes:  # zipfile checks the CRC once it reads the declared size
-                        raise DataError(f"{where} is truncated")
-                declared.append(_Declared(info.filename[: -len(".npy")], dtype, shape, fortran, body))
+                    if is_record:
+                        if len(shape) != 1:
+                            raise DataError(
+                                f"{where} has shape {shape}; the xpnn record is one line of bytes"
+                            )
+                        if nbytes > _MAX_RECORD:
+                            raise DataError(
+                                f"{source}: the xpnn record of the network ({_RECORD}) is {nbytes:,} bytes,"
+                                f" over {_MAX_RECORD:,}; the file is damaged or not one xpnn wrote"
+                            )
+                        record = (_read_exactly(f, nbytes, where), _RECORD)
+                        continue
+                members.append((info, where, dtype, shape, fortran, header_length))
+            # Keys and shapes from the headers alone: a file that is no network is refused here,
+            # before a single member is inflated.
+            _check_layout(
+                ((info.filename[: -len(".npy")], d, shape) for info, _, d, shape, _, _ in members), source
+            )
+            arrays = {}
+            for info, where, dtype, shape, fortran, header_length in members:
+                arrays[info.filename[: -len(".npy")]] = _inflate(
+                    zf, info, where, dtype, shape, fortran, header_length
+                )
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as e:
         if isinstance(e, DataError):
             raise
         raise DataError(f"{source} is not a readable .npz file ({type(e).__name__}: {_cut(e)})") from e
-    return _build(declared, source, max_bytes)
+    return arrays, record
+
+
+def _read_exactly(f: Any, n: int, where: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:  # zipfile checks the CRC once it reads the declared size
+        raise DataError(f"{where} is truncated")
+    return bytes(data)
+
+
+def _inflate(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    where: str,
+    dtype: np.dtype[Any],
+    shape: tuple[int, ...],
+    fortran: bool,
+    header_length: int,
+) -> np.ndarray:
+    """A member's array, inflated a chunk at a time into memory allocated once for it (native
+    byte order, owning its data): no copy of the member's bytes is ever whole in memory."""
+    array = np.empty(shape, dtype=dtype.newbyteorder("="), order="F" if fortran else "C")
+    memory = array.reshape(-1, order="A").view(np.uint8).data  # the array's own bytes, in order
+    with zf.open(info) as f:
+        _read_exactly(f, header_length, where)
+        filled = 0
+        while filled < len(memory):
+            chunk = f.read(min(_CHUNK, len(memory) - filled))
+            if not chunk:
+                raise DataError(f"{where} is truncated")
+            memory[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+    if not dtype.isnative:
+        array.byteswap(inplace=True)
+    return array
 
 
 # --- .safetensors ----------------------------------------------------------------------------
 
 
-def _read_safetensors(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+def _read_safetensors(
+    data: bytes, source: str, max_bytes: int
+) -> tuple[dict[str, np.ndarray], _Record | None]:
     """The safetensors format: an 8-byte header length, a JSON header, then the tensors' bytes."""
     if len(data) < 8:
         raise DataError(f"{source} is not a .safetensors file (shorter than its 8-byte header length)")
@@ -560,9 +694,17 @@ def _read_safetensors(data: bytes, source: str, max_bytes: int) -> dict[str, np.
         raise DataError(f"{source}: the .safetensors header is not a JSON object")
     body = memoryview(data)[8 + length :]
     declared, ranges = [], []
+    record: _Record | None = None
     for name, entry in header.items():
         where = f"{source}: {_short(name)}"
-        if name == "__metadata__":
+        if name == "__metadata__":  # the format's own: a JSON object of strings, xpnn's record among them
+            if not isinstance(entry, dict):
+                raise DataError(f"{source}: __metadata__ is not a JSON object (of strings)")
+            for key, value in entry.items():
+                if not isinstance(value, str):
+                    raise DataError(f"{source}: __metadata__[{_short(key)}] is {_short(value)}, not a string")
+            if "xpnn" in entry:
+                record = (entry["xpnn"], "__metadata__['xpnn']")
             continue
         if not (isinstance(entry, dict) and set(entry) == {"dtype", "shape", "data_offsets"}):
             raise DataError(f"{where} is not {{'dtype', 'shape', 'data_offsets'}}")
@@ -588,13 +730,76 @@ def _read_safetensors(data: bytes, source: str, max_bytes: int) -> dict[str, np.
     ends = [0] + [end for _, end in sorted(ranges)]
     if [begin for begin, _ in sorted(ranges)] != ends[:-1] or ends[-1] != len(body):
         raise DataError(f"{source}: the tensors' data_offsets overlap or leave gaps in the data")
-    return _build(declared, source, max_bytes)
+    return _build(declared, source, max_bytes), record
+
+
+# --- the record of the network: format version, layer sizes, activation ----------------------
+
+#: A record as a file holds it (UTF-8 JSON, bytes or text) and where in the file it is.
+_Record = tuple[bytes | str, str]
+
+
+def _sizes(weights: Mapping[str, Any]) -> list[int]:
+    """``[784, 50, 100, 10]``: the layer sizes of a checked network."""
+    layers = layer_arrays(weights)
+    return [int(layers[0][0].shape[0])] + [int(W.shape[1]) for W, _ in layers]
+
+
+def _record_text(weights: Mapping[str, Any], activation: str | None) -> str:
+    return json.dumps({"format": _RECORD_FORMAT, "layers": _sizes(weights), "activation": activation})
+
+
+def _parse_record(record: _Record, source: str, weights: Mapping[str, np.ndarray]) -> str | None:
+    """The activation a file's record names (None if none), after checking every field of it."""
+    raw, entry = record
+    where = f"{source}: the xpnn record of the network ({entry})"
+    if len(raw) > _MAX_RECORD:
+        raise DataError(f"{where} is {len(raw):,} bytes, over {_MAX_RECORD:,}")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise DataError(f"{where} is not UTF-8 text; the file is damaged or not one xpnn wrote") from None
+    try:
+        fields = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{where} is not JSON ({type(e).__name__}); the file is damaged") from None
+    if not isinstance(fields, dict):
+        raise DataError(f"{where} is not a JSON object")
+    unknown = set(fields) - set(_RECORD_FIELDS)
+    if unknown:
+        raise DataError(
+            f"{where} has unknown fields {_names(unknown)}; xpnn writes only {list(_RECORD_FIELDS)}"
+        )
+    if "format" not in fields:
+        raise DataError(f"{where} has no format version")
+    version = fields["format"]
+    if type(version) is not int or version < 1:
+        raise DataError(f"{where} has format {_short(version)}; format {_RECORD_FORMAT} expected")
+    if version > _RECORD_FORMAT:
+        raise DataError(
+            f"{where} has format {version}: it was written by a newer xpnn (this one reads format"
+            f" {_RECORD_FORMAT}); upgrade xpnn to load it"
+        )
+    layers, want = fields.get("layers"), _sizes(weights)
+    if not (isinstance(layers, list) and all(type(d) is int for d in layers)):
+        raise DataError(f"{where} has layers {_short(layers)}; a list of ints such as [784, 50, 100, 10]")
+    if layers != want:
+        raise DataError(
+            f"{where} has layers {_short(layers)}, but the arrays are {'-'.join(map(str, want))}:"
+            " the file was changed after it was written"
+        )
+    activation = fields.get("activation")
+    if activation is not None and not (isinstance(activation, str) and activation in HIDDEN_ACTIVATIONS):
+        raise DataError(
+            f"{where} has activation {_short(activation)}; one of {sorted(HIDDEN_ACTIVATIONS)} or null expected"
+        )
+    return activation
 
 
 # --- the public functions ----------------------------------------------------------------------
 
 
-_READERS: dict[str, Callable[[bytes, str, int], dict[str, np.ndarray]]] = {
+_READERS: dict[str, Callable[[bytes, str, int], tuple[dict[str, np.ndarray], _Record | None]]] = {
     ".pkl": _read_pickle,
     ".pickle": _read_pickle,
     ".npz": _read_npz,
@@ -625,9 +830,13 @@ def _check(weights: Any, source: str) -> dict[str, np.ndarray]:
     """Book-style dict of floating NumPy arrays, or a :class:`DataError` naming what is wrong."""
     if not isinstance(weights, Mapping):
         raise DataError(f"{source} holds a {type(weights).__name__}, not a dict of W1..Wn, b1..bn arrays")
-    not_float = {k: str(v.dtype) for k, v in weights.items() if v.dtype.kind != "f"}
+    not_float = [k for k, v in weights.items() if v.dtype.kind != "f"]
     if not_float:
-        raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
+        shown = [f"{_short(k)}: {_short(str(weights[k].dtype))}" for k in not_float[:_MAX_NAMES]]
+        if len(not_float) > _MAX_NAMES:
+            shown.append(f"... and {len(not_float) - _MAX_NAMES:,} more")
+        raise DataError(f"{source}: weights must be floating arrays; got {{{', '.join(shown)}}}")
+    _check_keys((str(k) for k in weights), source)
     try:
         layer_arrays(weights)
     except ValueError as e:
@@ -635,8 +844,17 @@ def _check(weights: Any, source: str) -> dict[str, np.ndarray]:
     return {str(k): v for k, v in weights.items()}
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """``np.isfinite(array).all()`` a chunk at a time: no mask the size of the array."""
+    flat = array.reshape(-1, order="A")  # a view: the arrays xpnn builds are contiguous
+    step = _CHUNK // max(array.itemsize, 1)
+    return all(bool(np.isfinite(flat[i : i + step]).all()) for i in range(0, flat.size, step))
+
+
 def _check_finite(weights: Mapping[str, np.ndarray], source: str) -> None:
     for name, array in weights.items():
+        if _all_finite(array):
+            continue
         bad = ~np.isfinite(array)
         if bad.any():
             index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
@@ -649,15 +867,21 @@ def _check_finite(weights: Mapping[str, np.ndarray], source: str) -> None:
 
 def load_weights(
     path: str | os.PathLike[str], *, allow_nonfinite: bool = False, max_bytes: int = MAX_BYTES
-) -> dict[str, np.ndarray]:
+) -> dict[str, np.ndarray] | Network:
     """Read a book-style network ``{'W1', 'b1', ..., 'Wn', 'bn'}`` as NumPy arrays, safely.
 
     By suffix: ``.pkl`` (the book's ``sample_weight.pkl``), ``.npz`` or ``.safetensors``, each
     read by xpnn's own parser: a pickle never runs code and never reaches NumPy's array
-    reconstruction; sizes are checked before anything is read or decompressed. The arrays are
-    float16, float32 or float64 in native byte order, keys ``W1..Wn``, ``b1..bn`` with shapes
-    that chain. Anything else, a file over ``max_bytes`` (default 1 GiB), or a NaN or infinite
-    weight (unless ``allow_nonfinite=True``) raises :class:`xpnn.DataError` naming it.
+    reconstruction; sizes, keys and shapes are checked before anything is built or inflated.
+    The arrays are float16, float32 or float64 in native byte order, keys ``W1..Wn``,
+    ``b1..bn`` with shapes that chain. Anything else, a file over ``max_bytes`` (default 1 GiB),
+    or a NaN or infinite weight (unless ``allow_nonfinite=True``) raises
+    :class:`xpnn.DataError` naming it.
+
+    A file :func:`save_weights` wrote with an activation (a ``Network``'s own, or
+    ``activation=``) loads as an :class:`xpnn.Network` on NumPy that runs with it, so
+    ``predict(load_weights(path), x)`` predicts as the network did before it was saved; any
+    other file (the book's pickle, files of older versions) loads as a plain dict.
 
     >>> import pathlib, tempfile, xpnn
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -665,32 +889,55 @@ def load_weights(
     >>> sorted(net), net["W1"].shape
     (['W1', 'W2', 'W3', 'b1', 'b2', 'b3'], (2, 3))
     """
-    path = Path(path)
+    weights, activation = _load(Path(path), allow_nonfinite, max_bytes)
+    return weights if activation is None else to_backend(weights, "numpy", activation=activation)
+
+
+def _load(path: Path, allow_nonfinite: bool, max_bytes: int) -> tuple[dict[str, np.ndarray], str | None]:
+    """The checked arrays of a weights file, and the activation its record names (or None)."""
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(
             f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
         )
     source = str(path)
-    weights = _check(reader(_read_file(path, max_bytes), source, max_bytes), source)
+    arrays, record = reader(_read_file(path, max_bytes), source, max_bytes)
+    weights = _check(arrays, source)
+    activation = None if record is None else _parse_record(record, source, weights)
     if not allow_nonfinite:
         _check_finite(weights, source)
-    return weights
+    return weights, activation
 
 
-def save_weights(net: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+def save_weights(
+    net: Mapping[str, Any], path: str | os.PathLike[str], *, activation: str | None = None
+) -> Path:
     """Write a network (a book-style dict or a placed ``Network``) as ``.npz`` or ``.safetensors``.
 
-    The file is written to a temporary name and renamed into place, so an interrupted save
-    never leaves half a file. Returns the path.
+    The file records the network's format version, layer sizes and hidden activation: a
+    ``Network``'s own ``.activation``, or ``activation=`` (which wins), so that
+    :func:`load_weights` gives back a network that predicts as this one; a dict saved without
+    ``activation=`` records none. The file is written to a temporary name and renamed into
+    place (through a symbolic link, to the file it points to), so an interrupted save never
+    leaves half a file. Returns the path.
     """
     path = Path(path)
     weights = _check({k: to_numpy(v) for k, v in net.items()}, "the network to save")
+    if activation is None and isinstance(net, Network):
+        activation = net.activation
+    if activation is not None and not (isinstance(activation, str) and activation in HIDDEN_ACTIVATIONS):
+        raise ValueError(
+            f"unknown activation {activation!r}; save_weights records one of {sorted(HIDDEN_ACTIVATIONS)}"
+            " (a function cannot be written into a file)"
+        )
+    record = _record_text(weights, activation)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        write_atomic(path, lambda f: np.savez(f, **weights))  # type: ignore[arg-type]
+        entry = np.frombuffer(record.encode(), dtype=np.uint8)
+        write_atomic(path, lambda f: np.savez(f, **weights, **{_RECORD: entry}))  # type: ignore[arg-type]
     elif suffix == ".safetensors":
-        data = _safetensors().save({k: np.ascontiguousarray(v) for k, v in weights.items()})
+        tensors = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+        data = _safetensors().save(tensors, metadata={"xpnn": record})
         write_atomic(path, lambda f: f.write(data))
     else:
         raise ValueError(f"save_weights writes .npz or .safetensors, not {suffix!r} ({path})")
@@ -711,7 +958,8 @@ def _safetensors() -> Any:
 def fetch_sample_weights(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
     """The path of the book's ``sample_weight.pkl`` in ``<data_dir>/weights``, downloaded if missing.
 
-    The download is checked against the file's pinned SHA-256.
+    The file is checked against its pinned SHA-256 on every call, downloaded or not: one that
+    differs (changed, or another file of that name) is a :class:`xpnn.DataError` saying what to do.
     """
     root = resolve_data_dir(data_dir)
     return fetch(SAMPLE_WEIGHTS, root / "weights", download=download, root=root)
@@ -721,4 +969,4 @@ def load_sample_network(
     data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
 ) -> dict[str, np.ndarray]:
     """The book's pretrained MNIST network (784-50-100-10, float32): its ``init_network()`` of ch. 3.6."""
-    return load_weights(fetch_sample_weights(data_dir, download=download))
+    return _load(fetch_sample_weights(data_dir, download=download), False, MAX_BYTES)[0]
