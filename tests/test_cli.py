@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import io
 import shlex
 import subprocess
@@ -983,6 +984,33 @@ def relu_file(mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     real = xpnn.load_weights
     monkeypatch.setattr(cli, "load_weights", lambda p, **k: xpnn.to_backend(real(p, **k), activation="relu"))
     return path
+
+
+@pytest.mark.skipif(
+    "activation" not in inspect.signature(xpnn.save_weights).parameters,
+    reason="weight files record their activation once the weights branch lands (relu_file stands in)",
+)
+def test_train_then_mnist_and_export_use_the_activation_the_file_records(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """Issue 25.1 as reported, with no stand-in: ``train --out``, then ``mnist``/``export --weights``."""
+    out = tmp_path / "relu.npz"
+    data = ("--data-dir", str(mirror.root))
+    trained = xpnn_cli(
+        "train", *data, "--iters", "3", "--batch-size", "2", "--no-progress", "--out", str(out)
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "--activation" not in trained.stdout
+    net = xpnn.load_weights(out)
+    assert net.activation == "relu"
+    result = xpnn_cli("mnist", *data, "--weights", str(out))
+    assert (result.returncode, result.stderr) == (0, "")
+    relu = xpnn.accuracy(net, mirror.x, mirror.t, normalize=True, activation="relu")
+    assert result.stdout.splitlines()[0] == f"Accuracy:{relu}"
+    if importlib.util.find_spec("ndonnx") is not None:
+        exported = xpnn_cli("export", "--weights", str(out), "--out", str(tmp_path / "m.onnx"))
+        assert (exported.returncode, exported.stderr) == (0, "")
+        assert exported.stdout.startswith(f"wrote {tmp_path / 'm.onnx'}: 784-50-10 relu network")
 
 
 @pytest.mark.parametrize("given", [[], ["--activation", "relu"], ["--activation", "ReLU"]])
