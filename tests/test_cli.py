@@ -593,11 +593,11 @@ def test_an_unknown_activation_names_the_choices_and_no_python_only_option(
 ) -> None:
     """The command line cannot pass a function: its error says what it can take, in its own usage."""
     out = ["--out", "m.onnx"] if command == "export" else []
-    result = xpnn_cli(command, *out, "--data-dir", str(mirror.root), "--activation", "tanh")
+    result = xpnn_cli(command, *out, "--data-dir", str(mirror.root), "--activation", "swish")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith(f"usage: xpnn {command} [-h]")
     assert result.stderr.splitlines()[-1].startswith(
-        f"xpnn {command}: error: argument --activation: invalid choice: 'tanh' (choose from"
+        f"xpnn {command}: error: argument --activation: invalid choice: 'swish' (choose from"
     )
     assert "function" not in result.stderr
     assert mirror.server.requests == [] and not mirror.root.exists()

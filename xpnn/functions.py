@@ -216,7 +216,7 @@ def resolve_activation(
     A function is one of one array (``xpnn.relu``, a lambda), as users pass it to ``forward``.
     ``what`` names the argument in the error, a ``ValueError`` listing the names in ``table``.
 
-    >>> resolve_activation("ReLU", HIDDEN_ACTIVATIONS, "activation")(np.array([-1.0, 2.0]), np)
+    >>> resolve_activation("relu", HIDDEN_ACTIVATIONS, "activation")(np.array([-1.0, 2.0]), np)
     array([0., 2.])
     >>> resolve_activation("tanh", HIDDEN_ACTIVATIONS, "activation")
     Traceback (most recent call last):
