@@ -965,6 +965,15 @@ def test_compile_and_export_without_their_extra_refuse_before_any_download(
     _refused_before_any_work(xpnn_cli(*args, "--data-dir", str(mirror.root)), mirror, line)
 
 
+def test_mnist_refuses_a_bad_weights_file_before_any_download(mirror: Mirror, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.npz"
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--weights", str(missing))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("xpnn: error: ") and result.stderr.count("\n") == 1
+    assert str(missing) in result.stderr  # in load_weights' own words
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
 def test_export_refuses_a_name_that_is_not_onnx_before_loading_weights(mirror: Mirror) -> None:
     result = xpnn_cli("export", "--out", "model.pb", "--data-dir", str(mirror.root))
     _refused_before_any_work(result, mirror, "--out must name a .onnx file; got 'model.pb'")

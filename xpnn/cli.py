@@ -85,9 +85,10 @@ def _mnist(args: argparse.Namespace) -> int:
         _require_extra(f"--compile {args.compile}", *COMPILE_NEEDS[args.compile])
     else:  # an unusable backend is reported before any download
         impl, dev = get_backend(args.backend or "numpy", args.device)
+    local = _network_and_activation(args) if args.weights else None  # a bad file: refused before downloads
     _fetch_first(args)
     x, t = load_mnist(normalize=False, split="test", data_dir=args.data_dir, download=not args.no_download)
-    weights, activation = _network_and_activation(args)
+    weights, activation = local or _network_and_activation(args)
     if args.compile:
         network, where = _compiled(weights, args, activation)
     else:
