@@ -133,7 +133,8 @@ def test_without_pillow_the_error_names_the_extra(call: str, monkeypatch, tmp_pa
 
 
 def test_without_matplotlib_the_grid_error_names_the_extra(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    for module in ("matplotlib", "matplotlib.figure"):  # both: an earlier test may have imported them
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ImportError) as error:
         xpnn.save_digit_grid(np.zeros((1, 28, 28)), [1], [1], tmp_path / "g.png")
     # the cause in parentheses is Python's own words, which depend on what was imported before

@@ -88,7 +88,9 @@ def _mnist(args: argparse.Namespace) -> int:
     local = _network_and_activation(args) if args.weights else None  # a bad file: refused before downloads
     _fetch_first(args)
     x, t = load_mnist(normalize=False, split="test", data_dir=args.data_dir, download=not args.no_download)
-    weights, activation = local or _network_and_activation(args)
+    weights, activation, warning = local or _network_and_activation(args)
+    if warning:  # once nothing else can fail on the way: an error stays one line
+        print(warning, file=sys.stderr)
     if args.compile:
         network, where = _compiled(weights, args, activation)
     else:
@@ -124,8 +126,9 @@ def _require_extra(what: str, extra: str, *modules: str) -> None:
             raise ImportError(f"{missing_extra(what, extra)}; {module} cannot be imported here ({e})") from e
 
 
-def _network_and_activation(args: argparse.Namespace) -> tuple[Any, str]:
-    """The weights ``--weights`` names (else the book's) and the hidden activation to run them with.
+def _network_and_activation(args: argparse.Namespace) -> tuple[Any, str, str | None]:
+    """The weights ``--weights`` names (else the book's), the hidden activation to run them with,
+    and the warning to print, if any.
 
     A file that records its activation (``xpnn train --out``) runs with it, and an ``--activation``
     that contradicts it is an error; a file that records none runs with ``--activation``, else
@@ -143,16 +146,16 @@ def _network_and_activation(args: argparse.Namespace) -> tuple[Any, str]:
                 f"--activation {args.activation} contradicts {args.weights}, which records activation"
                 f" {recorded}: leave out --activation"
             )
-        return weights, args.activation
+        return weights, args.activation, None
     if recorded is not None:
-        return weights, recorded
+        return weights, recorded, None
+    warning = None
     if args.weights and not _is_the_books_sample(args.weights):
-        print(
+        warning = (
             f"xpnn: warning: {args.weights} records no activation: running it with sigmoid (the book's);"
-            " if it was trained with relu, pass --activation relu",
-            file=sys.stderr,
+            " if it was trained with relu, pass --activation relu"
         )
-    return weights, "sigmoid"
+    return weights, "sigmoid", warning
 
 
 def _is_the_books_sample(path: str) -> bool:
@@ -204,7 +207,9 @@ def _export(args: argparse.Namespace) -> int:
     _require_extra("xpnn export", "onnx", "ndonnx", "onnx", "onnxscript")
     from .export import export_onnx  # ONNX export is a lazy part of xpnn: only this command imports it
 
-    weights, activation = _network_and_activation(args)
+    weights, activation, warning = _network_and_activation(args)
+    if warning:
+        print(warning, file=sys.stderr)
     model = export_onnx(
         weights,
         args.out,
