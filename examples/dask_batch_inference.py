@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import xpnn
+from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
 from xpnn._timing import peak_rss_mib
 
 
@@ -47,11 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         import dask.array as da
         from distributed import Client, LocalCluster
     except ImportError:
-        print(
-            "error: this example needs Dask: pip install 'dask[array]' distributed"
-            " (in a clone of xpnn: pip install -e '.[dask]')",
-            file=sys.stderr,
-        )
+        print(f"error: {missing_extra('dask_batch_inference.py', 'dask')}", file=sys.stderr)
         return 2
     if args.workers < 1 or args.chunk_rows < 1 or args.synthetic < 0 or not args.connect_timeout > 0:
         print(

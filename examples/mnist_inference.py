@@ -5,7 +5,7 @@
 
 Loads the MNIST test set and the book's weights (downloading what is missing, unless
 --no-download), then classifies the 10,000 test images one at a time and in batches of 100,
-printing Accuracy:0.9352 for each, and the batch's shape table.
+printing the book's Accuracy:0.9352 for each, labelled, and the batch's shape table.
 """
 
 from __future__ import annotations
@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # neuralnet_mnist.py: one image at a time
-    print("Accuracy:" + str(xpnn.accuracy(network, x, t, batch_size=1)))
+    print("Accuracy:" + str(xpnn.accuracy(network, x, t, batch_size=1)) + " (one image at a time)")
     # neuralnet_mnist_batch.py: batches of 100
     batch_size = 100
-    print("Accuracy:" + str(xpnn.accuracy(network, x, t, batch_size=batch_size)))
+    print(
+        "Accuracy:" + str(xpnn.accuracy(network, x, t, batch_size=batch_size)) + f" (batches of {batch_size})"
+    )
     print(xpnn.format_shape_trace(xpnn.shape_trace(network, x[0:batch_size, ...])))
     return 0
 

@@ -3,7 +3,7 @@
 python examples/show_digits.py --out digits.png
 python examples/show_digits.py --errors --out errors.jpg     # only misclassified digits, as a JPEG
 
-Needs matplotlib and Pillow: pip install matplotlib Pillow (in a clone of xpnn: pip install -e '.[plot]').
+Needs the plot extra (matplotlib and Pillow): pip install 'xpnn[plot]' (in a clone: pip install -e '.[plot]').
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnn
+from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
 from xpnn.plotting import FORMATS
 
 #: The most digits one grid draws: beyond that the picture is too big to read (and slow to draw).
@@ -47,11 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         import matplotlib  # noqa: F401  (checked first: no point in loading the data without it)
         import PIL  # noqa: F401
     except ImportError as e:
-        parser.exit(
-            2,
-            f"error: this example draws with matplotlib and Pillow ({e}): pip install matplotlib Pillow"
-            " (in a clone of xpnn: pip install -e '.[plot]')\n",
-        )
+        parser.exit(2, f"error: {missing_extra('show_digits.py', 'plot')}; {e}\n")
     try:
         x, t = xpnn.load_mnist(split="test", data_dir=args.data_dir, download=not args.no_download)
         network = xpnn.to_backend(

@@ -6,8 +6,8 @@
 A 784-50-10 ReLU network (weights drawn with standard deviation 0.01, as the book's
 TwoLayerNet) learns MNIST by SGD with learning rate 0.1 on mini-batches of 100 drawn with
 replacement, 10,000 iterations; every epoch (600 iterations) it prints the train and test
-accuracy as the book does, and at the end it draws the learning curve (train and test accuracy
-per epoch, the book's Figure 5-29) into a PNG.
+accuracy as the book does. With --plot FILE it then draws the learning curve (train and test
+accuracy per epoch, the book's Figure 5-29) into FILE; that needs the plot extra (matplotlib).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import xpnn
+from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=10_000, help="iterations (default: 10,000, the book's)")
     parser.add_argument("--train-size", type=int, default=None, help="use the first N training images only")
     parser.add_argument(
-        "--plot", default="train_mnist.png", help="learning-curve PNG (default: train_mnist.png)"
+        "--plot",
+        default=None,
+        help="draw the learning curve into this image, e.g. curve.png (needs matplotlib)",
     )
     parser.add_argument(
         "--data-dir", default=None, help="data directory (default: $XPNN_DATA_DIR, else per-user)"
@@ -37,14 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         "--no-download", action="store_true", help="fail instead of downloading missing files"
     )
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
+    plt = None
+    if args.plot is not None:
+        try:
+            import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("error: the learning curve needs matplotlib: pip install 'xpnn[plot]'", file=sys.stderr)
-        return 2
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            print(f"error: {missing_extra('--plot', 'plot')}; {e}", file=sys.stderr)
+            return 2
     problem = _check(args, plt)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 
+    if plt is None:
+        return 0
     epochs = history["epoch"]
     plt.plot(epochs, history["train_acc"], marker="o", label="train acc")
     plt.plot(epochs, history["test_acc"], marker="s", label="test acc", linestyle="--")
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace, plt: object) -> str | None:
+def _check(args: argparse.Namespace, plt: Any) -> str | None:
     """What is wrong with the arguments, before any data is loaded or time is spent training."""
     if args.iters < 1:
         return f"--iters must be a positive integer; got {args.iters}"
@@ -98,10 +106,12 @@ def _check(args: argparse.Namespace, plt: object) -> str | None:
         return f"--train-size must be a positive integer; got {args.train_size}"
     if args.backend == "dask":
         return "training does not run on Dask: train on numpy, torch, jax or cupy (then predict on Dask)"
+    if plt is None:
+        return None
     folder = Path(args.plot).absolute().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         return f"--plot {args.plot}: {folder} is not a folder this user can write to"
-    formats = plt.figure().canvas.get_supported_filetypes()  # type: ignore[attr-defined]
+    formats = plt.figure().canvas.get_supported_filetypes()
     suffix = Path(args.plot).suffix.lower().lstrip(".")
     if suffix not in formats:
         return f"--plot {args.plot}: name an image file ending in one of .{', .'.join(sorted(formats))}"

@@ -154,11 +154,10 @@ def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, mod
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
     with pytest.raises(xpnn.BackendUnavailableError) as caught:
         xpnn.compile(xpnn.init_network(), target)
-    command = "ndonnx onnx onnxruntime onnxscript" if module == "onnxruntime" else "jax"
     assert str(caught.value) == (
-        f"compile(net, {target!r}) needs {module}, which cannot be imported here (import of {module} halted;"
-        f" None in sys.modules). Install it with `pip install {command}` (in a clone of xpnn,"
-        f" `pip install -e '.[{install}]'`)."
+        f"compile(net, {target!r}) needs the `{install}` extra: pip install 'xpnn[{install}]' (in a clone:"
+        f" pip install -e '.[{install}]'); {module} cannot be imported here (import of {module} halted;"
+        " None in sys.modules)"
     )
 
 

@@ -223,9 +223,8 @@ def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, mod
     with pytest.raises(xpnn.BackendUnavailableError) as caught:
         onnx_model(xpnn.init_network())
     assert str(caught.value) == (
-        f"ONNX export needs {named}, which cannot be imported here (import of {module} halted; None in"
-        " sys.modules). Install it with `pip install ndonnx onnx onnxruntime onnxscript`"
-        " (in a clone of xpnn, `pip install -e '.[onnx]'`)."
+        "ONNX export needs the `onnx` extra: pip install 'xpnn[onnx]' (in a clone: pip install -e '.[onnx]');"
+        f" {named} cannot be imported here (import of {module} halted; None in sys.modules)"
     )
 
 

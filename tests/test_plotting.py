@@ -1,4 +1,4 @@
-"""Pictures: save_image and img_show (which saves a PNG where there is no display)."""
+"""Pictures: save_image, img_show (which writes nothing where there is no display), digit grids."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def test_img_show_with_a_display_shows_the_scaled_picture(monkeypatch, platform:
     assert shown == [(224, 224), (56, 56)]
 
 
-def test_img_show_without_a_display_saves_a_png(monkeypatch, capsys, tmp_path: Path) -> None:
+def test_img_show_without_a_display_writes_no_file(monkeypatch, capsys, tmp_path: Path) -> None:
+    """A temporary PNG per call would pile up: without a display nothing is written, and it says so."""
     monkeypatch.setattr("sys.platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -95,14 +96,17 @@ def test_img_show_without_a_display_saves_a_png(monkeypatch, capsys, tmp_path: P
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    path = xpnn.img_show(np.zeros((28, 28), dtype=np.uint8))
-    assert path is not None and path.is_file() and path.parent == tmp_path
-    assert path.name.startswith("xpnn-digit-") and path.suffix == ".png", path.name
-    from PIL import Image
-
-    with Image.open(path) as picture:
-        assert picture.size == (224, 224)
-    assert f"saved the image to {path}" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    for _ in range(3):
+        assert xpnn.img_show(np.zeros((28, 28), dtype=np.uint8)) is None
+    assert list(tmp_path.iterdir()) == []
+    assert (
+        capsys.readouterr().out
+        == (
+            "no display here: nothing shown; xpnn.save_image(img, 'digit.png') writes the picture to a file\n"
+        )
+        * 3
+    )
 
 
 def test_bad_image_shapes() -> None:
@@ -112,14 +116,30 @@ def test_bad_image_shapes() -> None:
         xpnn.save_image(np.zeros((2, 28, 28)), "x.png")
 
 
-def test_without_pillow_the_error_names_the_package(monkeypatch, tmp_path: Path) -> None:
+#: What every missing extra says (xpnn._status.missing_extra), here for the ``plot`` extra.
+PLOT = "needs the `plot` extra: pip install 'xpnn[plot]' (in a clone: pip install -e '.[plot]')"
+
+
+@pytest.mark.parametrize("call", ["save_image", "img_show"])
+def test_without_pillow_the_error_names_the_extra(call: str, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
-    with pytest.raises(
-        ImportError,
-        match=r"^pictures need Pillow: `pip install Pillow` \(in a clone of xpnn, `pip install -e '\.\[plot\]'`\)$",
-    ):
-        xpnn.save_image(np.zeros((28, 28)), tmp_path / "d.png")
-    assert not (tmp_path / "d.png").exists()
+    args = (tmp_path / "d.png",) if call == "save_image" else ()
+    with pytest.raises(ImportError) as error:
+        getattr(xpnn, call)(np.zeros((28, 28)), *args)
+    assert str(error.value) == (
+        f"{call} {PLOT}; Pillow cannot be imported here (import of PIL halted; None in sys.modules)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_matplotlib_the_grid_error_names_the_extra(monkeypatch, tmp_path: Path) -> None:
+    for module in ("matplotlib", "matplotlib.figure"):  # both: an earlier test may have imported them
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError) as error:
+        xpnn.save_digit_grid(np.zeros((1, 28, 28)), [1], [1], tmp_path / "g.png")
+    # the cause in parentheses is Python's own words, which depend on what was imported before
+    assert str(error.value).startswith(f"save_digit_grid {PLOT}; matplotlib cannot be imported here (")
+    assert list(tmp_path.iterdir()) == []
 
 
 def _red_pixels(path: Path) -> int:

@@ -9,17 +9,28 @@ from dataclasses import dataclass
 from ._backend_names import TABLE
 from ._backends import check_backend
 
-__all__ = ["BackendStatus", "available_backends", "backend_status"]
+__all__ = ["BackendStatus", "available_backends", "backend_status", "missing_extra"]
+
+
+def missing_extra(what: str, extra: str) -> str:
+    """What xpnn says when ``what`` needs a pyproject extra that is not installed: one wording everywhere.
+
+    >>> print(missing_extra("save_digit_grid", "plot"))
+    save_digit_grid needs the `plot` extra: pip install 'xpnn[plot]' (in a clone: pip install -e '.[plot]')
+    """
+    return f"{what} needs the `{extra}` extra: pip install 'xpnn[{extra}]' (in a clone: pip install -e '.[{extra}]')"
 
 
 @dataclass(frozen=True)
 class BackendStatus:
-    """Whether a backend is usable here; if not, ``reason`` says why."""
+    """Whether a backend is usable here; if not, ``reason`` says why, and ``install`` how to install
+    it when its library is missing or cannot be imported (None otherwise)."""
 
     name: str
     available: bool
     reason: str
     version: str | None
+    install: str | None = None
 
 
 def backend_status(names: Iterable[str] | None = None) -> dict[str, BackendStatus]:
@@ -44,7 +55,9 @@ def backend_status(names: Iterable[str] | None = None) -> dict[str, BackendStatu
     for name in names:
         why = check_backend(name, None)[1]
         version = getattr(sys.modules.get(TABLE[name].module), "__version__", None) if why is None else None
-        result[name] = BackendStatus(name, why is None, why or "usable", version)
+        missing = why is not None and ("not installed" in why or "cannot be imported" in why)
+        install = TABLE[name].install if missing else None
+        result[name] = BackendStatus(name, why is None, why or "usable", version, install)
     return result
 
 

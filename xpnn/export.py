@@ -28,6 +28,7 @@ import numpy as np
 
 from ._backends import BackendUnavailableError, to_numpy
 from ._data import write_atomic
+from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, resolve_activation
 from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
@@ -35,8 +36,6 @@ __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_m
 
 Array = Any
 
-#: The extra that installs what this module needs.
-INSTALL = "`pip install ndonnx onnx onnxruntime onnxscript` (in a clone of xpnn, `pip install -e '.[onnx]'`)"
 #: The opset the exported models declare; onnxruntime >= 1.18 runs it.
 OPSET = 21
 #: The ONNX IR version of the exported models (the one that goes with opset 21).
@@ -50,14 +49,13 @@ INPUT_NAME = "input"
 BATCH = "batch"
 
 
-def require(module: str, what: str, install: str = INSTALL) -> Any:
-    """Import ``module`` for ``what``, or raise ``BackendUnavailableError`` with the install command."""
+def require(module: str, what: str, extra: str = "onnx") -> Any:
+    """Import ``module`` for ``what``, or raise ``BackendUnavailableError`` naming the ``extra`` to install."""
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise BackendUnavailableError(
-            f"{what} needs {module.split('.')[0]}, which cannot be imported here ({e})."
-            f" Install it with {install}."
+            f"{missing_extra(what, extra)}; {module.split('.')[0]} cannot be imported here ({e})"
         ) from e
 
 
@@ -648,9 +646,7 @@ class JaxNetwork:
         exact_shapes: int = 2,
     ):
         activation = _network_activation(net, activation)
-        jax = require(
-            "jax", "compile(net, 'jax')", "`pip install jax` (in a clone of xpnn, `pip install -e '.[jax]'`)"
-        )
+        jax = require("jax", "compile(net, 'jax')", "jax")
         placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
         self._placed = placed
         self.device = placed.device

@@ -209,7 +209,8 @@ OUTPUT_FUNCTIONS: Mapping[str, Activation] = {"identity": _identity, "softmax": 
 def resolve_activation(
     name_or_fn: str | Callable[..., Array], table: Mapping[str, Activation], what: str
 ) -> Activation:
-    """The ``fn(x, xp)`` that ``name_or_fn`` means: a name looked up in ``table``, or a function.
+    """The ``fn(x, xp)`` that ``name_or_fn`` means: a name looked up in ``table`` (case-insensitive,
+    as optimizer names and the command line's), or a function.
 
     A function is one of one array (``xpnn.relu``, a lambda), as users pass it to ``forward``.
     ``what`` names the argument in the error, a ``ValueError`` listing the names in ``table``.
@@ -222,7 +223,7 @@ def resolve_activation(
     ValueError: unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function
     """
     if isinstance(name_or_fn, str):
-        fn = table.get(name_or_fn)
+        fn = table.get(name_or_fn.lower())
         if fn is not None:
             return fn
     elif callable(name_or_fn):

@@ -1,14 +1,13 @@
 """Pictures of digits: the book's ``img_show``, ``save_image``, and a labelled grid.
 
-Pillow writes single images and matplotlib draws grids, as PNG or JPEG; both are optional
-(``pip install matplotlib Pillow``, or the extra ``.[plot]``) and imported only when a picture is asked for.
+Pillow writes single images and matplotlib draws grids, as PNG or JPEG; both come with the
+``plot`` extra (``pip install 'xpnn[plot]'``) and are imported only when a picture is asked for.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 from ._backends import to_numpy
 from ._data import write_atomic
+from ._status import missing_extra
 
 __all__ = ["img_show", "save_digit_grid", "save_image"]
 
@@ -40,23 +40,21 @@ def _as_uint8_image(img: Any) -> np.ndarray:
     return a.astype(np.uint8)
 
 
-def _pil() -> Any:
+def _pil(what: str) -> Any:
     try:
         from PIL import Image
     except ImportError as e:
-        raise ImportError(
-            "pictures need Pillow: `pip install Pillow` (in a clone of xpnn, `pip install -e '.[plot]'`)"
-        ) from e
+        raise ImportError(f"{missing_extra(what, 'plot')}; Pillow cannot be imported here ({e})") from e
     return Image
 
 
-def _picture(img: Any, scale: int) -> Any:
+def _picture(img: Any, scale: int, what: str) -> Any:
     """A Pillow image of ``img``, each pixel drawn as a ``scale`` x ``scale`` square."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ValueError(
             f"scale must be a positive integer (8 draws each pixel as an 8 x 8 square); got {scale!r}"
         )
-    Image = _pil()
+    Image = _pil(what)
     picture = Image.fromarray(_as_uint8_image(img), mode="L")
     if scale == 1:
         return picture
@@ -90,7 +88,7 @@ def save_image(img: Any, path: str | os.PathLike[str], *, scale: int = DEFAULT_S
     """
     path = Path(path)
     image_format = _format(path)
-    picture = _picture(img, scale)
+    picture = _picture(img, scale, "save_image")
     write_atomic(path, lambda f: picture.save(f, format=image_format))
     return path
 
@@ -101,23 +99,18 @@ def _has_display() -> bool:
     return True
 
 
-def img_show(img: Any, *, scale: int = DEFAULT_SCALE) -> Path | None:
+def img_show(img: Any, *, scale: int = DEFAULT_SCALE) -> None:
     """Show an image as the book's ``img_show`` does (``PIL.Image.show``), ``scale`` times larger.
 
     Each pixel is drawn as a ``scale`` x ``scale`` square (default 8), so that a 28 x 28 digit
-    can be seen. On a machine with no display it saves a PNG instead, prints where, and returns
-    that path.
+    can be seen. On a machine with no display it writes no file (a temporary one per call would
+    pile up): it says so, pointing at :func:`save_image`, which writes the picture where asked.
     """
-    picture = _picture(img, scale)
+    picture = _picture(img, scale, "img_show")
     if _has_display():
         picture.show()
-        return None
-    fd, name = tempfile.mkstemp(prefix="xpnn-digit-", suffix=".png")
-    os.close(fd)
-    path = Path(name)
-    write_atomic(path, lambda f: picture.save(f, format="PNG"))
-    print(f"no display here: saved the image to {path}")
-    return path
+        return
+    print("no display here: nothing shown; xpnn.save_image(img, 'digit.png') writes the picture to a file")
 
 
 def save_digit_grid(
@@ -139,8 +132,7 @@ def save_digit_grid(
         from matplotlib.figure import Figure
     except ImportError as e:
         raise ImportError(
-            "digit grids need matplotlib: `pip install matplotlib`"
-            " (in a clone of xpnn, `pip install -e '.[plot]'`)"
+            f"{missing_extra('save_digit_grid', 'plot')}; matplotlib cannot be imported here ({e})"
         ) from e
     pictures = [_as_uint8_image(img) for img in to_numpy(images)]
     predicted, labels = to_numpy(predicted).astype(int), to_numpy(labels).astype(int)
