@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import io
 import shlex
 import subprocess
@@ -992,22 +991,11 @@ def test_export_refuses_a_name_that_is_not_onnx_before_loading_weights(mirror: M
 
 
 @pytest.fixture
-def relu_file(mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A weights file that records relu, as ``xpnn train --out`` writes one.
-
-    Until the weights branch lands, ``load_weights`` is stubbed as it will be: a file that
-    records an activation loads as a ``Network`` with ``.activation``.
-    """
-    path = xpnn.save_weights(mirror.net, tmp_path / "relu.npz")
-    real = xpnn.load_weights
-    monkeypatch.setattr(cli, "load_weights", lambda p, **k: xpnn.to_backend(real(p, **k), activation="relu"))
-    return path
+def relu_file(mirror: Mirror, tmp_path: Path) -> Path:
+    """A weights file that records relu, as ``xpnn train --out`` writes one."""
+    return xpnn.save_weights(mirror.net, tmp_path / "relu.npz", activation="relu")
 
 
-@pytest.mark.skipif(
-    "activation" not in inspect.signature(xpnn.save_weights).parameters,
-    reason="weight files record their activation once the weights branch lands (relu_file stands in)",
-)
 def test_train_then_mnist_and_export_use_the_activation_the_file_records(
     mirror: Mirror, tmp_path: Path
 ) -> None:
