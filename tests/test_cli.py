@@ -553,10 +553,10 @@ def test_mnist_with_a_weights_file_fetches_only_the_test_set(mirror: Mirror, tmp
 
 
 def test_mnist_refuses_an_unknown_activation(mirror: Mirror) -> None:
-    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--activation", "tanh")
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--activation", "swish")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
-        "xpnn: error: unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function\n"
+        "xpnn: error: unknown activation 'swish'; choose one of ['identity', 'relu', 'sigmoid', 'tanh'] or pass a function\n"
     )
 
 
