@@ -471,9 +471,10 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
 
     The network is set by hand: feature k is large for class k, except that class 2 looks like
     class 0; the hidden layer permutes the features and the output layer permutes them back.
-    The split is stratified, so 10 held-out rows of classes 20/15/15 are 4/3/3, 7 of them right.
-    The learning rate is tiny: every epoch scores 0.7, and with tol=0 an equal score is no
-    worse (scikit-learn's rule), so training runs to max_iter.
+    As scikit-learn's, the split of more than two classes is not stratified: the 10 held-out
+    rows are those ``train_test_split`` picks with the estimator's random state, and the right
+    ones are those not of class 2. The learning rate is tiny: every epoch scores the same, and
+    with tol=0 an equal score is no worse (scikit-learn's rule), so training runs to max_iter.
     """
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], [20, 15, 15])
@@ -504,7 +505,12 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
     )
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
-    assert clf.validation_scores_ == [0.7, 0.7, 0.7] and clf.best_validation_score_ == 0.7
+    from sklearn.model_selection import train_test_split
+
+    _, held_out = train_test_split(np.arange(50), random_state=np.random.RandomState(0), test_size=0.2)
+    expected = float(np.mean(y[held_out] != 2))
+    assert 0.0 < expected < 1.0  # some rows right, some wrong
+    assert clf.validation_scores_ == [expected] * 3 and clf.best_validation_score_ == expected
     assert clf.best_loss_ is None and clf.n_iter_ == 3 and clf.t_ == 3 * 40  # trained on the other 40 rows
     with pytest.raises(
         ValueError, match=r"^The validation set is too small\. Increase 'validation_fraction'"
@@ -942,3 +948,84 @@ def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir
     assert set(data["raw"]) == {"1/scikit-learn MLPClassifier", "1/xpnn.MLPClassifier[numpy]"}
     assert all(r["median"] > 0 and 0.0 <= r["score"] <= 1.0 for r in data["raw"].values())
     assert "| epochs | estimator |" in (tmp_path / "sklearn-fit.md").read_text()
+
+
+# --- sample_weight and class_weight ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sample_weight_trains_as_scikit_learn_does(early_stopping) -> None:
+    """Weighted loss, penalty over the batch's weight, weighted validation accuracy: scikit-learn's."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, cluster_std=3.0, random_state=3)
+    w = np.random.default_rng(0).uniform(0.0, 3.0, 60)
+    params = {"hidden_layer_sizes": (5,), "solver": "sgd", "learning_rate_init": 0.05, "batch_size": 16,
+              "alpha": 0.1, "shuffle": False, "random_state": 0, "max_iter": 6, "early_stopping": early_stopping,
+              "n_iter_no_change": 100}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(**params).fit(X, y, sample_weight=w)
+        ref = SklearnMLP(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-10)
+    if early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, rtol=1e-12)
+    assert ours.score(X, y, sample_weight=w) == ref.score(X, y, sample_weight=w)
+
+
+def test_sample_weight_in_partial_fit_and_refusals(blobs) -> None:
+    X, y = blobs
+    w = np.where(y == 0, 0.0, 1.0)  # class 0 weighs nothing: as if its rows were not there
+    params = {"max_iter": 3, "shuffle": False, "n_iter_no_change": 100}  # batch_size "auto": all rows
+    dropped, weighted = quick(**params), quick(**params)
+    for _ in range(3):
+        dropped.partial_fit(X[y != 0], y[y != 0], classes=[0, 1, 2])
+        weighted.partial_fit(X, y, w, [0, 1, 2])  # scikit-learn's order: sample_weight, then classes
+    np.testing.assert_allclose(weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-10)
+    np.testing.assert_allclose(weighted.loss_curve_, dropped.loss_curve_, rtol=1e-10)  # a weighted mean
+    for bad, message in [
+        (np.ones(3), "sample_weight must have shape (120,), one weight per sample; got shape (3,)"),
+        (np.full(120, np.nan), "sample_weight must be finite and non-negative"),
+        (np.zeros(120), "Sample weights must contain at least one non-zero number."),
+        (np.array(["a"] * 120), "sample_weight must hold numbers; got dtype <U1"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            quick().fit(X, y, sample_weight=bad)
+    with pytest.warns(ConvergenceWarning):  # a scalar weighs all rows alike
+        assert quick(max_iter=2).fit(X, y, sample_weight=2.0).n_iter_ == 2
+
+
+def test_class_weight_is_a_weight_per_class(blobs) -> None:
+    """class_weight multiplies sample_weight by each row's class weight; 'balanced' as scikit-learn's."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = blobs
+    names = np.array(["a", "b", "c"])[y]
+    keep = np.r_[np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:10]]  # class "c" rare
+    X, names = X[keep], names[keep]
+    params = {"max_iter": 4, "batch_size": 25, "shuffle": False}
+    runs = {}
+    for key, extra, weights in [
+        ("dict", {"class_weight": {"a": 1.0, "c": 3.0}}, np.where(names == "c", 3.0, 1.0)),
+        ("balanced", {"class_weight": "balanced"}, compute_sample_weight("balanced", names)),
+    ]:
+        with pytest.warns(ConvergenceWarning):
+            by_class = quick(**params, **extra).fit(X, names)
+        with pytest.warns(ConvergenceWarning):
+            by_row = quick(**params).fit(X, names, sample_weight=weights)
+        np.testing.assert_allclose(by_class.loss_curve_, by_row.loss_curve_, rtol=1e-12)
+        runs[key] = by_class
+    twice = np.full(len(names), 2.0)
+    with pytest.warns(ConvergenceWarning):  # both at once multiply
+        both = quick(**params, class_weight={"c": 3.0}).fit(X, names, sample_weight=twice)
+    with pytest.warns(ConvergenceWarning):
+        product = quick(**params).fit(X, names, sample_weight=twice * np.where(names == "c", 3.0, 1.0))
+    np.testing.assert_allclose(both.loss_curve_, product.loss_curve_, rtol=1e-12)
+    with pytest.warns(ConvergenceWarning):
+        plain = quick(**params).fit(X, names)
+    assert plain.loss_curve_ != runs["dict"].loss_curve_
+    with pytest.raises(ValueError, match="class_weight='balanced' is not supported for partial_fit"):
+        quick(class_weight="balanced").partial_fit(X, names, classes=["a", "b", "c"])
+    with pytest.raises(ValueError, match=re.escape("The classes, ['a', 'b', 'c'], are not in class_weight")):
+        quick(class_weight={"z": 2.0}).fit(X, names)

@@ -150,7 +150,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
             per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y_host)
             weights = np.asarray(per_class, dtype=np.float64)[codes]
-        return impl.from_host(codes.astype(np.int64), dev), codes, len(self.classes_), weights
+        # scikit-learn stratifies the early-stopping split for two classes only (one output column)
+        stratify = codes if len(self.classes_) == 2 else None
+        return impl.from_host(codes.astype(np.int64), dev), stratify, len(self.classes_), weights
 
     def _placed(self, X: Array, dispatch: bool) -> None:
         numeric = dispatch and self.classes_.dtype.kind in "biuf"
