@@ -945,9 +945,16 @@ def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "sklearn-fit.json").read_text())
-    assert set(data["raw"]) == {"1/scikit-learn MLPClassifier", "1/xpnn.MLPClassifier[numpy]"}
-    assert all(r["median"] > 0 and 0.0 <= r["score"] <= 1.0 for r in data["raw"].values())
-    assert "| epochs | estimator |" in (tmp_path / "sklearn-fit.md").read_text()
+    assert set(data["raw"]) == {
+        "1/scikit-learn MLPClassifier",
+        "1/xpnn.MLPClassifier[numpy]",
+        "diabetes/scikit-learn MLPRegressor",
+        "diabetes/xpnn.MLPRegressor[numpy]",
+    }
+    assert all(r["median"] > 0 and r["score"] <= 1.0 for r in data["raw"].values())
+    assert all(data["raw"][k]["score"] >= 0.0 for k in data["raw"] if k.startswith("1/"))
+    md = (tmp_path / "sklearn-fit.md").read_text()
+    assert "| epochs | estimator |" in md and "| estimator | fit s | ratio | test R² seed 0 |" in md
 
 
 # --- sample_weight and class_weight ------------------------------------------------------------------
