@@ -310,6 +310,30 @@ def test_backend_parameter_pickle_and_partial_fit(backend: Case) -> None:
         again.partial_fit(X, y[:, 0])
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_early_stopping_scores_r2_on_the_device(backend: Case, weighted) -> None:
+    """Validation R² is computed where the network trains: the same scores as on NumPy."""
+    if backend.name == "dask":
+        pytest.skip("training on Dask is not offered")
+    X, y = _curve_data(2)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    dtype = "float64" if backend.has_float64() else "float32"
+    params = {"hidden_layer_sizes": (5,), "early_stopping": True, "validation_fraction": 0.25, "max_iter": 4,
+              "random_state": 0, "dtype": dtype, "n_iter_no_change": 100}  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        ref = MLPRegressor(**params).fit(X, y, sample_weight=w)
+    with pytest.warns(ConvergenceWarning):
+        model = MLPRegressor(backend=backend.name, device=backend.device_arg, **params).fit(
+            X, y, sample_weight=w
+        )
+    rtol = 1e-9 if dtype == "float64" else 1e-3
+    np.testing.assert_allclose(model.validation_scores_, ref.validation_scores_, rtol=rtol)
+    sklearn_ref = SklearnRegressor(**{k: v for k, v in params.items() if k != "dtype"})
+    with pytest.warns(ConvergenceWarning):
+        sklearn_ref.fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(model.validation_scores_, sklearn_ref.validation_scores_, rtol=max(rtol, 1e-4))
+
+
 def test_partial_fit_equals_fit_epoch_by_epoch() -> None:
     X, y = _curve_data(1)
     params = {"shuffle": False, "batch_size": 16, "max_iter": 3, "n_iter_no_change": 100, "random_state": 0}

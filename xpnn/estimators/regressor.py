@@ -133,9 +133,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _validation_score(self, params: dict, X: Array, t: Array, w: Array, act: str, xp: Any) -> float:
         """R² on the held-out rows (weighted by ``w`` if given), as ``sklearn.metrics.r2_score``."""
-        z = outputs(params, X, act, xp)
-        w = xp.ones(t.shape[0], dtype=t.dtype, device=None) if w is None else w
-        return _r2(z, t, w, xp)
+        return _r2(outputs(params, X, act, xp), t, w, xp)
 
     def predict(self, X: Any) -> Any:
         """The predicted targets, ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
@@ -159,12 +157,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return tags
 
 
-def _r2(z: Array, t: Array, w: Array, xp: Any) -> float:
-    """Weighted R², averaged over the outputs; sums on the device, the ratio on the host."""
-    w = w[:, None]
-    mean = xp.sum(w * t, axis=0) / xp.sum(w)
-    ss_res = host(xp.sum(w * (t - z) ** 2, axis=0)).astype(np.float64)
-    ss_tot = host(xp.sum(w * (t - mean) ** 2, axis=0)).astype(np.float64)
+def _r2(z: Array, t: Array, w: Array | None, xp: Any) -> float:
+    """R² (weighted by ``w`` if given), averaged over the outputs; sums on the device, ratio on the host."""
+    if w is None:
+        mean = xp.mean(t, axis=0)
+        ss_res, ss_tot = xp.sum((t - z) ** 2, axis=0), xp.sum((t - mean) ** 2, axis=0)
+    else:
+        w = w[:, None]
+        mean = xp.sum(w * t, axis=0) / xp.sum(w)
+        ss_res, ss_tot = xp.sum(w * (t - z) ** 2, axis=0), xp.sum(w * (t - mean) ** 2, axis=0)
+    ss_res, ss_tot = host(ss_res).astype(np.float64), host(ss_tot).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # scikit-learn's force_finite below
         scores = np.where(ss_tot != 0.0, 1.0 - ss_res / ss_tot, np.where(ss_res == 0.0, 1.0, 0.0))
     return float(np.mean(scores))
