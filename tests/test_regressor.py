@@ -100,6 +100,24 @@ def test_squared_error_gradient_matches_torch_autograd(
     assert_close(forward_only, np.asarray(expected_loss), backend, dtype=dtype, factor=16)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_xpnn_gradient_and_loss_of_squared_error_match_torch_autograd(backend: Case, activation) -> None:
+    """``xpnn.gradient(..., loss="squared_error")`` and ``xpnn.loss``: placed as for labels, same math."""
+    if backend.name == "dask":
+        pytest.skip("training does not run on Dask by design")
+    wide = backend.has_float64()
+    dtype, host = (backend.dtype("float64"), np.float64) if wide else (backend.dtype("float32"), np.float32)
+    net, x, t = problem((6, 5, 2))
+    expected_loss, expected = torch_reference(net, x, t, activation, 0.1, "squared_error")
+    net = {k: v.astype(host) for k, v in net.items()}
+    kwargs = {"activation": activation, "weight_decay": 0.1, "loss": "squared_error"}
+    grads = xpnn.gradient(net, backend.asarray(x, host), backend.asarray(t, host), **kwargs)
+    for key in net:
+        assert_close(grads[key], expected[key], backend, dtype=dtype, factor=64 if wide else 256)
+    value = xpnn.loss(net, x, t, backend=backend.name, device=backend.device, **kwargs)
+    assert value == pytest.approx(expected_loss, rel=1e-12 if wide else 1e-5)
+
+
 @pytest.mark.parametrize("activation", ["tanh", "identity"])
 def test_weighted_cross_entropy_and_new_activations_match_torch_autograd(activation) -> None:
     net, x, _ = problem((5, 4, 3))
