@@ -421,3 +421,16 @@ def test_sample_weight_is_repetition_and_zero_weight_is_removal() -> None:
     assert weighted.score(X, y, sample_weight=counts) == pytest.approx(
         repeated.score(np.repeat(X, counts, axis=0), np.repeat(y, counts, axis=0)), rel=1e-10
     )
+
+
+def test_a_batch_of_weight_zero_is_skipped() -> None:
+    """Mini-batches whose rows all weigh 0 make no step (scikit-learn's would divide by 0)."""
+    X, y = _curve_data(1)
+    w = np.r_[np.zeros(16), np.ones(32)]
+    params = {"hidden_layer_sizes": (4,), "batch_size": 8, "shuffle": False, "max_iter": 3, "random_state": 0}
+    with pytest.warns(ConvergenceWarning):
+        weighted = MLPRegressor(**params).fit(X, y, sample_weight=w)
+    with pytest.warns(ConvergenceWarning):
+        dropped = MLPRegressor(**params).fit(X[16:], y[16:])
+    np.testing.assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(weighted.loss_curve_, np.array(dropped.loss_curve_) * (32 / 48), rtol=1e-12)
