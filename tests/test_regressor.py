@@ -435,3 +435,18 @@ def test_a_batch_of_weight_zero_is_skipped() -> None:
         dropped = MLPRegressor(**params).fit(X[16:], y[16:])
     np.testing.assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-12)
     np.testing.assert_allclose(weighted.loss_curve_, np.array(dropped.loss_curve_) * (32 / 48), rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["MLPRegressor", "MLPClassifier"])
+def test_bfloat16_on_pytorch_trains_and_answers_in_float32(estimator) -> None:
+    """dtype="bfloat16" trains on PyTorch; NumPy has no bfloat16, so NumPy answers are float32."""
+    torch = pytest.importorskip("torch")
+    X, y = _curve_data(1)
+    target = y if estimator == "MLPRegressor" else (y > 0).astype(int)
+    params = {"hidden_layer_sizes": (4,), "max_iter": 3, "random_state": 0, "backend": "torch", "dtype": "bfloat16"}
+    with pytest.warns(ConvergenceWarning):
+        model = getattr(xpnn, estimator)(**params).fit(X, target)
+    assert model.coefs_[0].dtype == torch.bfloat16 and model.network_.dtype == torch.bfloat16
+    out = model.predict(X) if estimator == "MLPRegressor" else model.predict_proba(X)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    assert np.isfinite(model.score(X, target))

@@ -42,6 +42,7 @@ from ._util import (
     glorot,
     hidden_sizes,
     on,
+    optimizer_for,
     same_device,
     sample_weights,
     where,
@@ -160,8 +161,9 @@ class BaseMLP(BaseEstimator):
 
     def _to_caller(self, a: Array, X: Array, dispatch: bool) -> Array:
         """A result in the caller's namespace: ``X``'s under dispatch, NumPy otherwise."""
-        if not dispatch:
-            return to_numpy(a)
+        if not dispatch:  # NumPy has no bfloat16: float32 then
+            xp = array_namespace(a)
+            return to_numpy(a if dtype_name(a.dtype) != "bfloat16" else xp.astype(a, xp.float32))
         name = backend_of(X) or "numpy"
         if backend_of(a) == name and (name == "numpy" or same_device(a, X)):
             return a
@@ -211,7 +213,8 @@ class BaseMLP(BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may contain large"
                 " values and need to be preprocessed (StandardScaler), or learning_rate_init is too large."
             )
-        self.network_ = to_backend(params, impl.name, dev, activation=act)
+        layers = [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, len(params) // 2 + 1)]
+        self.network_ = Network(layers, impl, dev, xp, activation=act)  # on the device: no copy
         return self
 
     _y_checks: dict[str, Any] = {}  # noqa: RUF012 - read only: validate_data's options for y
@@ -238,17 +241,6 @@ class BaseMLP(BaseEstimator):
         for name in ("_optimizer", "_opt_state", "_learning_rate"):
             self.__dict__.pop(name, None)
 
-    def _optimizer_for(self, lr: float) -> Any:
-        from ..optimizers import get_optimizer
-
-        solver, hyper = self.solver, {}
-        if solver == "sgd" and self.momentum > 0:  # scikit-learn's sgd: momentum, Nesterov's by default
-            solver = "nesterov" if self.nesterovs_momentum else "momentum"
-            hyper = {"momentum": float(self.momentum)}
-        elif solver == "adam":
-            hyper = {"beta1": float(self.beta_1), "beta2": float(self.beta_2)}
-        return get_optimizer(solver, lr=lr, **hyper)
-
     def _run_epochs(
         self,
         params: dict[str, Array],
@@ -268,12 +260,12 @@ class BaseMLP(BaseEstimator):
         scheduled = self.solver == "sgd" and self.learning_rate != "constant"
         if not incremental or getattr(self, "_opt_state", None) is None:
             self._learning_rate = float(self.learning_rate_init)
-            self._optimizer = self._optimizer_for(self._learning_rate)
+            self._optimizer = optimizer_for(self, self._learning_rate)
             state = self._optimizer.init(params)
         else:
             if getattr(self, "_optimizer", None) is None:  # after unpickling
                 lr = self._learning_rate if scheduled else float(self.learning_rate_init)
-                self._optimizer = self._optimizer_for(lr)
+                self._optimizer = optimizer_for(self, lr)
             state = self.__dict__["_opt_state"]
         optimizer = self._optimizer
 

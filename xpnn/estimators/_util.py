@@ -114,6 +114,19 @@ def host(a: Any) -> np.ndarray:
     return to_numpy(a) if is_array_api_obj(a) else np.asarray(a)
 
 
+def optimizer_for(est: Any, lr: float) -> Any:
+    """The xpnn optimizer of ``est.solver`` at learning rate ``lr``; scikit-learn's sgd has momentum."""
+    from ..optimizers import get_optimizer
+
+    solver, hyper = est.solver, {}
+    if solver == "sgd" and est.momentum > 0:  # Nesterov's by default, as scikit-learn's
+        solver = "nesterov" if est.nesterovs_momentum else "momentum"
+        hyper = {"momentum": float(est.momentum)}
+    elif solver == "adam":
+        hyper = {"beta1": float(est.beta_1), "beta2": float(est.beta_2)}
+    return get_optimizer(solver, lr=lr, **hyper)
+
+
 def sample_weights(sample_weight: Any, n: int) -> np.ndarray | None:
     """``sample_weight`` as host float64 ``(n,)``, checked as scikit-learn does; None stays None."""
     if sample_weight is None:
