@@ -443,10 +443,20 @@ def test_bfloat16_on_pytorch_trains_and_answers_in_float32(estimator) -> None:
     torch = pytest.importorskip("torch")
     X, y = _curve_data(1)
     target = y if estimator == "MLPRegressor" else (y > 0).astype(int)
-    params = {"hidden_layer_sizes": (4,), "max_iter": 3, "random_state": 0, "backend": "torch", "dtype": "bfloat16"}
+    params = {
+        "hidden_layer_sizes": (4,),
+        "max_iter": 3,
+        "random_state": 0,
+        "backend": "torch",
+        "dtype": "bfloat16",
+    }
     with pytest.warns(ConvergenceWarning):
         model = getattr(xpnn, estimator)(**params).fit(X, target)
     assert model.coefs_[0].dtype == torch.bfloat16 and model.network_.dtype == torch.bfloat16
     out = model.predict(X) if estimator == "MLPRegressor" else model.predict_proba(X)
     assert isinstance(out, np.ndarray) and out.dtype == np.float32
     assert np.isfinite(model.score(X, target))
+    again = pickle.loads(pickle.dumps(model))  # bfloat16 weights are exact in float32 on the way
+    assert again.network_.dtype == torch.bfloat16
+    for a, b in zip(again.coefs_ + again.intercepts_, model.coefs_ + model.intercepts_, strict=True):
+        assert torch.equal(a, b)

@@ -426,15 +426,17 @@ class BaseMLP(BaseEstimator):
                 pickle.dumps(device)
             except Exception:  # JAX devices do not pickle: the backend's default device then
                 device = None
-            state["network_"] = ("xpnn.Network", net.to_numpy(), net.backend, device)
+            arrays = {k: self._to_caller(a, None, False) for k, a in net.items()}  # bfloat16: float32
+            state["network_"] = ("xpnn.Network", arrays, net.backend, device, dtype_name(net.dtype))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         net = state.get("network_")
         if isinstance(net, tuple) and net[:1] == ("xpnn.Network",):
-            _, arrays, backend, device = net
+            _, arrays, backend, device, *dtype = net  # no dtype: pickled by xpnn 0.1
             act = ACTIVATIONS.get(state.get("activation", ""))
-            state = {**state, "network_": to_backend(arrays, backend, device, activation=act)}
+            placed = to_backend(arrays, backend, device, dtype=(dtype or [None])[0], activation=act)
+            state = {**state, "network_": placed}
         super().__setstate__(state)
 
 
