@@ -390,6 +390,12 @@ def test_one_column_targets_and_refusals() -> None:
         ),
         ({"loss": "absolute_error"}, {}, "loss must be 'squared_error'; got 'absolute_error'"),
         (
+            {"loss": (16,)},
+            {},
+            "loss must be 'squared_error'; got (16,) (loss is the first positional parameter, as in"
+            " scikit-learn: write hidden_layer_sizes=...)",
+        ),
+        (
             {},
             {"sample_weight": np.ones(3)},
             "sample_weight must have shape (48,), one weight per sample; got shape (3,)",

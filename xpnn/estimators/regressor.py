@@ -32,7 +32,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> import numpy as np
     >>> from xpnn import MLPRegressor
     >>> X = np.linspace(-1.0, 1.0, 50)[:, None]
-    >>> reg = MLPRegressor((16,), learning_rate_init=0.01, max_iter=500, random_state=0).fit(X, 3.0 * X[:, 0])
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.05, random_state=0)
+    >>> reg = reg.fit(X, 3.0 * X[:, 0])
     >>> reg.score(X, 3.0 * X[:, 0]) > 0.99
     True
     """
@@ -101,6 +102,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _check_params(self) -> None:
         if self.loss != "squared_error":
             hint = " (the Poisson loss is not offered)" if self.loss == "poisson" else ""
+            if not isinstance(self.loss, str):  # MLPRegressor((16,)): loss comes first, as in scikit-learn
+                hint = " (loss is the first positional parameter, as in scikit-learn: write hidden_layer_sizes=...)"
             raise ValueError(f"loss must be 'squared_error'; got {self.loss!r}{hint}")
         super()._check_params()
 
