@@ -123,7 +123,7 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-SOLVER_LIST = "['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam']"
+SOLVER_LIST = "['sgd', 'adam', 'adagrad', 'rmsprop']"
 DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
 
 
@@ -136,7 +136,26 @@ DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
             " (xpnn trains with first-order optimizers: try 'adam')",
         ),
         ({"solver": "Adam"}, f"solver must be one of {SOLVER_LIST}; got 'Adam'"),
-        ({"activation": "tanh"}, "activation must be one of ['logistic', 'relu', 'sigmoid']; got 'tanh'"),
+        (
+            {"solver": "nesterov"},
+            f"solver must be one of {SOLVER_LIST}; got 'nesterov'"
+            " (Nesterov's momentum is solver='sgd', nesterovs_momentum=True)",
+        ),
+        (
+            {"solver": "momentum"},
+            f"solver must be one of {SOLVER_LIST}; got 'momentum'"
+            " (momentum is solver='sgd' with momentum=0.9, nesterovs_momentum=False)",
+        ),
+        (
+            {"activation": "softplus"},
+            "activation must be one of ['identity', 'logistic', 'relu', 'sigmoid', 'tanh']; got 'softplus'",
+        ),
+        (
+            {"learning_rate": "optimal"},
+            "learning_rate must be one of ['constant', 'invscaling', 'adaptive']; got 'optimal'",
+        ),
+        ({"power_t": -0.5}, "power_t must be a number >= 0.0; got -0.5"),
+        ({"nesterovs_momentum": 1}, "nesterovs_momentum must be True or False; got 1"),
         *[
             (
                 {"hidden_layer_sizes": bad},
@@ -190,8 +209,10 @@ def test_bad_parameters_are_named(blobs, params, message) -> None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"alpha": 0.0, "tol": 0.0, "momentum": 0.0, "solver": "momentum"},
-        {"momentum": 1.0, "solver": "nesterov", "learning_rate_init": 1e-6},
+        {"alpha": 0.0, "tol": 0.0, "momentum": 0.0, "solver": "sgd", "nesterovs_momentum": False},
+        {"momentum": 1.0, "solver": "sgd", "learning_rate_init": 1e-6, "power_t": 0.0},
+        {"solver": "sgd", "learning_rate": "invscaling", "activation": "tanh"},
+        {"solver": "adagrad", "learning_rate": "adaptive", "activation": "identity"},
         {"beta_1": 0.0, "beta_2": 0.0, "validation_fraction": 0.0},
         {"n_iter_no_change": 1, "batch_size": 1, "hidden_layer_sizes": np.int64(3)},
         {"n_iter_no_change": np.inf, "shuffle": np.True_, "hidden_layer_sizes": [3, 2]},
@@ -211,9 +232,11 @@ def test_defaults_are_scikit_learns() -> None:
 
     ours, theirs = MLPClassifier().get_params(), SklearnMLP().get_params()
     shared = set(ours) & set(theirs)
-    assert len(shared) == 18
+    assert len(shared) == 21
     assert {k: ours[k] for k in shared} == {k: theirs[k] for k in shared}
-    assert {k: ours[k] for k in set(ours) - shared} == {"backend": None, "device": None, "dtype": None}
+    assert set(theirs) - shared == {"epsilon", "max_fun"}  # Adam's is the book's 1e-7; no lbfgs
+    extra = {k: ours[k] for k in set(ours) - shared}
+    assert extra == {"backend": None, "device": None, "dtype": None, "class_weight": None}
     assert MLPClassifier(5, "logistic").get_params()["hidden_layer_sizes"] == 5  # positional, as in sklearn
 
 
@@ -268,9 +291,15 @@ def test_partial_fit_equals_fit_epoch_by_epoch(blobs) -> None:
 
 
 def test_warm_start_continues_from_the_fitted_weights(blobs) -> None:
-    """Plain SGD has no state, so 2 + 2 warm-started epochs are 4 epochs."""
+    """Plain SGD (no momentum) has no state, so 2 + 2 warm-started epochs are 4 epochs."""
     X, y = blobs
-    params = {"solver": "sgd", "learning_rate_init": 0.05, "shuffle": False, "n_iter_no_change": 100}
+    params = {
+        "solver": "sgd",
+        "momentum": 0.0,
+        "learning_rate_init": 0.05,
+        "shuffle": False,
+        "n_iter_no_change": 100,
+    }
     with pytest.warns(ConvergenceWarning):
         four = quick(max_iter=4, **params).fit(X, y)
     warm = quick(max_iter=2, warm_start=True, **params)
@@ -366,24 +395,36 @@ def _sklearn_twin(solver: str, params: dict):
     """scikit-learn's MLPClassifier set to train exactly as ours with ``solver`` does."""
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
-    as_sklearn = {
-        "sgd": {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False},
-        "momentum": {"solver": "sgd", "nesterovs_momentum": False},
-        "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
-        "adam": {"solver": "adam"},
-    }[solver]
     common = {k: v for k, v in params.items() if k not in ("backend", "device", "dtype")}
-    return SklearnMLP(**as_sklearn, **common)
+    return SklearnMLP(solver=solver, **common)
 
 
 @pytest.mark.parametrize(
     ("solver", "params"),
     [
-        ("sgd", {"activation": "relu", "batch_size": 40, "alpha": 0.01, "max_iter": 4}),
-        ("momentum", {"activation": "logistic", "batch_size": 16, "momentum": 0.8, "max_iter": 4}),
-        ("nesterov", {"activation": "relu", "batch_size": 15, "hidden_layer_sizes": (6, 4), "max_iter": 3}),
-        ("sgd", {"activation": "logistic", "tol": 0.5, "n_iter_no_change": 2, "max_iter": 30}),  # stops
-        ("nesterov", {"activation": "relu", "tol": 0.05, "n_iter_no_change": 1, "max_iter": 40}),
+        ("sgd", {"activation": "relu", "batch_size": 40, "alpha": 0.01, "momentum": 0.0, "max_iter": 4}),
+        (
+            "sgd",
+            {
+                "activation": "logistic",
+                "batch_size": 16,
+                "momentum": 0.8,
+                "nesterovs_momentum": False,
+                "max_iter": 4,
+            },
+        ),
+        ("sgd", {"activation": "tanh", "batch_size": 15, "hidden_layer_sizes": (6, 4), "max_iter": 3}),
+        (
+            "sgd",
+            {"activation": "logistic", "tol": 0.5, "n_iter_no_change": 2, "momentum": 0.0, "max_iter": 30},
+        ),
+        ("sgd", {"activation": "identity", "tol": 0.05, "n_iter_no_change": 1, "max_iter": 40}),  # stops
+        ("sgd", {"learning_rate": "invscaling", "power_t": 0.3, "learning_rate_init": 0.2, "max_iter": 4}),
+        ("sgd", {"learning_rate": "adaptive", "tol": 0.05, "n_iter_no_change": 1, "max_iter": 12}),
+        (
+            "sgd",
+            {"learning_rate": "adaptive", "tol": 10.0, "n_iter_no_change": 1, "max_iter": 40},
+        ),  # lr too small
         ("adam", {"activation": "relu", "batch_size": 16, "beta_1": 0.8, "beta_2": 0.99, "max_iter": 3}),
     ],
 )
@@ -421,7 +462,8 @@ def test_trains_as_scikit_learn_does(solver, params, capsys) -> None:
     assert warned == ref_warned and (ours.n_iter_ < params["max_iter"]) == (not warned)
     if solver != "adam":
         assert out == ref_out  # "Iteration 1, loss = ...", and the reason for stopping
-    assert out.count("\n") == ours.n_iter_ + (ours.n_iter_ < params["max_iter"])
+    assert out.count("Iteration ") == ours.n_iter_
+    assert out.count(" Stopping.\n") == (ours.n_iter_ < params["max_iter"])
 
 
 def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
@@ -429,9 +471,10 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
 
     The network is set by hand: feature k is large for class k, except that class 2 looks like
     class 0; the hidden layer permutes the features and the output layer permutes them back.
-    The split is stratified, so 10 held-out rows of classes 20/15/15 are 4/3/3, 7 of them right.
-    The learning rate is tiny: every epoch scores 0.7, and with tol=0 an equal score is no
-    worse (scikit-learn's rule), so training runs to max_iter.
+    As scikit-learn's, the split of more than two classes is not stratified: the 10 held-out
+    rows are those ``train_test_split`` picks with the estimator's random state, and the right
+    ones are those not of class 2. The learning rate is tiny: every epoch scores the same, and
+    with tol=0 an equal score is no worse (scikit-learn's rule), so training runs to max_iter.
     """
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], [20, 15, 15])
@@ -462,7 +505,12 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
     )
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
-    assert clf.validation_scores_ == [0.7, 0.7, 0.7] and clf.best_validation_score_ == 0.7
+    from sklearn.model_selection import train_test_split
+
+    _, held_out = train_test_split(np.arange(50), random_state=np.random.RandomState(0), test_size=0.2)
+    expected = float(np.mean(y[held_out] != 2))
+    assert 0.0 < expected < 1.0  # some rows right, some wrong
+    assert clf.validation_scores_ == [expected] * 3 and clf.best_validation_score_ == expected
     assert clf.best_loss_ is None and clf.n_iter_ == 3 and clf.t_ == 3 * 40  # trained on the other 40 rows
     with pytest.raises(
         ValueError, match=r"^The validation set is too small\. Increase 'validation_fraction'"
@@ -762,7 +810,7 @@ def test_partial_fit_keeps_its_optimizer_as_scikit_learn_does() -> None:
     """As in scikit-learn, partial_fit goes on with the optimizer of its first call (a learning
     rate set in between does not apply); fit starts afresh with the parameters as they are."""
     X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
-    params = {"solver": "momentum", "batch_size": 30, "shuffle": False}
+    params = {"solver": "sgd", "nesterovs_momentum": False, "batch_size": 30, "shuffle": False}
     a, b = quick(**params), quick(**params)
     a.partial_fit(X, y, classes=[0, 1, 2])
     b.partial_fit(X, y, classes=[0, 1, 2])
@@ -898,6 +946,94 @@ def test_fit_benchmark_runs_and_writes_its_results(tmp_path: Path, real_data_dir
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "sklearn-fit.json").read_text())
-    assert set(data["raw"]) == {"1/scikit-learn MLPClassifier", "1/xpnn.MLPClassifier[numpy]"}
-    assert all(r["median"] > 0 and 0.0 <= r["score"] <= 1.0 for r in data["raw"].values())
-    assert "| epochs | estimator |" in (tmp_path / "sklearn-fit.md").read_text()
+    assert set(data["raw"]) == {
+        "1/scikit-learn MLPClassifier",
+        "1/xpnn.MLPClassifier[numpy]",
+        "diabetes/scikit-learn MLPRegressor",
+        "diabetes/xpnn.MLPRegressor[numpy]",
+    }
+    assert all(r["median"] > 0 and r["score"] <= 1.0 for r in data["raw"].values())
+    assert all(data["raw"][k]["score"] >= 0.0 for k in data["raw"] if k.startswith("1/"))
+    md = (tmp_path / "sklearn-fit.md").read_text()
+    assert "| epochs | estimator |" in md and "| estimator | fit s | ratio | test R² seed 0 |" in md
+
+
+# --- sample_weight and class_weight ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sample_weight_trains_as_scikit_learn_does(early_stopping) -> None:
+    """Weighted loss, penalty over the batch's weight, weighted validation accuracy: scikit-learn's."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X, y = make_blobs(n_samples=60, centers=3, n_features=4, cluster_std=3.0, random_state=3)
+    w = np.random.default_rng(0).uniform(0.0, 3.0, 60)
+    params = {"hidden_layer_sizes": (5,), "solver": "sgd", "learning_rate_init": 0.05, "batch_size": 16,
+              "alpha": 0.1, "shuffle": False, "random_state": 0, "max_iter": 6, "early_stopping": early_stopping,
+              "n_iter_no_change": 100}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(**params).fit(X, y, sample_weight=w)
+        ref = SklearnMLP(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-10)
+    if early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, rtol=1e-12)
+    assert ours.score(X, y, sample_weight=w) == ref.score(X, y, sample_weight=w)
+
+
+def test_sample_weight_in_partial_fit_and_refusals(blobs) -> None:
+    X, y = blobs
+    w = np.where(y == 0, 0.0, 1.0)  # class 0 weighs nothing: as if its rows were not there
+    params = {"max_iter": 3, "shuffle": False, "n_iter_no_change": 100}  # batch_size "auto": all rows
+    dropped, weighted = quick(**params), quick(**params)
+    for _ in range(3):
+        dropped.partial_fit(X[y != 0], y[y != 0], classes=[0, 1, 2])
+        weighted.partial_fit(X, y, w, [0, 1, 2])  # scikit-learn's order: sample_weight, then classes
+    np.testing.assert_allclose(weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-10)
+    np.testing.assert_allclose(weighted.loss_curve_, dropped.loss_curve_, rtol=1e-10)  # a weighted mean
+    for bad, message in [
+        (np.ones(3), "sample_weight must have shape (120,), one weight per sample; got shape (3,)"),
+        (np.full(120, np.nan), "sample_weight must be finite and non-negative"),
+        (np.zeros(120), "Sample weights must contain at least one non-zero number."),
+        (np.array(["a"] * 120), "sample_weight must hold numbers; got dtype <U1"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            quick().fit(X, y, sample_weight=bad)
+    with pytest.warns(ConvergenceWarning):  # a scalar weighs all rows alike
+        assert quick(max_iter=2).fit(X, y, sample_weight=2.0).n_iter_ == 2
+
+
+def test_class_weight_is_a_weight_per_class(blobs) -> None:
+    """class_weight multiplies sample_weight by each row's class weight; 'balanced' as scikit-learn's."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = blobs
+    names = np.array(["a", "b", "c"])[y]
+    keep = np.r_[np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:10]]  # class "c" rare
+    X, names = X[keep], names[keep]
+    params = {"max_iter": 4, "batch_size": 25, "shuffle": False}
+    runs = {}
+    for key, extra, weights in [
+        ("dict", {"class_weight": {"a": 1.0, "c": 3.0}}, np.where(names == "c", 3.0, 1.0)),
+        ("balanced", {"class_weight": "balanced"}, compute_sample_weight("balanced", names)),
+    ]:
+        with pytest.warns(ConvergenceWarning):
+            by_class = quick(**params, **extra).fit(X, names)
+        with pytest.warns(ConvergenceWarning):
+            by_row = quick(**params).fit(X, names, sample_weight=weights)
+        np.testing.assert_allclose(by_class.loss_curve_, by_row.loss_curve_, rtol=1e-12)
+        runs[key] = by_class
+    twice = np.full(len(names), 2.0)
+    with pytest.warns(ConvergenceWarning):  # both at once multiply
+        both = quick(**params, class_weight={"c": 3.0}).fit(X, names, sample_weight=twice)
+    with pytest.warns(ConvergenceWarning):
+        product = quick(**params).fit(X, names, sample_weight=twice * np.where(names == "c", 3.0, 1.0))
+    np.testing.assert_allclose(both.loss_curve_, product.loss_curve_, rtol=1e-12)
+    with pytest.warns(ConvergenceWarning):
+        plain = quick(**params).fit(X, names)
+    assert plain.loss_curve_ != runs["dict"].loss_curve_
+    with pytest.raises(ValueError, match="class_weight='balanced' is not supported for partial_fit"):
+        quick(class_weight="balanced").partial_fit(X, names, classes=["a", "b", "c"])
+    with pytest.raises(ValueError, match=re.escape("The classes, ['a', 'b', 'c'], are not in class_weight")):
+        quick(class_weight={"z": 2.0}).fit(X, names)

@@ -188,8 +188,11 @@ def test_softmax_without_its_guards_keeps_nan_and_inf_rows(ort) -> None:
 
 def test_options_are_checked(ort) -> None:
     net = xpnn.init_network()
-    with pytest.raises(ValueError, match=r"^unknown activation 'tanh'; choose one of \['relu', 'sigmoid'\]$"):
-        onnx_model(net, activation="tanh")
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown activation 'swish'; choose one of \['identity', 'relu', 'sigmoid', 'tanh'\]$",
+    ):
+        onnx_model(net, activation="swish")
     with pytest.raises(
         ValueError, match=r"^unknown output 'max'; choose one of \['softmax', 'identity', 'argmax'\]$"
     ):

@@ -184,8 +184,8 @@ def test_weights_that_are_not_arrays_are_named() -> None:
 
 
 def test_unknown_activation() -> None:
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        xpnn.forward(xpnn.init_network(), [1.0, 0.5], activation="tanh")
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        xpnn.forward(xpnn.init_network(), [1.0, 0.5], activation="swish")
 
 
 def test_shape_trace_of_the_mnist_network() -> None:
@@ -289,8 +289,8 @@ def test_a_network_keeps_its_activation(backend: Case) -> None:
 
 
 def test_unknown_network_activation() -> None:
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        xpnn.to_backend(xpnn.init_network(), activation="tanh")
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        xpnn.to_backend(xpnn.init_network(), activation="swish")
 
 
 def test_integer_weights_compute_in_floating_point(backend: Case) -> None:
@@ -396,17 +396,17 @@ def test_input_that_does_not_fit_is_named_in_full(backend: Case) -> None:
 
 def test_unknown_names_list_the_choices() -> None:
     net, x = xpnn.init_network(), [1.0, 0.5]
-    assert _error(lambda: xpnn.forward(net, x, activation="tanh")) == (
-        "unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function"
+    assert _error(lambda: xpnn.forward(net, x, activation="swish")) == (
+        "unknown activation 'swish'; choose one of ['identity', 'relu', 'sigmoid', 'tanh'] or pass a function"
     )
     assert _error(lambda: xpnn.forward(net, x, output="tanh")) == (
         "unknown output 'tanh'; choose one of ['identity', 'softmax'] or pass a function"
     )
-    assert _error(lambda: xpnn.to_backend(net, activation="tanh")) == (
-        "unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function"
+    assert _error(lambda: xpnn.to_backend(net, activation="swish")) == (
+        "unknown activation 'swish'; choose one of ['identity', 'relu', 'sigmoid', 'tanh'] or pass a function"
     )
     assert _error(lambda: xpnn.to_backend(net, activation=xpnn.relu)) == (  # type: ignore[arg-type]
-        "a network's activation is a name from ['relu', 'sigmoid']"
+        "a network's activation is a name from ['identity', 'relu', 'sigmoid', 'tanh']"
     )
 
 

@@ -281,9 +281,12 @@ def test_loss_and_gradient_errors_say_what_is_wrong(change, message: str) -> Non
     for f in (loss_and_gradient, loss_value):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             f(*change(net, x, t))
-    for activation in ("tanh", ["relu"]):  # a list, unhashable, gets the same message
+    for activation in ("swish", ["relu"]):  # a list, unhashable, gets the same message
         with pytest.raises(
-            ValueError, match=re.escape(f"unknown activation {activation!r}; training supports sigmoid, relu")
+            ValueError,
+            match=re.escape(
+                f"unknown activation {activation!r}; training supports sigmoid, relu, tanh, identity"
+            ),
         ):
             loss_and_gradient(net, x, t, activation=activation)  # type: ignore[arg-type]
 
@@ -1081,11 +1084,15 @@ def test_labels_errors_name_the_problem_on_every_backend(backend: Case) -> None:
         with pytest.raises(ValueError, match=r"^labels must be class indices 0\.\.2; got values from -1 to "):
             f(net, x, np.where(t == 2, -1, t), **on_backend)
     with pytest.raises(
-        ValueError, match="^" + re.escape("unknown activation 'tanh'; training supports sigmoid, relu") + "$"
+        ValueError,
+        match="^"
+        + re.escape("unknown activation 'swish'; training supports sigmoid, relu, tanh, identity")
+        + "$",
     ):
-        xpnn.loss(net, x, t, activation="tanh", **on_backend)
+        xpnn.loss(net, x, t, activation="swish", **on_backend)
     with pytest.raises(
-        ValueError, match="^" + re.escape("unknown activation ['relu']; training supports sigmoid, relu")
+        ValueError,
+        match="^" + re.escape("unknown activation ['relu']; training supports sigmoid, relu, tanh, identity"),
     ):
         xpnn.train(net, x, t, activation=["relu"], **on_backend)  # type: ignore[arg-type]
 

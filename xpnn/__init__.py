@@ -22,7 +22,12 @@ from .weights import fetch_sample_weights, load_sample_network, load_weights, sa
 __version__ = "0.1.0"
 
 #: Public names whose modules are imported on first use (they import heavy libraries lazily anyway).
-_LAZY = {"export_onnx": "export", "compile": "export", "MLPClassifier": "estimator"}
+_LAZY = {
+    "export_onnx": "export",
+    "compile": "export",
+    "MLPClassifier": "estimators",
+    "MLPRegressor": "estimators",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -40,6 +45,7 @@ __all__ = [
     "DataError",
     "DataNotFoundError",
     "MLPClassifier",
+    "MLPRegressor",
     "Network",
     "UnscaledInputWarning",
     "accuracy",

@@ -200,7 +200,12 @@ def cross_entropy_error(y: Array, t: Array, /, *, xp: Any = None) -> Array:
 
 #: Hidden-layer activations by name, each ``fn(x, xp)`` on floating ``x``: what ``activation=``
 #: accepts in :func:`xpnn.forward`, :func:`xpnn.predict` and :func:`xpnn.to_backend`.
-HIDDEN_ACTIVATIONS: Mapping[str, Activation] = {"sigmoid": _sigmoid, "relu": _relu}
+HIDDEN_ACTIVATIONS: Mapping[str, Activation] = {
+    "sigmoid": _sigmoid,
+    "relu": _relu,
+    "tanh": lambda x, xp: xp.tanh(x),
+    "identity": _identity,
+}
 
 #: Output functions by name, each ``fn(x, xp)``: what ``output=`` accepts in :func:`xpnn.forward`.
 OUTPUT_FUNCTIONS: Mapping[str, Activation] = {"identity": _identity, "softmax": _softmax}
@@ -217,10 +222,10 @@ def resolve_activation(
 
     >>> resolve_activation("relu", HIDDEN_ACTIVATIONS, "activation")(np.array([-1.0, 2.0]), np)
     array([0., 2.])
-    >>> resolve_activation("tanh", HIDDEN_ACTIVATIONS, "activation")
+    >>> resolve_activation("swish", HIDDEN_ACTIVATIONS, "activation")
     Traceback (most recent call last):
     ...
-    ValueError: unknown activation 'tanh'; choose one of ['relu', 'sigmoid'] or pass a function
+    ValueError: unknown activation 'swish'; choose one of ['identity', 'relu', 'sigmoid', 'tanh'] or pass a function
     """
     if isinstance(name_or_fn, str):
         fn = table.get(name_or_fn.lower())

@@ -26,7 +26,19 @@ from typing import Any
 
 from ._compat import device, namespace_of
 
-__all__ = ["ACTIVATIONS", "Affine", "Relu", "Sigmoid", "SoftmaxWithLoss", "loss_and_gradient", "loss_value"]
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "Affine",
+    "Identity",
+    "IdentityWithLoss",
+    "Relu",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "Tanh",
+    "loss_and_gradient",
+    "loss_value",
+]
 
 Array = Any
 
@@ -75,8 +87,32 @@ class Sigmoid:
         return dout * (1.0 - out) * out
 
 
+class Tanh:
+    """``out = tanh(x)``; backward ``dout·(1 - out²)``."""
+
+    @staticmethod
+    def forward(x: Array, *, xp: Any) -> Array:
+        return xp.tanh(x)
+
+    @staticmethod
+    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
+        return dout * (1.0 - out * out)
+
+
+class Identity:
+    """``out = x``; backward passes ``dout`` on (scikit-learn's ``activation="identity"``)."""
+
+    @staticmethod
+    def forward(x: Array, *, xp: Any) -> Array:
+        return x
+
+    @staticmethod
+    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
+        return dout
+
+
 #: Hidden-layer activations with a backward pass, by name.
-ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": Relu}
+ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh, "identity": Identity}
 
 
 class SoftmaxWithLoss:
@@ -96,22 +132,52 @@ class SoftmaxWithLoss:
         return xp.astype(t[:, None] == xp.arange(n, device=device(t)), dtype)
 
     @staticmethod
-    def forward(a: Array, T: Array, *, xp: Any) -> tuple[Array, Array]:
-        """``(loss, y)``: the mean loss (a 0-d array) and the softmax ``y``; ``T`` is one-hot."""
+    def forward(a: Array, T: Array, *, xp: Any, w: Array = None) -> tuple[Array, Array]:
+        """``(loss, y)``: the mean loss (a 0-d array) and the softmax ``y``; ``T`` is one-hot.
+
+        ``w``, if given, weighs the rows: ``(N,)`` weights summing to 1 (the mean is ``1/N``).
+        """
         s = a - xp.max(a, axis=1, keepdims=True)
         e = xp.exp(s)
         se = xp.sum(e, axis=1, keepdims=True)
+        if w is not None:
+            return xp.sum(w * (xp.log(se[:, 0]) - xp.sum(T * s, axis=1))), e / se
         n = a.shape[0]
         loss = (xp.sum(xp.log(se)) - xp.sum(T * s)) * (1.0 / n)
         return loss, e / se
 
     @staticmethod
-    def backward(y: Array, T: Array) -> Array:
-        return (y - T) * (1.0 / y.shape[0])
+    def backward(y: Array, T: Array, w: Array = None) -> Array:
+        return (y - T) * (1.0 / y.shape[0]) if w is None else (y - T) * w[:, None]
+
+
+class IdentityWithLoss:
+    """The regression output: identity, then half the squared error summed over the outputs of
+    a row, mean over the rows: ``0.5 * Σ (y - t)² / N``; backward ``(y - t) / N``.
+
+    For one output that is scikit-learn's ``squared_error`` (``0.5 * mean((y - t)²)``); with
+    ``k`` outputs scikit-learn reports this divided by ``k`` but steps along this gradient.
+    ``w``, if given, weighs the rows (``(N,)``, summing to 1), as for :class:`SoftmaxWithLoss`.
+    """
+
+    @staticmethod
+    def forward(a: Array, T: Array, *, xp: Any, w: Array = None) -> tuple[Array, Array]:
+        d = a - T
+        if w is not None:
+            return xp.sum(w * xp.sum(d * d, axis=1)) * 0.5, a
+        return xp.sum(d * d) * (0.5 / a.shape[0]), a
+
+    @staticmethod
+    def backward(y: Array, T: Array, w: Array = None) -> Array:
+        return (y - T) * (1.0 / y.shape[0]) if w is None else (y - T) * w[:, None]
+
+
+#: The output layers with their loss, by the loss's name.
+LOSSES: dict[str, type] = {"cross_entropy": SoftmaxWithLoss, "squared_error": IdentityWithLoss}
 
 
 def _unpack(
-    params: Mapping[str, Array], x: Array, t: Array, activation: str
+    params: Mapping[str, Array], x: Array, t: Array, activation: str, loss: str = "cross_entropy"
 ) -> tuple[list, list, Any, Array, Any]:
     n = sum(1 for k in params if k[:1] == "W")
     try:
@@ -131,6 +197,12 @@ def _unpack(
     if x.shape[0] == 0:
         raise ValueError("no inputs: the loss and its gradient need a batch of at least one input and label")
     n_out = Ws[-1].shape[1]
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if loss == "squared_error" and tuple(t.shape) != (x.shape[0], n_out):
+        raise ValueError(
+            f"t must hold the targets, shape ({x.shape[0]}, {n_out}); got shape {tuple(t.shape)}"
+        )
     if tuple(t.shape) not in ((x.shape[0],), (x.shape[0], n_out)):
         raise ValueError(
             f"t must hold {x.shape[0]} integer labels (shape ({x.shape[0]},)) or one-hot rows"
@@ -148,28 +220,34 @@ def loss_and_gradient(
     *,
     activation: str = "sigmoid",
     weight_decay: float = 0.0,
+    loss: str = "cross_entropy",
+    sample_weight: Array = None,
 ) -> tuple[Array, dict[str, Array]]:
     """The loss and its gradient for one mini-batch: forward, then backpropagation.
 
     ``params`` is a book-style dict ``W1..Wn, b1..bn`` of arrays of one backend (the namespace
     and device come from them); ``x`` a floating ``(N, n_in)`` batch of the same backend (cast to
     the weights' dtype if it differs); ``t`` integer labels ``(N,)`` or one-hot rows
-    ``(N, n_out)``. ``activation`` is ``"sigmoid"`` or ``"relu"`` for the hidden layers.
+    ``(N, n_out)``. ``activation`` is ``"sigmoid"``, ``"relu"``, ``"tanh"`` or ``"identity"``
+    for the hidden layers. ``loss="squared_error"`` makes the output the identity with
+    :class:`IdentityWithLoss` (``t`` the targets, ``(N, n_out)``) instead of the softmax
+    cross-entropy. ``sample_weight`` (``(N,)``, on the device) weighs the rows: the loss is
+    ``Σ w_i l_i / Σ w_i`` instead of the mean.
 
     Returns ``(loss, grads)``: ``loss`` a 0-d array on the device, the mean softmax
     cross-entropy plus ``0.5 * weight_decay * Σ W²`` over the weight matrices (not the biases,
     as the book's ``MultiLayerNet``); ``grads`` a dict with the keys of ``params``. Everything
     stays on the device in the weights' dtype: no host round trip, nothing written in place.
     """
-    Ws, bs, xp, x, layer = _unpack(params, x, t, activation)
+    Ws, bs, xp, x, layer = _unpack(params, x, t, activation, loss)
     n = len(Ws)
     zs = [x]
     for i in range(n - 1):
         zs.append(layer.forward(Affine.forward(zs[i], Ws[i], bs[i]), xp=xp))
     a = Affine.forward(zs[-1], Ws[-1], bs[-1])
-    T = SoftmaxWithLoss.one_hot(t, Ws[-1].shape[1], a.dtype, xp=xp)
-    loss, y = SoftmaxWithLoss.forward(a, T, xp=xp)
-    dout = SoftmaxWithLoss.backward(y, T)
+    out, T, w = _output(loss, t, a, sample_weight, xp)
+    value, y = out.forward(a, T, xp=xp, w=w)
+    dout = out.backward(y, T, w)
     grads: dict[str, Array] = {}
     for i in range(n - 1, -1, -1):
         dx, dW, db = Affine.backward(dout, zs[i], Ws[i], xp=xp, need_dx=i > 0)
@@ -178,10 +256,27 @@ def loss_and_gradient(
             dout = layer.backward(dx, zs[i], xp=xp)
     if weight_decay:
         lam = float(weight_decay)
-        loss = loss + (0.5 * lam) * sum(xp.sum(W * W) for W in Ws)
+        value = value + (0.5 * lam) * sum(xp.sum(W * W) for W in Ws)
         for i, W in enumerate(Ws, start=1):
             grads[f"W{i}"] = grads[f"W{i}"] + lam * W
-    return loss, {k: grads[k] for k in params}
+    return value, {k: grads[k] for k in params}
+
+
+def _output(loss: str, t: Array, a: Array, sample_weight: Array, xp: Any) -> tuple[Any, Array, Array]:
+    """The output layer of ``loss``, the targets in ``a``'s dtype and the normalized row weights."""
+    out = LOSSES[loss]
+    if out is SoftmaxWithLoss:
+        T = SoftmaxWithLoss.one_hot(t, a.shape[1], a.dtype, xp=xp)
+    else:
+        T = t if t.dtype == a.dtype else xp.astype(t, a.dtype)
+    if sample_weight is None:
+        return out, T, None
+    if tuple(sample_weight.shape) != (a.shape[0],):
+        raise ValueError(
+            f"sample_weight must have shape ({a.shape[0]},), one weight per row; got {tuple(sample_weight.shape)}"
+        )
+    w = sample_weight if sample_weight.dtype == a.dtype else xp.astype(sample_weight, a.dtype)
+    return out, T, w / xp.sum(w)
 
 
 def loss_value(
@@ -191,13 +286,16 @@ def loss_value(
     *,
     activation: str = "sigmoid",
     weight_decay: float = 0.0,
+    loss: str = "cross_entropy",
+    sample_weight: Array = None,
 ) -> Array:
     """The loss of :func:`loss_and_gradient` alone (forward pass only), a 0-d array."""
-    Ws, bs, xp, z, layer = _unpack(params, x, t, activation)
+    Ws, bs, xp, z, layer = _unpack(params, x, t, activation, loss)
     for W, b in zip(Ws[:-1], bs[:-1]):
         z = layer.forward(Affine.forward(z, W, b), xp=xp)
     a = Affine.forward(z, Ws[-1], bs[-1])
-    loss, _ = SoftmaxWithLoss.forward(a, SoftmaxWithLoss.one_hot(t, Ws[-1].shape[1], a.dtype, xp=xp), xp=xp)
+    out, T, w = _output(loss, t, a, sample_weight, xp)
+    value, _ = out.forward(a, T, xp=xp, w=w)
     if weight_decay:
-        loss = loss + (0.5 * float(weight_decay)) * sum(xp.sum(W * W) for W in Ws)
-    return loss
+        value = value + (0.5 * float(weight_decay)) * sum(xp.sum(W * W) for W in Ws)
+    return value

@@ -238,12 +238,14 @@ def _labels(network: Network, t: Any, n: int, name: str = "t") -> Array:
 
 
 def _call_args(
-    net: Mapping[str, Array], x: Any, t: Any, backend: str | None, device: Any
+    net: Mapping[str, Array], x: Any, t: Any, backend: str | None, device: Any, loss: str = "cross_entropy"
 ) -> tuple[Network, dict[str, Array], Array, Array]:
     network = _placed(net, x, backend, device)
     xd = network.prepare_input(x)
     if len(xd.shape) != 2:
         raise ValueError(f"x must be a batch of shape (N, {network.n_in}); got shape {tuple(xd.shape)}")
+    if loss == "squared_error":  # regression targets: real numbers, (N, n_out), checked by the layer
+        return network, dict(network.items()), xd, asarray(t, backend=network.backend, device=network.device)
     return network, dict(network.items()), xd, _labels(network, t, int(xd.shape[0]))
 
 
@@ -256,22 +258,25 @@ def loss(
     weight_decay: float = 0.0,
     backend: str | None = None,
     device: Any = None,
+    loss: str = "cross_entropy",
 ) -> float:
     """The mean softmax cross-entropy of the network's output on ``x`` against ``t``, a Python float.
 
     ``t`` holds integer labels ``(N,)`` or one-hot rows. With ``weight_decay`` (λ) set,
     ``0.5 * λ * Σ W²`` over the weight matrices is added, as the book's ``MultiLayerNet``.
     Placement follows :func:`xpnn.forward`; ``activation`` (``"sigmoid"`` or ``"relu"``)
-    None means the network's own, else sigmoid.
+    None means the network's own, else sigmoid. ``loss="squared_error"``: half the squared
+    error of the identity output against targets ``t`` of shape ``(N, n_out)``.
 
     >>> net = random_network([4, 3], seed=0, dtype="float64")
     >>> round(loss(net, np.zeros((2, 4)), np.array([0, 2])), 4)  # log(3): all outputs equal
     1.0986
     """
     weight_decay = _non_negative("weight_decay", weight_decay)
-    network, params, xd, td = _call_args(net, x, t, backend, device)
+    network, params, xd, td = _call_args(net, x, t, backend, device, loss)
     activation = _activation(network, activation)
-    return float(to_numpy(loss_value(params, xd, td, activation=activation, weight_decay=weight_decay)))
+    value = loss_value(params, xd, td, activation=activation, weight_decay=weight_decay, loss=loss)
+    return float(to_numpy(value))
 
 
 def gradient(
@@ -283,19 +288,22 @@ def gradient(
     weight_decay: float = 0.0,
     backend: str | None = None,
     device: Any = None,
+    loss: str = "cross_entropy",
 ) -> dict[str, Array]:
     """The gradient of :func:`loss` by backpropagation: a dict with ``net``'s keys.
 
     The arrays belong to the computing backend, on its device, in the network's dtype.
+    ``loss="squared_error"``: the identity output with ``0.5 * Σ (y - t)² / N``, ``t`` the
+    targets ``(N, n_out)`` (see :class:`xpnn.layers.IdentityWithLoss`).
 
     >>> net = random_network([4, 3], seed=0, dtype="float64")
     >>> gradient(net, np.zeros((1, 4)), np.array([0]))["b1"].round(4)  # softmax(0) - one_hot
     array([-0.6667,  0.3333,  0.3333])
     """
     weight_decay = _non_negative("weight_decay", weight_decay)
-    network, params, xd, td = _call_args(net, x, t, backend, device)
+    network, params, xd, td = _call_args(net, x, t, backend, device, loss)
     activation = _activation(network, activation)
-    return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay)[1]
+    return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay, loss=loss)[1]
 
 
 def numerical_gradient(
