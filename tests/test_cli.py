@@ -861,7 +861,7 @@ def test_train_flushes_each_epoch_as_it_ends(mirror: Mirror) -> None:
         (["--sizes", "784,50,11"], "MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got '784,50,11'"),
         (["--sizes", "785,50,10"], "MNIST needs 784 inputs and 10 outputs: --sizes 784,...,10; got '785,50,10'"),
         (["--iters", "2", "--epochs", "2"], "argument --epochs: not allowed with argument --iters"),
-        (["--activation", "tanh"], "argument --activation: invalid choice: 'tanh' (choose from"),
+        (["--activation", "swish"], "argument --activation: invalid choice: 'swish' (choose from"),
     ],
 )  # fmt: skip
 def test_train_errors_are_the_whole_line(args: list[str], message: str, mirror: Mirror) -> None:

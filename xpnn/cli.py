@@ -33,6 +33,7 @@ from ._backends import BackendUnavailableError, get_backend
 from ._data import DataError, DataNotFoundError
 from ._status import backend_status, missing_extra
 from ._timing import describe_device
+from .functions import HIDDEN_ACTIVATIONS
 from .inference import accuracy
 from .mnist import load_mnist
 from .network import to_backend
@@ -390,7 +391,7 @@ def _unrecognized(extras: list[str], command: argparse.ArgumentParser) -> str:
 ACTIVATION: dict[str, Any] = {
     "default": None,
     "type": str.lower,
-    "choices": ["sigmoid", "relu"],
+    "choices": sorted(HIDDEN_ACTIVATIONS),
     "help": "hidden activation (default: the one the weights file records, else sigmoid, the book's)",
 }
 
@@ -438,7 +439,7 @@ def parser() -> argparse.ArgumentParser:
         "--activation",
         default="relu",
         type=str.lower,
-        choices=["relu", "sigmoid"],
+        choices=sorted(HIDDEN_ACTIVATIONS),
         help="hidden activation (default: relu)",
     )
     r.add_argument("--weight-init", default="0.01", help="he, xavier or a standard deviation (default: 0.01)")
