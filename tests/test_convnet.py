@@ -203,3 +203,63 @@ def test_a_sequential_spec_rebuilds_the_network() -> None:
     again = Sequential(net.spec(), net.to_numpy(), input_shape=net.n_in)
     x = np.random.default_rng(0).random((2, 1, 28, 28))
     np.testing.assert_array_equal(xpnn.predict_proba(again, x), xpnn.predict_proba(net, x))
+
+
+def _stripes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images of a horizontal (class 0) or vertical (class 1) bar at a random place, plus noise."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 2, n)
+    x = rng.random((n, 1, 8, 8)) * 0.2
+    where = rng.integers(0, 8, n)
+    for i in range(n):  # a test fixture on the host: assignment is fine here
+        if t[i]:
+            x[i, 0, :, where[i]] += 1.0
+        else:
+            x[i, 0, where[i], :] += 1.0
+    return x, t
+
+
+def test_train_network_learns_with_adam(backend: Case) -> None:
+    if backend.name == "dask":
+        pytest.skip("training does not run on Dask by design")
+    x, t = _stripes(200, 0)
+    x_test, t_test = _stripes(100, 1)
+    conv = {"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1}
+    net = xpnn.to_backend(
+        xpnn.SimpleConvNet((1, 8, 8), conv, 16, 2, 0.1, seed=0), backend.name, backend.device
+    )
+    before = xpnn.accuracy(net, x_test, t_test)
+    trained, history = xpnn.nn.train_network(
+        net, x, t, optimizer="adam", lr=0.01, batch_size=20, epochs=3, seed=0, x_test=x_test, t_test=t_test
+    )
+    assert history["epoch"] == [1, 2, 3] and history["loss"][-1] < history["loss"][0]
+    assert history["test_acc"][-1] >= 0.95 > before + 0.2
+    assert xpnn.accuracy(net, x_test, t_test) == before  # the network given is unchanged
+    assert type(trained) is xpnn.SimpleConvNet and trained.backend == backend.name
+
+
+def test_train_network_carries_batch_normalization_statistics() -> None:
+    from xpnn.nn import Affine, BatchNormalization, Relu
+
+    rng = np.random.default_rng(0)
+    layers = [Affine(1), BatchNormalization(2), Relu(), Affine(3)]
+    p = {
+        "W1": rng.standard_normal((64, 6)) * 0.1,
+        "b1": np.zeros(6),
+        "gamma2": np.ones(6),
+        "beta2": np.zeros(6),
+    }
+    p |= {
+        "running_mean2": np.zeros(6),
+        "running_var2": np.zeros(6),
+        "W3": rng.standard_normal((6, 2)),
+        "b3": np.zeros(2),
+    }
+    net = Sequential(layers, p, input_shape=(1, 8, 8))
+    x, t = _stripes(40, 2)
+    trained, _ = xpnn.nn.train_network(net, x, t, batch_size=40, epochs=1, lr=0.0)
+    h = x.reshape(40, -1) @ p["W1"]  # lr=0: the weights stay, the statistics move once
+    np.testing.assert_allclose(trained.state["running_mean2"], 0.1 * h.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(trained.state["running_var2"], 0.1 * h.var(0), rtol=1e-12)
+    with pytest.raises(ValueError, match="training does not run on Dask"):
+        xpnn.nn.train_network(xpnn.to_backend(net, "dask"), x, t)

@@ -38,6 +38,7 @@ from .layers import (
     layer_from_spec,
 )
 from .sequential import Sequential, backward_layers, forward_layers
+from .training import train_network
 
 __all__ = [
     "LAYERS",
@@ -57,4 +58,5 @@ __all__ = [
     "forward_layers",
     "im2col",
     "layer_from_spec",
+    "train_network",
 ]
