@@ -263,3 +263,35 @@ def test_train_network_carries_batch_normalization_statistics() -> None:
     np.testing.assert_allclose(trained.state["running_var2"], 0.1 * h.var(0), rtol=1e-12)
     with pytest.raises(ValueError, match="training does not run on Dask"):
         xpnn.nn.train_network(xpnn.to_backend(net, "dask"), x, t)
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from xpnn import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = cli.main(list(args))
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_cli_mnist_network_prints_the_books_accuracy(convnet_data_dir: Path) -> None:
+    status, out, _ = _cli(
+        "mnist", "--network", "simple_convnet", "--data-dir", str(convnet_data_dir), "--no-download",
+        "--batch-size", "1000",
+    )  # fmt: skip
+    assert status == 0
+    assert out.splitlines()[0] == "Accuracy:0.96"
+    assert "on numpy cpu, simple_convnet, batch size 1000" in out
+
+
+def test_cli_mnist_network_refusals(tmp_path: Path) -> None:
+    status, _, err = _cli("mnist", "--network", "deep_convnet", "--activation", "relu")
+    assert status != 0 and "leave out --weights, --compile and --activation" in err
+    status, out, err = _cli(
+        "mnist", "--network", "deep_convnet", "--data-dir", str(tmp_path), "--no-download"
+    )
+    assert status != 0 and out == "" and "weights/deep_convnet_params.pkl" in err
+    assert list(tmp_path.iterdir()) == []
