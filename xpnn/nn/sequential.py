@@ -43,6 +43,13 @@ def forward_layers(
     return x, caches
 
 
+def _infer(layers: Sequence[Layer], params: Mapping[str, Array], x: Array) -> Array:
+    """:func:`forward_layers` at inference, each cache dropped as soon as its layer is done."""
+    for layer in layers:
+        x, _ = layer.forward(params, x)
+    return x
+
+
 def backward_layers(
     layers: Sequence[Layer], params: Mapping[str, Array], caches: Sequence[Any], dy: Array
 ) -> tuple[Array, dict[str, Array]]:
@@ -211,7 +218,7 @@ class Sequential:
         if self.backend == "dask":
             y = self._run_dask(x, out)
         else:
-            y = out(forward_layers(self.layers, self._arrays, x)[0], self.xp)
+            y = out(_infer(self.layers, self._arrays, x), self.xp)
         return y[0, ...] if single else y
 
     def _run_dask(self, x: Array, out: Any) -> Array:
@@ -220,7 +227,7 @@ class Sequential:
         arrays, layers = self._arrays, self.layers
 
         def block(chunk: Any) -> Any:
-            return out(forward_layers(layers, arrays, chunk)[0], array_namespace(chunk))
+            return out(_infer(layers, arrays, chunk), array_namespace(chunk))
 
         meta = self._arrays_backend.load().empty((0, 0), dtype=self.dtype)
         return x.map_blocks(
@@ -270,6 +277,8 @@ class Sequential:
 
     def forward(self, x: Array, *, train: bool = False, rng: Any = None) -> Array:
         """The logits for a batch ``x`` from :meth:`prepare_input`; ``train=True`` drops out (``rng``)."""
+        if not train:
+            return _infer(self.layers, self._arrays, x)
         return forward_layers(self.layers, self._arrays, x, train=train, rng=rng)[0]
 
     def loss_and_gradient(
