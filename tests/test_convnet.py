@@ -295,3 +295,9 @@ def test_cli_mnist_network_refusals(tmp_path: Path) -> None:
     )
     assert status != 0 and out == "" and "weights/deep_convnet_params.pkl" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_to_backend_of_a_layer_network_refuses_an_activation() -> None:
+    with pytest.raises(ValueError, match="activations are its layers: leave out activation="):
+        xpnn.to_backend(xpnn.SimpleConvNet(seed=0), "numpy", activation="relu")
+    assert xpnn.to_backend(xpnn.SimpleConvNet(seed=0), dtype="float32").dtype == np.float32

@@ -340,6 +340,8 @@ def to_backend(
     'relu'
     """
     if not isinstance(net, Mapping) and callable(getattr(net, "to_backend", None)):
+        if activation is not None:
+            raise ValueError("a layer network's activations are its layers: leave out activation=")
         return net.to_backend(backend, device, dtype=dtype)  # a layer network (xpnn.Sequential) moves itself
     backend_obj, dev = get_backend(backend, device)
     if activation is None and isinstance(net, Network):
