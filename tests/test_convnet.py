@@ -301,3 +301,22 @@ def test_to_backend_of_a_layer_network_refuses_an_activation() -> None:
     with pytest.raises(ValueError, match="activations are its layers: leave out activation="):
         xpnn.to_backend(xpnn.SimpleConvNet(seed=0), "numpy", activation="relu")
     assert xpnn.to_backend(xpnn.SimpleConvNet(seed=0), dtype="float32").dtype == np.float32
+
+
+def test_one_image_and_a_dask_batch_run_through_inference() -> None:
+    net = xpnn.SimpleConvNet(
+        (1, 10, 10), {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}, 8, 4, 0.5, seed=2
+    )
+    x = np.random.default_rng(1).random((7, 1, 10, 10))
+    expected = np.argmax(ref.simple_convnet(net.to_numpy(), x), axis=1)
+    assert int(xpnn.predict(net, x[3])) == expected[3]
+    assert xpnn.predict(net, x[3]).shape == ()
+    assert xpnn.accuracy(net, x[3], expected[3]) == 1.0
+    assert xpnn.accuracy(net, x, expected) == 1.0
+    assert xpnn.predict(net, x[:0]).shape == (0,)
+    da = pytest.importorskip("dask.array")
+    lazy = xpnn.predict(xpnn.to_backend(net, "dask"), da.from_array(x, chunks=(3, 1, 10, 10)))
+    assert xpnn.to_numpy(lazy).tolist() == expected.tolist()
+    assert (
+        xpnn.accuracy(xpnn.to_backend(net, "dask"), da.from_array(x, chunks=(2, 1, 5, 10)), expected) == 1.0
+    )

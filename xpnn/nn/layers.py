@@ -92,6 +92,12 @@ def _shape(a: Array) -> Shape:
     return tuple(int(s) for s in a.shape)
 
 
+def _flat(x: Array, xp: Any) -> Array:
+    """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
+    shape = _shape(x)
+    return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))
+
+
 @dataclass(frozen=True)
 class Affine(Layer):
     """``x.reshape(N, -1) @ W{index} + b{index}``: the book's ``Affine``, flattening conv output."""
@@ -116,7 +122,7 @@ class Affine(Layer):
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
         xp = array_namespace(x)
         W, b = params[f"W{self.index}"], params[f"b{self.index}"]
-        x2 = xp.reshape(x, (int(x.shape[0]), -1)) if len(x.shape) != 2 else x
+        x2 = _flat(x, xp)
         return xp.matmul(x2, W) + b, (_shape(x), x2)
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
@@ -217,7 +223,7 @@ class Convolution(Layer):
         shape, cols = cache
         W = params[f"W{self.index}"]
         FN, C, FH, FW = _shape(W)
-        dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, -1))  # (FN, N*out_h*out_w)
+        dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(_shape(dy)) // FN))  # (FN, N*P)
         dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
         dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
         dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
@@ -302,7 +308,7 @@ class BatchNormalization(Layer):
         xp = array_namespace(x)
         i = self.index
         shape = _shape(x)
-        x2 = xp.reshape(x, (shape[0], -1)) if len(shape) != 2 else x
+        x2 = _flat(x, xp)
         if train:
             mu = xp.mean(x2, axis=0)
             xc = x2 - mu
@@ -322,7 +328,7 @@ class BatchNormalization(Layer):
         xp = array_namespace(dy)
         shape, xc, std, xn, _, _ = cache
         n = shape[0]
-        dy2 = xp.reshape(dy, (n, -1)) if len(shape) != 2 else dy
+        dy2 = _flat(dy, xp)
         dxn = params[f"gamma{self.index}"] * dy2
         dxc = dxn / std
         dstd = -xp.sum(dxn * xc / (std * std), axis=0)
