@@ -368,6 +368,8 @@ HELP = {
         --activation ACTIVATION hidden activation: sigmoid (the book's) or relu
         --compile {{onnxruntime,jax}} run the network compiled (xpnn.compile) for onnxruntime
         (--device cuda: its CUDA provider) or jax
+        --network {{simple_convnet,deep_convnet}} the book's trained ch. 7 SimpleConvNet or ch. 8
+        DeepConvNet instead of the ch. 3 network
     """,
     "export": """
         options: -h, --help show this help message and exit
