@@ -320,3 +320,38 @@ def test_one_image_and_a_dask_batch_run_through_inference() -> None:
     assert (
         xpnn.accuracy(xpnn.to_backend(net, "dask"), da.from_array(x, chunks=(2, 1, 5, 10)), expected) == 1.0
     )
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_the_books_file_is_downloaded_through_the_pinned_hash(
+    convnet_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    import hashlib
+
+    from local_http import serve
+
+    from xpnn import weights
+    from xpnn._data import RemoteFile
+
+    pinned = weights.SAMPLE_CONVNETS[name]
+    chapter = "ch07" if name == "simple_convnet" else "ch08"
+    book = "https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master"
+    assert pinned.urls() == [f"{book}/{chapter}/{FILES[name]}"]
+    assert (
+        pinned.sha256 == hashlib.sha256((convnet_data_dir / "weights" / FILES[name]).read_bytes()).hexdigest()
+    )
+    with serve(convnet_data_dir / "weights") as server:
+        only_html = {name: RemoteFile(pinned.name, pinned.sha256, [f"{server.base}/html/"])}
+        monkeypatch.setattr(weights, "SAMPLE_CONVNETS", only_html)
+        with pytest.raises(xpnn.DataNotFoundError, match="SHA-256 does not match"):
+            xpnn.load_sample_network(tmp_path, name=name)
+        assert not (tmp_path / "weights" / FILES[name]).exists()
+        mirrors = [f"{server.base}/html/", f"{server.base}/good/"]
+        monkeypatch.setattr(
+            weights, "SAMPLE_CONVNETS", {name: RemoteFile(pinned.name, pinned.sha256, mirrors)}
+        )
+        net = xpnn.load_sample_network(tmp_path, name=name)
+    assert (tmp_path / "weights" / FILES[name]).read_bytes() == (
+        convnet_data_dir / "weights" / FILES[name]
+    ).read_bytes()
+    assert type(net).__name__ == {"simple_convnet": "SimpleConvNet", "deep_convnet": "DeepConvNet"}[name]
