@@ -160,8 +160,11 @@ def test_load_sample_network_by_name(tmp_path: Path) -> None:
     wrong = {"W1": np.zeros((30, 1, 3, 3)), "b1": np.zeros(30), "W2": np.zeros((4320, 100))}
     wrong |= {"b2": np.zeros(100), "W3": np.zeros((100, 10)), "b3": np.zeros(10)}
     (tmp_path / "weights" / "params.pkl").write_bytes(pickle.dumps(wrong, protocol=4))
-    with pytest.raises(xpnn.DataError, match="does not fit the book's SimpleConvNet: W2 of shape"):
+    # Not the book's file: its pinned SHA-256 is checked on every load, before its shapes.
+    with pytest.raises(xpnn.DataError, match=r"params.pkl differs from the book's ch07/params.pkl"):
         xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+    with pytest.raises(ValueError, match="W2 of shape"):
+        xpnn.SimpleConvNet(params=wrong)
 
 
 def test_load_params_reads_four_dimensional_weights_that_load_weights_refuses(tmp_path: Path) -> None:
@@ -228,13 +231,13 @@ def test_train_network_learns_with_adam(backend: Case) -> None:
     net = xpnn.to_backend(
         xpnn.SimpleConvNet((1, 8, 8), conv, 16, 2, 0.1, seed=0), backend.name, backend.device
     )
-    before = xpnn.accuracy(net, x_test, t_test)
+    before = xpnn.accuracy(net, x_test, t_test, normalize=False)
     trained, history = xpnn.nn.train_network(
         net, x, t, optimizer="adam", lr=0.01, batch_size=20, epochs=3, seed=0, x_test=x_test, t_test=t_test
     )
     assert history["epoch"] == [1, 2, 3] and history["loss"][-1] < history["loss"][0]
     assert history["test_acc"][-1] >= 0.95 > before + 0.2
-    assert xpnn.accuracy(net, x_test, t_test) == before  # the network given is unchanged
+    assert xpnn.accuracy(net, x_test, t_test, normalize=False) == before  # the network given is unchanged
     assert type(trained) is xpnn.SimpleConvNet and trained.backend == backend.name
 
 

@@ -859,16 +859,16 @@ def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> N
     )
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
-    assert first.startswith("784-50-10 relu, sgd lr 0.1, batch 100, 500 images on numpy cpu"), first
+    assert first.startswith("784-50-10 relu, sgd lr 0.1, batch 100, float32, 500 images on numpy cpu"), first
     lines = [ln for ln in result.stdout.splitlines() if "train acc, test acc |" in ln]
     assert len(lines) == 3  # 5 iterations per epoch: 5, 10, 12
     test_acc = float(lines[-1].rsplit(",", 1)[1])
     assert f"test accuracy {test_acc:.4f}" in result.stdout
     assert f"weights written to {out}" in result.stdout and out.is_file()
-    # weight files carry no activation: train prints the command that evaluates them right
+    # the file records its activation (relu): the command that evaluates it needs no --activation
     (hint,) = [ln for ln in result.stdout.splitlines() if ln.startswith("evaluate them with: ")]
     command = shlex.split(hint.removeprefix("evaluate them with: "))
-    assert command[:2] == ["xpnn", "mnist"] and "--activation" in command and "relu" in command, hint
+    assert command[:2] == ["xpnn", "mnist"] and "--activation" not in command, hint
     assert command[command.index("--data-dir") + 1] == str(real_data_dir), hint
     evaluated = xpnn_cli(*command[1:], "--no-download")
     assert evaluated.returncode == 0, evaluated.stderr

@@ -207,9 +207,9 @@ def _shape(value: object, where: str, max_bytes: int, kind: type = tuple) -> tup
     return tuple(value)
 
 
-def _build(declared: list[_Declared], source: str, max_bytes: int) -> dict[str, np.ndarray]:
-    """Check every declared array's size, the keys and shapes, then build each array: native byte
-    order, owning its data."""
+def _build(declared: list[_Declared], source: str, max_bytes: int, mlp: bool = True) -> dict[str, np.ndarray]:
+    """Check every declared array's size, the keys and shapes (``mlp``: those of the book's W1..Wn,
+    b1..bn), then build each array: native byte order, owning its data."""
     total = 0
     for d in declared:
         if len(d.data) != d.nbytes:
@@ -220,7 +220,8 @@ def _build(declared: list[_Declared], source: str, max_bytes: int) -> dict[str, 
         total += d.nbytes
     if total > max_bytes:
         raise DataError(f"{source} declares {total:,} bytes of arrays, {_over(max_bytes)}")
-    _check_layout(((d.name, d.dtype, d.shape) for d in declared), source)
+    if mlp:
+        _check_layout(((d.name, d.dtype, d.shape) for d in declared), source)
     arrays = {}
     for d in declared:
         flat = np.frombuffer(d.data, dtype=d.dtype, count=math.prod(d.shape))
@@ -483,7 +484,9 @@ def _prescan(data: bytes) -> None:
             raise _Refused(f"the pickle nests containers more than {_MAX_PICKLE_DEPTH} deep")
 
 
-def _read_pickle(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.ndarray], _Record | None]:
+def _read_pickle(
+    data: bytes, source: str, max_bytes: int, mlp: bool = True
+) -> tuple[dict[str, np.ndarray], _Record | None]:
     try:
         _prescan(data)
         obj = _RecordingUnpickler(io.BytesIO(data), encoding="latin1").load()
@@ -509,7 +512,7 @@ def _read_pickle(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np
         if not isinstance(value, _ArrayRecord):
             raise DataError(f"{source}: {_short(key)} is a {_describe(value)}, not an array")
         declared.append(value.declared(key, f"{source}: {_short(key)}", max_bytes))
-    return _build(declared, source, max_bytes), None
+    return _build(declared, source, max_bytes, mlp), None
 
 
 def _cut(e: object, limit: int = 200) -> str:
@@ -576,7 +579,9 @@ def _npy_header(
     )
 
 
-def _read_npz(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.ndarray], _Record | None]:
+def _read_npz(
+    data: bytes, source: str, max_bytes: int, mlp: bool = True
+) -> tuple[dict[str, np.ndarray], _Record | None]:
     """A ``.npz``: every member's header is read and checked, then the keys and the chain of
     shapes, and only then is anything inflated, each member straight into its own array."""
     # zipfile reads a central directory entry per signature it finds: count them before it does.
@@ -634,9 +639,11 @@ def _read_npz(data: bytes, source: str, max_bytes: int) -> tuple[dict[str, np.nd
                 members.append((info, where, dtype, shape, fortran, header_length))
             # Keys and shapes from the headers alone: a file that is no network is refused here,
             # before a single member is inflated.
-            _check_layout(
-                ((info.filename[: -len(".npy")], d, shape) for info, _, d, shape, _, _ in members), source
-            )
+            if mlp:
+                _check_layout(
+                    ((info.filename[: -len(".npy")], d, shape) for info, _, d, shape, _, _ in members),
+                    source,
+                )
             arrays = {}
             for info, where, dtype, shape, fortran, header_length in members:
                 arrays[info.filename[: -len(".npy")]] = _inflate(
@@ -687,7 +694,7 @@ def _inflate(
 
 
 def _read_safetensors(
-    data: bytes, source: str, max_bytes: int
+    data: bytes, source: str, max_bytes: int, mlp: bool = True
 ) -> tuple[dict[str, np.ndarray], _Record | None]:
     """The safetensors format: an 8-byte header length, a JSON header, then the tensors' bytes."""
     if len(data) < 8:
@@ -739,7 +746,7 @@ def _read_safetensors(
     ends = [0] + [end for _, end in sorted(ranges)]
     if [begin for begin, _ in sorted(ranges)] != ends[:-1] or ends[-1] != len(body):
         raise DataError(f"{source}: the tensors' data_offsets overlap or leave gaps in the data")
-    return _build(declared, source, max_bytes), record
+    return _build(declared, source, max_bytes, mlp), record
 
 
 # --- the record of the network: format version, layer sizes, activation ----------------------
@@ -808,7 +815,8 @@ def _parse_record(record: _Record, source: str, weights: Mapping[str, np.ndarray
 # --- the public functions ----------------------------------------------------------------------
 
 
-_READERS: dict[str, Callable[[bytes, str, int], tuple[dict[str, np.ndarray], _Record | None]]] = {
+#: ``reader(data, source, max_bytes, mlp=True)``: the arrays and the record of a file of that suffix.
+_READERS: dict[str, Callable[..., tuple[dict[str, np.ndarray], _Record | None]]] = {
     ".pkl": _read_pickle,
     ".pickle": _read_pickle,
     ".npz": _read_npz,
@@ -1027,7 +1035,8 @@ def load_params(
             f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
         )
     source = str(path)
-    params, _ = reader(_read_file(path, max_bytes), source, max_bytes)  # a record is for load_weights
+    # Any names and shapes (a CNN's W1 is 4-D); a record is for load_weights.
+    params, _ = reader(_read_file(path, max_bytes), source, max_bytes, mlp=False)
     not_float = {k: str(v.dtype) for k, v in params.items() if v.dtype.kind != "f"}
     if not_float:
         raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
