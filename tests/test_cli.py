@@ -384,6 +384,8 @@ HELP = {
         else sigmoid, the book's)
         --compile {{onnxruntime,jax}} run the network compiled (xpnn.compile) for onnxruntime
         (--device cuda: its CUDA provider) or jax; takes no --backend
+        --network {{simple_convnet,deep_convnet}} the book's trained ch. 7 SimpleConvNet or ch. 8
+        DeepConvNet instead of the ch. 3 network
     """,
     "export": """
         options: -h, --help show this help message and exit

@@ -14,9 +14,17 @@ from .functions import affine, cross_entropy_error, identity_function, relu, sig
 from .inference import accuracy, predict, predict_proba
 from .mnist import load_mnist
 from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
+from .nn import DeepConvNet, Sequential, SimpleConvNet
 from .plotting import img_show, save_digit_grid, save_image
 from .training import gradient, loss, numerical_gradient, random_network, train
-from .weights import fetch_sample_weights, load_sample_network, load_weights, save_weights
+from .weights import (
+    fetch_sample_convnet,
+    fetch_sample_weights,
+    load_params,
+    load_sample_network,
+    load_weights,
+    save_weights,
+)
 
 #: The package version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
@@ -44,9 +52,12 @@ __all__ = [
     "BackendUnavailableError",
     "DataError",
     "DataNotFoundError",
+    "DeepConvNet",
     "MLPClassifier",
     "MLPRegressor",
     "Network",
+    "Sequential",
+    "SimpleConvNet",
     "UnscaledInputWarning",
     "accuracy",
     "affine",
@@ -57,6 +68,7 @@ __all__ = [
     "backend_status",
     "compile",
     "export_onnx",
+    "fetch_sample_convnet",
     "fetch_sample_weights",
     "format_shape_trace",
     "gradient",
@@ -65,6 +77,7 @@ __all__ = [
     "img_show",
     "init_network",
     "load_mnist",
+    "load_params",
     "load_sample_network",
     "load_weights",
     "loss",

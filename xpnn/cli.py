@@ -4,6 +4,7 @@
     xpnn mnist [--backend NAME] [--batch-size N]   the book's network on the MNIST test set
                [--data-dir DIR] [--weights PATH] [--activation relu] [--no-download]
                [--compile onnxruntime|jax]       a weights file's recorded activation is used
+    xpnn mnist --network deep_convnet              the book's trained ch. 7-8 CNNs instead
     xpnn export --out model.onnx [--weights PATH]  a network as an ONNX model (xpnn[onnx])
                [--activation relu] [--output argmax] [--input-dtype uint8 --normalize]
     xpnn train [--backend NAME] [--sizes 784,50,10] [--optimizer sgd] [--lr 0.1] [--iters N |
@@ -74,9 +75,41 @@ def _fetch_first(args: argparse.Namespace) -> None:
     fetch_all(wanted, root, download=not args.no_download, verify=False)  # each is checked as it loads
 
 
+def _mnist_convnet(args: argparse.Namespace) -> int:
+    """``mnist --network simple_convnet|deep_convnet``: the book's trained ch. 7-8 CNN on the test set."""
+    from ._data import data_dir, fetch_all
+    from .mnist import MNIST_FILES
+    from .weights import SAMPLE_CONVNETS, load_sample_convnet
+
+    if args.compile or args.weights or args.activation is not None:
+        raise ValueError(
+            f"--network {args.network} runs the book's trained file: leave out --weights, --compile and --activation"
+        )
+    impl, dev = get_backend(args.backend or "numpy", args.device)  # reported before any download
+    root = data_dir(args.data_dir)
+    wanted = [(MNIST_FILES[("test", kind)][0], root / "mnist") for kind in ("images", "labels")]
+    fetch_all(
+        [*wanted, (SAMPLE_CONVNETS[args.network], root / "weights")], root, download=not args.no_download
+    )
+    x, t = load_mnist(normalize=False, flatten=False, split="test", data_dir=root, download=False)
+    network = to_backend(load_sample_convnet(args.network, root, download=False), impl.name, dev)
+    accuracy(network, x[:1], t[:1], normalize=True)  # warm-up
+    start = time.perf_counter()
+    result = accuracy(network, x, t, batch_size=args.batch_size, normalize=True)
+    seconds = time.perf_counter() - start
+    print(f"Accuracy:{result}")
+    print(
+        f"{len(x)} images in {seconds * 1e3:.1f} ms ({len(x) / seconds:,.0f} images/s) on"
+        f" {impl.name} {describe_device(impl.name, dev)}, {args.network}, batch size {args.batch_size or len(x)}"
+    )
+    return 0
+
+
 def _mnist(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer; got {args.batch_size}")
+    if args.network:
+        return _mnist_convnet(args)
     if args.compile:
         if args.backend is not None:
             raise ValueError(
@@ -423,6 +456,12 @@ def parser() -> argparse.ArgumentParser:
         choices=["onnxruntime", "jax"],
         help="run the network compiled (xpnn.compile) for onnxruntime (--device cuda: its CUDA provider)"
         " or jax; takes no --backend",
+    )
+    m.add_argument(
+        "--network",
+        default=None,
+        choices=["simple_convnet", "deep_convnet"],
+        help="the book's trained ch. 7 SimpleConvNet or ch. 8 DeepConvNet instead of the ch. 3 network",
     )
     m.set_defaults(run=_mnist, parser=m)
     _add_export(sub)

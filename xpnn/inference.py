@@ -52,6 +52,12 @@ def _as_input(x: Any, normalize: bool | None) -> Any:
     return x
 
 
+def _batch_ndim(network: Runnable) -> int:
+    """The rank of a batch: 2 for a network of vectors (``n_in`` an int), else 1 + ``len(n_in)``."""
+    n_in = network.n_in
+    return 1 + (len(n_in) if isinstance(n_in, tuple) else 1)
+
+
 def _check_rank(x: Any, n_in: int) -> None:
     if len(x.shape) not in (1, 2):
         raise ValueError(
@@ -77,7 +83,8 @@ def _setup(
     rows = _batch_rows(batch_size)
     x = _as_input(x, normalize)
     network = place(net, x, backend=backend, device=device)
-    _check_rank(x, network.n_in)
+    if not isinstance(network.n_in, tuple):  # a network of vectors; CNNs check their own input
+        _check_rank(x, network.n_in)
     if normalize is None:
         warn_if_unscaled(x, _NORMALIZE_ADVICE, stacklevel=3)  # the caller of predict, accuracy
     return rows, x, network, bool(normalize)
@@ -129,7 +136,7 @@ def _dask_batches(x: Any, rows: int | None) -> Any:
 
     if is_dask_array(x):
         return x.rechunk({0: rows}) if rows else x
-    return da.from_array(to_numpy(x), chunks=(rows or "auto", -1))
+    return da.from_array(to_numpy(x), chunks=(rows or "auto", *(-1,) * (len(x.shape) - 1)))
 
 
 def _outputs(
@@ -149,7 +156,8 @@ def _outputs(
     after the last batch; on Dask it runs when the result is computed.
     """
 
-    if len(x.shape) == 2 and x.shape[0] == 0:
+    batch = _batch_ndim(network)  # the rank of a batch of inputs (2 for vectors, 4 for images)
+    if len(x.shape) == batch and x.shape[0] == 0:
         output = "identity"  # softmax of no rows is no rows (and Dask's max fails on them)
 
     def run(batch: Any) -> Array:
@@ -157,14 +165,14 @@ def _outputs(
             network.prepare_input(batch, normalize=normalize), activation=activation, output=output
         )
 
-    if network.backend == "dask" and len(x.shape) == 2:
-        y = run(_dask_batches(x, batch_size))  # the chunks are the batches
+    if network.backend == "dask" and len(x.shape) == batch:
+        y = run(_dask_batches(x, batch_size or network.default_batch_rows))  # the chunks are the batches
         yield y.map_blocks(_raise_if_not_finite, dtype=y.dtype, meta=y._meta)
         return
     xp = network.xp
     finite = []
-    n = int(x.shape[0]) if len(x.shape) == 2 else 0
-    if len(x.shape) < 2 or n == 0:
+    n = int(x.shape[0]) if len(x.shape) == batch else 0
+    if len(x.shape) < batch or n == 0:
         batches: Iterator[Any] = iter([x])
     else:
         rows = batch_size or network.default_batch_rows or n
@@ -302,8 +310,8 @@ def accuracy(
     0.5
     """
     rows, x, network, normalize = _setup(net, _known_rows(x), batch_size, backend, device, normalize)
-    if len(x.shape) == 1:  # one input: a batch of one, with its label or one-hot row
-        x = array_namespace(x).reshape(x, (1, -1))
+    if len(x.shape) == _batch_ndim(network) - 1:  # one input: a batch of one, with its label or one-hot row
+        x = array_namespace(x).reshape(x, (1, *x.shape))
         t = to_numpy(t)
         t = np.reshape(t, (1, -1) if t.ndim == 1 and t.shape[0] > 1 else (1,))
     n = int(x.shape[0])

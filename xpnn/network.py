@@ -113,7 +113,8 @@ class Runnable(Protocol):
 
     - ``backend``: the backend's name (one of ``xpnn.BACKENDS``); ``device``: its device
       object; ``xp``: the Array API namespace of its arrays.
-    - ``n_in``, ``n_out``: the input width and the number of outputs (classes).
+    - ``n_in``, ``n_out``: the input width and the number of outputs (classes); ``n_in`` is
+      the shape of one input (a tuple, ``(1, 28, 28)``) for a :class:`xpnn.Sequential`.
     - ``activation``: the hidden activation it was made with (a name), or None for the
       caller's choice (``"sigmoid"``, the book's, unless a call names another).
     - ``default_batch_rows``: rows per batch when a call gives no ``batch_size`` (None: one batch).
@@ -136,7 +137,7 @@ class Runnable(Protocol):
     def xp(self) -> Any: ...
 
     @property
-    def n_in(self) -> int: ...
+    def n_in(self) -> int | tuple[int, ...]: ...
 
     @property
     def n_out(self) -> int: ...
@@ -383,6 +384,10 @@ def to_backend(
     >>> to_backend(init_network(), activation="relu").activation
     'relu'
     """
+    if not isinstance(net, Mapping) and callable(getattr(net, "to_backend", None)):
+        if activation is not None:
+            raise ValueError("a layer network's activations are its layers: leave out activation=")
+        return net.to_backend(backend, device, dtype=dtype)  # a layer network (xpnn.Sequential) moves itself
     backend_obj, dev = get_backend(backend, device)
     if activation is None and isinstance(net, Network):
         activation = net.activation
@@ -434,6 +439,9 @@ def place(
     'numpy'
     """
     if type(net) is not dict and not isinstance(net, Network) and isinstance(net, Runnable):
+        moved = backend not in (None, net.backend) or device is not None or dtype is not None
+        if moved and callable(getattr(net, "to_backend", None)):  # a layer network (xpnn.Sequential)
+            return net.to_backend(backend or net.backend, device, dtype=dtype)  # type: ignore[attr-defined]
         wrong = (backend is not None and backend != net.backend) or (
             device is not None and repr(device) != repr(net.device) and str(device) != str(net.device)
         )

@@ -49,7 +49,16 @@ from ._data import data_dir as resolve_data_dir
 from .functions import HIDDEN_ACTIVATIONS
 from .network import Network, layer_arrays, to_backend
 
-__all__ = ["SAMPLE_WEIGHTS", "fetch_sample_weights", "load_sample_network", "load_weights", "save_weights"]
+__all__ = [
+    "SAMPLE_CONVNETS",
+    "SAMPLE_WEIGHTS",
+    "fetch_sample_convnet",
+    "fetch_sample_weights",
+    "load_params",
+    "load_sample_network",
+    "load_weights",
+    "save_weights",
+]
 
 #: The book's pretrained 784-50-100-10 sigmoid network, from its repository, SHA-256 pinned.
 SAMPLE_WEIGHTS = RemoteFile(
@@ -966,7 +975,97 @@ def fetch_sample_weights(data_dir: str | os.PathLike[str] | None = None, *, down
 
 
 def load_sample_network(
-    data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> dict[str, np.ndarray]:
-    """The book's pretrained MNIST network (784-50-100-10, float32): its ``init_network()`` of ch. 3.6."""
+    data_dir: str | os.PathLike[str] | None = None, *, download: bool = True, name: str | None = None
+) -> Any:
+    """The book's pretrained MNIST network (784-50-100-10, float32): its ``init_network()`` of ch. 3.6.
+
+    ``name="simple_convnet"`` (ch. 7, ``params.pkl``) or ``"deep_convnet"`` (ch. 8,
+    ``deep_convnet_params.pkl``) gives instead the book's trained convolutional network, as an
+    :class:`xpnn.SimpleConvNet` or :class:`xpnn.DeepConvNet` on NumPy (float64); see
+    :func:`fetch_sample_convnet`.
+    """
+    if name is not None:
+        return load_sample_convnet(name, data_dir, download=download)
     return _load(fetch_sample_weights(data_dir, download=download), False, MAX_BYTES)[0]
+
+
+# --- the book's convolutional networks (ch. 7-8) ---------------------------------------------------
+
+_BOOK_RAW = "https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/"
+
+#: The book's trained ch. 7 ``SimpleConvNet`` and ch. 8 ``DeepConvNet``, SHA-256 pinned.
+SAMPLE_CONVNETS = {
+    "simple_convnet": RemoteFile(
+        "params.pkl",
+        "a5da99cffddafcfe5e686e79dc0ec3a7cc993b58e64f483b50960511e5e85344",
+        (_BOOK_RAW + "ch07/",),
+        what="the book's ch07/params.pkl",
+        own="load it with xpnn.load_params(path)",
+    ),
+    "deep_convnet": RemoteFile(
+        "deep_convnet_params.pkl",
+        "4b7a27baee2037605afa94d3f514ca9fa9cc96623739328609765073cfd5f802",
+        (_BOOK_RAW + "ch08/",),
+        what="the book's ch08/deep_convnet_params.pkl",
+        own="load it with xpnn.load_params(path)",
+    ),
+}
+
+
+def load_params(
+    path: str | os.PathLike[str], *, allow_nonfinite: bool = False, max_bytes: int = MAX_BYTES
+) -> dict[str, np.ndarray]:
+    """Read a dict of named floating arrays of any shapes (a CNN's ``W1`` is ``(FN, C, FH, FW)``).
+
+    The same safe parsers and limits as :func:`load_weights`; only the check that the keys are
+    ``W1..Wn, b1..bn`` of chaining matrices is left to the network that takes them.
+    """
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
+        )
+    source = str(path)
+    params, _ = reader(_read_file(path, max_bytes), source, max_bytes)  # a record is for load_weights
+    not_float = {k: str(v.dtype) for k, v in params.items() if v.dtype.kind != "f"}
+    if not_float:
+        raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
+    if not allow_nonfinite:
+        _check_finite(params, source)
+    return params
+
+
+def _convnet_file(name: str) -> RemoteFile:
+    remote = SAMPLE_CONVNETS.get(name) if isinstance(name, str) else None
+    if remote is None:
+        raise ValueError(f"unknown sample network {name!r}; choose one of {sorted(SAMPLE_CONVNETS)}")
+    return remote
+
+
+def fetch_sample_convnet(
+    name: str, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Path:
+    """The path of the book's trained CNN file ``name`` in ``<data_dir>/weights``, downloaded if missing.
+
+    ``"simple_convnet"``: ``ch07/params.pkl``; ``"deep_convnet"``: ``ch08/deep_convnet_params.pkl``,
+    from the book's repository, checked against the pinned SHA-256.
+    """
+    remote = _convnet_file(name)
+    root = resolve_data_dir(data_dir)
+    return fetch(remote, root / "weights", download=download, root=root)
+
+
+def load_sample_convnet(
+    name: str, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Any:
+    """The book's trained ``SimpleConvNet`` or ``DeepConvNet`` (``name``), on NumPy in float64."""
+    from .nn import DeepConvNet, SimpleConvNet
+
+    _convnet_file(name)  # an unknown name fails before any download
+    params = load_params(fetch_sample_convnet(name, data_dir, download=download))
+    cls = SimpleConvNet if name == "simple_convnet" else DeepConvNet
+    try:
+        return cls(params=params)
+    except ValueError as e:
+        raise DataError(f"the {name} file does not fit the book's {cls.__name__}: {e}") from e

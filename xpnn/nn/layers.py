@@ -1,0 +1,400 @@
+"""The book's layers (ch. 5-8) as data: a frozen description plus pure ``forward``/``backward``.
+
+A layer object holds only its configuration (which parameters it reads, its stride, its
+ratio); the arrays are passed in. Every layer has
+
+- ``forward(params, x, *, train=False, rng=None) -> (y, cache)``: ``params`` maps names
+  (``W1``, ``b1``, ``gamma1``, ``running_mean1``, ...) to arrays; ``cache`` is what
+  ``backward`` needs (the book keeps it in ``self``);
+- ``backward(params, cache, dy) -> (dx, grads)``: ``grads`` maps this layer's
+  :meth:`~Layer.param_names` to their gradients;
+- ``output_shape(shape, params)``: the shape of one output for one input of ``shape`` (no batch
+  axis), or a ``ValueError`` when ``params`` do not fit;
+- ``new_state(params, cache)``: the non-trainable arrays (batch normalization's running mean
+  and variance) after a training step; empty for the other layers.
+
+Nothing is written in place: the ReLU mask is the output, the pooling mask comes from
+comparing an ``argmax`` with ``arange``, col2im is a sum of padded pieces (:mod:`.im2col`).
+:data:`LAYERS` maps a layer's name to its class; :func:`layer_from_spec` builds one from
+``{"type": "Convolution", "index": 1, "stride": 1, "pad": 0}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from .._compat import array_namespace, device
+from .im2col import out_size, overlap_add, patches, unpatch, windows
+
+__all__ = [
+    "LAYERS",
+    "Affine",
+    "BatchNormalization",
+    "Convolution",
+    "Dropout",
+    "Layer",
+    "Pooling",
+    "Relu",
+    "Sigmoid",
+    "layer_from_spec",
+]
+
+Array = Any
+Params = Mapping[str, Array]
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer: its configuration only. Subclasses define ``forward`` and ``backward``."""
+
+    kind: ClassVar[str] = "Layer"
+
+    def param_names(self) -> tuple[str, ...]:
+        """The trainable arrays this layer reads from ``params`` (and gets gradients for)."""
+        return ()
+
+    def state_names(self) -> tuple[str, ...]:
+        """The non-trainable arrays this layer reads (batch normalization's running statistics)."""
+        return ()
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        """The shape of one output, for one input of ``shape`` (no batch axis); ``ValueError`` if
+        ``params`` lack this layer's arrays or their shapes do not fit."""
+        missing = [k for k in (*self.param_names(), *self.state_names()) if k not in params]
+        if missing:
+            raise ValueError(f"{self!r} needs the parameters {missing}, which are missing")
+        return shape
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        """About how many elements per input row the forward pass holds beside input and output."""
+        return 0
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        raise NotImplementedError
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        raise NotImplementedError
+
+    def new_state(self, params: Params, cache: Any) -> dict[str, Array]:
+        """The state arrays after a training forward pass (none for most layers)."""
+        return {}
+
+    def spec(self) -> dict[str, Any]:
+        """``{"type": name, **configuration}``: what :func:`layer_from_spec` builds it from."""
+        return {"type": self.kind, **asdict(self)}
+
+
+def _shape(a: Array) -> Shape:
+    return tuple(int(s) for s in a.shape)
+
+
+def _flat(x: Array, xp: Any) -> Array:
+    """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
+    shape = _shape(x)
+    return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))
+
+
+@dataclass(frozen=True)
+class Affine(Layer):
+    """``x.reshape(N, -1) @ W{index} + b{index}``: the book's ``Affine``, flattening conv output."""
+
+    index: int
+    kind: ClassVar[str] = "Affine"
+
+    def param_names(self) -> tuple[str, ...]:
+        return (f"W{self.index}", f"b{self.index}")
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        super().output_shape(shape, params)
+        W, b = (params[k] for k in self.param_names())
+        d = math.prod(shape)
+        if len(W.shape) != 2 or int(W.shape[0]) != d or _shape(b) != (int(W.shape[1]),):
+            raise ValueError(
+                f"W{self.index} of shape {_shape(W)} and b{self.index} of shape {_shape(b)} do not fit an"
+                f" input of shape {shape} ({d} values): W{self.index} must be ({d}, M), b{self.index} (M,)"
+            )
+        return (int(W.shape[1]),)
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
+        x2 = _flat(x, xp)
+        return xp.matmul(x2, W) + b, (_shape(x), x2)
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        xp = array_namespace(dy)
+        shape, x2 = cache
+        W = params[f"W{self.index}"]
+        dx = xp.matmul(dy, xp.permute_dims(W, (1, 0)))
+        grads = {
+            f"W{self.index}": xp.matmul(xp.permute_dims(x2, (1, 0)), dy),
+            f"b{self.index}": xp.sum(dy, axis=0),
+        }
+        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), grads
+
+
+@dataclass(frozen=True)
+class Relu(Layer):
+    """``max(x, 0)``; backward passes ``dy`` where the output is positive (the output is the mask)."""
+
+    kind: ClassVar[str] = "Relu"
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        y = array_namespace(x).maximum(x, 0.0)
+        return y, y
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        return array_namespace(dy).where(cache > 0.0, dy, 0.0), {}
+
+
+@dataclass(frozen=True)
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``, as ``tanh(x/2)/2 + 1/2`` (no overflow); backward ``dy·(1-y)·y``."""
+
+    kind: ClassVar[str] = "Sigmoid"
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        y = array_namespace(x).tanh(x * 0.5) * 0.5 + 0.5
+        return y, y
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        return dy * (1.0 - cache) * cache, {}
+
+
+@dataclass(frozen=True)
+class Convolution(Layer):
+    """The book's ``Convolution``: filters ``W{index}`` (FN, C, FH, FW), bias ``b{index}`` (FN,).
+
+    Computed as ``W.reshape(FN, -1) @ patches(x)`` (im2col, all images at once); backward as
+    the book: ``dW = Σ dy @ col.T``, ``db = Σ dy``, ``dx = col2im(W.T @ dy)``.
+    """
+
+    index: int
+    stride: int = 1
+    pad: int = 0
+    kind: ClassVar[str] = "Convolution"
+
+    def param_names(self) -> tuple[str, ...]:
+        return (f"W{self.index}", f"b{self.index}")
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        super().output_shape(shape, params)
+        W, b = (params[k] for k in self.param_names())
+        if (
+            len(W.shape) != 4
+            or len(shape) != 3
+            or int(W.shape[1]) != shape[0]
+            or _shape(b) != (int(W.shape[0]),)
+        ):
+            raise ValueError(
+                f"W{self.index} of shape {_shape(W)} and b{self.index} of shape {_shape(b)} do not fit an"
+                f" input of shape {shape}: a convolution takes (C, H, W) input, W (FN, C, FH, FW), b (FN,)"
+            )
+        FN, _, FH, FW = _shape(W)
+        return (
+            FN,
+            out_size(shape[1], FH, self.stride, self.pad),
+            out_size(shape[2], FW, self.stride, self.pad),
+        )
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        _, C, FH, FW = _shape(params[f"W{self.index}"])
+        _, out_h, out_w = self.output_shape(shape, params)
+        padded = C * (shape[1] + 2 * self.pad) * (shape[2] + 2 * self.pad)
+        return C * FH * FW * out_h * out_w + padded  # the patches, and the padded input
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
+        FN, _, FH, FW = _shape(W)
+        N, _, H, W_in = _shape(x)
+        out_h, out_w = out_size(H, FH, self.stride, self.pad), out_size(W_in, FW, self.stride, self.pad)
+        cols = patches(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*out_h*out_w)
+        y = xp.matmul(xp.reshape(W, (FN, -1)), cols) + xp.reshape(b, (FN, 1))
+        # (FN, N, out_h, out_w) seen as (N, FN, out_h, out_w): the next patches() undoes the permute
+        return xp.permute_dims(xp.reshape(y, (FN, N, out_h, out_w)), (1, 0, 2, 3)), (_shape(x), cols)
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        xp = array_namespace(dy)
+        shape, cols = cache
+        W = params[f"W{self.index}"]
+        FN, C, FH, FW = _shape(W)
+        dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(_shape(dy)) // FN))  # (FN, N*P)
+        dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
+        dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
+        dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
+        return dx, {f"W{self.index}": xp.reshape(dW, (FN, C, FH, FW)), f"b{self.index}": xp.sum(dy2, axis=1)}
+
+
+@dataclass(frozen=True)
+class Pooling(Layer):
+    """The book's max ``Pooling``: the maximum of each ``pool_h x pool_w`` window.
+
+    Padding is with zeros, as the book's im2col pads (so a padded window of negative values has
+    maximum 0). The gradient goes to the first maximum of each window, as the book's ``argmax``.
+    """
+
+    pool_h: int
+    pool_w: int
+    stride: int = 2
+    pad: int = 0
+    kind: ClassVar[str] = "Pooling"
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        if len(shape) != 3:
+            raise ValueError(f"{self!r} takes (C, H, W) input; got input of shape {shape}")
+        C, H, W = shape
+        return (
+            C,
+            out_size(H, self.pool_h, self.stride, self.pad),
+            out_size(W, self.pool_w, self.stride, self.pad),
+        )
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        return 2 * math.prod(shape)  # the padded input and its windows (copies on some libraries)
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        y = parts[0]
+        for part in parts[1:]:
+            y = xp.maximum(y, part)
+        return y, (_shape(x), parts)
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        xp = array_namespace(dy)
+        shape, parts = cache
+        first = xp.argmax(xp.stack(parts, axis=0), axis=0)  # the first maximum, as the book's argmax
+        pieces = [xp.where(first == k, dy, 0.0) for k in range(len(parts))]
+        return overlap_add(pieces, shape, self.pool_h, self.pool_w, self.stride, self.pad), {}
+
+
+#: The book's batch normalization adds 10e-7 to the variance.
+BN_EPS = 10e-7
+
+
+@dataclass(frozen=True)
+class BatchNormalization(Layer):
+    """The book's ``BatchNormalization``: per input value (a conv output is flattened, as the book).
+
+    Training normalizes with the batch's mean and variance and updates ``running_mean{index}``
+    and ``running_var{index}`` by ``momentum`` (:meth:`new_state`); inference uses those.
+    Parameters ``gamma{index}``, ``beta{index}`` of shape ``(D,)``, D the values per input.
+    """
+
+    index: int
+    momentum: float = 0.9
+    kind: ClassVar[str] = "BatchNormalization"
+
+    def param_names(self) -> tuple[str, ...]:
+        return (f"gamma{self.index}", f"beta{self.index}")
+
+    def state_names(self) -> tuple[str, ...]:
+        return (f"running_mean{self.index}", f"running_var{self.index}")
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        super().output_shape(shape, params)
+        d = math.prod(shape)
+        bad = [k for k in (*self.param_names(), *self.state_names()) if _shape(params[k]) != (d,)]
+        if bad:
+            raise ValueError(f"{bad} must have shape ({d},) for an input of shape {shape}")
+        return shape
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        i = self.index
+        shape = _shape(x)
+        x2 = _flat(x, xp)
+        if train:
+            mu = xp.mean(x2, axis=0)
+            xc = x2 - mu
+            var = xp.mean(xc * xc, axis=0)
+            std = xp.sqrt(var + BN_EPS)
+            xn = xc / std
+            cache: Any = (shape, xc, std, xn, mu, var)
+        else:
+            xn = (x2 - params[f"running_mean{i}"]) / xp.sqrt(params[f"running_var{i}"] + BN_EPS)
+            cache = None
+        y = params[f"gamma{i}"] * xn + params[f"beta{i}"]
+        return (xp.reshape(y, shape) if len(shape) != 2 else y), cache
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        if cache is None:
+            raise ValueError("batch normalization's backward needs a forward pass with train=True")
+        xp = array_namespace(dy)
+        shape, xc, std, xn, _, _ = cache
+        n = shape[0]
+        dy2 = _flat(dy, xp)
+        dxn = params[f"gamma{self.index}"] * dy2
+        dxc = dxn / std
+        dstd = -xp.sum(dxn * xc / (std * std), axis=0)
+        dvar = 0.5 * dstd / std
+        dxc = dxc + (2.0 / n) * xc * dvar
+        dx = dxc - xp.sum(dxc, axis=0) / float(n)
+        grads = {f"gamma{self.index}": xp.sum(xn * dy2, axis=0), f"beta{self.index}": xp.sum(dy2, axis=0)}
+        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), grads
+
+    def new_state(self, params: Params, cache: Any) -> dict[str, Array]:
+        if cache is None:
+            return {}
+        _, _, _, _, mu, var = cache
+        m, i = float(self.momentum), self.index
+        return {
+            f"running_mean{i}": m * params[f"running_mean{i}"] + (1.0 - m) * mu,
+            f"running_var{i}": m * params[f"running_var{i}"] + (1.0 - m) * var,
+        }
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    """The book's ``Dropout``: training keeps each value with probability ``1 - ratio`` (no rescaling);
+    inference multiplies by ``1 - ratio`` (not inverted dropout: the book's trained files need this).
+
+    The mask is drawn on the host from ``rng`` (a ``numpy.random.Generator``, required for
+    ``train=True``) and moved to ``x``'s device: :meth:`mask`.
+    """
+
+    ratio: float = 0.5
+    kind: ClassVar[str] = "Dropout"
+
+    def mask(self, shape: Shape, rng: Any, like: Array) -> Array:
+        """The book's ``rand(*shape) > ratio``, drawn from ``rng``, as ``like``'s dtype and device."""
+        xp = array_namespace(like)
+        keep = rng.random(shape) > float(self.ratio)
+        return xp.astype(xp.asarray(keep, device=device(like)), like.dtype)
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        if not train:
+            return x * (1.0 - float(self.ratio)), None
+        if rng is None:
+            raise ValueError("dropout in training needs rng= (a numpy.random.Generator) for its mask")
+        mask = self.mask(_shape(x), rng, x)
+        return x * mask, mask
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        if cache is None:
+            raise ValueError("dropout's backward needs a forward pass with train=True")
+        return dy * cache, {}
+
+
+#: Layer name -> class: a new layer is one class and one row here.
+LAYERS: dict[str, type[Layer]] = {
+    cls.kind: cls for cls in (Affine, Relu, Sigmoid, Convolution, Pooling, BatchNormalization, Dropout)
+}
+
+
+def layer_from_spec(spec: Mapping[str, Any]) -> Layer:
+    """A layer from ``{"type": name, **configuration}`` (what :meth:`Layer.spec` gives)."""
+    kind = spec.get("type")
+    cls = LAYERS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown layer type {kind!r}; known: {sorted(LAYERS)}")
+    config = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        return cls(**config)
+    except TypeError as e:
+        raise ValueError(f"bad configuration for a {kind} layer: {config} ({e})") from None

@@ -1,0 +1,330 @@
+"""A network as an ordered list of layers and a dict of arrays: :class:`Sequential`.
+
+:func:`forward_layers` and :func:`backward_layers` are the whole forward and backward pass, pure
+functions of the layers, the arrays and the input. :class:`Sequential` places the arrays on a
+backend and device once and offers what inference needs (:class:`xpnn.network.Runnable`), so
+``xpnn.predict``, ``predict_proba`` and ``accuracy`` run it in batches as they run the ch. 3
+network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._backends import Backend, get_backend, to_numpy
+from .._compat import array_namespace
+from ..functions import OUTPUT_FUNCTIONS, resolve_activation
+from ..layers import SoftmaxWithLoss
+from .layers import Layer, layer_from_spec
+
+__all__ = ["BATCH_BYTES", "Sequential", "backward_layers", "forward_layers"]
+
+Array = Any
+
+#: The bytes a default batch may hold in activations and im2col patches: 256 MiB keeps the
+#: peak of DeepConvNet inference (float64) well under 1 GB on every backend.
+BATCH_BYTES = 256 << 20
+#: The most rows a default batch has (on CPUs, batches of about a thousand rows are fastest).
+MAX_BATCH_ROWS = 1024
+
+
+def forward_layers(
+    layers: Sequence[Layer], params: Mapping[str, Array], x: Array, *, train: bool = False, rng: Any = None
+) -> tuple[Array, list[Any]]:
+    """``(y, caches)``: ``x`` through every layer in order, and each layer's cache."""
+    caches = []
+    for layer in layers:
+        x, cache = layer.forward(params, x, train=train, rng=rng)
+        caches.append(cache)
+    return x, caches
+
+
+def _infer(layers: Sequence[Layer], params: Mapping[str, Array], x: Array) -> Array:
+    """:func:`forward_layers` at inference, each cache dropped as soon as its layer is done."""
+    for layer in layers:
+        x, _ = layer.forward(params, x)
+    return x
+
+
+def backward_layers(
+    layers: Sequence[Layer], params: Mapping[str, Array], caches: Sequence[Any], dy: Array
+) -> tuple[Array, dict[str, Array]]:
+    """``(dx, grads)``: ``dy`` back through the layers, last first; ``grads`` of every parameter."""
+    grads: dict[str, Array] = {}
+    for layer, cache in zip(reversed(layers), reversed(caches)):
+        dy, g = layer.backward(params, cache, dy)
+        grads.update(g)
+    return dy, grads
+
+
+def _layers(layers: Iterable[Layer | Mapping[str, Any]]) -> tuple[Layer, ...]:
+    out = []
+    for layer in layers:
+        if isinstance(layer, Mapping):
+            layer = layer_from_spec(layer)
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"a layer is a xpnn.nn layer or a spec dict {{'type': ...}}; got {type(layer).__name__}"
+            )
+        out.append(layer)
+    if not out:
+        raise ValueError("a Sequential network needs at least one layer")
+    return tuple(out)
+
+
+class Sequential:
+    """Layers in order and their arrays, placed on one backend and device.
+
+    ``layers`` are :mod:`xpnn.nn.layers` objects (or their spec dicts); ``params`` maps every
+    name they read (``W1``, ``b1``, ``gamma1``, ``running_mean1``, ...) to an array, and nothing
+    else; ``input_shape`` is the shape of one input without the batch axis (``(1, 28, 28)``).
+    The arrays are copied to ``backend`` and ``device`` in ``dtype`` (default: theirs; integers
+    become the backend's default floating dtype). Shapes are checked layer by layer.
+
+    It is a :class:`xpnn.network.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
+    the number of outputs. Use :func:`xpnn.to_backend` (or :meth:`to_backend`) to move it.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer | Mapping[str, Any]],
+        params: Mapping[str, Any],
+        *,
+        input_shape: Sequence[int],
+        backend: str = "numpy",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        backend_obj, dev = get_backend(backend, device)
+        host = {str(k): np.array(to_numpy(v)) for k, v in params.items()}
+        self._setup(_layers(layers), host, tuple(int(s) for s in input_shape), backend_obj, dev, dtype)
+
+    def _setup(
+        self,
+        layers: tuple[Layer, ...],
+        host: dict[str, np.ndarray],
+        input_shape: tuple[int, ...],
+        backend: Backend,
+        dev: Any,
+        dtype: Any,
+    ) -> None:
+        self.layers = layers
+        names = [n for layer in layers for n in (*layer.param_names(), *layer.state_names())]
+        extra = sorted(set(host) - set(names))
+        if extra:
+            raise ValueError(f"params hold {extra}, which no layer uses (the layers use {names})")
+        not_float = {k: str(v.dtype) for k, v in host.items() if v.dtype.kind not in "fiub"}
+        if not_float:
+            raise ValueError(f"params must be real arrays; got {not_float}")
+        shape = input_shape
+        for layer in layers:
+            shape = layer.output_shape(shape, host)
+        if len(shape) != 1:
+            raise ValueError(
+                f"the last layer gives outputs of shape {shape}; a classifier ends in (n_classes,)"
+            )
+        self._input_shape = input_shape
+        self._n_out = int(shape[0])
+        self._backend = backend
+        self.device = dev
+        # Dask runs each chunk of inputs through NumPy (or CuPy) arrays: the arrays live there.
+        self._arrays_backend = (
+            backend if backend.name != "dask" else get_backend("cupy" if dev == "gpu" else "numpy")[0]
+        )
+        array_dev = dev if backend.name != "dask" else self._arrays_backend.resolve_device(None)
+        self.xp = backend.load()
+        axp = self._arrays_backend.load()
+        arrays = {k: self._arrays_backend.from_host(v, array_dev) for k, v in host.items()}
+        if dtype is None:
+            found = axp.result_type(*arrays.values()) if arrays else None
+            if found is None or not axp.isdtype(found, "real floating"):
+                found = axp.__array_namespace_info__().default_dtypes(device=array_dev)["real floating"]
+            dtype = found
+        elif isinstance(dtype, str):
+            dtype = getattr(axp, dtype, None) or _no_dtype(axp, dtype)
+        self._arrays = {k: (a if a.dtype == dtype else axp.astype(a, dtype)) for k, a in arrays.items()}
+        self.dtype = next(iter(self._arrays.values())).dtype if self._arrays else dtype
+        self.default_batch_rows = self._batch_rows(np.dtype(_dtype_name(self.dtype)).itemsize)
+
+    def _batch_rows(self, itemsize: int) -> int:
+        """Rows per batch whose activations and patches fit :data:`BATCH_BYTES`."""
+        peak, shape = 0, self._input_shape
+        for layer in self.layers:
+            out = layer.output_shape(shape, self._arrays)
+            peak = max(peak, math.prod(shape) + math.prod(out) + layer.scratch(shape, self._arrays))
+            shape = out
+        return max(1, min(MAX_BATCH_ROWS, BATCH_BYTES // (peak * itemsize)))
+
+    # --- what inference needs (the Runnable protocol) ------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The name of the backend the network runs on."""
+        return self._backend.name
+
+    @property
+    def n_in(self) -> tuple[int, ...]:
+        """The shape of one input, without the batch axis."""
+        return self._input_shape
+
+    @property
+    def n_out(self) -> int:
+        return self._n_out
+
+    @property
+    def activation(self) -> None:
+        """None: a layer network's activations are its layers."""
+        return None
+
+    def prepare_input(self, x: Any, *, normalize: bool = False) -> Array:
+        """``x`` (one input ``n_in`` or a batch ``(N, *n_in)``) on the backend, in the compute dtype."""
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            x = np.asarray(x)
+            shape = x.shape
+        shape = tuple(shape)
+        k = len(self._input_shape)
+        if shape[-k:] != self._input_shape or len(shape) not in (k, k + 1):
+            hint = (
+                " (flat images: load_mnist(flatten=False), or reshape to (N, 1, 28, 28))"
+                if len(shape) == 2 and math.prod(shape[1:]) == math.prod(self._input_shape)
+                else ""
+            )
+            raise ValueError(
+                f"input of shape {shape} does not fit this network: it takes one input {self._input_shape}"
+                f" or a batch (N, {', '.join(map(str, self._input_shape))}){hint}"
+            )
+        x = self._backend.asarray(x, self.device)
+        if x.dtype != self.dtype:
+            x = self.xp.astype(x, self.dtype)
+        if normalize:
+            x = x / 255.0
+        return x
+
+    def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array:
+        """The network's output for ``x`` from :meth:`prepare_input` (inference: ``train=False``)."""
+        if activation is not None:
+            raise ValueError(
+                f"activation={activation!r} does not apply to a layer network: its activations are its layers"
+            )
+        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
+        single = len(x.shape) == len(self._input_shape)
+        if single:
+            x = self.xp.expand_dims(x, axis=0)
+        if self.backend == "dask":
+            y = self._run_dask(x, out)
+        else:
+            y = out(_infer(self.layers, self._arrays, x), self.xp)
+        return y[0, ...] if single else y
+
+    def _run_dask(self, x: Array, out: Any) -> Array:
+        k = len(self._input_shape)
+        x = x.rechunk({i: -1 for i in range(1, k + 1)})
+        arrays, layers = self._arrays, self.layers
+
+        def block(chunk: Any) -> Any:
+            return out(_infer(layers, arrays, chunk), array_namespace(chunk))
+
+        meta = self._arrays_backend.load().empty((0, 0), dtype=self.dtype)
+        return x.map_blocks(
+            block,
+            drop_axis=list(range(2, k + 1)),
+            chunks=(x.chunks[0], (self._n_out,)),
+            dtype=self.dtype,
+            meta=meta,
+        )
+
+    # --- the arrays, placement, training's passes ------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """The trainable arrays (``W1``, ``b1``, ``gamma1``, ...), a new dict of the placed arrays."""
+        names = [n for layer in self.layers for n in layer.param_names()]
+        return {n: self._arrays[n] for n in names}
+
+    @property
+    def state(self) -> dict[str, Array]:
+        """The non-trainable arrays (batch normalization's running mean and variance)."""
+        names = [n for layer in self.layers for n in layer.state_names()]
+        return {n: self._arrays[n] for n in names}
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Every array (parameters and state) as host NumPy."""
+        return {k: to_numpy(v) for k, v in self._arrays.items()}
+
+    def replace(self, arrays: Mapping[str, Array]) -> Sequential:
+        """A network like this one with some arrays replaced (already on its backend and device)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        merged = dict(self._arrays)
+        for k, v in arrays.items():
+            if k not in merged:
+                raise ValueError(f"{k!r} is not an array of this network; its arrays are {sorted(merged)}")
+            merged[k] = v
+        new._arrays = merged
+        return new
+
+    def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
+        """A copy placed on ``backend`` and ``device`` (in ``dtype``, default the current one)."""
+        backend_obj, dev = get_backend(backend, device)
+        new = object.__new__(type(self))
+        new._setup(self.layers, self.to_numpy(), self._input_shape, backend_obj, dev, dtype)
+        return new
+
+    def forward(self, x: Array, *, train: bool = False, rng: Any = None) -> Array:
+        """The logits for a batch ``x`` from :meth:`prepare_input`; ``train=True`` drops out (``rng``)."""
+        if not train:
+            return _infer(self.layers, self._arrays, x)
+        return forward_layers(self.layers, self._arrays, x, train=train, rng=rng)[0]
+
+    def loss_and_gradient(
+        self, x: Array, t: Array, *, rng: Any = None
+    ) -> tuple[Array, dict[str, Array], dict[str, Array]]:
+        """``(loss, grads, state)`` of one training step on batch ``x`` (prepared), labels ``t``.
+
+        The forward pass runs with ``train=True`` (dropout masks from ``rng``, batch statistics);
+        ``loss`` is the mean softmax cross-entropy (a 0-d array), ``grads`` holds one gradient
+        per entry of :attr:`params`, and ``state`` the new running statistics.
+        """
+        xp = self.xp
+        y, caches = forward_layers(self.layers, self._arrays, x, train=True, rng=rng)
+        T = SoftmaxWithLoss.one_hot(t, self._n_out, y.dtype, xp=xp)
+        loss, prob = SoftmaxWithLoss.forward(y, T, xp=xp)
+        _, grads = backward_layers(self.layers, self._arrays, caches, SoftmaxWithLoss.backward(prob, T))
+        state: dict[str, Array] = {}
+        for layer, cache in zip(self.layers, caches):
+            state.update(layer.new_state(self._arrays, cache))
+        return loss, {k: grads[k] for k in self.params}, state
+
+    def loss(self, x: Array, t: Array, *, train: bool = False, rng: Any = None) -> Array:
+        """The mean softmax cross-entropy of batch ``x`` (prepared) against labels ``t``, a 0-d array."""
+        y = self.forward(x, train=train, rng=rng)
+        T = SoftmaxWithLoss.one_hot(t, self._n_out, y.dtype, xp=self.xp)
+        return SoftmaxWithLoss.forward(y, T, xp=self.xp)[0]
+
+    def spec(self) -> list[dict[str, Any]]:
+        """The layers as spec dicts (``Sequential(spec, params, input_shape=...)`` rebuilds it)."""
+        return [layer.spec() for layer in self.layers]
+
+    def __repr__(self) -> str:
+        kinds = "-".join(layer.kind for layer in self.layers)
+        return (
+            f"{type(self).__name__}({kinds}, input_shape={self._input_shape}, dtype={_dtype_name(self.dtype)},"
+            f" backend={self.backend!r}, device={self.device!r})"
+        )
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``"float64"`` for a dtype of any library (NumPy's, ``torch.float64``, array-api-strict's)."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+def _no_dtype(xp: Any, name: str) -> Any:
+    raise ValueError(f"{xp.__name__} has no dtype {name!r}")
