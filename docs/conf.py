@@ -57,8 +57,8 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"xpnn {release}"
 html_theme_options = {
     "navbar_align": "left",
-    # Install, Tutorials, Coming from the book, Backends, API reference, 한국어; the rest under "More".
-    "header_links_before_dropdown": 6,
+    # Install, Tutorials, Guide, Coming from the book, Backends, API reference, 한국어; the rest under "More".
+    "header_links_before_dropdown": 7,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "notebook-download", "sourcelink"],
     "footer_start": ["copyright"],

@@ -338,37 +338,3 @@ def test_train_mnist_user_errors_are_one_line_before_training(
     result = run_example("train_mnist.py", *args, "--data-dir", str(tmp_path), "--no-download", check=False)
     assert result.returncode == 2 and result.stdout == "", result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
-
-
-#: What in a README block needs an extra, and which extra (pyproject's names).
-NEEDS_EXTRA = {
-    r"\.safetensors\b": "safetensors",
-    r"\b(save_image|img_show|save_digit_grid)\(": "plot",
-    r"\b(export_onnx\(|onnxruntime\b)": "onnx",
-    r"\bcompile\([^)]*[\"']jax[\"']": "jax",
-    r"\b(MLPClassifier|sklearn)\b": "sklearn",
-    r"(backend=[\"']torch[\"']|\bimport torch\b|--backend torch)": "torch",
-    r"(\bimport dask\b|backend=[\"']dask[\"']|dask_batch_inference\.py)": "dask",
-    r"\bprogress=True\b": "progress",
-    r"(\bcupy\b|gpu_batch_inference\.py)": "cuda12",
-}
-
-
-def test_readme_blocks_that_need_an_extra_say_which() -> None:
-    """Each code block of the README that needs an extra names it, ``'.[plot]'`` (issue 25.5).
-
-    (It belongs with tests/test_readme.py; it lives here, with the examples, until that file's
-    owner takes it.)
-    """
-    import re
-
-    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```(?:python|bash)\n(.*?)^```", readme, flags=re.DOTALL | re.MULTILINE)
-    assert len(blocks) > 10
-    unnamed = []
-    for block in blocks:
-        named = {e for group in re.findall(r"\.\[([a-z0-9,]+)\]", block) for e in group.split(",")}
-        needed = {extra for pattern, extra in NEEDS_EXTRA.items() if re.search(pattern, block)}
-        if needed - named:
-            unnamed.append((sorted(needed - named), block.splitlines()[0]))
-    assert unnamed == []

@@ -1,4 +1,7 @@
-"""Every ```python block of the README runs as written, each in a fresh interpreter.
+"""Every ```python block of the README and of the guide runs as written, each in a fresh interpreter.
+
+The documents are the README, the guide's pages (``docs/guide/*.md``, where the README's
+sections on each topic live) and the few other pages that show code.
 
 A block is run from a temporary directory (files it writes land there) with
 ``XPNN_DATA_DIR`` pointing at the real data when the block loads MNIST or the weights. What a
@@ -34,8 +37,11 @@ import xpnn
 from xpnn._backend_names import BACKENDS
 
 ROOT = Path(__file__).parent.parent
+GUIDE = ROOT / "docs" / "guide"
+#: The README and the guide: the user's documents, whose blocks also name the extras they need.
+USER_DOCUMENTS = [ROOT / "README.md", *sorted(GUIDE.glob("*.md"))]
 DOCUMENTS = [
-    ROOT / "README.md",
+    *USER_DOCUMENTS,
     ROOT / "benchmarks" / "README.md",
     ROOT / "docs" / "index.md",
     ROOT / "docs" / "ko" / "quickstart.md",
@@ -226,7 +232,88 @@ def test_readme_has_python_blocks_and_the_first_commands() -> None:
     assert "python -m pip install nox && nox" in (ROOT / ".ci" / "run").read_text(), (
         "CI runs the README's test command"
     )
-    assert len([b for b in BLOCKS if b.document.name == "README.md"]) >= 5
+    assert [b for b in BLOCKS if b.document == ROOT / "README.md"], "the README shows an example"
+    assert len([b for b in BLOCKS if b.document.parent == GUIDE]) >= 10, "the guide's blocks are collected"
+
+
+# --- the README's shape (issue 22): a few screens, and links that work on GitHub -----------------
+
+#: A README longer than this is no longer read to the end: the details belong in docs/guide/.
+README_MAX_LINES = 200
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_readme_fits_on_a_few_screens() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines (at most {README_MAX_LINES}): move the details to a page"
+        " of docs/guide/ and link to it"
+    )
+
+
+def relative_links(document: Path) -> list[str]:
+    """The link and image targets of a markdown file that are paths in the repository."""
+    text = re.sub(r"^```.*?^```", "", document.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
+    return [u for u in LINK.findall(text) if not re.match(r"[a-z]+:|#", u)]
+
+
+def test_readme_links_and_picture_resolve_in_the_repository() -> None:
+    """Relative links, as GitHub shows the README: each names a file of this checkout."""
+    readme = ROOT / "README.md"
+    links = relative_links(readme)
+    assert any(u.startswith("docs/guide/") for u in links), "the README links into the guide"
+    broken = [u for u in links if not (ROOT / u.split("#")[0]).is_file()]
+    assert broken == []
+    pictures = [u for u in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme.read_text()) if ":" not in u]
+    assert pictures, "the README shows a picture"
+    for u in pictures:
+        data = (ROOT / u).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) < 100_000, f"{u}: a small PNG"
+
+
+def test_every_guide_page_is_in_the_guide_toctree_and_linked_from_the_readme() -> None:
+    index = (GUIDE / "index.md").read_text(encoding="utf-8")
+    toctree = re.search(r"```\{toctree\}\n(.*?)```", index, flags=re.DOTALL)
+    assert toctree, "docs/guide/index.md has a toctree"
+    entries = {ln.strip() for ln in toctree.group(1).splitlines() if ln.strip() and not ln.startswith(":")}
+    pages = {p.stem for p in GUIDE.glob("*.md")} - {"index"}
+    assert pages == entries
+    linked = {Path(u.split("#")[0]).stem for u in relative_links(ROOT / "README.md") if "guide/" in u}
+    assert pages <= linked, f"the README links to no page {sorted(pages - linked)}"
+
+
+#: What in a block needs an extra, and which extra (pyproject's names).
+NEEDS_EXTRA = {
+    r"\.safetensors\b": "safetensors",
+    r"\b(save_image|img_show|save_digit_grid)\(": "plot",
+    r"\b(export_onnx\(|onnxruntime\b)": "onnx",
+    r"\bcompile\([^)]*[\"']jax[\"']": "jax",
+    r"\b(MLPClassifier|sklearn)\b": "sklearn",
+    r"(backend=[\"']torch[\"']|\bimport torch\b|--backend torch)": "torch",
+    r"(\bimport dask\b|backend=[\"']dask[\"']|dask_batch_inference\.py)": "dask",
+    r"\bprogress=True\b": "progress",
+    r"(\bcupy\b|gpu_batch_inference\.py)": "cuda12",
+}
+
+
+@pytest.mark.parametrize("document", USER_DOCUMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_blocks_that_need_an_extra_say_which(document: Path) -> None:
+    """Each code block of the README and the guide that needs an extra names it, ``'.[plot]'`` (issue 25.5)."""
+    text = document.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```(?:python|bash)\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+    unnamed = []
+    for block in blocks:
+        named = {e for group in re.findall(r"\.\[([a-z0-9,]+)\]", block) for e in group.split(",")}
+        needed = {extra for pattern, extra in NEEDS_EXTRA.items() if re.search(pattern, block)}
+        if needed - named:
+            unnamed.append((sorted(needed - named), block.splitlines()[0]))
+    assert unnamed == []
+
+
+def test_the_extra_check_sees_the_blocks() -> None:
+    """The check above reads the blocks it must: the README and guide hold more than ten."""
+    text = "".join(d.read_text(encoding="utf-8") for d in USER_DOCUMENTS)
+    assert len(re.findall(r"^```(?:python|bash)\n", text, flags=re.MULTILINE)) > 10
 
 
 def test_blocks_are_parsed_with_their_line_numbers_and_needs(

@@ -1,6 +1,6 @@
 """``xpnn.MLPClassifier``: scikit-learn's ``MLPClassifier`` trained by xpnn, on any backend.
 
-Differences from scikit-learn's, on purpose: see the README's section. In short: no
+Differences from scikit-learn's, on purpose: see docs/guide/sklearn.md. In short: no
 ``"lbfgs"`` solver (``"adagrad"`` and ``"rmsprop"`` besides ``"sgd"`` and ``"adam"``); a
 softmax over every class, also for two (``coefs_[-1]`` has ``n_classes`` columns); no
 multi-label targets; Adam's epsilon is the book's 1e-7; ``class_weight`` as in scikit-learn's

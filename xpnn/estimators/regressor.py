@@ -1,8 +1,8 @@
 """``xpnn.MLPRegressor``: scikit-learn's ``MLPRegressor`` trained by xpnn, on any backend.
 
 The book's regression output: the identity, with half the squared error as the loss
-(:class:`xpnn.layers.IdentityWithLoss`). Differences from scikit-learn's: see the README's
-section (no ``"lbfgs"``, no ``loss="poisson"``, Adam's epsilon is the book's 1e-7).
+(:class:`xpnn.layers.IdentityWithLoss`). Differences from scikit-learn's: see
+docs/guide/sklearn.md (no ``"lbfgs"``, no ``loss="poisson"``, Adam's epsilon is the book's 1e-7).
 """
 
 from __future__ import annotations
