@@ -55,6 +55,7 @@ OPTIONAL = {
     "onnxruntime": "numpy",
     "onnxscript": "numpy",
     "ndonnx": "numpy",
+    "skl2onnx": "numpy",
     "safetensors": "numpy",
     "matplotlib": "numpy",
     "PIL": "numpy",
