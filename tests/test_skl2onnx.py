@@ -93,7 +93,7 @@ def test_mnist_pipeline_gives_the_estimators_labels(to_onnx, ort, real_data_dir:
 def test_string_labels_and_zipmap(to_onnx, ort, backend: Case) -> None:
     """Digits named as words: the graph's labels are the names, trained on any backend."""
     if backend.name == "dask":
-        pytest.skip("dask: xpnn's estimators train on in-memory backends")
+        pytest.skip("training on Dask is not offered")
     words = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
     data = load_digits()
     X, y = data.data.astype(np.float32), words[data.target]
@@ -160,6 +160,19 @@ def test_integer_input_is_cast_to_float32(to_onnx, ort) -> None:
     label, proba = run(ort, to_onnx(clf, X[:1], options=NO_ZIPMAP), X)
     np.testing.assert_array_equal(label, clf.predict(X.astype(np.float32)))
     assert proba.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh"])
+def test_the_graph_is_xpnns_export(to_onnx, activation: str) -> None:
+    """The estimator's graph holds the nodes of ``xpnn.export.onnx_model``, in order: nothing re-written."""
+    from xpnn.export import onnx_model
+
+    X, codes = make_blobs(50, n_features=3, centers=3, random_state=0)
+    X = X.astype(np.float32)
+    clf = fit_quietly(MLPClassifier((5, 4), activation=activation, max_iter=2, random_state=0), X, codes)
+    ops = [n.op_type for n in to_onnx(clf, X[:1], options=NO_ZIPMAP).graph.node]
+    exported = [n.op_type for n in onnx_model(clf.network_, output="softmax").graph.node]
+    assert ops == [*exported, "ArgMax", "Gather"]
 
 
 def test_an_opset_below_xpnns_is_refused(to_onnx) -> None:
