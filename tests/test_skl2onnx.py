@@ -130,6 +130,19 @@ def test_label_kinds(to_onnx, ort, labels: np.ndarray) -> None:
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=tolerance("float32"))
 
 
+def test_skl2onnx_classifier_options(to_onnx, ort) -> None:
+    """``nocl``: class indices for labels; ``output_class_labels``: the labels as a third output."""
+    X, codes = make_blobs(60, n_features=3, centers=3, random_state=0)
+    X = X.astype(np.float32)
+    clf = fit_quietly(MLPClassifier((5,), max_iter=5, random_state=0), X, np.array(["a", "b", "c"])[codes])
+    index, _ = run(ort, to_onnx(clf, X[:1], options={MLPClassifier: {"zipmap": False, "nocl": True}}), X)
+    np.testing.assert_array_equal(index, np.searchsorted(clf.classes_, clf.predict(X)))
+    options = {MLPClassifier: {"zipmap": False, "output_class_labels": True}}
+    label, _, classes = run(ort, to_onnx(clf, X[:1], options=options), X)
+    np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_array_equal(classes, clf.classes_)
+
+
 def test_fractional_float_labels_are_refused(to_onnx) -> None:
     """``fit`` and ``from_network`` refuse them too; ``classes_`` set by hand is refused with a reason."""
     clf = MLPClassifier.from_network(xpnn.init_network(), classes=[0, 1])
