@@ -188,6 +188,14 @@ def test_the_graph_is_xpnns_export(to_onnx, activation: str) -> None:
     assert ops == [*exported, "ArgMax", "Gather"]
 
 
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_an_unfitted_estimator_is_refused(to_onnx, estimator) -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        to_onnx(estimator(), np.zeros((1, 2), np.float32))
+
+
 def test_an_opset_below_xpnns_is_refused(to_onnx) -> None:
     X, y = load_diabetes(return_X_y=True)
     reg = fit_quietly(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0), X, y)

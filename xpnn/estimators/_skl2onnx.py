@@ -60,10 +60,32 @@ def register_skl2onnx() -> None:
         _classifier_shapes,
         _convert_classifier,
         options=CLASSIFIER_OPTIONS,
+        parser=_classifier_parser(),
     )
     skl2onnx.update_registered_converter(
         MLPRegressor, "XpnnMLPRegressor", _regressor_shapes, _convert_regressor
     )
+
+
+def _classifier_parser() -> Any:
+    """skl2onnx's parser for classifiers, after a check that the estimator is fitted.
+
+    skl2onnx's own parser reads ``classes_`` before any shape calculator runs: without this
+    check an unfitted classifier gives its "No known ways to retrieve the number of classes".
+    The parser is a private function of skl2onnx: where it is gone, None (skl2onnx's default).
+    """
+    try:
+        from skl2onnx._parse import _parse_sklearn_classifier
+    except ImportError:  # pragma: no cover - a future skl2onnx
+        return None
+
+    def parse(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(model, "network_")
+        return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
+
+    return parse
 
 
 # --- shapes ----------------------------------------------------------------------------------
@@ -77,6 +99,7 @@ def _float_type(input_type: Any) -> Any:
 
 
 def _check_input(operator: Any) -> None:
+    """A fitted estimator (scikit-learn's ``NotFittedError`` otherwise) and one numeric tensor input."""
     from skl2onnx.common.data_types import (
         BooleanTensorType,
         DoubleTensorType,
@@ -85,7 +108,9 @@ def _check_input(operator: Any) -> None:
         Int64TensorType,
     )
     from skl2onnx.common.utils import check_input_and_output_numbers, check_input_and_output_types
+    from sklearn.utils.validation import check_is_fitted
 
+    check_is_fitted(operator.raw_operator, "network_")
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=[1, 2])
     check_input_and_output_types(
         operator,
