@@ -29,7 +29,7 @@ GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
 #: README blocks run there) and PyTorch, which also gets array-api-strict so that
 #: scikit-learn's Array API checks run there for PyTorch and array-api-strict alike.
 MORE = {
-    "numpy": ["onnx", "sklearn"],  # ONNX export and compile("onnxruntime") are tested once, here
+    "numpy": ["onnx", "sklearn", "skl2onnx"],  # ONNX export, compile("onnxruntime"), skl2onnx: once, here
     "torch": ["strict", "sklearn"],
 }
 EXTRAS = {name: [e for e in [info.extra] if e] + MORE.get(name, []) for name, info in names["TABLE"].items()}
@@ -133,7 +133,7 @@ def mutation(session: nox.Session) -> None:
             "set XPNN_DATA_DIR to the directory with mnist/ and weights/sample_weight.pkl (as for CI):"
             " without it the real-data tests skip and the mutants only they catch look like survivors"
         )
-    _install(session, ["strict", "onnx", "sklearn", "jax", "mutation"])
+    _install(session, ["strict", "onnx", "sklearn", "skl2onnx", "jax", "mutation"])
     # PYTHONPATH: what tests run in a subprocess (the command line, examples) imports the mutated
     # copy too, and MUTANT_UNDER_TEST, inherited, switches the mutant on there as well.
     env = {"XPNN_TEST_BACKENDS": "numpy,array_api_strict", "PYTHONPATH": os.path.abspath("mutants")}

@@ -61,6 +61,7 @@ OPTIONAL = {
     "onnxruntime": "numpy",
     "onnxscript": "numpy",
     "ndonnx": "numpy",
+    "skl2onnx": "numpy",
     "safetensors": "numpy",
     "matplotlib": "numpy",
     "PIL": "numpy",

@@ -1,10 +1,12 @@
 """xpnn's scikit-learn estimators: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
 Both share :class:`~xpnn.estimators._base.BaseMLP` (parameters, placement, the epoch loop,
-early stopping); importing this package imports scikit-learn.
+early stopping); importing this package imports scikit-learn. :func:`register_skl2onnx`
+registers both with skl2onnx (it imports skl2onnx and onnx when called, not before).
 """
 
+from ._skl2onnx import register_skl2onnx
 from .classifier import MLPClassifier
 from .regressor import MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "register_skl2onnx"]
