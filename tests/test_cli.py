@@ -366,7 +366,7 @@ HELP = {
         positional arguments: {backends,mnist,export,train}
         backends list the backends usable here, and why the others are not
         mnist accuracy and time of the book's network on the MNIST test set
-        export write a network as an ONNX model (pip install -e '.[onnx]')
+        export write a network as an ONNX model (needs the `onnx` extra: pip install 'xpnn[onnx]')
         train train a network on MNIST (default: the book's ch. 5 run, 10,000 iterations)
         options: -h, --help show this help message and exit
         --version show program's version number and exit

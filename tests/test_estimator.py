@@ -123,6 +123,20 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_without_scikit_learn_the_estimators_say_what_to_install() -> None:
+    """The one wording of xpnn._status.missing_extra, for the ``sklearn`` extra; xpnn itself still imports."""
+    code = (
+        "import sys; sys.modules['sklearn'] = None; import xpnn\n"
+        "try:\n    xpnn.MLPRegressor\nexcept ImportError as e:\n    print(e)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == (
+        "xpnn.estimators (MLPClassifier, MLPRegressor) needs the `sklearn` extra: pip install 'xpnn[sklearn]'"
+        " (in a clone: pip install -e '.[sklearn]'); scikit-learn cannot be imported here"
+        " (import of sklearn halted; None in sys.modules)\n"
+    )
+
+
 SOLVER_LIST = "['sgd', 'adam', 'adagrad', 'rmsprop']"
 DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
 

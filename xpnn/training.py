@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import asarray, backend_of, get_backend, to_numpy
+from ._status import missing_extra
 from .inference import accuracy, check_training_input
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
 from .network import Network, floating_dtype, place
@@ -372,7 +373,7 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
         if progress is None:
             return None
         raise ImportError(
-            "progress=True needs tqdm: `pip install tqdm` (in a clone of xpnn, `pip install -e '.[progress]'`)"
+            f"{missing_extra('progress=True', 'progress')}; tqdm cannot be imported here ({e})"
         ) from e
     return tqdm(total=total, unit="it", leave=False)
 

@@ -4,6 +4,16 @@ Both share :class:`~xpnn.estimators._base.BaseMLP` (parameters, placement, the e
 early stopping); importing this package imports scikit-learn.
 """
 
+from .._status import missing_extra
+
+try:  # here, before any module of the package imports scikit-learn, so that this is what a user reads
+    import sklearn  # noqa: F401
+except ImportError as e:
+    raise ImportError(
+        f"{missing_extra('xpnn.estimators (MLPClassifier, MLPRegressor)', 'sklearn')};"
+        f" scikit-learn cannot be imported here ({e})"
+    ) from e
+
 from .classifier import MLPClassifier
 from .regressor import MLPRegressor
 
