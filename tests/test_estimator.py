@@ -137,6 +137,24 @@ def test_without_scikit_learn_the_estimators_say_what_to_install() -> None:
     )
 
 
+@pytest.mark.parametrize("estimator", ["MLPClassifier", "MLPRegressor"])
+@pytest.mark.parametrize("param, name, lower", [("activation", "ReLU", "relu"), ("solver", "Adam", "adam")])
+def test_names_are_case_sensitive_as_in_scikit_learn(
+    blobs, estimator: str, param: str, name: str, lower: str
+) -> None:
+    """Unlike xpnn's functions, the estimators keep scikit-learn's rule (its parameter validation
+    compares names exactly), and say which name was meant."""
+    import sklearn.neural_network
+
+    X, y = blobs
+    with pytest.raises(ValueError, match=f"parameter of {estimator} must be a str among"):
+        getattr(sklearn.neural_network, estimator)(**{param: name}).fit(X, y)
+    with pytest.raises(ValueError) as e:
+        getattr(xpnn, estimator)(**{param: name}).fit(X, y)
+    assert str(e.value).startswith(f"{param} must be one of ")
+    assert str(e.value).endswith(f"; got {name!r} (names are lower case, as in scikit-learn: {lower!r})")
+
+
 SOLVER_LIST = "['sgd', 'adam', 'adagrad', 'rmsprop']"
 DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
 

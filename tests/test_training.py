@@ -584,6 +584,26 @@ def test_random_network_edge_cases_that_are_fine() -> None:
         assert xpnn.random_network([3, 2], weight_init=name, seed=0)["W1"].shape == (3, 2)
 
 
+def test_activation_and_optimizer_names_are_case_insensitive() -> None:
+    """``train``, ``loss`` and ``gradient`` read ``ReLU`` and ``Adam`` as the CLI does; a network
+    placed with ``ReLU`` trains as ``relu``, and the trained network records ``relu``."""
+    x, t = blobs(n=40)
+    net = xpnn.random_network([6, 4, 3], seed=5)
+    want, want_history = xpnn.train(net, x, t, activation="relu", optimizer="adam", iters=4, batch_size=10)
+    runs = [
+        xpnn.train(net, x, t, activation="ReLU", optimizer="Adam", iters=4, batch_size=10),
+        xpnn.train(xpnn.to_backend(net, activation="ReLU"), x, t, optimizer="ADAM", iters=4, batch_size=10),
+    ]
+    for got, history in runs:
+        assert got.activation == "relu" and history == want_history
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+    assert xpnn.loss(net, x, t, activation="ReLU") == xpnn.loss(net, x, t, activation="relu")
+    got_grads = xpnn.gradient(net, x, t, activation="Relu")
+    for k, g in xpnn.gradient(net, x, t, activation="relu").items():
+        np.testing.assert_array_equal(got_grads[k], g)
+
+
 # --- train -----------------------------------------------------------------------------------
 
 
@@ -859,16 +879,17 @@ def test_cli_train_then_mnist_evaluates_the_result(real_data_dir, tmp_path) -> N
     )
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
-    assert first.startswith("784-50-10 relu, sgd lr 0.1, batch 100, 500 images on numpy cpu"), first
+    assert first.startswith("784-50-10 relu, sgd lr 0.1, batch 100, float32, 500 images on numpy cpu"), first
     lines = [ln for ln in result.stdout.splitlines() if "train acc, test acc |" in ln]
     assert len(lines) == 3  # 5 iterations per epoch: 5, 10, 12
     test_acc = float(lines[-1].rsplit(",", 1)[1])
     assert f"test accuracy {test_acc:.4f}" in result.stdout
     assert f"weights written to {out}" in result.stdout and out.is_file()
-    # weight files carry no activation: train prints the command that evaluates them right
+    # the file records its activation (relu): the printed command needs no --activation
     (hint,) = [ln for ln in result.stdout.splitlines() if ln.startswith("evaluate them with: ")]
     command = shlex.split(hint.removeprefix("evaluate them with: "))
-    assert command[:2] == ["xpnn", "mnist"] and "--activation" in command and "relu" in command, hint
+    assert command[:2] == ["xpnn", "mnist"] and "--activation" not in command, hint
+    assert xpnn.load_weights(out).activation == "relu"
     assert command[command.index("--data-dir") + 1] == str(real_data_dir), hint
     evaluated = xpnn_cli(*command[1:], "--no-download")
     assert evaluated.returncode == 0, evaluated.stderr

@@ -804,9 +804,15 @@ def test_a_file_that_records_no_activation_loads_as_a_dict(tmp_path: Path, suffi
         assert type(loaded) is dict and sorted(loaded) == sorted(net)
 
 
+def test_an_activation_to_save_is_read_as_forward_reads_it(tmp_path: Path) -> None:
+    """``activation="ReLU"`` is recorded as ``relu`` (names are case-insensitive); files hold lower case."""
+    path = xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="ReLU")
+    assert xpnn.load_weights(path).activation == "relu"
+
+
 def test_an_activation_to_save_must_be_known(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="tanh")
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="swish")
     assert not (tmp_path / "w.npz").exists()
 
 

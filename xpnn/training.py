@@ -191,6 +191,8 @@ def _placed(net: Mapping[str, Array], x: Any, backend: str | None, device: Any) 
 def _activation(network: Network, activation: str | None) -> str:
     """``activation``, else the network's own (``to_backend(..., activation=)``), else sigmoid."""
     name = activation if activation is not None else (network.activation or "sigmoid")
+    if isinstance(name, str):
+        name = name.lower()  # names are case-insensitive, as resolve_activation reads them
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; training supports {', '.join(ACTIVATIONS)}")
     return name

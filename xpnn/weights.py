@@ -926,6 +926,8 @@ def save_weights(
     weights = _check({k: to_numpy(v) for k, v in net.items()}, "the network to save")
     if activation is None and isinstance(net, Network):
         activation = net.activation
+    if isinstance(activation, str):
+        activation = activation.lower()  # names are case-insensitive; files record lower case
     if activation is not None and not (isinstance(activation, str) and activation in HIDDEN_ACTIVATIONS):
         raise ValueError(
             f"unknown activation {activation!r}; save_weights records one of {sorted(HIDDEN_ACTIVATIONS)}"
