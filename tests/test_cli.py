@@ -380,7 +380,7 @@ HELP = {
         --data-dir DATA_DIR data directory (default: $XPNN_DATA_DIR or the per-user one)
         --weights WEIGHTS weights file (.pkl, .npz, .safetensors); default: the book's
         --no-download never download; fail if a file is missing
-        --activation {{sigmoid,relu}} hidden activation (default: the one the weights file records,
+        --activation {{identity,relu,sigmoid,tanh}} hidden activation (default: the one the weights file records,
         else sigmoid, the book's)
         --compile {{onnxruntime,jax}} run the network compiled (xpnn.compile) for onnxruntime
         (--device cuda: its CUDA provider) or jax; takes no --backend
@@ -389,7 +389,7 @@ HELP = {
         options: -h, --help show this help message and exit
         --out OUT the .onnx file to write
         --weights WEIGHTS weights file (.pkl, .npz, .safetensors); default: the book's
-        --activation {sigmoid,relu} hidden activation (default: the one the weights file records,
+        --activation {identity,relu,sigmoid,tanh} hidden activation (default: the one the weights file records,
         else sigmoid, the book's)
         --output {softmax,identity,argmax} probabilities (default), logits, or class indices
         --input-dtype {float32,float64,float16,uint8} the model's input dtype (default: float32)
@@ -402,7 +402,7 @@ HELP = {
         --backend BACKEND {", ".join(xpnn.BACKENDS)} or auto (default: numpy)
         --device DEVICE backend device, e.g. cuda:0
         --sizes SIZES layer widths, input first (default: 784,50,10)
-        --activation {{relu,sigmoid}} hidden activation (default: relu)
+        --activation {{identity,relu,sigmoid,tanh}} hidden activation (default: relu)
         --weight-init WEIGHT_INIT he, xavier or a standard deviation (default: 0.01)
         --optimizer {{sgd,momentum,nesterov,adagrad,rmsprop,adam}} update rule (default: sgd)
         --lr LR learning rate (default: 0.1 for sgd, the book's ch. 5 run; else the optimizer's own:
@@ -1019,6 +1019,30 @@ def test_train_then_mnist_and_export_use_the_activation_the_file_records(
         assert exported.stdout.startswith(f"wrote {tmp_path / 'm.onnx'}: 784-50-10 relu network")
 
 
+@pytest.mark.parametrize("action", ["error", "always"])
+def test_mnist_and_train_say_normalize_so_they_never_warn(
+    action: str, mirror: Mirror, tmp_path: Path
+) -> None:
+    """The commands read raw MNIST bytes and say ``normalize`` to the library (issue 26.2): no
+    ``UnscaledInputWarning`` (nor any other warning), as errors or merely recorded."""
+    import warnings
+
+    out = tmp_path / "net.npz"
+    data = ("--data-dir", str(mirror.root))
+    commands = [
+        ("mnist", *data),
+        ("train", *data, "--iters", "2", "--batch-size", "2", "--no-progress", "--out", str(out)),
+        ("mnist", *data, "--weights", str(out)),  # what train's "evaluate them with" runs
+    ]
+    if all(importlib.util.find_spec(m) is not None for m in ("ndonnx", "onnxruntime")):
+        commands.append(("mnist", *data, "--weights", str(out), "--compile", "onnxruntime"))
+    for args in commands:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter(action)
+            result = xpnn_cli(*args)
+        assert (result.returncode, result.stderr, seen) == (0, "", []), args
+
+
 @pytest.mark.parametrize("given", [[], ["--activation", "relu"], ["--activation", "ReLU"]])
 def test_mnist_runs_a_file_with_the_activation_it_records(
     given: list[str], relu_file: Path, mirror: Mirror
@@ -1130,5 +1154,5 @@ def test_activation_names_are_case_insensitive_in_the_api_as_on_the_command_line
         assert resolve_activation(name.upper(), HIDDEN_ACTIVATIONS, "activation") is HIDDEN_ACTIVATIONS[name]
         expected = xpnn.forward(net, x, activation=name)
         np.testing.assert_array_equal(xpnn.forward(net, x, activation=name.capitalize()), expected)
-    with pytest.raises(ValueError, match="unknown activation 'Tanh'"):
-        resolve_activation("Tanh", HIDDEN_ACTIVATIONS, "activation")
+    with pytest.raises(ValueError, match="unknown activation 'Swish'"):
+        resolve_activation("Swish", HIDDEN_ACTIVATIONS, "activation")

@@ -167,7 +167,10 @@ DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
             f"solver must be one of {SOLVER_LIST}; got 'lbfgs'"
             " (xpnn trains with first-order optimizers: try 'adam')",
         ),
-        ({"solver": "Adam"}, f"solver must be one of {SOLVER_LIST}; got 'Adam'"),
+        (
+            {"solver": "Adam"},
+            f"solver must be one of {SOLVER_LIST}; got 'Adam' (names are lower case, as in scikit-learn: 'adam')",
+        ),
         (
             {"solver": "nesterov"},
             f"solver must be one of {SOLVER_LIST}; got 'nesterov'"
