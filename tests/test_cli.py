@@ -366,7 +366,7 @@ HELP = {
         positional arguments: {backends,mnist,export,train}
         backends list the backends usable here, and why the others are not
         mnist accuracy and time of the book's network on the MNIST test set
-        export write a network as an ONNX model (pip install -e '.[onnx]')
+        export write a network as an ONNX model (needs the `onnx` extra: pip install 'xpnn[onnx]')
         train train a network on MNIST (default: the book's ch. 5 run, 10,000 iterations)
         options: -h, --help show this help message and exit
         --version show program's version number and exit
@@ -1020,6 +1020,30 @@ def test_train_then_mnist_and_export_use_the_activation_the_file_records(
         exported = xpnn_cli("export", "--weights", str(out), "--out", str(tmp_path / "m.onnx"))
         assert (exported.returncode, exported.stderr) == (0, "")
         assert exported.stdout.startswith(f"wrote {tmp_path / 'm.onnx'}: 784-50-10 relu network")
+
+
+@pytest.mark.parametrize("action", ["error", "always"])
+def test_mnist_and_train_say_normalize_so_they_never_warn(
+    action: str, mirror: Mirror, tmp_path: Path
+) -> None:
+    """The commands read raw MNIST bytes and say ``normalize`` to the library (issue 26.2): no
+    ``UnscaledInputWarning`` (nor any other warning), as errors or merely recorded."""
+    import warnings
+
+    out = tmp_path / "net.npz"
+    data = ("--data-dir", str(mirror.root))
+    commands = [
+        ("mnist", *data),
+        ("train", *data, "--iters", "2", "--batch-size", "2", "--no-progress", "--out", str(out)),
+        ("mnist", *data, "--weights", str(out)),  # what train's "evaluate them with" runs
+    ]
+    if all(importlib.util.find_spec(m) is not None for m in ("ndonnx", "onnxruntime")):
+        commands.append(("mnist", *data, "--weights", str(out), "--compile", "onnxruntime"))
+    for args in commands:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter(action)
+            result = xpnn_cli(*args)
+        assert (result.returncode, result.stderr, seen) == (0, "", []), args
 
 
 @pytest.mark.parametrize("given", [[], ["--activation", "relu"], ["--activation", "ReLU"]])

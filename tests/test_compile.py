@@ -94,6 +94,17 @@ def test_activation_is_fixed_and_placement_refused(target: str) -> None:
         xpnn.predict(fast, [[1.0, 0.5]], backend="array_api_strict")
 
 
+def test_activation_names_are_case_insensitive(target: str) -> None:
+    """``compile(net, target, activation="ReLU")`` is the ReLU network; ``forward(..., activation="RELU")`` agrees."""
+    net = reference.random_network((5, 8, 3), np.float64, seed=4)
+    x = np.random.default_rng(5).standard_normal((16, 5))
+    fast = xpnn.compile(net, target, activation="ReLU")
+    assert fast.activation == "relu"
+    y = xpnn.to_numpy(xpnn.forward(fast, x, activation="RELU"))
+    rtol = tolerance(y.dtype, 64)
+    np.testing.assert_allclose(y, reference.forward(net, x, hidden=reference.relu), rtol=rtol, atol=rtol)
+
+
 def test_unknown_target_and_options() -> None:
     with pytest.raises(ValueError, match="^unknown compile target 'tvm'; choose 'onnxruntime' or 'jax'$"):
         xpnn.compile(xpnn.init_network(), "tvm")

@@ -123,6 +123,38 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_without_scikit_learn_the_estimators_say_what_to_install() -> None:
+    """The one wording of xpnn._status.missing_extra, for the ``sklearn`` extra; xpnn itself still imports."""
+    code = (
+        "import sys; sys.modules['sklearn'] = None; import xpnn\n"
+        "try:\n    xpnn.MLPRegressor\nexcept ImportError as e:\n    print(e)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == (
+        "xpnn.estimators (MLPClassifier, MLPRegressor) needs the `sklearn` extra: pip install 'xpnn[sklearn]'"
+        " (in a clone: pip install -e '.[sklearn]'); scikit-learn cannot be imported here"
+        " (import of sklearn halted; None in sys.modules)\n"
+    )
+
+
+@pytest.mark.parametrize("estimator", ["MLPClassifier", "MLPRegressor"])
+@pytest.mark.parametrize("param, name, lower", [("activation", "ReLU", "relu"), ("solver", "Adam", "adam")])
+def test_names_are_case_sensitive_as_in_scikit_learn(
+    blobs, estimator: str, param: str, name: str, lower: str
+) -> None:
+    """Unlike xpnn's functions, the estimators keep scikit-learn's rule (its parameter validation
+    compares names exactly), and say which name was meant."""
+    import sklearn.neural_network
+
+    X, y = blobs
+    with pytest.raises(ValueError, match=f"parameter of {estimator} must be a str among"):
+        getattr(sklearn.neural_network, estimator)(**{param: name}).fit(X, y)
+    with pytest.raises(ValueError) as e:
+        getattr(xpnn, estimator)(**{param: name}).fit(X, y)
+    assert str(e.value).startswith(f"{param} must be one of ")
+    assert str(e.value).endswith(f"; got {name!r} (names are lower case, as in scikit-learn: {lower!r})")
+
+
 SOLVER_LIST = "['sgd', 'adam', 'adagrad', 'rmsprop']"
 DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
 
@@ -135,7 +167,10 @@ DTYPE_LIST = "['float16', 'bfloat16', 'float32', 'float64']"
             f"solver must be one of {SOLVER_LIST}; got 'lbfgs'"
             " (xpnn trains with first-order optimizers: try 'adam')",
         ),
-        ({"solver": "Adam"}, f"solver must be one of {SOLVER_LIST}; got 'Adam'"),
+        (
+            {"solver": "Adam"},
+            f"solver must be one of {SOLVER_LIST}; got 'Adam' (names are lower case, as in scikit-learn: 'adam')",
+        ),
         (
             {"solver": "nesterov"},
             f"solver must be one of {SOLVER_LIST}; got 'nesterov'"

@@ -141,6 +141,25 @@ def test_a_relu_network_exports_with_its_own_activation(ort, tmp_path: Path) -> 
     assert not (tmp_path / "other.onnx").exists()
 
 
+def test_activation_and_output_names_are_case_insensitive(ort) -> None:
+    """``activation="ReLU"`` and ``output="Identity"`` export as ``relu`` and ``identity``, as ``forward`` reads them."""
+    weights, _ = NETWORKS["relu"]
+    x = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
+    expected = reference.forward(weights, x, hidden=reference.relu)
+    rtol = tolerance("float32", 64)
+    for net, activation in [
+        (weights, "ReLU"),
+        (xpnn.to_backend(weights, activation="ReLU"), None),
+        (xpnn.to_backend(weights, activation="relu"), "RELU"),
+    ]:
+        model = onnx_model(net, activation=activation, output="Identity")
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert (meta["xpnn.activation"], meta["xpnn.output"]) == ("relu", "identity")
+        np.testing.assert_allclose(
+            run_model(ort, model, x).astype(np.float64), expected, rtol=rtol, atol=rtol
+        )
+
+
 def test_export_path_missing_parents_and_directories(ort, tmp_path: Path) -> None:
     """Missing parent directories are created; a directory is refused by name; no temporary file is left."""
     import onnx

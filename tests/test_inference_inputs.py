@@ -367,7 +367,8 @@ def test_progress_without_tqdm(problem, monkeypatch: pytest.MonkeyPatch) -> None
     net, x, _ = problem
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
     assert _message(lambda: xpnn.predict(net, x, progress=True, normalize=True)) == (
-        "progress=True needs tqdm: pip install tqdm (or pip install 'xpnn[progress]')"
+        "progress=True needs the `progress` extra: pip install 'xpnn[progress]' (in a clone:"
+        " pip install -e '.[progress]'); tqdm cannot be imported here (import of tqdm.auto halted; None in sys.modules)"
     )
     xpnn.predict(net, x, normalize=True)  # without progress, tqdm is not needed
 

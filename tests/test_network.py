@@ -293,6 +293,19 @@ def test_unknown_network_activation() -> None:
         xpnn.to_backend(xpnn.init_network(), activation="swish")
 
 
+def test_a_network_stores_its_activation_in_lower_case(backend: Case) -> None:
+    """Names are case-insensitive (as resolve_activation reads them): ``ReLU`` is stored as ``relu``."""
+    net = reference.random_network((6, 5, 3), np.float32, seed=3)
+    x = np.random.default_rng(4).standard_normal((7, 6)).astype(np.float32)
+    placed = xpnn.to_backend(net, backend.name, backend.device, activation="ReLU")
+    assert placed.activation == "relu" and repr(placed).endswith("activation='relu')")
+    assert xpnn.to_backend(placed, backend.name, backend.device).activation == "relu"
+    assert_close(
+        xpnn.forward(placed, x), reference.forward(net, x, hidden=reference.relu), backend, factor=64
+    )
+    assert_close(xpnn.forward(placed, x, activation="SIGMOID"), reference.forward(net, x), backend, factor=64)
+
+
 def test_integer_weights_compute_in_floating_point(backend: Case) -> None:
     rng = np.random.default_rng(11)
     net = {"W1": rng.integers(-3, 4, (4, 3)), "b1": rng.integers(-2, 3, 3),

@@ -423,9 +423,10 @@ def test_saving_safetensors_without_the_package_says_what_to_install(
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     with pytest.raises(ImportError) as e:
         xpnn.save_weights(reference.random_network((3, 2), np.float32), tmp_path / "w.safetensors")
-    assert str(e.value) == (
-        "writing .safetensors needs the safetensors package: `pip install safetensors`"
-        " (in a clone of xpnn, `pip install -e '.[safetensors]'`); .npz needs nothing more"
+    assert str(e.value) == (  # the one wording of xpnn._status.missing_extra
+        f"writing {tmp_path / 'w.safetensors'} needs the `safetensors` extra: pip install 'xpnn[safetensors]'"
+        " (in a clone: pip install -e '.[safetensors]'); safetensors cannot be imported here"
+        " (import of safetensors.numpy halted; None in sys.modules); or name a .npz file, which needs nothing more"
     )
     assert not (tmp_path / "w.safetensors").exists()
 
@@ -801,6 +802,12 @@ def test_a_file_that_records_no_activation_loads_as_a_dict(tmp_path: Path, suffi
     for source in (net, xpnn.to_backend(net, "numpy")):
         loaded = xpnn.load_weights(xpnn.save_weights(source, tmp_path / f"net{suffix}"))
         assert type(loaded) is dict and sorted(loaded) == sorted(net)
+
+
+def test_an_activation_to_save_is_read_as_forward_reads_it(tmp_path: Path) -> None:
+    """``activation="ReLU"`` is recorded as ``relu`` (names are case-insensitive); files hold lower case."""
+    path = xpnn.save_weights(reference.random_network((3, 2)), tmp_path / "w.npz", activation="ReLU")
+    assert xpnn.load_weights(path).activation == "relu"
 
 
 def test_an_activation_to_save_must_be_known(tmp_path: Path) -> None:

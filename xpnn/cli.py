@@ -263,7 +263,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _add_export(sub: Any) -> None:
-    e = sub.add_parser("export", help="write a network as an ONNX model (pip install -e '.[onnx]')")
+    e = sub.add_parser(
+        "export", help="write a network as an ONNX model (needs the `onnx` extra: pip install 'xpnn[onnx]')"
+    )
     e.add_argument("--out", required=True, help="the .onnx file to write")
     e.add_argument(
         "--weights", default=None, help="weights file (.pkl, .npz, .safetensors); default: the book's"

@@ -80,6 +80,8 @@ def _network_activation(net: Any, activation: str | None = None) -> str:
     ('sigmoid', 'relu')
     """
     own = getattr(net, "activation", None)
+    if isinstance(activation, str):
+        activation = activation.lower()  # names are case-insensitive, as resolve_activation reads them
     if activation is None:
         activation = own or "sigmoid"
     elif own is not None and activation != own:
@@ -175,6 +177,8 @@ def onnx_model(
     (['input'], ['logits'])
     """
     activation = _network_activation(net, activation)
+    if isinstance(output, str):
+        output = output.lower()  # as resolve_activation reads output names in forward
     _check_options(activation, output, input_dtype)
     compute = _compute_dtype(net, dtype)
     _check_onnx_size(net, compute)  # before any copy or trace
@@ -502,7 +506,7 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
 
 
 def _check_activation(own: str, activation: Any) -> None:
-    if activation is not None and activation != own:
+    if activation is not None and (activation.lower() if isinstance(activation, str) else activation) != own:
         raise ValueError(
             f"this network was compiled with activation={own!r}; got activation={activation!r}:"
             f" compile it again with activation={activation!r}"

@@ -22,6 +22,7 @@ import numpy as np
 from ._backends import asarray, to_numpy
 from ._compat import array_namespace, is_dask_array
 from ._inputs import as_input, image_shape_hint, warn_if_unscaled
+from ._status import missing_extra
 from .network import Runnable, place
 
 __all__ = ["accuracy", "check_training_input", "predict", "predict_proba"]
@@ -123,7 +124,7 @@ def _slices(n: int, batch_size: int, progress: bool) -> Iterator[slice]:
             from tqdm.auto import tqdm
         except ImportError as e:
             raise ImportError(
-                "progress=True needs tqdm: pip install tqdm (or pip install 'xpnn[progress]')"
+                f"{missing_extra('progress=True', 'progress')}; tqdm cannot be imported here ({e})"
             ) from e
         starts = tqdm(starts, total=len(starts), unit="batch")
     for start in starts:

@@ -217,6 +217,7 @@ class Network(Mapping[str, Array]):
             resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")  # a known name, or ValueError
             if not isinstance(activation, str):
                 raise ValueError(f"a network's activation is a name from {sorted(HIDDEN_ACTIVATIONS)}")
+            activation = activation.lower()  # names are case-insensitive: stored as the tables spell them
         self.activation = activation
         self.default_batch_rows = _default_batch_rows(backend.name, device)
 
@@ -266,7 +267,7 @@ class Network(Mapping[str, Array]):
         if activation is None:
             activation = self.activation or "sigmoid"
         out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
-        if activation == "sigmoid" and not self.shared:
+        if isinstance(activation, str) and activation.lower() == "sigmoid" and not self.shared:
             return _run_sigmoid_folded(self._folded_sigmoid_layers(), x, out, self.xp)
         hidden = resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")
         return run_layers(self._layers, x, hidden, out, self.xp)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import asarray, backend_of, get_backend, to_numpy
+from ._status import missing_extra
 from .inference import accuracy, check_training_input
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
 from .network import Network, floating_dtype, place
@@ -190,6 +191,8 @@ def _placed(net: Mapping[str, Array], x: Any, backend: str | None, device: Any) 
 def _activation(network: Network, activation: str | None) -> str:
     """``activation``, else the network's own (``to_backend(..., activation=)``), else sigmoid."""
     name = activation if activation is not None else (network.activation or "sigmoid")
+    if isinstance(name, str):
+        name = name.lower()  # names are case-insensitive, as resolve_activation reads them
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; training supports {', '.join(ACTIVATIONS)}")
     return name
@@ -372,7 +375,7 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
         if progress is None:
             return None
         raise ImportError(
-            "progress=True needs tqdm: `pip install tqdm` (in a clone of xpnn, `pip install -e '.[progress]'`)"
+            f"{missing_extra('progress=True', 'progress')}; tqdm cannot be imported here ({e})"
         ) from e
     return tqdm(total=total, unit="it", leave=False)
 

@@ -46,6 +46,7 @@ import numpy as np
 from ._backends import to_numpy
 from ._data import DataError, RemoteFile, fetch, write_atomic
 from ._data import data_dir as resolve_data_dir
+from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS
 from .network import Network, layer_arrays, to_backend
 
@@ -942,6 +943,8 @@ def save_weights(
     weights = _check({k: to_numpy(v) for k, v in net.items()}, "the network to save")
     if activation is None and isinstance(net, Network):
         activation = net.activation
+    if isinstance(activation, str):
+        activation = activation.lower()  # names are case-insensitive; files record lower case
     if activation is not None and not (isinstance(activation, str) and activation in HIDDEN_ACTIVATIONS):
         raise ValueError(
             f"unknown activation {activation!r}; save_weights records one of {sorted(HIDDEN_ACTIVATIONS)}"
@@ -954,20 +957,20 @@ def save_weights(
         write_atomic(path, lambda f: np.savez(f, **weights, **{_RECORD: entry}))  # type: ignore[arg-type]
     elif suffix == ".safetensors":
         tensors = {k: np.ascontiguousarray(v) for k, v in weights.items()}
-        data = _safetensors().save(tensors, metadata={"xpnn": record})
+        data = _safetensors(f"writing {path}").save(tensors, metadata={"xpnn": record})
         write_atomic(path, lambda f: f.write(data))
     else:
         raise ValueError(f"save_weights writes .npz or .safetensors, not {suffix!r} ({path})")
     return path
 
 
-def _safetensors() -> Any:
+def _safetensors(what: str) -> Any:
     try:
         import safetensors.numpy
     except ImportError as e:
         raise ImportError(
-            "writing .safetensors needs the safetensors package: `pip install safetensors`"
-            " (in a clone of xpnn, `pip install -e '.[safetensors]'`); .npz needs nothing more"
+            f"{missing_extra(what, 'safetensors')}; safetensors cannot be imported here ({e});"
+            " or name a .npz file, which needs nothing more"
         ) from e
     return safetensors.numpy
 

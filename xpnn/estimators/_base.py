@@ -18,14 +18,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-
-try:
-    import sklearn
-except ImportError as e:  # pragma: no cover - the message is the point
-    raise ImportError(
-        "xpnn's scikit-learn estimators need scikit-learn: `pip install scikit-learn`"
-        " (in a clone of xpnn, `pip install -e '.[sklearn]'`)"
-    ) from e
+import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state

@@ -49,6 +49,13 @@ def hidden_sizes(given: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def _lower_case_hint(name: Any, names: Any) -> str:
+    """What to say of ``"ReLU"``: names here are case-sensitive, as scikit-learn's (unlike ``xpnn.train``'s)."""
+    if isinstance(name, str) and name.lower() in names:
+        return f" (names are lower case, as in scikit-learn: {name.lower()!r})"
+    return ""
+
+
 def check_params(self: Any) -> None:
     """Clear errors for the estimator's parameters out of range, each named with its range."""
 
@@ -66,13 +73,14 @@ def check_params(self: Any) -> None:
 
     hidden_sizes(self.hidden_layer_sizes)
     if self.activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}")
+        hint = _lower_case_hint(self.activation, ACTIVATIONS)
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}{hint}")
     if self.solver not in SOLVERS:
         hint = {
             "lbfgs": " (xpnn trains with first-order optimizers: try 'adam')",
             "momentum": " (momentum is solver='sgd' with momentum=0.9, nesterovs_momentum=False)",
             "nesterov": " (Nesterov's momentum is solver='sgd', nesterovs_momentum=True)",
-        }.get(self.solver, "")
+        }.get(self.solver, _lower_case_hint(self.solver, SOLVERS))
         raise ValueError(f"solver must be one of {list(SOLVERS)}; got {self.solver!r}{hint}")
     if self.learning_rate not in LEARNING_RATES:
         raise ValueError(f"learning_rate must be one of {list(LEARNING_RATES)}; got {self.learning_rate!r}")
