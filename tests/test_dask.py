@@ -88,7 +88,7 @@ def test_wrong_width_is_reported_before_any_compute(problem) -> None:
     meta = np.empty((0, 0), dtype=x.dtype)
     x_dask = da.from_array(x[:, :19], chunks=(100, 19)).map_blocks(lambda b: calls.append(1) or b, meta=meta)
     with pytest.raises(ValueError, match=r"\(1003, 19\).*the last axis must be 20"):
-        xpnn.predict(net, x_dask)
+        xpnn.predict(net, x_dask, normalize=True)
     assert calls == []
 
 
@@ -105,7 +105,7 @@ def test_lazy_until_asked_and_computed_once(problem) -> None:
     with dask.config.set(scheduler="synchronous"):
         y = xpnn.forward(net, x_dask)
         p = xpnn.predict(net, x_dask, normalize=True)
-        q = xpnn.predict_proba(net, x_dask)
+        q = xpnn.predict_proba(net, x_dask, normalize=True)
         assert computed == [], "nothing may be computed before the result is asked for"
         assert all(xpnn.backend_of(a) == "dask" for a in (y, p, q))
         xpnn.accuracy(net, x_dask, t, normalize=True)
