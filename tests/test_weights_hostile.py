@@ -760,7 +760,7 @@ def record(**fields) -> bytes:
 
 
 HOSTILE_RECORDS = [
-    (record(activation="tanh"), "activation 'tanh'"),
+    (record(activation="softplus"), "activation 'softplus'"),
     (record(activation="__import__('os').system('touch pwned')"), r"activation \"__import__"),
     (record(activation=["relu"]), r"activation \['relu'\]"),
     (record(format=2), "format 2.*newer xpnn"),
