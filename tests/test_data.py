@@ -140,3 +140,211 @@ def test_the_temporary_file_is_written_beside_the_target(tmp_path: Path) -> None
     write_atomic(target, write)
     assert len(seen) == 1 and seen[0].startswith(".f.bin.") and seen[0].endswith(".tmp"), seen
     assert [p.name for p in target.parent.iterdir()] == ["f.bin"]
+
+
+# --- what write_atomic refuses to replace, and the names of its temporaries (attack report) -----
+
+
+def _char_device(path: Path) -> Path:
+    """A private character device node (as /dev/null is: major 1, minor 3) at ``path``; skips
+    the test where making one is not permitted (not root)."""
+    import os
+
+    try:
+        os.mknod(path, 0o20666, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        pytest.skip("making a device node needs root")
+    return path
+
+
+def _kind(path: Path) -> str:
+    import os
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return (
+        "chr"
+        if stat.S_ISCHR(mode)
+        else "fifo"
+        if stat.S_ISFIFO(mode)
+        else "reg"
+        if stat.S_ISREG(mode)
+        else "?"
+    )
+
+
+@pytest.mark.parametrize("via", ["direct", "link"])
+@pytest.mark.parametrize("kind", ["chr", "fifo"])
+def test_a_device_node_or_fifo_is_refused_and_left_as_it_is(tmp_path: Path, kind: str, via: str) -> None:
+    """Attack 1: as root, ``xpnn export --out /dev/null`` replaced /dev/null with a regular file.
+    A private node here, never the real one."""
+    import os
+
+    import numpy as np
+    import reference
+
+    import xpnn
+
+    node = tmp_path / "node.npz"
+    if kind == "chr":
+        _char_device(node)
+    else:
+        os.mkfifo(node)
+    target = node
+    if via == "link":  # /dev/stdout is a link to the pipe or terminal it stands for
+        target = tmp_path / "out.npz"
+        target.symlink_to(node)
+    what = "a character device" if kind == "chr" else "a pipe"
+    with pytest.raises(xpnn.DataError, match=f"is {what}.*not a regular file.*Give a file path") as e:
+        xpnn.save_weights(reference.random_network((3, 2), np.float32), target)
+    assert str(target) in str(e.value) and (via == "direct" or f"a link to {node}" in str(e.value))
+    with pytest.raises(xpnn.DataError, match="not a regular file"):
+        write_atomic(target, lambda f: f.write(b"x"))
+    assert _kind(node) == kind, "the node is still what it was"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_export_onnx_refuses_a_device_node(tmp_path: Path) -> None:
+    pytest.importorskip("ndonnx")
+    import xpnn
+
+    node = _char_device(tmp_path / "net.onnx")
+    with pytest.raises(xpnn.DataError, match="is a character device"):
+        xpnn.export_onnx(xpnn.init_network(), node)
+    assert _kind(node) == "chr"
+
+
+@pytest.mark.parametrize("via", ["direct", "link"])
+def test_a_directory_is_refused_in_words_naming_it(tmp_path: Path, via: str) -> None:
+    """Attack 12: through a link to a directory, a raw IsADirectoryError named the temporary file."""
+    import xpnn
+
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models"
+    if via == "link":
+        target = tmp_path / "net.npz"
+        target.symlink_to(tmp_path / "models")
+    with pytest.raises(xpnn.DataError, match="is a directory, not a regular file") as e:
+        write_atomic(target, lambda f: f.write(b"x"))
+    assert ".tmp" not in str(e.value)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_fifo_made_while_the_file_is_written_is_not_replaced(tmp_path: Path) -> None:
+    """The target is checked again just before the rename."""
+    import os
+
+    import xpnn
+
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def write(f: BinaryIO) -> None:
+        f.write(b"new")
+        target.unlink()
+        os.mkfifo(target)  # someone else puts a pipe there meanwhile
+
+    with pytest.raises(xpnn.DataError, match="is a pipe"):
+        write_atomic(target, write)
+    assert _kind(target) == "fifo"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def _own_temporary(target: Path) -> str:
+    """The name write_atomic gives its temporary file of ``target`` (seen while it writes)."""
+    before = {p.name for p in target.parent.iterdir()} if target.parent.exists() else set()
+    seen: list[str] = []
+    write_atomic(
+        target, lambda f: seen.extend(p.name for p in target.parent.iterdir() if p.name not in before)
+    )
+    seen = [name for name in seen if name.endswith(".tmp")]
+    assert len(seen) == 1, seen
+    return seen[0]
+
+
+def _ended_pid() -> int:
+    import subprocess
+
+    return int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        ).stdout
+    )
+
+
+def _with_pid(name: str, pid: int) -> str:
+    import os
+
+    assert f"-{os.getpid()}." in name
+    return name.replace(f"-{os.getpid()}.", f"-{pid}.", 1)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids as POSIX has them")
+@pytest.mark.parametrize("pid", [9_999_999_999, 2**31, 0])
+def test_a_temporary_name_with_a_number_no_pid_can_be_is_left_alone(tmp_path: Path, pid: int) -> None:
+    """Attack 3: ``.net.npz.HOST-9999999999.x.tmp`` made os.kill raise OverflowError: every write
+    to the folder crashed."""
+    target = tmp_path / "net.npz"
+    planted = tmp_path / _with_pid(_own_temporary(target), pid)
+    planted.write_bytes(b"")
+    write_atomic(target, lambda f: f.write(b"data"))
+    assert target.read_bytes() == b"data" and planted.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids as POSIX has them")
+def test_a_temporary_of_another_pid_namespace_is_never_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 4: containers sharing a volume and a host name: a live writer's pid in its own
+    namespace looked like a dead one here, and its temporary file was deleted."""
+    import xpnn._data
+
+    target = tmp_path / "net.npz"
+    with monkeypatch.context() as other:  # a writer in another PID namespace, same host name
+        other.setattr(xpnn._data, "_pid_namespace", lambda: "4026532999", raising=False)
+        theirs = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
+    theirs.write_bytes(b"half a file, still being written")
+    ours = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
+    ours.write_bytes(b"half a file of a killed writer of this namespace")
+    write_atomic(target, lambda f: f.write(b"data"))
+    assert theirs.exists(), "another namespace's pid says nothing here"
+    assert not ours.exists(), "this namespace's dead writers are still swept"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids as POSIX has them")
+def test_where_the_namespace_is_unknown_only_old_temporaries_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    import xpnn._data
+
+    monkeypatch.setattr(xpnn._data, "_pid_namespace", lambda: "", raising=False)
+    target = tmp_path / "net.npz"
+    young = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
+    old = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
+    young.write_bytes(b"")
+    old.write_bytes(b"")
+    if young == old:
+        pytest.skip("the two ended processes had the same pid")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    write_atomic(target, lambda f: f.write(b"data"))
+    assert young.exists() and not old.exists()
+
+
+@pytest.mark.parametrize("length", [200, 230, 250, 255])
+def test_a_long_file_name_gets_a_short_enough_temporary_name(tmp_path: Path, length: int) -> None:
+    """Attack 12: a name of 230+ characters failed with ENAMETOOLONG on the temporary name,
+    though open() takes it. The temporaries of a long name are still swept."""
+    target = tmp_path / ("n" * (length - 4) + ".npz")
+    write_atomic(target, lambda f: f.write(b"one"))
+    assert target.read_bytes() == b"one"
+    name = _own_temporary(target)
+    assert len(name.encode()) <= 255
+    if sys.platform != "win32":
+        stale = tmp_path / _with_pid(name, _ended_pid())
+        stale.write_bytes(b"")
+        write_atomic(target, lambda f: f.write(b"two"))
+        assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]

@@ -507,3 +507,15 @@ def test_a_relative_data_directory_one_level_too_deep_names_its_parent_in_full(
         xpnn.DataNotFoundError, match=re.escape(f"did you mean the parent directory {tmp_path}?")
     ):
         xpnn.load_mnist(data_dir="mnist", download=False)
+
+
+def test_the_current_directory_one_level_too_deep_names_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 12: data_dir="." inside the mnist folder said the files belong in ./mnist."""
+    tiny_mnist(tmp_path / "mnist", n=3)
+    monkeypatch.chdir(tmp_path / "mnist")
+    with pytest.raises(
+        xpnn.DataNotFoundError, match=re.escape(f"itself: did you mean the parent directory {tmp_path}?")
+    ):
+        xpnn.load_mnist(data_dir=".", download=False)

@@ -243,8 +243,9 @@ def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -
     write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", new)
     _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
     np.testing.assert_array_equal(t, new)
-    assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 1, (
-        "stale entries are removed"
+    assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 2, (
+        "the old version's entry stays beside the new one (a few per name; another data directory"
+        " may still hold it)"
     )
 
 
@@ -733,3 +734,123 @@ def test_a_fortran_ordered_cache_entry_is_not_read_as_c_ordered(tiny) -> None:
     x, _ = xpnn.load_mnist(split="test", data_dir=root, normalize=False, flatten=False)
     np.testing.assert_array_equal(x.reshape(arrays["t10k-images"].shape), arrays["t10k-images"])
     assert not planted.exists(), "the Fortran-ordered entry is replaced"
+
+
+# --- the attack report: a rewrite between hashing and parsing, the cache per name, options -----
+
+
+class RewrittenOnceRead:
+    """An open file that, once read to its end, has its file rewritten in place with ``new``
+    (another writer, right after xpnn read it): a deterministic stand-in for the race."""
+
+    def __init__(self, f, path: Path, new: bytes) -> None:
+        self.f, self.path, self.new, self.rewritten = f, path, new, False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if not self.rewritten and self.f.tell() >= os.fstat(self.f.fileno()).st_size:
+            self.rewritten = True
+            with open(self.path, "r+b") as w:
+                w.write(self.new)
+                w.truncate()
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+def test_a_file_rewritten_after_it_was_hashed_is_not_cached_under_the_old_hash(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 2: the file was hashed in one read and parsed in a second one; a rewrite between
+    the two cached the new content under the pinned SHA-256, served to every later verified load."""
+    root, arrays = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    genuine = path.read_bytes()
+    evil = gzip.compress(idx_bytes(np.full(N, 7, dtype=np.uint8)), mtime=0)
+    opened: list[RewrittenOnceRead] = []
+    real_open = mnist.open_data_file
+
+    def racing_open(p: Path):
+        f = real_open(p)
+        if p == path:
+            opened.append(RewrittenOnceRead(f, p, evil))
+            return opened[-1]
+        return f
+
+    monkeypatch.setattr(mnist, "open_data_file", racing_open)
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    assert opened and all(f.rewritten for f in opened), "the file was rewritten while it was loaded"
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])  # what was hashed is what was parsed
+    monkeypatch.setattr(mnist, "open_data_file", real_open)
+    path.write_bytes(genuine)
+    _, t = xpnn.load_mnist(split="test", data_dir=root)
+    np.testing.assert_array_equal(t, arrays["t10k-labels"])
+    path.write_bytes(evil)
+    with pytest.raises(xpnn.DataError, match="SHA-256"):
+        xpnn.load_mnist(split="test", data_dir=root)
+
+
+def test_files_of_one_name_in_several_directories_each_keep_their_cache_entry(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 9: one entry per file name: two directories took turns decoding again."""
+    import shutil
+
+    root, _ = tiny
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    name = "mnist/t10k-labels-idx1-ubyte.gz"
+    first, second = np.arange(N, dtype=np.uint8) % 10, (np.arange(N, dtype=np.uint8) + 1) % 10
+    write_idx_gz(root / name, first)
+    write_idx_gz(other / name, second)
+    xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    xpnn.load_mnist(split="test", data_dir=other, verify=False)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although the cache holds it")
+
+    monkeypatch.setattr(mnist, "_parse_idx", no_decoding)
+    for directory, labels in [(root, first), (other, second), (root, first)]:
+        _, t = xpnn.load_mnist(split="test", data_dir=directory, verify=False)
+        np.testing.assert_array_equal(t, labels)
+
+
+def test_a_file_name_keeps_a_few_cache_entries_not_one_per_version(tiny) -> None:
+    root, _ = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    for version in range(7):
+        labels = (np.arange(N, dtype=np.uint8) + version) % 10
+        write_idx_gz(path, labels)
+        _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
+        np.testing.assert_array_equal(t, labels)
+    entries = {p.name for p in (xpnn._data.cache_dir() / "mnist").glob("t10k-labels-*.npy")}
+    assert len(entries) == mnist._CACHE_ENTRIES_PER_NAME, entries
+    assert any(sha256(path) in name for name in entries), "the newest is kept"
+
+
+@pytest.mark.parametrize("max_bytes", [math.nan, None, "1000", True, False, 0, -1, 1.5, 1e9])
+def test_read_idx_max_bytes_must_be_a_positive_integer(tmp_path: Path, max_bytes: object) -> None:
+    """Attack 10: max_bytes=nan switched the limit off."""
+    path = write_idx_gz(tmp_path / "f.gz", np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match=r"read_idx: max_bytes must be a positive integer .*; got "):
+        mnist.read_idx(path, max_bytes=max_bytes)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(mnist.read_idx(path, max_bytes=np.int64(5)), np.zeros(5))
+    with pytest.raises(xpnn.DataError, match="more than the limit of 4"):
+        mnist.read_idx(path, max_bytes=4)
+
+
+@pytest.mark.parametrize("ndim", [33, 64, 65, 255])
+def test_read_idx_refuses_more_dimensions_than_an_array_has_in_words(tmp_path: Path, ndim: int) -> None:
+    """Attack 12: ndim > 64 raised NumPy's own ValueError from reshape."""
+    path = write_idx_gz(tmp_path / "f.gz", np.zeros(1, np.uint8), dims=(1,) * ndim)
+    with pytest.raises(
+        xpnn.DataError, match=f"^{path} has {ndim} dimensions in its IDX header, more than the 32"
+    ):
+        mnist.read_idx(path)

@@ -823,3 +823,16 @@ def test_saving_onto_a_link_to_a_file_still_to_be_made_makes_it_there(tmp_path: 
     xpnn.save_weights(net, link)
     assert link.is_symlink() and (tmp_path / "v2.safetensors").is_file()
     np.testing.assert_array_equal(xpnn.load_weights(tmp_path / "v2.safetensors")["W1"], net["W1"])
+
+
+def test_saving_through_a_link_to_a_directory_says_so(tmp_path: Path) -> None:
+    """Attack 12: a raw IsADirectoryError that named the temporary file, not the path given."""
+    (tmp_path / "models").mkdir()
+    link = tmp_path / "net.npz"
+    link.symlink_to(tmp_path / "models")
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.save_weights(reference.random_network((3, 2), np.float32), link)
+    assert str(e.value).startswith(
+        f"{link} (a link to {tmp_path / 'models'}) is a directory, not a regular file"
+    )
+    assert list((tmp_path / "models").iterdir()) == [] and link.is_symlink()

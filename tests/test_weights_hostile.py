@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import collections
 import contextlib
+import hashlib
 import io
 import json
 import math
@@ -842,3 +843,92 @@ def test_safetensors_metadata_holds_strings(tmp_path: Path, metadata: object, me
 def test_other_safetensors_metadata_is_left_alone(tmp_path: Path) -> None:
     loaded = xpnn.load_weights(write(tmp_path, "w.safetensors", safetensors_with({"format": "pt"})))
     assert type(loaded) is dict and sorted(loaded) == ["W1", "b1"]
+
+
+# --- the attack report: a swap between the check and the read; the limit's own type ----------
+
+
+class RewrittenOnceRead:
+    """An open file that, once read to its end, has its file rewritten in place with ``new``
+    (another writer, right after xpnn read it): a deterministic stand-in for the race."""
+
+    def __init__(self, f, path: Path, new: bytes) -> None:
+        self.f, self.path, self.new, self.rewritten = f, path, new, False
+
+    def read(self, *args) -> bytes:
+        data = self.f.read(*args)
+        if not self.rewritten and self.f.tell() >= os.fstat(self.f.fileno()).st_size:
+            self.rewritten = True
+            with real_open(self.path, "r+b") as w:
+                w.write(self.new)
+                w.truncate()
+        return data
+
+    def readinto(self, buffer) -> int:
+        raise AssertionError("read() only, in this stand-in")
+
+    def __getattr__(self, name: str):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+real_open = open
+
+
+def test_the_pinned_sample_file_is_parsed_from_the_bytes_that_were_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 5: sample_weight.pkl was hashed in one read and parsed from a second: a file
+    swapped in between loaded as verified."""
+    import builtins
+
+    genuine_net = reference.random_network((3, 2), np.float32, seed=0)
+    evil_net = reference.random_network((3, 2), np.float32, seed=1)
+    path = tmp_path / "weights" / "sample_weight.pkl"
+    path.parent.mkdir()
+    genuine = pickle.dumps(genuine_net, protocol=4)
+    path.write_bytes(genuine)
+    remote = xpnn.weights.SAMPLE_WEIGHTS
+    monkeypatch.setattr(
+        xpnn.weights,
+        "SAMPLE_WEIGHTS",
+        xpnn.weights.RemoteFile(
+            remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own
+        ),
+    )
+    opened: list[RewrittenOnceRead] = []
+
+    def racing_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        if os.fspath(file) == os.fspath(path) and "r" in mode and not opened:
+            opened.append(RewrittenOnceRead(f, path, pickle.dumps(evil_net, protocol=4)))
+            return opened[-1]
+        return f
+
+    monkeypatch.setattr(builtins, "open", racing_open)
+    monkeypatch.setattr(io, "open", racing_open)  # pathlib opens files with io.open
+    net = xpnn.load_sample_network(tmp_path, download=False)
+    monkeypatch.undo()
+    assert opened and opened[0].rewritten, "the file was swapped right after its first read"
+    np.testing.assert_array_equal(net["W1"], genuine_net["W1"])  # what was hashed is what was parsed
+    with pytest.raises(xpnn.DataError, match="SHA-256"):  # the swapped file is refused on its own
+        xpnn.load_sample_network(tmp_path, download=False)
+
+
+@pytest.mark.parametrize("max_bytes", [math.nan, None, "1000", True, False, 0, -1, 1.5, 1e9])
+@pytest.mark.parametrize("load", ["load_weights", "load_params"])
+def test_max_bytes_must_be_a_positive_integer(tmp_path: Path, load: str, max_bytes: object) -> None:
+    """Attack 10: max_bytes=nan, None, "1000" or True bent or switched off the limit."""
+    path = xpnn.save_weights(reference.random_network((3, 2), np.float32), tmp_path / "w.npz")
+    with pytest.raises(
+        ValueError, match=rf"^{load}: max_bytes must be a positive integer \(a number of bytes\)"
+    ):
+        getattr(xpnn, load)(path, max_bytes=max_bytes)
+    assert sorted(getattr(xpnn, load)(path, max_bytes=np.int64(1 << 20))) == ["W1", "b1"]
+    with pytest.raises(xpnn.DataError, match="over the limit of 10;"):
+        getattr(xpnn, load)(path, max_bytes=10)

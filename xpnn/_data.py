@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import logging
+import operator
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import socket
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "DataNotFoundError",
     "RemoteFile",
     "cache_dir",
+    "check_max_bytes",
     "check_pinned",
     "data_dir",
     "download_failure",
@@ -243,8 +246,9 @@ def _misplaced(missing: Sequence[tuple[RemoteFile, Path]], root: Path) -> str:
     if not here:
         return ""
     names = ", ".join(remote.name for remote, _ in here)
-    if all(directory == root / root.name for _, directory in here):
-        parent = root.parent if root.parent != Path(".") else Path.cwd()  # data_dir="mnist": name it
+    full = Path(os.path.abspath(root))  # data_dir="mnist" or ".": name the parent in full
+    if all(Path(os.path.abspath(directory)) == full / full.name for _, directory in here):
+        parent = full.parent
         return (
             f"{root} holds {names} itself: did you mean the parent directory {parent}?"
             f" (--data-dir {parent}, data_dir={str(parent)!r} or XPNN_DATA_DIR={parent})"
@@ -261,15 +265,22 @@ class _UnwritableError(Exception):
         self.error = error
 
 
-def check_pinned(remote: RemoteFile, path: Path) -> None:
-    """Raise :class:`DataError` unless the file at ``path`` has ``remote``'s SHA-256 (one read)."""
+def check_pinned(remote: RemoteFile, path: Path, data: bytes | None = None) -> None:
+    """Raise :class:`DataError` unless the file at ``path`` has ``remote``'s SHA-256 (one read).
+
+    With ``data`` (the bytes already read from ``path``), those bytes are hashed, not the file:
+    a caller that parses ``data`` then parses exactly what was checked.
+    """
     digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as e:
-        raise DataError(_fault(path, e)) from e
+    if data is not None:
+        digest.update(data)
+    else:
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as e:
+            raise DataError(_fault(path, e)) from e
     actual = digest.hexdigest()
     if actual != remote.sha256:
         own = f", or, if it is a file of your own, {remote.own}" if remote.own else ""
@@ -277,6 +288,20 @@ def check_pinned(remote: RemoteFile, path: Path) -> None:
             f"{path} differs from {remote.what or remote.name}: its SHA-256 is {actual}, not the pinned"
             f" {remote.sha256}. Delete it to download it again{own}."
         )
+
+
+def check_max_bytes(max_bytes: object, where: str) -> int:
+    """``max_bytes`` as an int, or a :class:`ValueError`: a size limit is a positive integer
+    (not a bool, a float, None or a string, any of which would bend or switch off the limit)."""
+    try:
+        value = operator.index(max_bytes)  # type: ignore[arg-type]
+    except TypeError:
+        value = 0
+    if isinstance(max_bytes, bool) or value <= 0:
+        raise ValueError(
+            f"{where}: max_bytes must be a positive integer (a number of bytes); got {max_bytes!r}"
+        )
+    return value
 
 
 def _make_writable(directory: Path, made: list[Path]) -> None:
@@ -445,35 +470,80 @@ def _umask() -> int:
     return mask
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux: the inode of ``/proc/self/ns/pid``), ``""`` where unknown.
+
+    Containers that share a volume and a host name still differ here: a pid means something only
+    in its own namespace.
+    """
+    try:
+        st = os.stat("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 def _host() -> str:
-    """A short tag of this machine, in temporary names: a pid means something only on its host."""
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    """A short tag of this machine and PID namespace, in temporary names: a pid means something
+    only there."""
+    return hashlib.sha256(f"{socket.gethostname()}\0{_pid_namespace()}".encode()).hexdigest()[:8]
+
+
+#: The largest pid a temporary name may carry (``pid_t`` is 32 bits); a larger one is not a pid.
+_MAX_PID = (1 << 31) - 1
+
+#: Where the PID namespace is unknown, only temporaries older than this (in seconds) are swept:
+#: a writer in another namespace of the same host name may still be writing a younger one.
+_UNSURE_AGE = 3600.0
 
 
 def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts; so does one of another user)."""
-    if pid <= 0:
-        return True  # not a pid a writer had: keep its file
+    """Whether process ``pid`` exists (a zombie counts; so does one of another user).
+
+    A number that cannot be a pid (0, negative, too large) counts as alive: its file is not one
+    of ours to remove.
+    """
+    if not 0 < pid <= _MAX_PID:
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # PermissionError: it exists, and is someone else's
+    except (OSError, OverflowError, ValueError):  # PermissionError: it exists, and is someone else's
         return True
     return True
+
+
+#: How much of a file's name (in bytes) its temporary names carry: the rest of a temporary name
+#: (tag, pid, random part) stays within the 255 bytes file systems allow a name.
+_NAME_KEPT = 200
+
+
+def _temp_name(name: str) -> str:
+    """``name`` as its temporary names carry it: whole, or cut and followed by a hash of the whole."""
+    if len(os.fsencode(name)) <= _NAME_KEPT:
+        return name
+    cut = name
+    while len(os.fsencode(cut)) > _NAME_KEPT - 9:
+        cut = cut[:-1]
+    return f"{cut}~{hashlib.sha256(os.fsencode(name)).hexdigest()[:8]}"
 
 
 def _sweep(path: Path) -> None:
     """Remove the temporary files that writers of ``path`` on this host left when they died.
 
-    A temporary file is ``.NAME.HOST-PID.RANDOM.tmp``; one whose PID is not running (on this
-    host) was left by a killed writer, and can never be renamed into place. A live process's
-    file, another host's, and any other name are left alone. POSIX only: elsewhere, a signal 0
-    is not a harmless question.
+    A temporary file is ``.NAME.HOST-PID.RANDOM.tmp`` (HOST: the host name and PID namespace);
+    one whose PID is not running (here) was left by a killed writer, and can never be renamed
+    into place. A live process's file, another host's or namespace's, and any other name are
+    left alone; where the namespace cannot be known, so is a file younger than an hour. POSIX
+    only: elsewhere, a signal 0 is not a harmless question.
     """
     if os.name != "posix":
         return
-    pattern = re.compile(re.escape(f".{path.name}.{_host()}-") + r"(\d{1,10})\.[A-Za-z0-9_]+\.tmp")
+    pattern = re.compile(
+        re.escape(f".{_temp_name(path.name)}.{_host()}-") + r"(\d{1,10})\.[A-Za-z0-9_]+\.tmp"
+    )
+    unsure = _pid_namespace() == ""
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
@@ -483,9 +553,43 @@ def _sweep(path: Path) -> None:
         if match is None or int(match[1]) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            if entry.is_file(follow_symlinks=False) and not _alive(int(match[1])):
-                os.unlink(entry.path)
-                log.info("removed %s, left by a writer that was killed", entry.path)
+            if not entry.is_file(follow_symlinks=False) or _alive(int(match[1])):
+                continue
+            if unsure and time.time() - entry.stat(follow_symlinks=False).st_mtime < _UNSURE_AGE:
+                continue
+            os.unlink(entry.path)
+            log.info("removed %s, left by a writer that was killed", entry.path)
+
+
+def _refuse_non_file(path: Path, given: Path) -> None:
+    """A :class:`DataError` if ``path`` (following links) exists and is not a regular file:
+    renaming a file over it would replace a directory's place, a device or a pipe."""
+    try:
+        st = os.stat(path)
+    except OSError:  # nothing there (or a fault the writing itself will name)
+        return
+    if stat.S_ISREG(st.st_mode):
+        return
+    mode = st.st_mode
+    what = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    real = os.path.realpath(given)
+    via = f" (a link to {real})" if real != os.path.abspath(given) else ""
+    raise DataError(
+        f"{given}{via} is {what}, not a regular file: xpnn writes a file and renames it into place,"
+        f" which would replace it. Give a file path (not a directory, device, pipe or standard output)."
+    )
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -496,9 +600,14 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     umask; a replaced file keeps its own), not ``mkstemp``'s private ``0o600``.
 
     A symbolic link is written through, as editors do: the file it points to is replaced
-    (atomically, beside it) and the link stays. The temporary name, ``.NAME.HOST-PID.RANDOM.tmp``,
-    says whose it is: temporaries of ``path`` left by writers that were killed are removed first.
+    (atomically, beside it) and the link stays. A target (through its links) that exists and is
+    not a regular file (a directory, device, FIFO, socket: ``/dev/null``, ``/dev/stdout``) is
+    refused with a :class:`DataError`, checked before writing and again just before the rename.
+    The temporary name, ``.NAME.HOST-PID.RANDOM.tmp`` (a long NAME cut short), says whose it is:
+    temporaries of ``path`` left by writers that were killed are removed first.
     """
+    given = path
+    _refuse_non_file(path, given)
     if path.is_symlink():
         try:
             path = Path(os.path.realpath(path, strict=True))
@@ -507,7 +616,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _sweep(path)
     fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp"
+        dir=path.parent, prefix=f".{_temp_name(path.name)}.{_host()}-{os.getpid()}.", suffix=".tmp"
     )
     try:
         with os.fdopen(fd, "wb") as f:
@@ -519,6 +628,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
         except OSError:
             mode = 0o666 & ~_umask()
         os.chmod(tmp, mode)
+        _refuse_non_file(path, given)  # one made there meanwhile is not replaced either
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

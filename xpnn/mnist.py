@@ -37,6 +37,7 @@ from ._data import (
     DataError,
     RemoteFile,
     cache_dir,
+    check_max_bytes,
     fetch_all,
     is_present,
     open_data_file,
@@ -107,7 +108,7 @@ def read_idx(
 
     The header is decompressed and checked first: the magic number (type ``0x08``, the number
     of dimensions), the dimensions against ``expected_shape`` (if given, else the declared size
-    against ``max_bytes``) and the file's size against what a gzip stream of that much data can
+    against ``max_bytes``, a positive integer) and the file's size against what a gzip stream of that much data can
     be. Only then is the rest decompressed, in a stream capped at the declared size plus one
     byte, so a gzip bomb costs no more than a genuine file; a file of more gzip members than
     16 and one per 4 KiB of that data is refused after them, not read to its end (empty members
@@ -121,10 +122,18 @@ def read_idx(
     >>> read_idx(path, (3,))
     array([7, 2, 1], dtype=uint8)
     """
+    max_bytes = check_max_bytes(max_bytes, "read_idx")
     path = Path(path)
     with open_data_file(path) as f:
         return _parse_idx(f, path, expected_shape, max_bytes)
 
+
+#: The most dimensions an IDX file may declare (NumPy arrays have up to 32 in NumPy 1, 64 in 2).
+_MAX_IDX_DIMS = 32
+
+#: How many cache entries one file name keeps (versions from different data directories), the
+#: least recently used removed beyond them.
+_CACHE_ENTRIES_PER_NAME = 4
 
 #: How much of the file is read at a time.
 _CHUNK = 1 << 17
@@ -209,6 +218,7 @@ def _parse_idx(
     max_bytes: int = MAX_IDX_BYTES,
 ) -> np.ndarray:
     """:func:`read_idx` on the open file ``f`` of ``path`` (named in the errors), from its start."""
+    size = f.seek(0, io.SEEK_END)
     f.seek(0)
     _check_gzip_magic(f.read(512), path)
     f.seek(0)
@@ -225,6 +235,11 @@ def _parse_idx(
             )
         if expected_shape is not None and ndim != len(expected_shape):
             raise DataError(f"{path} has {ndim} dimensions in its IDX header; expected {len(expected_shape)}")
+        if ndim > _MAX_IDX_DIMS:
+            raise DataError(
+                f"{path} has {ndim} dimensions in its IDX header, more than the {_MAX_IDX_DIMS} an IDX"
+                f" file xpnn reads may have: it is not what it should be"
+            )
         dims = stream.read(4 * ndim)
         if len(dims) < 4 * ndim:
             raise DataError(f"{path} ends inside its IDX header")
@@ -236,7 +251,7 @@ def _parse_idx(
             raise DataError(
                 f"{path} declares {count:,} bytes of data {shape}, more than the limit of {max_bytes:,}"
             )
-        size, bound = os.fstat(f.fileno()).st_size, _gzip_bound(4 + 4 * ndim + count)
+        bound = _gzip_bound(4 + 4 * ndim + count)
         if size > bound:
             raise DataError(
                 f"{path} is {size:,} bytes, more than any gzip stream of the {count:,} bytes its"
@@ -278,23 +293,27 @@ def _check_labels(labels: np.ndarray, source: object) -> None:
 def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: bool) -> np.ndarray:
     """The decoded array of ``path``, from the ``.npy`` cache when it is current and intact.
 
-    A cache entry's name carries the SHA-256 of the source file's content (computed on every
-    load, verified or not), so a source that changed in any way, or another file of the same
+    The file is read once, into memory; its SHA-256 is that of the bytes then parsed, so a file
+    rewritten meanwhile can never be cached under the hash of its old content. A cache entry's
+    name carries the SHA-256 of the source file's content (computed on every load, verified or
+    not), so a source that changed in any way, or another file of the same
     name, size and modification time, is decoded again; it also carries the CRC-32 of the
     entry's bytes, checked on every read, so an entry changed after it was written is decoded
-    again. Entries are written atomically, and only after the source has been fully validated
+    again. Each file name keeps its few most recently used entries (files of that name in
+    several data directories). Entries are written atomically, and only after the source has been fully validated
     (and, with ``verify``, its SHA-256 matched), so a bad file is never cached as good data.
     """
     stem = remote.name.removesuffix(".gz")
     directory = cache_dir() / "mnist"
     labels = len(shape) == 1
     with open_data_file(path) as f:
-        sha256 = _sha256(f, path, shape)
-        if sha256 == remote.sha256 or not verify:
-            cached = _read_cache(directory, f"{stem}-{sha256}", shape, labels)
-            if cached is not None:
-                return cached
-        array = _parse_idx(f, path, shape)
+        raw = _read_source(f, path, shape)
+    sha256 = hashlib.sha256(raw).hexdigest()  # of the very bytes parsed below: one read, no race
+    if sha256 == remote.sha256 or not verify:
+        cached = _read_cache(directory, f"{stem}-{sha256}", shape, labels)
+        if cached is not None:
+            return cached
+    array = _parse_idx(io.BytesIO(raw), path, shape)
     if verify and sha256 != remote.sha256:
         raise DataError(
             f"{path} decodes, but its SHA-256 is {sha256}, not the MNIST file's {remote.sha256}."
@@ -306,30 +325,42 @@ def _decoded(path: Path, remote: RemoteFile, shape: tuple[int, ...], verify: boo
     np.save(buffer, array, allow_pickle=False)
     entry = directory / f"{stem}-{sha256}-{zlib.crc32(buffer.getbuffer()):08x}.npy"
     try:
-        for stale in directory.glob(f"{glob.escape(stem)}-*.npy"):
-            if stale != entry:  # entries of another version of the file: one entry per name
-                stale.unlink(missing_ok=True)
         write_atomic(entry, lambda out: out.write(buffer.getbuffer()))
-    except OSError as e:
+        _evict(directory, stem, entry)
+    except (OSError, DataError) as e:  # DataError: a directory, FIFO, ... where the entry goes
         log.info("not caching %s: %s", entry, e)  # a read-only cache: decode each time
     return array
 
 
-def _sha256(f: BinaryIO, path: Path, shape: tuple[int, ...]) -> str:
-    """The SHA-256 of the open file ``f``, read only when it starts as gzip and is no larger than
-    a gzip stream of an IDX file of ``shape`` can be (else the :class:`DataError` saying so)."""
-    _check_gzip_magic(f.read(512), path)
+def _evict(directory: Path, stem: str, keep: Path) -> None:
+    """Remove the entries of file name ``stem`` beyond the most recently used few (``keep``,
+    just written, is one of them)."""
+
+    def used(entry: Path) -> float:
+        try:
+            return entry.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    others = sorted(
+        (e for e in directory.glob(f"{glob.escape(stem)}-*.npy") if e != keep), key=used, reverse=True
+    )
+    for stale in others[_CACHE_ENTRIES_PER_NAME - 1 :]:
+        stale.unlink(missing_ok=True)
+
+
+def _read_source(f: BinaryIO, path: Path, shape: tuple[int, ...]) -> bytes:
+    """The bytes of the open file ``f``, read only when it starts as gzip and is no larger than a
+    gzip stream of an IDX file of ``shape`` can be (else the :class:`DataError` saying so)."""
     size, bound = os.fstat(f.fileno()).st_size, _gzip_bound(4 + 4 * len(shape) + math.prod(shape))
-    if size > bound:
+    raw = f.read(bound + 1) if size <= bound else f.read(512)  # one read: what is hashed is parsed
+    _check_gzip_magic(raw[:512], path)
+    if size > bound or len(raw) > bound:  # larger, or grown since it was measured
         raise DataError(
-            f"{path} is {size:,} bytes, more than any gzip stream of an IDX file of shape {shape} can be"
-            f" ({bound:,}): it is not what it should be"
+            f"{path} is {max(size, len(raw)):,} bytes, more than any gzip stream of an IDX file of shape"
+            f" {shape} can be ({bound:,}): it is not what it should be"
         )
-    f.seek(0)
-    digest = hashlib.sha256()
-    while chunk := f.read(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return raw
 
 
 def _read_cache(directory: Path, prefix: str, shape: tuple[int, ...], labels: bool) -> np.ndarray | None:
@@ -348,6 +379,8 @@ def _read_cache(directory: Path, prefix: str, shape: tuple[int, ...], labels: bo
                 raise ValueError("its bytes changed after it was written")
             array = _npy_array(raw)
             if array.shape == shape and array.dtype == np.uint8 and not (labels and np.any(array > 9)):
+                with contextlib.suppress(OSError):
+                    os.utime(entry)  # recently used: the last an eviction removes
                 return array
         except (OSError, ValueError):
             pass

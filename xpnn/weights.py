@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import to_numpy
-from ._data import DataError, RemoteFile, fetch, write_atomic
+from ._data import DataError, RemoteFile, check_max_bytes, check_pinned, fetch, write_atomic
 from ._data import data_dir as resolve_data_dir
 from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS
@@ -907,19 +907,34 @@ def load_weights(
     >>> sorted(net), net["W1"].shape
     (['W1', 'W2', 'W3', 'b1', 'b2', 'b3'], (2, 3))
     """
+    max_bytes = check_max_bytes(max_bytes, "load_weights")
     weights, activation = _load(Path(path), allow_nonfinite, max_bytes)
     return weights if activation is None else to_backend(weights, "numpy", activation=activation)
 
 
-def _load(path: Path, allow_nonfinite: bool, max_bytes: int) -> tuple[dict[str, np.ndarray], str | None]:
-    """The checked arrays of a weights file, and the activation its record names (or None)."""
+def _reader(path: Path) -> Callable[[bytes, str, int], tuple[dict[str, np.ndarray], _Record | None]]:
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(
             f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
         )
+    return reader
+
+
+def _load(
+    path: Path, allow_nonfinite: bool, max_bytes: int, pinned: RemoteFile | None = None
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """The checked arrays of a weights file, and the activation its record names (or None).
+
+    With ``pinned``, the bytes read are checked against its SHA-256 before they are parsed: the
+    file is read once, so what is parsed is what was checked.
+    """
+    reader = _reader(path)
     source = str(path)
-    arrays, record = reader(_read_file(path, max_bytes), source, max_bytes)
+    data = _read_file(path, max_bytes)
+    if pinned is not None:
+        check_pinned(pinned, path, data)
+    arrays, record = reader(data, source, max_bytes)
     weights = _check(arrays, source)
     activation = None if record is None else _parse_record(record, source, weights)
     if not allow_nonfinite:
@@ -997,7 +1012,9 @@ def load_sample_network(
     """
     if name is not None:
         return load_sample_convnet(name, data_dir, download=download)
-    return _load(fetch_sample_weights(data_dir, download=download), False, MAX_BYTES)[0]
+    root = resolve_data_dir(data_dir)
+    path = fetch(SAMPLE_WEIGHTS, root / "weights", download=download, root=root, verify=False)
+    return _load(path, False, MAX_BYTES, pinned=SAMPLE_WEIGHTS)[0]  # hashes the bytes it parses
 
 
 # --- the book's convolutional networks (ch. 7-8) ---------------------------------------------------
@@ -1031,15 +1048,21 @@ def load_params(
     The same safe parsers and limits as :func:`load_weights`; only the check that the keys are
     ``W1..Wn, b1..bn`` of chaining matrices is left to the network that takes them.
     """
-    path = Path(path)
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise ValueError(
-            f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
-        )
+    max_bytes = check_max_bytes(max_bytes, "load_params")
+    return _load_params(Path(path), allow_nonfinite, max_bytes)
+
+
+def _load_params(
+    path: Path, allow_nonfinite: bool, max_bytes: int, pinned: RemoteFile | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`load_params`; with ``pinned``, the bytes read are checked against its SHA-256."""
+    reader = _reader(path)
     source = str(path)
+    data = _read_file(path, max_bytes)
+    if pinned is not None:
+        check_pinned(pinned, path, data)
     # Any names and shapes (a CNN's W1 is 4-D); a record is for load_weights.
-    params, _ = reader(_read_file(path, max_bytes), source, max_bytes, mlp=False)
+    params, _ = reader(data, source, max_bytes, mlp=False)
     not_float = {k: str(v.dtype) for k, v in params.items() if v.dtype.kind != "f"}
     if not_float:
         raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
@@ -1074,8 +1097,10 @@ def load_sample_convnet(
     """The book's trained ``SimpleConvNet`` or ``DeepConvNet`` (``name``), on NumPy in float64."""
     from .nn import DeepConvNet, SimpleConvNet
 
-    _convnet_file(name)  # an unknown name fails before any download
-    params = load_params(fetch_sample_convnet(name, data_dir, download=download))
+    remote = _convnet_file(name)  # an unknown name fails before any download
+    root = resolve_data_dir(data_dir)
+    path = fetch(remote, root / "weights", download=download, root=root, verify=False)
+    params = _load_params(path, False, MAX_BYTES, pinned=remote)  # hashes the bytes it parses
     cls = SimpleConvNet if name == "simple_convnet" else DeepConvNet
     try:
         return cls(params=params)
