@@ -912,7 +912,7 @@ def load_weights(
     return weights if activation is None else to_backend(weights, "numpy", activation=activation)
 
 
-def _reader(path: Path) -> Callable[[bytes, str, int], tuple[dict[str, np.ndarray], _Record | None]]:
+def _reader(path: Path) -> Callable[..., tuple[dict[str, np.ndarray], _Record | None]]:
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(
