@@ -297,6 +297,23 @@ NEEDS_EXTRA = {
 }
 
 
+def _with_included(extras: set[str]) -> set[str]:
+    """``extras`` and the extras they include (``skl2onnx = ["xpnn[onnx,sklearn]", ...]``)."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11's")
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    optional = table["optional-dependencies"]
+    found, todo = set(), list(extras)
+    while todo:
+        extra = todo.pop()
+        if extra in found:
+            continue
+        found.add(extra)
+        for requirement in optional.get(extra, []):
+            if requirement.startswith("xpnn["):
+                todo += requirement[len("xpnn[") : requirement.index("]")].split(",")
+    return found
+
+
 @pytest.mark.parametrize("document", USER_DOCUMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_blocks_that_need_an_extra_say_which(document: Path) -> None:
     """Each code block of the README and the guide that needs an extra names it, ``'.[plot]'`` (issue 25.5)."""
@@ -305,6 +322,7 @@ def test_blocks_that_need_an_extra_say_which(document: Path) -> None:
     unnamed = []
     for block in blocks:
         named = {e for group in re.findall(r"\.\[([a-z0-9,]+)\]", block) for e in group.split(",")}
+        named = _with_included(named)
         needed = {extra for pattern, extra in NEEDS_EXTRA.items() if re.search(pattern, block)}
         if needed - named:
             unnamed.append((sorted(needed - named), block.splitlines()[0]))
