@@ -259,3 +259,12 @@ def test_example_with_a_missing_data_dir_is_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_batch_norm_example_shows_the_books_result(real_data_dir: Path, tmp_path: Path) -> None:
+    # 5 epochs at scale 0.01 (about 10 s): the plain net stays at chance, batch norm learns
+    out = tmp_path / "bn.png"
+    args = ["--iters", "50", "--scales", "0.01", "--out", str(out), "--no-download"]
+    results = run_example("ch6_batch_norm.py", *args, "--data-dir", str(real_data_dir))
+    r = results["W=0.01"]
+    assert r["plain_train_acc"] < 0.2 < 0.6 < r["batchnorm_train_acc"]
