@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Case, assert_close, host
+from conftest import Case, assert_close, host, tolerance
 
 import xpnn
 from xpnn.nn import MultiLayerNet, MultiLayerNetExtend, train_network
@@ -165,8 +165,12 @@ def test_the_nets_run_with_predict_accuracy_to_backend_and_train_network(backend
     moved = {
         k for k in net.params if not np.allclose(host(trained.params[k], backend), np.asarray(net.params[k]))
     }
-    # every parameter learns but the biases before batch normalization (it subtracts the mean)
-    assert moved == set(net.params) - {"b1", "b2"}
+    # every parameter learns but the biases before batch normalization (it subtracts the mean:
+    # their gradient is zero up to rounding)
+    assert moved >= set(net.params) - {"b1", "b2"}
+    for k in ("b1", "b2"):
+        change = host(trained.params[k], backend) - np.asarray(net.params[k])
+        assert np.max(np.abs(change)) < tolerance(str(placed.dtype), 1e3)
     assert any(not np.allclose(host(v, backend), 0.0) for v in trained.state.values())
 
 
