@@ -14,7 +14,7 @@ from .functions import affine, cross_entropy_error, identity_function, relu, sig
 from .inference import accuracy, predict, predict_proba
 from .mnist import load_mnist
 from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
-from .nn import DeepConvNet, Sequential, SimpleConvNet
+from .nn import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet
 from .plotting import img_show, save_digit_grid, save_image
 from .training import gradient, loss, numerical_gradient, random_network, train
 from .weights import (
@@ -55,6 +55,8 @@ __all__ = [
     "DeepConvNet",
     "MLPClassifier",
     "MLPRegressor",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
     "Network",
     "Sequential",
     "SimpleConvNet",

@@ -37,6 +37,7 @@ from .layers import (
     Sigmoid,
     layer_from_spec,
 )
+from .multilayer import MultiLayerNet, MultiLayerNetExtend
 from .sequential import Sequential, backward_layers, forward_layers
 from .training import train_network
 
@@ -48,6 +49,8 @@ __all__ = [
     "DeepConvNet",
     "Dropout",
     "Layer",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
     "Pooling",
     "Relu",
     "Sequential",

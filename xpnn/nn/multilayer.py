@@ -1,0 +1,218 @@
+"""The book's ch. 6 fully connected networks: ``MultiLayerNet`` and ``MultiLayerNetExtend``.
+
+Both are :class:`~xpnn.nn.Sequential` networks built with the book's constructor arguments,
+defaults and parameter names (``W1, b1, ..., gamma1, beta1``), so ``xpnn.predict``,
+``accuracy``, ``to_backend`` and :func:`xpnn.nn.train_network` take them. Weight decay is the
+book's: ``0.5 * lambda * sum(W**2)`` over every weight matrix is added to the loss and
+``lambda * W`` to each weight's gradient. New weights are drawn as the book draws them
+(``std * randn``) from ``numpy.random.default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid
+from .sequential import Sequential
+
+__all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
+
+Array = Any
+
+_ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "sigmoid": Sigmoid}
+
+
+def _sizes(input_size: int, hidden_size_list: Sequence[int], output_size: int) -> list[int]:
+    sizes = [input_size, *list(hidden_size_list), output_size]
+    bad = [s for s in sizes if type(s) is not int or s < 1]
+    if bad:
+        raise ValueError(
+            f"input_size, every hidden size and output_size are ints >= 1; got {sizes} ({bad} do not fit)"
+        )
+    return sizes
+
+
+def init_std(weight_init_std: str | float, fan_in: int) -> float:
+    """The book's weight scale: ``'relu'``/``'he'`` ``sqrt(2/n)``, ``'sigmoid'``/``'xavier'``
+    ``sqrt(1/n)`` for ``n = fan_in`` inputs per neuron, or the number given."""
+    if isinstance(weight_init_std, str):
+        name = weight_init_std.lower()
+        if name in ("relu", "he"):
+            return math.sqrt(2.0 / fan_in)
+        if name in ("sigmoid", "xavier"):
+            return math.sqrt(1.0 / fan_in)
+        raise ValueError(
+            f"weight_init_std is 'relu' or 'he' (sqrt(2/n)), 'sigmoid' or 'xavier' (sqrt(1/n)),"
+            f" or a positive number; got {weight_init_std!r}"
+        )
+    std = float(weight_init_std)
+    if not (math.isfinite(std) and std >= 0.0):
+        raise ValueError(f"weight_init_std must be a finite number >= 0; got {weight_init_std!r}")
+    return std
+
+
+class MultiLayerNet(Sequential):
+    """The book's ch. 6 ``MultiLayerNet``: (affine - activation) per hidden layer, then affine.
+
+    ``activation`` is ``'relu'`` or ``'sigmoid'``; ``weight_init_std`` ``'relu'``/``'he'``,
+    ``'sigmoid'``/``'xavier'`` or a number; ``weight_decay_lambda`` the L2 weight decay of the
+    loss and gradient. ``params`` (a dict ``W1, b1, ...``) replaces the draw. The network is
+    placed on ``backend``/``device`` in ``dtype`` (float64, the book's).
+
+    >>> net = MultiLayerNet(784, [100, 100], 10, seed=0)
+    >>> [k for k in net.params], net.params["W2"].shape
+    (['W1', 'b1', 'W2', 'b2', 'W3', 'b3'], (100, 100))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: str | float = "relu",
+        weight_decay_lambda: float = 0,
+        *,
+        seed: Any = None,
+        params: Mapping[str, Any] | None = None,
+        dtype: Any = "float64",
+        backend: str = "numpy",
+        device: Any = None,
+    ) -> None:
+        self._build(
+            input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
+            seed=seed, params=params, dtype=dtype, backend=backend, device=device,
+        )  # fmt: skip
+
+    def _build(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str,
+        weight_init_std: str | float,
+        weight_decay_lambda: float,
+        *,
+        seed: Any,
+        params: Mapping[str, Any] | None,
+        dtype: Any,
+        backend: str,
+        device: Any,
+        use_dropout: bool = False,
+        dropout_ration: float = 0.5,
+        use_batchnorm: bool = False,
+    ) -> None:
+        sizes = _sizes(input_size, hidden_size_list, output_size)
+        act = _ACTIVATIONS.get(activation.lower()) if isinstance(activation, str) else None
+        if act is None:
+            raise ValueError(f"activation is 'relu' or 'sigmoid' (the book's); got {activation!r}")
+        lam = float(weight_decay_lambda)
+        if not (math.isfinite(lam) and lam >= 0.0):
+            raise ValueError(f"weight_decay_lambda must be a finite number >= 0; got {weight_decay_lambda!r}")
+        ratio = float(dropout_ration)
+        if use_dropout and not 0.0 <= ratio < 1.0:
+            raise ValueError(
+                f"dropout_ration is the share of values dropped, in [0, 1); got {dropout_ration!r}"
+            )
+        n_hidden = len(sizes) - 2
+        layers: list[Layer] = []
+        for i in range(1, n_hidden + 1):
+            layers.append(Affine(i))
+            if use_batchnorm:
+                layers.append(BatchNormalization(i))
+            layers.append(act())
+            if use_dropout:
+                layers.append(Dropout(ratio))
+        layers.append(Affine(n_hidden + 1))
+        if params is None:
+            stds = [init_std(weight_init_std, sizes[i - 1]) for i in range(1, n_hidden + 2)]
+            rng = np.random.default_rng(seed)
+            arrays: dict[str, Any] = {}
+            for i in range(1, n_hidden + 2):
+                arrays[f"W{i}"] = stds[i - 1] * rng.standard_normal((sizes[i - 1], sizes[i]))
+                arrays[f"b{i}"] = np.zeros(sizes[i])
+                if use_batchnorm and i <= n_hidden:
+                    arrays[f"gamma{i}"] = np.ones(sizes[i])
+                    arrays[f"beta{i}"] = np.zeros(sizes[i])
+                    # the book's running statistics start at zeros on the first training pass
+                    arrays[f"running_mean{i}"] = np.zeros(sizes[i])
+                    arrays[f"running_var{i}"] = np.zeros(sizes[i])
+            params = arrays
+        self.weight_decay_lambda = lam
+        super().__init__(layers, params, input_shape=(sizes[0],), backend=backend, device=device, dtype=dtype)
+
+    def _decay(self) -> Any:
+        """``0.5 * lambda * sum(W**2)`` over the weight matrices (a 0-d array), or None."""
+        if not self.weight_decay_lambda:
+            return None
+        xp = self.xp
+        weights = [v for k, v in self.params.items() if k[0] == "W"]
+        total = sum(xp.sum(W * W) for W in weights)
+        return 0.5 * self.weight_decay_lambda * total
+
+    def loss(self, x: Array, t: Array, *, train: bool = False, rng: Any = None) -> Array:
+        """The book's loss: softmax cross-entropy of batch ``x`` plus the weight decay term."""
+        base = super().loss(x, t, train=train, rng=rng)
+        decay = self._decay()
+        return base if decay is None else base + decay
+
+    def loss_and_gradient(
+        self, x: Array, t: Array, *, rng: Any = None
+    ) -> tuple[Array, dict[str, Array], dict[str, Array]]:
+        """``(loss, grads, state)`` as :meth:`Sequential.loss_and_gradient`, with the book's weight
+        decay: ``0.5 * lambda * sum(W**2)`` in the loss, ``lambda * W`` in each weight's gradient."""
+        loss, grads, state = super().loss_and_gradient(x, t, rng=rng)
+        decay = self._decay()
+        if decay is None:
+            return loss, grads, state
+        lam, params = self.weight_decay_lambda, self.params
+        grads = {k: (g + lam * params[k] if k[0] == "W" else g) for k, g in grads.items()}
+        return loss + decay, grads, state
+
+    def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
+        new = super().to_backend(backend, device, dtype=dtype)
+        new.weight_decay_lambda = self.weight_decay_lambda  # type: ignore[attr-defined]
+        return new
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's ch. 6 ``MultiLayerNetExtend``: :class:`MultiLayerNet` with batch normalization
+    (``use_batchnorm``: ``gamma{i}``, ``beta{i}`` after each hidden affine) and dropout
+    (``use_dropout``, ratio ``dropout_ration``, the book's spelling) after each activation.
+
+    Dropout is the book's (inference multiplies by ``1 - ratio``); in training its masks come
+    from the ``rng`` given to :meth:`loss_and_gradient` (:func:`xpnn.nn.train_network` passes
+    its generator).
+
+    >>> net = MultiLayerNetExtend(784, [50], 10, use_batchnorm=True, seed=0)
+    >>> sorted(net.params)
+    ['W1', 'W2', 'b1', 'b2', 'beta1', 'gamma1']
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: str | float = "relu",
+        weight_decay_lambda: float = 0,
+        use_dropout: bool = False,
+        dropout_ration: float = 0.5,
+        use_batchnorm: bool = False,
+        *,
+        seed: Any = None,
+        params: Mapping[str, Any] | None = None,
+        dtype: Any = "float64",
+        backend: str = "numpy",
+        device: Any = None,
+    ) -> None:
+        self._build(
+            input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
+            seed=seed, params=params, dtype=dtype, backend=backend, device=device,
+            use_dropout=bool(use_dropout), dropout_ration=dropout_ration, use_batchnorm=bool(use_batchnorm),
+        )  # fmt: skip
