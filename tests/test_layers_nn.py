@@ -29,8 +29,8 @@ from xpnn.nn import (
 )
 from xpnn.nn.sequential import backward_layers, forward_layers
 
-nn_layers = sys.modules["xpnn.nn.layers"]
-patches = sys.modules["xpnn.nn.im2col"].patches
+nn_im2col = sys.modules["xpnn.nn.im2col"]  # the module: xpnn.nn.im2col is also the function
+patches = nn_im2col.patches
 
 NO_DASK = "layers run on Dask only inside Sequential's chunks (map_blocks of NumPy)"
 
@@ -128,7 +128,7 @@ def test_pooling_matches_torch_autograd_with_the_books_zero_padding(
 
 
 #: What each backend's convolution and pooling delegate to (None: the generic im2col code).
-NATIVE = {"torch": "torch", "jax": "jax"}
+NATIVE = {"numpy": "numpy", "torch": "torch", "jax": "jax"}
 
 
 @pytest.mark.parametrize(("stride", "pad"), [(1, 0), (1, 1), (2, 1), (3, 2), (2, 0)])
@@ -145,9 +145,9 @@ def test_native_kernels_and_the_generic_im2col_code_agree(
     conv, pool = Convolution(1, stride=stride, pad=pad), Pooling(3, 2, stride=stride, pad=pad)
     results = {}
     for delegate in (True, False):
-        monkeypatch.setattr(nn_layers, "DELEGATE", delegate)
+        monkeypatch.setattr(nn_im2col, "DELEGATE", delegate)
         xb = backend.asarray(x)
-        assert nn_layers.native_kind(xb) == (NATIVE.get(backend.name) if delegate else None)
+        assert nn_im2col.native_kind(xb) == (NATIVE.get(backend.name) if delegate else None)
         y, cache = conv.forward(params, xb, train=True)
         dy = np.random.default_rng(1).standard_normal(tuple(y.shape))
         dx, grads = conv.backward(params, cache, backend.asarray(dy))

@@ -19,8 +19,8 @@ comparing an ``argmax`` with ``arange``, col2im is a sum of padded pieces (:mod:
 Convolution and pooling delegate to a library's own kernel where it has one, as array-api-extra
 delegates (:func:`native_kind`): ``torch.nn.functional.conv2d`` / ``max_pool2d`` and their
 gradient kernels for PyTorch tensors, ``jax.lax.conv_general_dilated`` / ``reduce_window`` for
-JAX arrays; every other library (NumPy, CuPy, Dask's chunks, array-api-strict) runs the generic
-im2col code. torch and jax are imported only when such an array arrives.
+JAX arrays, NumPy's ``sliding_window_view`` for NumPy's im2col; every other library (CuPy,
+array-api-strict) runs the generic im2col code. torch and jax are imported only when such an array arrives.
 :data:`LAYERS` maps a layer's name to its class; :func:`layer_from_spec` builds one from
 ``{"type": "Convolution", "index": 1, "stride": 1, "pad": 0}``.
 """
@@ -32,8 +32,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from .._compat import array_namespace, device, is_jax_array, is_torch_array
-from .im2col import out_size, overlap_add, patches, unpatch, windows, zero_pad
+from .._compat import array_namespace, device
+from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
 __all__ = [
     "LAYERS",
@@ -46,7 +46,6 @@ __all__ = [
     "Relu",
     "Sigmoid",
     "layer_from_spec",
-    "native_kind",
 ]
 
 Array = Any
@@ -103,23 +102,6 @@ def _flat(x: Array, xp: Any) -> Array:
     """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
     shape = _shape(x)
     return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))
-
-
-#: Turn the delegation off (``False``) to run the generic im2col code on every library: the
-#: tests compare both paths through it.
-DELEGATE = True
-
-
-def native_kind(x: Array) -> str | None:
-    """``"torch"`` or ``"jax"`` where convolution and pooling delegate to that library's kernels
-    for ``x``; ``None`` where the generic im2col code runs."""
-    if not DELEGATE:
-        return None
-    if is_torch_array(x):
-        return "torch"
-    if is_jax_array(x):
-        return "jax"
-    return None
 
 
 def _torch_conv(x: Array, W: Array, b: Array, stride: int, pad: int) -> Array:
