@@ -24,6 +24,7 @@ dtypes, shapes, byte ranges), checks it, and only then builds each array itself 
 from __future__ import annotations
 
 import ast
+import contextvars
 import io
 import json
 import math
@@ -184,8 +185,14 @@ def _check_keys(keys: Iterable[str], source: str) -> None:
         )
 
 
+#: False while load_params reads: its arrays have any shapes (a CNN's W1 is 4-D), no MLP chain.
+_CHAIN = contextvars.ContextVar("_CHAIN", default=True)
+
+
 def _check_layout(declared: Iterable[tuple[str, np.dtype[Any], tuple[int, ...]]], source: str) -> None:
     """Keys and the chain of shapes of arrays not built yet: checked on stand-ins that allocate nothing."""
+    if not _CHAIN.get():
+        return
     try:
         standins = {name: np.broadcast_to(np.zeros((), dtype), shape) for name, dtype, shape in declared}
     except ValueError as e:  # a shape NumPy cannot even describe
@@ -1027,7 +1034,11 @@ def load_params(
             f"unknown weights format {path.suffix.lower()!r} for {path}; use .pkl, .npz or .safetensors"
         )
     source = str(path)
-    params, _ = reader(_read_file(path, max_bytes), source, max_bytes)  # a record is for load_weights
+    token = _CHAIN.set(False)
+    try:
+        params, _ = reader(_read_file(path, max_bytes), source, max_bytes)  # a record is for load_weights
+    finally:
+        _CHAIN.reset(token)
     not_float = {k: str(v.dtype) for k, v in params.items() if v.dtype.kind != "f"}
     if not_float:
         raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
