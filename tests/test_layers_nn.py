@@ -4,6 +4,9 @@ against torch autograd in float64 and against central differences, on every back
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 import pytest
 import reference_nn as ref
@@ -25,6 +28,9 @@ from xpnn.nn import (
     layer_from_spec,
 )
 from xpnn.nn.sequential import backward_layers, forward_layers
+
+nn_im2col = sys.modules["xpnn.nn.im2col"]  # the module: xpnn.nn.im2col is also the function
+patches = nn_im2col.patches
 
 NO_DASK = "layers run on Dask only inside Sequential's chunks (map_blocks of NumPy)"
 
@@ -119,6 +125,48 @@ def test_pooling_matches_torch_autograd_with_the_books_zero_padding(
     close(y, y_t, backend, dtype=dtype)
     close(dx, g["x"], backend, dtype=dtype)
     assert grads == {}
+
+
+#: What each backend's convolution and pooling delegate to (None: the generic im2col code).
+NATIVE = {"numpy": "numpy", "torch": "torch", "jax": "jax"}
+
+
+@pytest.mark.parametrize(("stride", "pad"), [(1, 0), (1, 1), (2, 1), (3, 2), (2, 0)])
+def test_native_kernels_and_the_generic_im2col_code_agree(
+    backend: Case, monkeypatch: pytest.MonkeyPatch, stride: int, pad: int
+) -> None:
+    """Convolution and pooling, forward and backward, with the library's own kernels and with the
+    generic code (DELEGATE off): the same numbers, ties in pooling sent to the same element."""
+    dtype = float64(backend)
+    rng = np.random.default_rng(stride * 10 + pad)
+    x = rng.standard_normal((3, 2, 9, 8))
+    tied = np.round(x * 2.0) / 2.0  # many equal values in each pooling window, zeros among them
+    params = put(backend, {"W1": rng.standard_normal((4, 2, 3, 2)), "b1": rng.standard_normal(4)})
+    conv, pool = Convolution(1, stride=stride, pad=pad), Pooling(3, 2, stride=stride, pad=pad)
+    results = {}
+    for delegate in (True, False):
+        monkeypatch.setattr(nn_im2col, "DELEGATE", delegate)
+        xb = backend.asarray(x)
+        assert nn_im2col.native_kind(xb) == (NATIVE.get(backend.name) if delegate else None)
+        y, cache = conv.forward(params, xb, train=True)
+        dy = np.random.default_rng(1).standard_normal(tuple(y.shape))
+        dx, grads = conv.backward(params, cache, backend.asarray(dy))
+        yp, cache_p = pool.forward({}, backend.asarray(tied), train=True)
+        dyp = np.arange(1.0, 1.0 + math.prod(tuple(yp.shape))).reshape(tuple(yp.shape))
+        dxp, _ = pool.backward({}, cache_p, backend.asarray(dyp))
+        results[delegate] = [y, dx, grads["W1"], grads["b1"], yp, dxp]
+    for native, generic in zip(results[True], results[False]):
+        close(native, host(generic, backend), backend, dtype=dtype, factor=256)  # sums in other orders
+
+
+def test_numpy_patches_are_the_generic_patches() -> None:
+    """NumPy's im2col (one sliding-window view) equals the generic one, run on array-api-strict."""
+    xs = pytest.importorskip("array_api_strict")
+    x = np.random.default_rng(0).standard_normal((3, 2, 9, 8))
+    for stride, pad, fh, fw in [(1, 0, 3, 3), (1, 1, 3, 2), (2, 1, 3, 3), (3, 2, 2, 3), (2, 0, 5, 5)]:
+        cols = patches(x, fh, fw, stride, pad)
+        assert type(cols) is np.ndarray
+        np.testing.assert_array_equal(cols, np.asarray(patches(xs.asarray(x), fh, fw, stride, pad)))
 
 
 def test_pooling_sends_a_tied_gradient_to_the_first_maximum(backend: Case) -> None:

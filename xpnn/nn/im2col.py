@@ -23,11 +23,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._compat import array_namespace, device
+from .._compat import array_namespace, device, is_jax_array, is_numpy_array, is_torch_array
 
-__all__ = ["col2im", "im2col", "out_size", "overlap_add", "patches", "unpatch", "windows", "zero_pad"]
+__all__ = [
+    "DELEGATE",
+    "col2im",
+    "im2col",
+    "native_kind",
+    "out_size",
+    "overlap_add",
+    "patches",
+    "unpatch",
+    "windows",
+    "zero_pad",
+]
 
 Array = Any
+
+
+#: ``False`` runs the generic code on every library (the tests compare both paths through it).
+DELEGATE = True
+
+
+def native_kind(x: Array) -> str | None:
+    """The library whose own kernels convolution, pooling and im2col use for ``x``: ``"torch"``
+    (``conv2d``, ``max_pool2d``), ``"jax"`` (``lax.conv_general_dilated``, ``reduce_window``),
+    ``"numpy"`` (im2col as one ``sliding_window_view``); ``None``: the generic code.
+
+    Delegation is only where the benchmark (benchmarks/convnet.py) shows it pays; the test of an
+    array never imports its library.
+    """
+    if not DELEGATE:
+        return None
+    if is_numpy_array(x):
+        return "numpy"
+    if is_torch_array(x):
+        return "torch"
+    if is_jax_array(x):
+        return "jax"
+    return None
 
 
 def out_size(size: int, filter_size: int, stride: int, pad: int) -> int:
@@ -134,12 +168,31 @@ def patches(x: Array, filter_h: int, filter_w: int, stride: int = 1, pad: int = 
     whole batch is one 2-D matrix product ``W.reshape(FN, -1) @ patches(x)`` (a stack of
     per-image products is several times slower on NumPy).
     """
+    if native_kind(x) == "numpy":
+        return _numpy_patches(x, filter_h, filter_w, stride, pad)
     xp = array_namespace(x)
     N, C = int(x.shape[0]), int(x.shape[1])
     parts = windows(xp.permute_dims(x, (1, 0, 2, 3)), filter_h, filter_w, stride, pad)  # (C, N, oh, ow) each
     out_h, out_w = int(parts[0].shape[2]), int(parts[0].shape[3])
     stacked = xp.stack(parts, axis=1)  # (C, FH*FW, N, out_h, out_w)
     return xp.reshape(stacked, (C * filter_h * filter_w, N * out_h * out_w))
+
+
+def _numpy_patches(x: Array, filter_h: int, filter_w: int, stride: int, pad: int) -> Array:
+    """:func:`patches` for NumPy: one strided view of the padded input, copied once into place
+    (the generic stack of ``FH * FW`` slices copies twice as much)."""
+    import numpy as np
+
+    N, C, H, W = (int(s) for s in x.shape)
+    out_h, out_w = out_size(H, filter_h, stride, pad), out_size(W, filter_w, stride, pad)
+    img = np.transpose(x, (1, 0, 2, 3))  # (C, N, H, W)
+    if pad:
+        img = np.pad(img, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    view = np.lib.stride_tricks.sliding_window_view(img, (filter_h, filter_w), axis=(2, 3))
+    view = view[:, :, : stride * (out_h - 1) + 1 : stride, : stride * (out_w - 1) + 1 : stride]
+    # (C, N, out_h, out_w, FH, FW) -> (C, FH, FW, N, out_h, out_w): the generic layout
+    cols = np.transpose(view, (0, 4, 5, 1, 2, 3))
+    return np.reshape(cols, (C * filter_h * filter_w, N * out_h * out_w))
 
 
 def unpatch(

@@ -15,6 +15,12 @@ ratio); the arrays are passed in. Every layer has
 
 Nothing is written in place: the ReLU mask is the output, the pooling mask comes from
 comparing an ``argmax`` with ``arange``, col2im is a sum of padded pieces (:mod:`.im2col`).
+
+Convolution and pooling delegate to a library's own kernel where it has one, as array-api-extra
+delegates (:func:`native_kind`): ``torch.nn.functional.conv2d`` / ``max_pool2d`` and their
+gradient kernels for PyTorch tensors, ``jax.lax.conv_general_dilated`` / ``reduce_window`` for
+JAX arrays, NumPy's ``sliding_window_view`` for NumPy's im2col; every other library (CuPy,
+array-api-strict) runs the generic im2col code. torch and jax are imported only when such an array arrives.
 :data:`LAYERS` maps a layer's name to its class; :func:`layer_from_spec` builds one from
 ``{"type": "Convolution", "index": 1, "stride": 1, "pad": 0}``.
 """
@@ -27,7 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from .._compat import array_namespace, device
-from .im2col import out_size, overlap_add, patches, unpatch, windows
+from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
 __all__ = [
     "LAYERS",
@@ -96,6 +102,48 @@ def _flat(x: Array, xp: Any) -> Array:
     """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
     shape = _shape(x)
     return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))
+
+
+def _torch_conv(x: Array, W: Array, b: Array, stride: int, pad: int) -> Array:
+    from torch.nn import functional
+
+    return functional.conv2d(x, W, b, stride=stride, padding=pad)
+
+
+def _torch_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
+    from torch.nn import grad
+
+    dx = grad.conv2d_input(tuple(x.shape), W, dy, stride=stride, padding=pad)
+    dW = grad.conv2d_weight(x, tuple(W.shape), dy, stride=stride, padding=pad)
+    return dx, dW
+
+
+def _jax_conv(x: Array, W: Array, stride: int, pad: int) -> Array:
+    from jax import lax
+
+    return lax.conv_general_dilated(
+        x,
+        W,
+        (stride, stride),
+        ((pad, pad), (pad, pad)),
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=lax.Precision.HIGHEST,
+    )
+
+
+def _jax_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
+    import jax
+
+    _, vjp = jax.vjp(lambda x, W: _jax_conv(x, W, stride, pad), x, W)
+    dx, dW = vjp(dy)
+    return dx, dW
+
+
+def _zero_padded(x: Array, pad: int, xp: Any) -> Array:
+    """``x`` (N, C, H, W) with ``pad`` zeros around H and W: the book pools over zeros, not -inf."""
+    if not pad:
+        return x
+    return zero_pad(zero_pad(x, 2, pad, pad, xp=xp), 3, pad, pad, xp=xp)
 
 
 @dataclass(frozen=True)
@@ -213,6 +261,12 @@ class Convolution(Layer):
         FN, _, FH, FW = _shape(W)
         N, _, H, W_in = _shape(x)
         out_h, out_w = out_size(H, FH, self.stride, self.pad), out_size(W_in, FW, self.stride, self.pad)
+        kind = native_kind(x)
+        if kind == "torch":
+            return _torch_conv(x, W, b, self.stride, self.pad), (kind, x)
+        if kind == "jax":
+            y = _jax_conv(x, W, self.stride, self.pad) + xp.reshape(b, (1, FN, 1, 1))
+            return y, (kind, x)
         cols = patches(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*out_h*out_w)
         y = xp.matmul(xp.reshape(W, (FN, -1)), cols) + xp.reshape(b, (FN, 1))
         # (FN, N, out_h, out_w) seen as (N, FN, out_h, out_w): the next patches() undoes the permute
@@ -223,6 +277,10 @@ class Convolution(Layer):
         shape, cols = cache
         W = params[f"W{self.index}"]
         FN, C, FH, FW = _shape(W)
+        if isinstance(shape, str):  # a native forward cached (library, input)
+            grads = _torch_conv_grads if shape == "torch" else _jax_conv_grads
+            dx, dW = grads(cols, W, dy, self.stride, self.pad)
+            return dx, {f"W{self.index}": dW, f"b{self.index}": xp.sum(dy, axis=(0, 2, 3))}
         dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(_shape(dy)) // FN))  # (FN, N*P)
         dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
         dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
@@ -259,18 +317,53 @@ class Pooling(Layer):
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
         xp = array_namespace(x)
+        kind = native_kind(x)
+        if kind == "torch":
+            from torch.nn import functional
+
+            y = functional.max_pool2d(_zero_padded(x, self.pad, xp), (self.pool_h, self.pool_w), self.stride)
+            return y, (_shape(x), x)
+        if kind == "jax":
+            from jax import lax
+
+            y = lax.reduce_window(
+                _zero_padded(x, self.pad, xp),
+                -math.inf,
+                lax.max,
+                (1, 1, self.pool_h, self.pool_w),
+                (1, 1, self.stride, self.stride),
+                "VALID",
+            )
+            return y, (_shape(x), x)
         parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
         y = parts[0]
         for part in parts[1:]:
             y = xp.maximum(y, part)
-        return y, (_shape(x), parts)
+        return y, (_shape(x), x)
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
         xp = array_namespace(dy)
-        shape, parts = cache
+        shape, x = cache
+        if native_kind(x) == "torch":
+            return self._torch_backward(x, dy, xp), {}
+        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
         first = xp.argmax(xp.stack(parts, axis=0), axis=0)  # the first maximum, as the book's argmax
         pieces = [xp.where(first == k, dy, 0.0) for k in range(len(parts))]
         return overlap_add(pieces, shape, self.pool_h, self.pool_w, self.stride, self.pad), {}
+
+    def _torch_backward(self, x: Array, dy: Array, xp: Any) -> Array:
+        """torch's own max-pool gradient kernel (the first maximum of each window, as the book)."""
+        import torch
+        from torch.nn import functional
+
+        padded = _zero_padded(x, self.pad, xp)
+        kernel = (self.pool_h, self.pool_w)
+        _, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
+        dx = torch.ops.aten.max_pool2d_with_indices_backward(
+            dy, padded, kernel, [self.stride, self.stride], [0, 0], [1, 1], False, indices
+        )
+        H, W = int(x.shape[2]), int(x.shape[3])
+        return dx[:, :, self.pad : self.pad + H, self.pad : self.pad + W] if self.pad else dx
 
 
 #: The book's batch normalization adds 10e-7 to the variance.
