@@ -173,3 +173,22 @@ def test_raw_mnist_bytes_warn_and_normalize_false_is_heard(real_data_dir: Path) 
     assert len(caught) == 1
     assert xpnn.accuracy(net, x, t, normalize=False) == raw  # said, and silent
     assert xpnn.accuracy(net, x, t, normalize=True) > raw
+
+
+def test_a_tensor_that_requires_grad_gives_no_torch_warning(backend: Case) -> None:
+    """Attack finding 13: the raw-pixel look took float() of a tensor that requires grad (torch warned)."""
+    if backend.name != "torch":
+        pytest.skip("only torch tensors require grad")
+    import torch
+
+    net = reference.random_network((4, 3, 2), np.float32, seed=2)
+    x = np.random.default_rng(3).random((5, 4)).astype(np.float32)
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch warns once per process otherwise
+    try:
+        for values in (x, x * 300.0):  # below 1 (max only), and raw-looking pixels (max and min)
+            tensor = torch.tensor(values, requires_grad=True, device=backend.device)
+            y = xpnn.predict(net, tensor, normalize=False)
+            np.testing.assert_array_equal(host(y, backend), reference.forward(net, values).argmax(axis=1))
+    finally:
+        torch.set_warn_always(always)

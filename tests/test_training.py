@@ -1335,3 +1335,25 @@ def test_train_and_accuracy_share_one_label_check(backend: Case, no_step: list[i
         xpnn.train(net, x, labels, epochs=1, batch_size=5, backend=backend.name, device=backend.device)
     assert no_step == [], "the labels were refused only after training steps"
     assert str(in_train.value) == "t" + str(in_accuracy.value).removeprefix("labels")
+
+
+def test_huge_rates_and_bad_seeds_are_named() -> None:
+    """Attack finding 10: lr=10**400 raised a raw OverflowError, seed=1.5 or 'a' NumPy's TypeError."""
+    x, t = blobs(n=6)
+    net = xpnn.random_network([6, 3])
+    for name in ("lr", "weight_decay"):
+        with pytest.raises(
+            ValueError, match=rf"^{name} must be a non-negative finite number; got 1000000"
+        ) as e:
+            xpnn.train(net, x, t, epochs=1, **{name: 10**400})
+        assert len(str(e.value)) < 120, "the message quotes 400 digits"
+    seeds = "seed must be a non-negative integer, None, or a numpy.random.Generator / SeedSequence; got "
+    for seed, shown in ((1.5, "float 1.5"), ("a", "str 'a'"), (True, "bool True"), ([1, 2], "list [1, 2]")):
+        for f in (
+            lambda seed=seed: xpnn.train(net, x, t, epochs=1, seed=seed),
+            lambda seed=seed: xpnn.random_network([6, 3], seed=seed),
+        ):
+            with pytest.raises(TypeError, match="^" + re.escape(seeds + shown) + "$"):
+                f()
+    for seed in (None, 2**70, np.int64(3), np.random.default_rng(1), np.random.SeedSequence(2)):
+        assert xpnn.random_network([2, 2], seed=seed)["W1"].shape == (2, 2)

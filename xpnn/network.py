@@ -71,8 +71,8 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
         if all(hasattr(W, "shape") and hasattr(b, "shape") for W, b in layers):
             n_in = layers[0][0].shape[0] if len(layers[0][0].shape) == 2 else None
             for i, (W, b) in enumerate(layers, start=1):
-                check_real(W, f"weight W{i}")  # complex, text or objects: never cast silently
-                check_real(b, f"weight b{i}")
+                _check_weight(W, f"W{i}")
+                _check_weight(b, f"b{i}")
                 check_affine_shapes((n_in,), tuple(W.shape), tuple(b.shape), layer=str(i))
                 n_in = W.shape[1]
             return layers
@@ -98,13 +98,22 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
     layers = [(net[f"W{i}"], net[f"b{i}"]) for i in range(1, n + 1)]
     n_in = None
     for i, (W, b) in enumerate(layers, start=1):
-        check_real(W, f"weight W{i}")  # complex, text or objects: never cast silently
-        check_real(b, f"weight b{i}")
+        _check_weight(W, f"W{i}")
+        _check_weight(b, f"b{i}")
         W_shape = tuple(W.shape)
         n_in = W_shape[0] if n_in is None and len(W_shape) == 2 else n_in
         check_affine_shapes((n_in,), W_shape, tuple(b.shape), layer=str(i))
         n_in = W_shape[1]
     return layers
+
+
+def _check_weight(a: Array, key: str) -> None:
+    """Weights are real numbers (complex, text or objects are never cast silently), and a NumPy
+    float of more than 64 bits (longdouble) is refused by the one dtype rule before any upload."""
+    check_real(a, f"weight {key}")
+    dtype = a.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize > 8:
+        floating_dtype(np, dtype)
 
 
 def _natural(key: str) -> tuple[str, int, str]:
