@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import array_api_compat
@@ -186,9 +187,13 @@ def test_a_tensor_that_requires_grad_gives_no_torch_warning(backend: Case) -> No
     always = torch.is_warn_always_enabled()
     torch.set_warn_always(True)  # torch warns once per process otherwise
     try:
-        for values in (x, x * 300.0):  # below 1 (max only), and raw-looking pixels (max and min)
-            tensor = torch.tensor(values, requires_grad=True, device=backend.device)
-            y = xpnn.predict(net, tensor, normalize=False)
-            np.testing.assert_array_equal(host(y, backend), reference.forward(net, values).argmax(axis=1))
+        tensor = torch.tensor(x, requires_grad=True, device=backend.device)
+        y = xpnn.predict(net, tensor)  # normalize not given: the raw-pixel look runs (max only)
+        np.testing.assert_array_equal(host(y, backend), reference.forward(net, x).argmax(axis=1))
+        raw = torch.tensor(x * 300.0, requires_grad=True, device=backend.device)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            xpnn.predict(net, raw)  # max and min looked at: xpnn's own warning, and no torch one
+        assert [w.category for w in caught] == [xpnn.UnscaledInputWarning], [str(w.message) for w in caught]
     finally:
         torch.set_warn_always(always)
