@@ -331,3 +331,34 @@ def test_dtype_chooses_the_compute_dtype(target: str) -> None:
     assert proba.dtype == np.float32
     expected = reference.forward(net, x, output=reference.softmax)
     np.testing.assert_allclose(proba, expected, rtol=tolerance("float32", 64), atol=tolerance("float32", 64))
+
+
+def test_non_finite_weights_are_refused_as_export_refuses_them(target: str) -> None:
+    """Attack finding 11: compile ran NaN weights that export_onnx refuses; now both, with one escape."""
+    net = reference.random_network((3, 4, 2), np.float32, seed=1)
+    net["W2"] = net["W2"].copy()
+    net["W2"][2, 1] = np.nan
+    with pytest.raises(ValueError) as e:
+        xpnn.compile(net, target)
+    assert str(e.value) == (
+        "weight W2 holds 1 non-finite value(s) (NaN or infinity; the first at index (2, 1)): every output"
+        " of the compiled network would be NaN or meaningless. Fix the weights, or pass"
+        " allow_nonfinite=True to compile them anyway"
+    )
+    fast = xpnn.compile(net, target, allow_nonfinite=True)  # the escape, as export_onnx's
+    y = np.asarray(fast.run(fast.prepare_input(np.ones((2, 3)))))
+    assert not np.isfinite(y[:, 1]).any()
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="longdouble is float64 here")
+def test_the_one_dtype_rule(target: str) -> None:
+    """longdouble and non-dtypes are refused as to_backend refuses them; other libraries' dtypes are read."""
+    net = xpnn.init_network()
+    for dtype in ("longdouble", np.longdouble):
+        with pytest.raises(
+            ValueError, match=r"^dtype must be a real floating dtype .*got float128: xpnn computes in"
+        ):
+            xpnn.compile(net, target, dtype=dtype)
+    with pytest.raises(TypeError, match="a dtype object or its name; got object"):
+        xpnn.compile(net, target, dtype=object())
+    assert str(xpnn.compile(net, target, dtype=np.dtype(">f4")).dtype) == "float32"

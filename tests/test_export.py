@@ -606,3 +606,29 @@ def test_a_network_over_onnx_2gb_is_refused_from_its_declared_size(
     assert peak < 1 << 20, f"{peak:,} bytes allocated before refusing"
     assert list(tmp_path.iterdir()) == []
     assert "2 GiB" in _refusal(lambda: xpnn.compile(net, "onnxruntime"))
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="longdouble is float64 here")
+def test_the_one_dtype_rule_refuses_longdouble(ort, tmp_path: Path) -> None:
+    """Attack finding 11: 'longdouble' passed the rule, then ndonnx failed; '>f4' was refused."""
+    message = (
+        "dtype must be a real floating dtype (float32, float64, float16); got float128: xpnn computes in"
+        " float16, float32 or float64 (bfloat16 where the backend has it), the dtypes every backend and"
+        " ONNX run; use float64 for the most precision"
+    )
+    net = xpnn.init_network()
+    path = tmp_path / "a.onnx"
+    for dtype in ("longdouble", np.longdouble):
+        assert _refusal(lambda dtype=dtype: export_onnx(net, path, dtype=dtype)) == message
+    wide = {k: v.astype(np.longdouble) for k, v in net.items()}
+    assert _refusal(lambda: export_onnx(wide, path)) == message
+    assert list(tmp_path.iterdir()) == []
+    assert onnx_model(net, dtype=">f4").metadata_props[-1].value == "float32"
+
+
+def test_complex_weights_are_refused(ort, tmp_path: Path) -> None:
+    """Attack finding 6: complex weights were exported with their imaginary part dropped."""
+    net = {**xpnn.init_network(), "W2": xpnn.init_network()["W2"] * (1 + 1j)}
+    with pytest.raises(TypeError, match=r"^weight W2 must be real numbers .*got dtype complex128"):
+        export_onnx(net, tmp_path / "a.onnx")
+    assert list(tmp_path.iterdir()) == []

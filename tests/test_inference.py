@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import array_api_compat
@@ -173,3 +174,26 @@ def test_raw_mnist_bytes_warn_and_normalize_false_is_heard(real_data_dir: Path) 
     assert len(caught) == 1
     assert xpnn.accuracy(net, x, t, normalize=False) == raw  # said, and silent
     assert xpnn.accuracy(net, x, t, normalize=True) > raw
+
+
+def test_a_tensor_that_requires_grad_gives_no_torch_warning(backend: Case) -> None:
+    """Attack finding 13: the raw-pixel look took float() of a tensor that requires grad (torch warned)."""
+    if backend.name != "torch":
+        pytest.skip("only torch tensors require grad")
+    import torch
+
+    net = reference.random_network((4, 3, 2), np.float32, seed=2)
+    x = np.random.default_rng(3).random((5, 4)).astype(np.float32)
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch warns once per process otherwise
+    try:
+        tensor = torch.tensor(x, requires_grad=True, device=backend.device)
+        y = xpnn.predict(net, tensor)  # normalize not given: the raw-pixel look runs (max only)
+        np.testing.assert_array_equal(host(y, backend), reference.forward(net, x).argmax(axis=1))
+        raw = torch.tensor(x * 300.0, requires_grad=True, device=backend.device)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            xpnn.predict(net, raw)  # max and min looked at: xpnn's own warning, and no torch one
+        assert [w.category for w in caught] == [xpnn.UnscaledInputWarning], [str(w.message) for w in caught]
+    finally:
+        torch.set_warn_always(always)

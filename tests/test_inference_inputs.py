@@ -60,8 +60,6 @@ def test_good_labels_of_every_form(backend: Case, problem) -> None:
         (lambda t: np.where(np.arange(9) == 5, 1.5, t), r"label 1\.5 at index 5"),
         (lambda t: np.where(np.arange(9) == 0, np.nan, t), r"label nan at index 0"),
         (lambda t: np.eye(N_OUT)[t] * 2, r"row 0 is not one-hot"),
-        (lambda t: t.astype(bool), r"dtype bool.*must be integers"),
-        (lambda t: t.astype(str), r"dtype <U\d+.*must be integers"),
         (lambda t: t.reshape(9, 1, 1), r"9 inputs but labels of shape \(9, 1, 1\)"),
     ],
 )
@@ -69,6 +67,26 @@ def test_bad_labels_are_named(backend: Case, problem, make, message: str) -> Non
     net, x, t = problem
     with pytest.raises(ValueError, match=message):
         _accuracy(backend, net, backend.asarray(x), make(t))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: t.astype(bool), r"dtype bool: labels must be integer class indices"),
+        (lambda t: t.astype(str), r"dtype <U\d+: labels must be integer class indices"),
+    ],
+)
+def test_labels_that_are_not_numbers_are_a_type_error(backend: Case, problem, make, message: str) -> None:
+    """The label check of train too (one validator): a dtype that is not class indices is a TypeError."""
+    net, x, t = problem
+    with pytest.raises(TypeError, match=message + r".*convert them, e\.g\. t\.astype\(int\)$"):
+        _accuracy(backend, net, backend.asarray(x), make(t))
+
+
+def test_bool_one_hot_rows_are_labels(backend: Case, problem) -> None:
+    """True/False one-hot rows are 1/0 rows: accuracy takes them, as train always did."""
+    net, x, t = problem
+    assert _accuracy(backend, net, backend.asarray(x), np.eye(N_OUT, dtype=bool)[t]) == 1.0
 
 
 @pytest.mark.parametrize("dtype", [np.complex64, "datetime64[s]", object, str])
@@ -190,7 +208,7 @@ def test_label_errors_in_full(backend: Case, problem) -> None:
     cases = [
         (t[:, None], f"labels of shape (9, 1) and dtype {t.dtype}: give one label per input as a 1-D array (t.ravel()), not a column"),
         (t[:-1], f"9 inputs but labels of shape (8,) and dtype {t.dtype}: give one label (N,) or one-hot row (N, 4) per input"),
-        (t.astype(bool), "labels of shape (9,) and dtype bool: labels must be integers (or one-hot rows of 0 and 1)"),
+        (t.astype(bool), "labels of shape (9,) and dtype bool: labels must be integer class indices (or one-hot rows of 0 and 1): convert them, e.g. t.astype(int)"),
         (np.eye(5)[t], "labels of shape (9, 5) and dtype float64: one-hot rows must have the network's 4 outputs"),
         (np.where(np.arange(9) == 3, 4, t), f"labels of shape (9,) and dtype {t.dtype}: label 4 at index 3 is not a class index in [0, 4)"),
         (np.where(np.arange(9) == 7, 4.0, t), "labels of shape (9,) and dtype float64: label 4.0 at index 7 is not a class index in [0, 4)"),

@@ -651,3 +651,88 @@ def test_to_numpy_of_a_network_is_its_weight_dict(backend: Case) -> None:
             assert type(host[key]) is np.ndarray
             np.testing.assert_array_equal(host[key], net[key])
     assert xpnn.to_numpy(xpnn.to_backend(net, backend.name, backend.device)).keys() == net.keys()
+
+
+LONGDOUBLE = (
+    "dtype must be a real floating dtype (float32, float64, float16); got {}: xpnn computes in"
+    " float16, float32 or float64 (bfloat16 where the backend has it), the dtypes every backend and"
+    " ONNX run; use float64 for the most precision"
+)
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="longdouble is float64 here")
+def test_longdouble_is_refused_by_the_one_dtype_rule(backend: Case) -> None:
+    """Attack finding 11: 'longdouble' passed the rule, then export failed with ndonnx's message."""
+    net = reference.random_network((4, 3, 2), np.float32)
+    message = LONGDOUBLE.format(np.dtype(np.longdouble).name)
+    on = {"device": backend.device}
+    for dtype in ("longdouble", np.longdouble, np.dtype(np.longdouble)):
+        for f in (
+            lambda dtype=dtype: xpnn.to_backend(net, backend.name, dtype=dtype, **on),
+            lambda dtype=dtype: network_module.place(net, backend=backend.name, dtype=dtype, **on),
+            lambda dtype=dtype: xpnn.random_network([4, 3], dtype=dtype),
+        ):
+            assert _error(f) == message
+    wide = {k: v.astype(np.longdouble) for k, v in net.items()}  # the weights' own dtype: the same rule
+    assert _error(lambda: xpnn.predict(wide, np.ones((1, 4)), backend=backend.name, **on)) == message
+
+
+def test_dtype_objects_and_names_are_read_alike(backend: Case) -> None:
+    """random_network took '>f4' that to_backend refused; torch.float32 or object() gave raw TypeErrors."""
+    net = reference.random_network((4, 3, 2), np.float64)
+    native = backend.dtype("float32")
+    for dtype in ("float32", ">f4", np.float32, np.dtype(">f4"), native):
+        placed = xpnn.to_backend(net, backend.name, backend.device, dtype=dtype)
+        assert placed.dtype == native
+        drawn = xpnn.random_network([4, 3], dtype=dtype)["W1"].dtype
+        assert drawn == np.dtype(np.float32) and drawn.isnative
+    for thing in (object(), 3):
+        for f in (
+            lambda thing=thing: xpnn.to_backend(net, backend.name, backend.device, dtype=thing),
+            lambda thing=thing: xpnn.random_network([4, 3], dtype=thing),
+        ):
+            with pytest.raises(
+                TypeError, match=r"^dtype must be a real floating dtype .*a dtype object or its name; got"
+            ):
+                f()
+    assert _error(lambda: xpnn.random_network([4, 3], dtype="sum")) == "numpy has no dtype 'sum'"
+
+
+@pytest.mark.parametrize(
+    "weight, kind",
+    [
+        (np.eye(2) * (1 + 5j), "complex128"),
+        (np.eye(2).astype(str), "<U32"),
+        (np.eye(2).astype(object), "object"),
+    ],
+    ids=["complex", "str", "object"],
+)
+def test_weights_that_are_not_real_numbers_are_refused(backend: Case, weight, kind: str) -> None:
+    """Attack finding 6: complex, text and object weights were cast silently (the imaginary part dropped)."""
+    net = {"W1": weight, "b1": np.zeros(2)}
+    message = f"weight W1 must be real numbers (bool, integer or floating); got dtype {kind}: "
+    on = {"backend": backend.name, "device": backend.device}
+    for f in (
+        lambda: xpnn.predict(net, [[1.0, 0.0]], **on),
+        lambda: xpnn.forward({"b1": np.zeros(2), "W1": weight}, [[1.0, 0.0]], **on),  # the long path
+        lambda: xpnn.to_backend(net, backend.name, backend.device),
+        lambda: xpnn.train(net, np.eye(2), [0, 1], epochs=1, **on),
+    ):
+        with pytest.raises(TypeError) as e:
+            f()
+        assert str(e.value).startswith(message)
+
+
+def test_key_errors_name_a_few_keys_then_a_count() -> None:
+    """Attack finding 8: 3,000 keys made a 26 KB message; now a few names and '... and N more'."""
+    many = {f"W{i}": np.zeros((2, 2)) for i in range(1, 3000)}
+    message = _error(lambda: xpnn.predict(many, np.zeros((1, 2))))
+    assert message == (
+        "a network needs the keys W1..Wn and b1..bn and nothing else;"
+        " missing ['b1', 'b2', 'b3', 'b4', 'b5', ... and 2,994 more]"
+    )
+    extra = {**xpnn.init_network(), **{f"c{i}": 0 for i in range(500)}}
+    assert _error(lambda: xpnn.predict(extra, np.zeros((1, 2)))).endswith(
+        "unexpected ['c0', 'c1', 'c2', 'c3', 'c4', ... and 495 more]"
+    )
+    assert len(_error(lambda: xpnn.predict({"W1": np.eye(2), "b1": 0, "x" * 10_000: 1}, [1.0, 0.0]))) < 200

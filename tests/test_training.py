@@ -819,13 +819,13 @@ def test_train_errors_are_clear() -> None:
     for test_data in ({"x_test": x}, {"t_test": t}):
         with pytest.raises(ValueError, match=says("give both x_test and t_test, or neither")):
             xpnn.train(net, x, t, **test_data)
-    with pytest.raises(ValueError, match=r"t must hold 20 integer labels"):
+    with pytest.raises(ValueError, match=r"^20 inputs but t of shape \(5,\)"):
         xpnn.train(net, x, t[:5])
-    with pytest.raises(ValueError, match=r"class indices 0..2; got values from 0 to 3"):
+    with pytest.raises(ValueError, match=r"label 3 at index \d+ is not a class index in \[0, 3\)"):
         xpnn.train(net, x, np.where(t == 2, 3, t))
-    with pytest.raises(ValueError, match="must be whole numbers"):
+    with pytest.raises(ValueError, match=r"label \d\.5 at index 0 is not a class index"):
         xpnn.train(net, x, t + 0.5)
-    with pytest.raises(TypeError, match=r"got dtype bool: convert them, e.g. t.astype\(int\)"):
+    with pytest.raises(TypeError, match=r"dtype bool: labels must be .*: convert them, e.g. t.astype\(int\)"):
         xpnn.train(net, x, t == 1)
     with pytest.raises(TypeError, match=r"labels must be integer class indices.*t.astype\(int\)"):
         xpnn.train(net, x, t.astype(str))
@@ -1081,31 +1081,28 @@ def test_labels_errors_name_the_problem_on_every_backend(backend: Case) -> None:
     x, t = blobs(n=6)
     net = xpnn.random_network([6, 3])
     on_backend = {"backend": backend.name, "device": backend.device}
-    convert = r": convert them, e\.g\. t\.astype\(int\)$"
+    convert = r": labels must be integer class indices \(or one-hot rows of 0 and 1\): convert them, e\.g\. t\.astype\(int\)$"
     for f in (xpnn.gradient, xpnn.train):
-        with pytest.raises(TypeError, match="got dtype bool" + convert):  # the dtype the caller gave
+        with pytest.raises(
+            TypeError, match=r"^t of shape \(6,\) and dtype bool" + convert
+        ):  # the caller's dtype
             f(net, x, t == 1, **on_backend)
-        with pytest.raises(
-            TypeError,
-            match=r"^labels must be integer class indices \(or one-hot rows of 0 and 1\); got dtype \S*bool"
-            + convert,
-        ):
+        with pytest.raises(TypeError, match=r"^t of shape \(6,\) and dtype bool" + convert):
             f(net, x, backend.asarray(t == 1), **on_backend)  # the backend's own bool array
-        with pytest.raises(
-            TypeError, match=r"^labels must be integer class indices.*got dtype <U1" + convert
-        ):
+        with pytest.raises(TypeError, match=r"^t of shape \(6,\) and dtype <U1" + convert):
             f(net, x, [str(v) for v in t], **on_backend)
         with pytest.raises(
             ValueError,
-            match=r"^labels of dtype \S*float(32|64) must be whole numbers \(class indices\); got fractions, inf or nan$",
+            match=r"^t of shape \(6,\) and dtype float(32|64): label \d\.5 at index 0 is not a class index in \[0, 3\)$",
         ):
             f(net, x, t + 0.5, **on_backend)
-        with pytest.raises(
-            ValueError, match=r"^labels must be class indices 0\.\.2; got values from 0 to 3$"
-        ):
-            f(net, x, np.where(t == 2, 3, t), **on_backend)
-        with pytest.raises(ValueError, match=r"^labels must be class indices 0\.\.2; got values from -1 to "):
-            f(net, x, np.where(t == 2, -1, t), **on_backend)
+        bad = int(np.argmax(t == 2))
+        for value in (3, -1):
+            with pytest.raises(
+                ValueError,
+                match=rf"^t of shape \(6,\) and dtype int\d+: label {value} at index {bad} is not a class index in \[0, 3\)$",
+            ):
+                f(net, x, np.where(t == 2, value, t), **on_backend)
     with pytest.raises(
         ValueError,
         match="^"
@@ -1191,6 +1188,9 @@ def no_step(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return steps
 
 
+_T20 = blobs(n=20)[1]  # the labels of test_train_checks_every_argument_before_the_first_step
+
+
 def _with(a: np.ndarray, row: int, value: float) -> np.ndarray:
     a = a.astype(np.float64)
     a[row, 1] = value
@@ -1213,11 +1213,19 @@ def _with(a: np.ndarray, row: int, value: float) -> np.ndarray:
         ),
         (lambda x, t: {"x_test": x[:0]}, "x_test must have shape (N, 6) to fit W1; got (0, 6)"),
         (lambda x, t: {"x_test": _with(x, 19, -np.inf)}, "x_test row 19 has infinity: drop or repair"),
-        (lambda x, t: {"t_test": t[:7]}, "t_test must hold 20 integer labels (shape (20,))"),
-        (lambda x, t: {"t_test": np.where(t == 1, 5, t)}, "labels must be class indices 0..2; got values from 0 to 5"),
+        (lambda x, t: {"t_test": t[:7]}, "20 inputs but t_test of shape (7,)"),
+        (lambda x, t: {"t_test": np.where(t == 1, 5, t)}, f"t_test of shape (20,) and dtype DTYPE: label 5 at index {int(np.argmax(_T20 == 1))} is not a class index in [0, 3)"),
         (
             lambda x, t: {"t": _with(np.eye(3)[t], 4, np.nan)},
-            "t row 4 has NaN: drop or repair those rows",
+            "t of shape (20, 3) and dtype DTYPE: row 4 is not one-hot (exactly one 1, the rest 0): [",
+        ),
+        (
+            lambda x, t: {"t": np.full((20, 3), 1.0 / 3.0)},
+            "t of shape (20, 3) and dtype DTYPE: row 0 is not one-hot (exactly one 1, the rest 0): [",
+        ),
+        (
+            lambda x, t: {"t_test": _with(np.eye(3)[t], 6, 0.5)},
+            "t_test of shape (20, 3) and dtype DTYPE: row 6 is not one-hot (exactly one 1, the rest 0): [",
         ),
         (
             lambda x, t: {"net": {**xpnn.random_network([6, 3]), "b1": np.array([0.0, np.nan, 0.0], np.float32)}},
@@ -1227,7 +1235,7 @@ def _with(a: np.ndarray, row: int, value: float) -> np.ndarray:
     ],
     ids=[
         "x-nan-row", "x-inf-row", "x-width", "x_test-width", "x_test-4d", "x_test-empty", "x_test-inf",
-        "t_test-count", "t_test-values", "t-one-hot-nan", "net-nan", "on_epoch",
+        "t_test-count", "t_test-values", "t-one-hot-nan", "t-soft-rows", "t_test-soft-row", "net-nan", "on_epoch",
     ],
 )  # fmt: skip
 def test_train_checks_every_argument_before_the_first_step(
@@ -1238,7 +1246,10 @@ def test_train_checks_every_argument_before_the_first_step(
     x, t = blobs(n=20)
     args = {"net": xpnn.random_network([6, 3]), "x": x, "t": t, "x_test": x, "t_test": t, **change(x, t)}
     args = {k: backend.asarray(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
-    with pytest.raises((ValueError, TypeError), match="^" + re.escape(message)):
+    pattern = "^" + re.escape(message).replace(
+        "DTYPE", r"\w+"
+    )  # the caller's dtype: float32 on JAX without x64
+    with pytest.raises((ValueError, TypeError), match=pattern):
         xpnn.train(
             args.pop("net"), args.pop("x"), args.pop("t"), epochs=1, batch_size=5, progress=False,
             backend=backend.name, device=backend.device, **args,
@@ -1321,3 +1332,54 @@ def test_gradient_check_example(real_data_dir, tmp_path) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[-4:]] == ["W1", "b1", "W2", "b2"]
     assert all(float(line.split(":")[1]) < 1e-8 for line in lines[-4:]), result.stdout
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: np.full(
+            (len(t), 3), 1.0 / 3.0
+        ),  # soft rows: trained a whole epoch, then failed in accuracy
+        lambda t: np.where(np.arange(len(t))[:, None] == 4, [0.2, 0.3, 0.5], np.eye(3)[t]),
+        lambda t: np.eye(3)[t] * 2.0,
+        lambda t: np.where(np.arange(len(t)) == 3, 1.5, t),
+        lambda t: np.where(np.arange(len(t)) == 5, 3, t),
+        lambda t: t[:, None],
+        lambda t: t.astype(bool),
+    ],
+    ids=["soft-rows", "one-soft-row", "twos", "fraction", "out-of-range", "column", "bool"],
+)
+def test_train_and_accuracy_share_one_label_check(backend: Case, no_step: list[int], make) -> None:
+    """Issue: train judged one-hot rows by finiteness alone, accuracy by one-hotness; now one check, before any step."""
+    trainable(backend)
+    x, t = blobs(n=20)
+    net = xpnn.random_network([6, 3], seed=1)
+    labels = backend.asarray(make(t))
+    with pytest.raises((ValueError, TypeError)) as in_accuracy:
+        xpnn.accuracy(xpnn.to_backend(net, backend.name, backend.device), backend.asarray(x), labels)
+    with pytest.raises(type(in_accuracy.value)) as in_train:
+        xpnn.train(net, x, labels, epochs=1, batch_size=5, backend=backend.name, device=backend.device)
+    assert no_step == [], "the labels were refused only after training steps"
+    assert str(in_train.value) == "t" + str(in_accuracy.value).removeprefix("labels")
+
+
+def test_huge_rates_and_bad_seeds_are_named() -> None:
+    """Attack finding 10: lr=10**400 raised a raw OverflowError, seed=1.5 or 'a' NumPy's TypeError."""
+    x, t = blobs(n=6)
+    net = xpnn.random_network([6, 3])
+    for name in ("lr", "weight_decay"):
+        with pytest.raises(
+            ValueError, match=rf"^{name} must be a non-negative finite number; got 1000000"
+        ) as e:
+            xpnn.train(net, x, t, epochs=1, **{name: 10**400})
+        assert len(str(e.value)) < 120, "the message quotes 400 digits"
+    seeds = "seed must be a non-negative integer, None, or a numpy.random.Generator / SeedSequence; got "
+    for seed, shown in ((1.5, "float 1.5"), ("a", "str 'a'"), (True, "bool True"), ([1, 2], "list [1, 2]")):
+        for f in (
+            lambda seed=seed: xpnn.train(net, x, t, epochs=1, seed=seed),
+            lambda seed=seed: xpnn.random_network([6, 3], seed=seed),
+        ):
+            with pytest.raises(TypeError, match="^" + re.escape(seeds + shown) + "$"):
+                f()
+    for seed in (None, 2**70, np.int64(3), np.random.default_rng(1), np.random.SeedSequence(2)):
+        assert xpnn.random_network([2, 2], seed=seed)["W1"].shape == (2, 2)

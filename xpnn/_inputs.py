@@ -15,9 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import array_namespace, is_array_api_obj, is_dask_array
+from ._backends import to_numpy
+from ._compat import array_namespace, is_array_api_obj, is_dask_array, is_torch_array
 
-__all__ = ["UnscaledInputWarning", "as_input", "check_real", "image_shape_hint", "warn_if_unscaled"]
+__all__ = [
+    "UnscaledInputWarning",
+    "as_input",
+    "check_real",
+    "class_labels",
+    "image_shape_hint",
+    "warn_if_unscaled",
+]
 
 Array = Any
 
@@ -126,6 +134,8 @@ def warn_if_unscaled(x: Array, advice: str, *, what: str = "input", stacklevel: 
     dtype = x.dtype
     if isinstance(dtype, np.dtype) and dtype.kind == "b":
         return False
+    if is_torch_array(x):
+        x = x.detach()  # float() of a tensor that requires grad warns; only a look is taken here
     xp = array_namespace(x)
     if xp.isdtype(dtype, "bool"):
         return False
@@ -150,3 +160,52 @@ def warn_if_unscaled(x: Array, advice: str, *, what: str = "input", stacklevel: 
         stacklevel=stacklevel + 1,
     )
     return True
+
+
+def class_labels(t: Any, n: int, n_out: int, *, name: str = "labels") -> Array:
+    """Labels ``t`` as class indices ``(n,)`` in ``[0, n_out)``, where ``t`` lives; else an error saying why.
+
+    The one label check of ``accuracy``, ``loss``, ``gradient`` and ``train`` (before its first
+    step). ``t`` holds integer labels ``(n,)`` (integral floats too) or one-hot rows
+    ``(n, n_out)`` of exactly one 1 and the rest 0 (bool, integer or floating); soft rows
+    (``[0.5, 0.5]``), NaN, a column ``(n, 1)`` or a wrong count are a ``ValueError``, a dtype
+    that is not numbers (or bool class indices) a ``TypeError``. The values are judged by a
+    few reductions where ``t`` lives; only an error brings the bad row home to name it.
+    """
+    if not is_array_api_obj(t):
+        t = np.asarray(t)
+    shape = tuple(t.shape)
+    where = f"{name} of shape {shape} and dtype {str(t.dtype).rsplit('.', 1)[-1]}"  # torch.int64: int64
+    xp = array_namespace(t)
+    real = _is_real(t) and not (len(shape) != 2 and xp.isdtype(t.dtype, "bool"))
+    if not real:
+        raise TypeError(
+            f"{where}: labels must be integer class indices (or one-hot rows of 0 and 1):"
+            " convert them, e.g. t.astype(int)"
+        )
+    if len(shape) == 2 and shape[1] == 1 and n_out != 1:
+        raise ValueError(f"{where}: give one label per input as a 1-D array (t.ravel()), not a column")
+    if len(shape) not in (1, 2) or shape[0] != n:
+        raise ValueError(f"{n} inputs but {where}: give one label (N,) or one-hot row (N, {n_out}) per input")
+    index = xp.int32  # n_out < 2**31; JAX without x64 has no int64
+    if len(shape) == 2:
+        if shape[1] != n_out:
+            raise ValueError(f"{where}: one-hot rows must have the network's {n_out} outputs")
+        rows = t if not xp.isdtype(t.dtype, "bool") else xp.astype(t, xp.int8)
+        ones = xp.count_nonzero(rows == 1, axis=1)
+        ok = xp.all((rows == 0) | (rows == 1), axis=1) & (ones == 1)
+        if n and not bool(xp.all(ok)):
+            row = int(np.argmin(to_numpy(ok)))
+            raise ValueError(
+                f"{where}: row {row} is not one-hot (exactly one 1, the rest 0): {to_numpy(t[row, ...])}"
+            )
+        return xp.astype(xp.argmax(rows, axis=1), index)
+    if xp.isdtype(t.dtype, "real floating"):
+        ok = (t >= 0.0) & (t < float(n_out)) & (t == xp.floor(t))  # NaN fails every comparison
+    else:
+        ok = (t >= 0) & (t < n_out)
+    if n and not bool(xp.all(ok)):
+        i = int(np.argmin(to_numpy(ok)))
+        value = to_numpy(t[i, ...]).item()
+        raise ValueError(f"{where}: label {value!r} at index {i} is not a class index in [0, {n_out})")
+    return t if t.dtype == index else xp.astype(t, index)

@@ -111,7 +111,7 @@ def _compute_dtype(net: Mapping[str, Array], dtype: Any = None) -> np.dtype:
         found = np.result_type(*(np.dtype(n) for n in names))
     except TypeError:  # a dtype NumPy has no name for (bfloat16 without ml_dtypes): float32
         found = np.dtype(np.float32)
-    return found if found.kind == "f" else np.dtype(np.float64)
+    return np.dtype(floating_dtype(np, found)) if found.kind == "f" else np.dtype(np.float64)
 
 
 def _check_onnx_size(net: Mapping[str, Array], dtype: np.dtype) -> None:
@@ -134,7 +134,7 @@ def _check_onnx_size(net: Mapping[str, Array], dtype: np.dtype) -> None:
 
 
 def _host_layers(
-    net: Mapping[str, Array], dtype: Any = None, *, allow_nonfinite: bool = True
+    net: Mapping[str, Array], dtype: Any = None, *, allow_nonfinite: bool = True, what: str = "export"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The layers as host NumPy arrays in one floating dtype (``dtype``, else the weights' own).
 
@@ -143,18 +143,29 @@ def _host_layers(
     compute = _compute_dtype(net, dtype)
     layers = [(to_numpy(W).astype(compute), to_numpy(b).astype(compute)) for W, b in layer_arrays(net)]
     if not allow_nonfinite:
-        for i, pair in enumerate(layers, start=1):
-            for key, array in zip((f"W{i}", f"b{i}"), pair):
-                finite = np.isfinite(array)
-                if not finite.all():
-                    where = tuple(int(j) for j in np.argwhere(~finite)[0])
-                    raise ValueError(
-                        f"weight {key} holds {int(np.count_nonzero(~finite)):,} non-finite value(s) (NaN or"
-                        f" infinity; the first at index {where}): every output of the exported model"
-                        " would be NaN or meaningless. Fix the weights, or pass allow_nonfinite=True to"
-                        " export them anyway"
-                    )
+        _check_finite_weights(layers, np, what)
     return layers
+
+
+def _check_finite_weights(layers: Any, xp: Any, what: str = "export") -> None:
+    """Refuse a NaN or infinite weight, naming it: the check of ``export_onnx`` and ``compile``.
+
+    One reduction per array where the weights live; only a bad array comes home to be named.
+    ``what`` is the verb of the message (``"export"``, ``"compile"``).
+    """
+    for i, pair in enumerate(layers, start=1):
+        for key, array in zip((f"W{i}", f"b{i}"), pair):
+            if bool(xp.all(xp.isfinite(array))):
+                continue
+            finite = np.isfinite(to_numpy(array))
+            where = tuple(int(j) for j in np.argwhere(~finite)[0])
+            made = "exported model" if what == "export" else "compiled network"
+            raise ValueError(
+                f"weight {key} holds {int(np.count_nonzero(~finite)):,} non-finite value(s) (NaN or"
+                f" infinity; the first at index {where}): every output of the {made}"
+                f" would be NaN or meaningless. Fix the weights, or pass allow_nonfinite=True to"
+                f" {what} them anyway"
+            )
 
 
 def onnx_model(
@@ -483,7 +494,10 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     ``activation=None`` (the default) is the network's own (a :class:`xpnn.Network` from
     ``xpnn.train`` or ``to_backend(..., activation=)``), else sigmoid; one that contradicts the
     network's own is a ``ValueError``. ``dtype`` must be a real floating dtype (or its name) for
-    both targets: an integer dtype would truncate every weight, so it is a ``ValueError``.
+    both targets: an integer dtype would truncate every weight, so it is a ``ValueError``
+    (:func:`xpnn.network.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
+    A NaN or infinite weight is a ``ValueError``, as for :func:`export_onnx`, unless
+    ``allow_nonfinite=True`` (both targets).
     The hidden activation is fixed when compiling: a call
     that asks for another is a ``ValueError``. ``output`` may be ``"identity"`` or ``"softmax"`` (or a function), as for a
     :class:`xpnn.Network`.
@@ -543,6 +557,7 @@ class OnnxRuntimeNetwork:
         threads: int | None = None,
         device: Any = None,
         dtype: Any = None,
+        allow_nonfinite: bool = False,
     ):
         compute = _compute_dtype(net, dtype)  # a non-floating dtype is refused before anything else
         ort = require("onnxruntime", "compile(net, 'onnxruntime')")
@@ -569,9 +584,8 @@ class OnnxRuntimeNetwork:
             )
         activation = _network_activation(net, activation)
         _check_onnx_size(net, compute)
-        layers = _host_layers(net, compute)
+        layers = _host_layers(net, compute, allow_nonfinite=allow_nonfinite, what="compile")
         self.dtype = layers[0][0].dtype
-        # NaN weights run as they are, as in a Network (to_backend does not refuse them either).
         self.model = onnx_model(
             net,
             activation=activation,
@@ -648,10 +662,13 @@ class JaxNetwork:
         device: Any = None,
         dtype: Any = None,
         exact_shapes: int = 2,
+        allow_nonfinite: bool = False,
     ):
         activation = _network_activation(net, activation)
         jax = require("jax", "compile(net, 'jax')", "jax")
         placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
+        if not allow_nonfinite:
+            _check_finite_weights(placed.layers, placed.xp, "compile")
         self._placed = placed
         self.device = placed.device
         self.xp = placed.xp

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._backends import asarray, to_numpy
 from ._compat import array_namespace, is_dask_array
-from ._inputs import as_input, image_shape_hint, warn_if_unscaled
+from ._inputs import as_input, class_labels, image_shape_hint, warn_if_unscaled
 from ._status import missing_extra
 from .network import Runnable, place
 
@@ -300,8 +300,10 @@ def accuracy(
     """The fraction of inputs whose predicted class is the label, as a Python float.
 
     ``t`` holds integer labels ``(N,)`` in ``[0, n_classes)`` (integral floats are fine) or
-    one-hot rows ``(N, n_classes)``; anything else is a ``ValueError`` that says what is wrong
-    (``(N, 1)`` labels: ravel them). Labels are checked on the host, moved to the device once,
+    one-hot rows ``(N, n_classes)`` (exactly one 1 per row); anything else is a ``ValueError``
+    that says what is wrong (``(N, 1)`` labels: ravel them; soft rows ``[0.5, 0.5]``), a dtype
+    that is not numbers a ``TypeError``: the check ``train`` makes too. Labels are checked where
+    they live, moved to the device once,
     and matches are counted there, batch by batch; one number comes back. Dask inputs are
     computed once, as one graph; where their chunk sizes are unknown, those are computed first.
     Accuracy of no inputs is a ``ValueError``.
@@ -316,7 +318,7 @@ def accuracy(
         t = to_numpy(t)
         t = np.reshape(t, (1, -1) if t.ndim == 1 and t.shape[0] > 1 else (1,))
     n = int(x.shape[0])
-    labels = _class_labels(t, n, network.n_out)
+    labels = class_labels(to_numpy(t) if is_dask_array(t) else t, n, network.n_out)
     if n == 0:
         raise ValueError("accuracy of no inputs is undefined: give at least one input and its label")
     xp = network.xp
@@ -330,32 +332,6 @@ def accuracy(
         correct = hits if correct is None else correct + hits
         start += batch
     return float(to_numpy(correct)) / n
-
-
-def _class_labels(t: Any, n: int, n_out: int) -> np.ndarray:
-    """Labels ``t`` as host class indices ``(n,)`` in ``[0, n_out)``, or a ``ValueError`` saying why not."""
-    t = to_numpy(t)
-    where = f"labels of shape {t.shape} and dtype {t.dtype}"
-    if t.dtype.kind not in "iuf":
-        raise ValueError(f"{where}: labels must be integers (or one-hot rows of 0 and 1)")
-    if t.ndim == 2 and t.shape[1] == 1 and n_out != 1:
-        raise ValueError(f"{where}: give one label per input as a 1-D array (t.ravel()), not a column")
-    if t.ndim not in (1, 2) or t.shape[0] != n:
-        raise ValueError(f"{n} inputs but {where}: give one label (N,) or one-hot row (N, {n_out}) per input")
-    if t.ndim == 2:
-        if t.shape[1] != n_out:
-            raise ValueError(f"{where}: one-hot rows must have the network's {n_out} outputs")
-        ok = np.all((t == 0) | (t == 1), axis=1) & (np.sum(t == 1, axis=1) == 1)
-        if not np.all(ok):
-            row = int(np.argmin(ok))
-            raise ValueError(f"{where}: row {row} is not one-hot (exactly one 1, the rest 0): {t[row]}")
-        return np.argmax(t, axis=1)
-    with np.errstate(invalid="ignore"):
-        ok = (t >= 0) & (t < n_out) & (t == np.floor(t) if t.dtype.kind == "f" else True)
-    if not np.all(ok):
-        i = int(np.argmin(ok))
-        raise ValueError(f"{where}: label {t[i].item()!r} at index {i} is not a class index in [0, {n_out})")
-    return t.astype(np.int32)  # n_out < 2**31; JAX without x64 has no int64
 
 
 def _known_rows(a: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ._backends import Backend, backend_of, device_of, get_backend, to_numpy
-from ._inputs import as_input, image_shape_hint
+from ._inputs import as_input, check_real, image_shape_hint
 from .functions import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_FUNCTIONS,
@@ -71,6 +71,8 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
         if all(hasattr(W, "shape") and hasattr(b, "shape") for W, b in layers):
             n_in = layers[0][0].shape[0] if len(layers[0][0].shape) == 2 else None
             for i, (W, b) in enumerate(layers, start=1):
+                _check_weight(W, f"W{i}")
+                _check_weight(b, f"b{i}")
                 check_affine_shapes((n_in,), tuple(W.shape), tuple(b.shape), layer=str(i))
                 n_in = W.shape[1]
             return layers
@@ -79,27 +81,55 @@ def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
     n = sum(1 for k in net if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
     expected = [f"{p}{i}" for i in range(1, n + 1) for p in "Wb"]
     if n == 0 or set(net) != set(expected):
-        missing = sorted(set(expected) - set(net))
-        extra = sorted(map(str, set(net) - set(expected)))
+        missing = set(expected) - set(net)
+        extra = set(net) - set(expected)
         raise ValueError(
             "a network needs the keys W1..Wn and b1..bn and nothing else;"
-            + (f" missing {missing}" if missing else "")
-            + (f" unexpected {extra}" if extra else "")
+            + (f" missing {_some_names(sorted(missing, key=_natural))}" if missing else "")
+            + (f" unexpected {_some_names(sorted(map(str, extra), key=_natural))}" if extra else "")
             + ("" if n else " (no W keys at all)")
         )
     not_arrays = [k for k in expected if not hasattr(net[k], "shape")]
     if not_arrays:
         raise TypeError(
-            f"network weights must be arrays; {not_arrays} are not (use np.asarray, or xpnn.load_weights)"
+            f"network weights must be arrays; {_some_names(not_arrays)} are not (use np.asarray, or"
+            " xpnn.load_weights)"
         )
     layers = [(net[f"W{i}"], net[f"b{i}"]) for i in range(1, n + 1)]
     n_in = None
     for i, (W, b) in enumerate(layers, start=1):
+        _check_weight(W, f"W{i}")
+        _check_weight(b, f"b{i}")
         W_shape = tuple(W.shape)
         n_in = W_shape[0] if n_in is None and len(W_shape) == 2 else n_in
         check_affine_shapes((n_in,), W_shape, tuple(b.shape), layer=str(i))
         n_in = W_shape[1]
     return layers
+
+
+def _check_weight(a: Array, key: str) -> None:
+    """Weights are real numbers (complex, text or objects are never cast silently), and a NumPy
+    float of more than 64 bits (longdouble) is refused by the one dtype rule before any upload."""
+    check_real(a, f"weight {key}")
+    dtype = a.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize > 8:
+        floating_dtype(np, dtype)
+
+
+def _natural(key: str) -> tuple[str, int, str]:
+    """Sort key: ``b2`` before ``b10``."""
+    return (key[:1], len(key), key)
+
+
+#: Key names an error quotes before "... and N more" (as ``xpnn.load_weights``'s errors).
+_MAX_NAMES = 5
+
+
+def _some_names(names: list[str]) -> str:
+    """``['W3', 'W4', ... and 2,995 more]``: the first few names (each cut short), then a count."""
+    shown = [k if len(k) <= 40 else k[:37] + "..." for k in names[:_MAX_NAMES]]
+    rest = len(names) - len(shown)
+    return "[" + ", ".join(map(repr, shown)) + (f", ... and {rest:,} more" if rest else "") + "]"
 
 
 @runtime_checkable
@@ -308,8 +338,8 @@ def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any
         return floating_dtype(xp, dtype)
     dtype = xp.result_type(*arrays)
     if not xp.isdtype(dtype, "real floating"):
-        dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-    return dtype
+        return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+    return floating_dtype(xp, dtype)  # the one rule: longdouble weights are refused too
 
 
 def dtype_name(dtype: Any) -> str:
@@ -320,13 +350,22 @@ def dtype_name(dtype: Any) -> str:
         return str(dtype).rsplit(".", 1)[-1]
 
 
-def floating_dtype(xp: Any, dtype: Any) -> Any:
-    """``dtype`` (a dtype, or its name) as a real floating dtype of namespace ``xp``: weights are floating.
+#: The floating dtypes xpnn computes in: every backend and ONNX run them (bfloat16 where the
+#: backend has it). ``longdouble`` (float128 on x86 Linux) runs in NumPy alone, neither on the
+#: GPU backends nor in ONNX, so it is refused too.
+FLOATING_DTYPES = ("float16", "float32", "float64", "bfloat16")
 
-    The one check of every entry point that takes a compute dtype (``to_backend``, ``place``,
-    ``compile``, ``export_onnx``, ``random_network``): an integer or bool dtype would truncate
-    every weight, so it is a ``ValueError``, as is a name the namespace does not have. Another
-    library's dtype (``np.float32`` for PyTorch) is looked up by its name.
+
+def floating_dtype(xp: Any, dtype: Any) -> Any:
+    """``dtype`` (a dtype of ``xp``, a NumPy dtype, or a name) as a floating dtype of namespace ``xp``.
+
+    The one dtype rule of every entry point that takes a compute dtype (``to_backend``,
+    ``place``, ``compile``, ``export_onnx``, ``random_network``, and ``train`` through
+    ``place``), applied to the weights' own dtype too. An integer, bool or complex dtype would
+    truncate or drop part of every weight, and ``longdouble`` runs on NumPy alone, so each is
+    a ``ValueError``, as is a name the namespace does not have; what is neither a dtype nor a
+    name is a ``TypeError``. Another library's dtype (``np.float32`` for PyTorch, ``">f4"``)
+    is looked up by its name, so the result is always the namespace's own, native-endian dtype.
 
     >>> floating_dtype(np, "float32")
     <class 'numpy.float32'>
@@ -335,31 +374,61 @@ def floating_dtype(xp: Any, dtype: Any) -> Any:
     ...
     ValueError: dtype must be a real floating dtype (float32, float64, float16); got int32: weights are floating, and an integer or bool dtype would truncate every weight
     """
-    if not isinstance(dtype, str):
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        try:
+            name = np.dtype(dtype).name  # NumPy's (np.float32, np.dtype(">f4")), CuPy's, JAX's
+        except TypeError:
+            name = ""
+    if not name:
         try:
             floating = bool(xp.isdtype(dtype, "real floating"))
         except Exception:  # another library's dtype object: look its name up here
-            dtype = dtype_name(dtype)
-        else:
-            if floating:
-                return dtype
+            floating = None
+        if floating is False:
             raise _not_floating(dtype)
-    found = getattr(xp, dtype, None)
+        name = dtype_name(dtype)
+        if floating is None and not name.isidentifier():
+            raise TypeError(
+                "dtype must be a real floating dtype (float32, float64, float16), a dtype object or"
+                f" its name; got {type(dtype).__name__} {dtype!r}"
+            )
+    try:  # NumPy's spellings (">f4", "double", "longdouble") name the same dtypes everywhere
+        known: np.dtype | None = np.dtype(name)
+    except TypeError:
+        known = None  # "bfloat16", or not a dtype at all ("sum"): the namespace decides below
+    if known is not None and known.name != "bfloat16":  # ml_dtypes' bfloat16 is of kind "V"
+        if known.kind != "f":
+            raise _not_floating(known)
+        if known.name not in FLOATING_DTYPES:
+            raise ValueError(
+                f"dtype must be a real floating dtype (float32, float64, float16); got {known.name}:"
+                " xpnn computes in float16, float32 or float64 (bfloat16 where the backend has it),"
+                " the dtypes every backend and ONNX run; use float64 for the most precision"
+            )
+        name = known.name
+    found = getattr(xp, name, None)
     if found is None:
-        raise ValueError(f"{xp.__name__} has no dtype {dtype!r}")
+        raise ValueError(f"{xp.__name__} has no dtype {name!r}")
     try:
         floating = bool(xp.isdtype(found, "real floating"))
     except Exception:  # a name that is not a dtype there (np.sum)
-        raise ValueError(f"{xp.__name__} has no dtype {dtype!r}") from None
+        raise ValueError(f"{xp.__name__} has no dtype {name!r}") from None
     if not floating:
         raise _not_floating(found)
     return found
 
 
 def _not_floating(dtype: Any) -> ValueError:
+    name = dtype_name(dtype)
+    reason = (
+        "weights are real numbers, and a complex dtype would keep only part of them"
+        if "complex" in name
+        else "weights are floating, and an integer or bool dtype would truncate every weight"
+    )
     return ValueError(
-        f"dtype must be a real floating dtype (float32, float64, float16); got {dtype_name(dtype)}:"
-        " weights are floating, and an integer or bool dtype would truncate every weight"
+        f"dtype must be a real floating dtype (float32, float64, float16); got {name}: {reason}"
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import asarray, backend_of, get_backend, to_numpy
+from ._inputs import class_labels
 from ._status import missing_extra
 from .inference import accuracy, check_training_input
 from .layers import ACTIVATIONS, loss_and_gradient, loss_value
@@ -73,7 +74,7 @@ def random_network(
         raise ValueError(
             f"weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got {weight_init!r}"
         )
-    dtype = np.dtype(floating_dtype(np, np.dtype(dtype)))
+    dtype = np.dtype(floating_dtype(np, dtype))  # the one dtype rule (xpnn.network.floating_dtype)
     rng = np.random.default_rng(seed)
     net: dict[str, np.ndarray] = {}
     for i in range(1, len(sizes)):
@@ -100,13 +101,33 @@ def _integer(name: str, value: Any) -> int:
 
 
 def _check_seed(seed: Any) -> None:
-    """A negative integer seed is a ValueError naming ``seed`` (NumPy's message does not)."""
+    """``seed`` as ``numpy.random.default_rng`` takes it, else an error naming ``seed``.
+
+    None, a non-negative integer (NumPy integers too), a ``SeedSequence``, a ``BitGenerator`` or
+    a ``Generator``; a negative integer is a ``ValueError``, anything else (``1.5``, ``"a"``,
+    ``True``) a ``TypeError`` (NumPy's own messages do not say which argument is wrong).
+    """
+    if seed is None or isinstance(
+        seed, (np.random.SeedSequence, np.random.BitGenerator, np.random.Generator)
+    ):
+        return
     try:
-        negative = not isinstance(seed, bool) and operator.index(seed) < 0
+        value = None if isinstance(seed, (bool, np.bool_)) else operator.index(seed)
     except TypeError:
-        return  # None, a SeedSequence or a Generator: numpy.random.default_rng judges those
-    if negative:
-        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+        value = None
+    if value is None:
+        raise TypeError(
+            "seed must be a non-negative integer, None, or a numpy.random.Generator / SeedSequence;"
+            f" got {type(seed).__name__} {_shown(seed)}"
+        )
+    if value < 0:
+        raise ValueError(f"seed must be a non-negative integer or None; got {_shown(seed)}")
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: an error message quotes what it got, never 400 digits of it."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
 
 
 def _non_negative(name: str, value: Any) -> float:
@@ -115,10 +136,13 @@ def _non_negative(name: str, value: Any) -> float:
     The one check of ``loss``, ``gradient``, ``numerical_gradient`` and ``train``.
     """
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an int too large for a float (10**400)
+            result = math.inf
         if math.isfinite(result) and result >= 0.0:
             return result
-    raise ValueError(f"{name} must be a non-negative finite number; got {value!r}")
+    raise ValueError(f"{name} must be a non-negative finite number; got {_shown(value)}")
 
 
 def _step(h: Any, params: Mapping[str, Array], xp: Any) -> float:
@@ -199,45 +223,10 @@ def _activation(network: Network, activation: str | None) -> str:
 
 
 def _labels(network: Network, t: Any, n: int, name: str = "t") -> Array:
-    t_host_shape = tuple(getattr(t, "shape", np.shape(t)))
-    n_out = int(network.layers[-1][0].shape[1])
-    if t_host_shape not in ((n,), (n, n_out)):
-        raise ValueError(
-            f"{name} must hold {n} integer labels (shape ({n},)) or one-hot rows (shape ({n}, {n_out}));"
-            f" got shape {t_host_shape}"
-        )
-    if not hasattr(t, "dtype"):
-        t = np.asarray(t)
-    one_hot = len(t_host_shape) == 2
-    if isinstance(t, np.ndarray) and t.dtype.kind not in ("biuf" if one_hot else "iuf"):
-        raise TypeError(
-            f"labels must be integer class indices (or one-hot rows of 0 and 1); got dtype {t.dtype}:"
-            " convert them, e.g. t.astype(int)"
-        )
-    labels = asarray(t, backend=network.backend, device=network.device)
-    xp = network.xp
-    if not xp.isdtype(
-        labels.dtype, ("bool", "integral", "real floating") if one_hot else ("integral", "real floating")
-    ):
-        raise TypeError(
-            f"labels must be integer class indices (or one-hot rows of 0 and 1); got dtype {labels.dtype}:"
-            " convert them, e.g. t.astype(int)"
-        )
-    if len(t_host_shape) == 1 and n:
-        if xp.isdtype(labels.dtype, "real floating"):
-            if not bool(xp.all(xp.isfinite(labels) & (labels == xp.floor(labels)))):
-                raise ValueError(
-                    f"labels of dtype {labels.dtype} must be whole numbers (class indices); got fractions,"
-                    " inf or nan"
-                )
-            index = xp.__array_namespace_info__().default_dtypes(device=network.device)["integral"]
-            labels = xp.astype(labels, index)  # int64, or int32 where that is the default (JAX)
-        low, high = (int(to_numpy(f(labels))) for f in (xp.min, xp.max))  # one look, before training
-        if low < 0 or high >= n_out:
-            raise ValueError(f"labels must be class indices 0..{n_out - 1}; got values from {low} to {high}")
-    elif one_hot and n:
-        _check_finite_rows(name, labels, xp)
-    return labels
+    """``t`` checked by the one label check (:func:`xpnn.accuracy`'s), as class indices on the network's device."""
+    return asarray(
+        class_labels(t, n, network.n_out, name=name), backend=network.backend, device=network.device
+    )
 
 
 def _call_args(
