@@ -35,6 +35,8 @@ MORE = {
 EXTRAS = {name: [e for e in [info.extra] if e] + MORE.get(name, []) for name, info in names["TABLE"].items()}
 #: Exact pins, where a range would pull the wrong build: torch 2.13.0 is a CPU build in this
 #: machine class's local wheel cache, while a newer torch from PyPI is a multi-GB CUDA build.
+#: Elsewhere PyPI's torch 2.13.0 on Linux is a CUDA build too: without a GPU, run
+#: ``PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu nox`` for the CPU build (README).
 PINS = {"torch": ["torch==2.13.0"]}
 
 

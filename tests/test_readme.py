@@ -225,6 +225,12 @@ def test_python_block_runs_as_written(
 # --- the runner itself ---------------------------------------------------------------------------
 
 
+def test_readme_says_how_the_torch_session_gets_the_cpu_build() -> None:
+    """PyPI's torch is a CUDA build of several GB on Linux: the first screen says how to avoid it (issue 26.5)."""
+    first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:40])
+    assert "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu nox" in first_screen
+
+
 def test_readme_has_python_blocks_and_the_first_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     first_screen = "\n".join(readme.splitlines()[:40])
