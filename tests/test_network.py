@@ -712,12 +712,14 @@ def test_weights_that_are_not_real_numbers_are_refused(backend: Case, weight, ki
     net = {"W1": weight, "b1": np.zeros(2)}
     message = f"weight W1 must be real numbers (bool, integer or floating); got dtype {kind}: "
     on = {"backend": backend.name, "device": backend.device}
-    for f in (
+    calls = [
         lambda: xpnn.predict(net, [[1.0, 0.0]], **on),
         lambda: xpnn.forward({"b1": np.zeros(2), "W1": weight}, [[1.0, 0.0]], **on),  # the long path
         lambda: xpnn.to_backend(net, backend.name, backend.device),
-        lambda: xpnn.train(net, np.eye(2), [0, 1], epochs=1, **on),
-    ):
+    ]
+    if backend.name != "dask":  # train refuses Dask itself, before it looks at the weights
+        calls.append(lambda: xpnn.train(net, np.eye(2), [0, 1], epochs=1, **on))
+    for f in calls:
         with pytest.raises(TypeError) as e:
             f()
         assert str(e.value).startswith(message)
