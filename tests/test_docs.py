@@ -85,7 +85,12 @@ def html_page(source: Path) -> Path:
 
 def test_there_are_tutorials() -> None:
     names = {p.relative_to(DOCS).as_posix() for p in NOTEBOOKS}
-    expected = {"tutorials/ch3_inference.md", "tutorials/ch4_5_training.md", "tutorials/ch7_8_convnets.md"}
+    expected = {
+        "tutorials/ch3_inference.md",
+        "tutorials/ch4_5_training.md",
+        "tutorials/ch6_training_techniques.md",
+        "tutorials/ch7_8_convnets.md",
+    }
     assert expected | {"ko/ch3_inference.md"} <= names
 
 
