@@ -23,9 +23,10 @@ import xpnn
 from xpnn.export import IR_VERSION, OPSET, export_onnx, onnx_model
 
 
-def _need(module: str):
+def _need(module: str, extra: str = "onnx"):
+    """``module``, or skip saying which extra installs it (a failure where XPNN_REQUIRE_ONNX=1)."""
     try:
-        return pytest.importorskip(module, reason=f"{module} not installed (pip install 'xpnn[onnx]')")
+        return pytest.importorskip(module, reason=f"{module} not installed (pip install 'xpnn[{extra}]')")
     except pytest.skip.Exception:
         if os.environ.get("XPNN_REQUIRE_ONNX") == "1":
             pytest.fail(f"{module} is not installed but XPNN_REQUIRE_ONNX=1")

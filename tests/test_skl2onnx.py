@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import Case, tolerance
+from test_export import _need as need
 
 import xpnn
 
@@ -34,12 +35,7 @@ from xpnn.estimators import register_skl2onnx
 
 
 def _need(module: str):
-    try:
-        return pytest.importorskip(module, reason=f"{module} not installed (pip install 'xpnn[skl2onnx]')")
-    except pytest.skip.Exception:
-        if os.environ.get("XPNN_REQUIRE_ONNX") == "1":
-            pytest.fail(f"{module} is not installed but XPNN_REQUIRE_ONNX=1")
-        raise
+    return need(module, "skl2onnx")
 
 
 @pytest.fixture(scope="module")
