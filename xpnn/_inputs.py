@@ -47,6 +47,13 @@ class UnscaledInputWarning(UserWarning):
     ``predict``, ``predict_proba`` and ``accuracy`` stay silent with ``normalize=False`` given
     explicitly; ``train`` (which has no ``normalize``) with
     ``warnings.simplefilter("ignore", xpnn.UnscaledInputWarning)``.
+
+    >>> import warnings, numpy as np, xpnn
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = xpnn.predict(xpnn.init_network(), np.array([[200, 100]], dtype=np.uint8))
+    >>> caught[0].category.__name__
+    'UnscaledInputWarning'
     """
 
 

@@ -1047,6 +1047,14 @@ def load_params(
 
     The same safe parsers and limits as :func:`load_weights`; only the check that the keys are
     ``W1..Wn, b1..bn`` of chaining matrices is left to the network that takes them.
+
+    >>> import pathlib, tempfile, numpy as np, xpnn
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "conv.npz"
+    ...     np.savez(path, W1=np.zeros((30, 1, 5, 5)), b1=np.zeros(30))
+    ...     params = xpnn.load_params(path)
+    >>> params["W1"].shape
+    (30, 1, 5, 5)
     """
     max_bytes = check_max_bytes(max_bytes, "load_params")
     return _load_params(Path(path), allow_nonfinite, max_bytes)

@@ -87,6 +87,13 @@ class Sequential:
 
     It is a :class:`xpnn.network.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
     the number of outputs. Use :func:`xpnn.to_backend` (or :meth:`to_backend`) to move it.
+
+    >>> import numpy as np, xpnn
+    >>> from xpnn.nn import Affine, Relu
+    >>> params = {"W1": np.ones((4, 3)), "b1": np.zeros(3), "W2": np.eye(3, 2), "b2": np.zeros(2)}
+    >>> net = xpnn.Sequential([Affine(1), Relu(), Affine(2)], params, input_shape=(4,))
+    >>> net.n_in, net.n_out, xpnn.predict(net, np.ones((2, 4)), normalize=False)
+    ((4,), 2, array([0, 0]))
     """
 
     def __init__(
