@@ -1106,13 +1106,13 @@ def test_labels_errors_name_the_problem_on_every_backend(backend: Case) -> None:
     with pytest.raises(
         ValueError,
         match="^"
-        + re.escape("unknown activation 'swish'; training supports sigmoid, relu, tanh, identity")
+        + re.escape("unknown activation 'swish'; choose one of ['identity', 'relu', 'sigmoid', 'tanh']")
         + "$",
     ):
         xpnn.loss(net, x, t, activation="swish", **on_backend)
     with pytest.raises(
         ValueError,
-        match="^" + re.escape("unknown activation ['relu']; training supports sigmoid, relu, tanh, identity"),
+        match="^" + re.escape("unknown activation ['relu']; choose one of ['identity', 'relu', 'sigmoid', 'tanh']"),
     ):
         xpnn.train(net, x, t, activation=["relu"], **on_backend)  # type: ignore[arg-type]
 

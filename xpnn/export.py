@@ -29,7 +29,7 @@ import numpy as np
 from ._backends import BackendUnavailableError, to_numpy
 from ._data import write_atomic
 from ._status import missing_extra
-from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, resolve_activation
+from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
 from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
 __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]
@@ -66,32 +66,6 @@ def _check_options(activation: str, output: str, input_dtype: str) -> None:
         raise ValueError(f"unknown output {output!r}; choose one of {list(OUTPUTS)}")
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"unknown input_dtype {input_dtype!r}; choose one of {list(INPUT_DTYPES)}")
-
-
-def _network_activation(net: Any, activation: str | None = None) -> str:
-    """The hidden activation to build ``net`` with: ``activation``, else the network's own, else sigmoid.
-
-    A :class:`xpnn.Network` made by ``xpnn.train(..., activation=)`` or ``to_backend(...,
-    activation=)`` knows its activation; asking for another one is a ``ValueError`` (an export
-    or compile with the wrong activation would be silently wrong), as is an unknown name.
-
-    >>> from xpnn import init_network, to_backend
-    >>> _network_activation(init_network()), _network_activation(to_backend(init_network(), activation="relu"))
-    ('sigmoid', 'relu')
-    """
-    own = getattr(net, "activation", None)
-    if isinstance(activation, str):
-        activation = activation.lower()  # names are case-insensitive, as resolve_activation reads them
-    if activation is None:
-        activation = own or "sigmoid"
-    elif own is not None and activation != own:
-        raise ValueError(
-            f"this network's own activation is {own!r} (it was trained or placed with it); got"
-            f" activation={activation!r}: leave activation out to use {own!r}"
-        )
-    if activation not in HIDDEN_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
-    return activation
 
 
 #: The largest model protobuf can serialize (2 GiB - 1 bytes): ONNX files hold their weights
@@ -187,7 +161,7 @@ def onnx_model(
     >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
     (['input'], ['logits'])
     """
-    activation = _network_activation(net, activation)
+    activation = network_activation(net, activation)
     if isinstance(output, str):
         output = output.lower()  # as resolve_activation reads output names in forward
     _check_options(activation, output, input_dtype)
@@ -582,7 +556,7 @@ class OnnxRuntimeNetwork:
                 f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an"
                 " NVIDIA GPU, or use provider='cpu'"
             )
-        activation = _network_activation(net, activation)
+        activation = network_activation(net, activation)
         _check_onnx_size(net, compute)
         layers = _host_layers(net, compute, allow_nonfinite=allow_nonfinite, what="compile")
         self.dtype = layers[0][0].dtype
@@ -664,7 +638,7 @@ class JaxNetwork:
         exact_shapes: int = 2,
         allow_nonfinite: bool = False,
     ):
-        activation = _network_activation(net, activation)
+        activation = network_activation(net, activation)
         jax = require("jax", "compile(net, 'jax')", "jax")
         placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
         if not allow_nonfinite:

@@ -22,6 +22,7 @@ from ._inputs import as_input, check_real
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
+    "network_activation",
     "OUTPUT_FUNCTIONS",
     "affine",
     "cross_entropy_error",
@@ -235,3 +236,29 @@ def resolve_activation(
         function = name_or_fn
         return lambda a, xp: function(a)
     raise ValueError(f"unknown {what} {name_or_fn!r}; choose one of {sorted(table)} or pass a function")
+
+
+def network_activation(net: Any, activation: str | None = None) -> str:
+    """The one rule for a network's hidden activation: ``activation``, else the network's own, else sigmoid.
+
+    A :class:`xpnn.Network` made by ``xpnn.train(..., activation=)`` or ``to_backend(...,
+    activation=)`` knows its activation; asking for another one is a ``ValueError`` (an export
+    or compile with the wrong activation would be silently wrong), as is an unknown name.
+
+    >>> from xpnn import init_network, to_backend
+    >>> network_activation(init_network()), network_activation(to_backend(init_network(), activation="relu"))
+    ('sigmoid', 'relu')
+    """
+    own = getattr(net, "activation", None)
+    if isinstance(activation, str):
+        activation = activation.lower()  # names are case-insensitive, as resolve_activation reads them
+    if activation is None:
+        activation = own or "sigmoid"
+    elif own is not None and activation != own:
+        raise ValueError(
+            f"this network's own activation is {own!r} (it was trained or placed with it); got"
+            f" activation={activation!r}: leave activation out to use {own!r}"
+        )
+    if not isinstance(activation, str) or activation not in HIDDEN_ACTIVATIONS:  # a list: unhashable
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(HIDDEN_ACTIVATIONS)}")
+    return activation

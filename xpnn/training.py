@@ -20,7 +20,8 @@ from ._backends import asarray, backend_of, get_backend, to_numpy
 from ._inputs import class_labels
 from ._status import missing_extra
 from .inference import accuracy, check_training_input
-from .layers import ACTIVATIONS, loss_and_gradient, loss_value
+from .functions import network_activation
+from .layers import loss_and_gradient, loss_value
 from .network import Network, floating_dtype, place
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 
@@ -212,16 +213,6 @@ def _placed(net: Mapping[str, Array], x: Any, backend: str | None, device: Any) 
     return network
 
 
-def _activation(network: Network, activation: str | None) -> str:
-    """``activation``, else the network's own (``to_backend(..., activation=)``), else sigmoid."""
-    name = activation if activation is not None else (network.activation or "sigmoid")
-    if isinstance(name, str):
-        name = name.lower()  # names are case-insensitive, as resolve_activation reads them
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; training supports {', '.join(ACTIVATIONS)}")
-    return name
-
-
 def _labels(network: Network, t: Any, n: int, name: str = "t") -> Array:
     """``t`` checked by the one label check (:func:`xpnn.accuracy`'s), as class indices on the network's device."""
     return asarray(
@@ -266,7 +257,7 @@ def loss(
     """
     weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device, loss)
-    activation = _activation(network, activation)
+    activation = network_activation(network, activation)
     value = loss_value(params, xd, td, activation=activation, weight_decay=weight_decay, loss=loss)
     return float(to_numpy(value))
 
@@ -294,7 +285,7 @@ def gradient(
     """
     weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device, loss)
-    activation = _activation(network, activation)
+    activation = network_activation(network, activation)
     return loss_and_gradient(params, xd, td, activation=activation, weight_decay=weight_decay, loss=loss)[1]
 
 
@@ -330,7 +321,7 @@ def numerical_gradient(
     """
     weight_decay = _non_negative("weight_decay", weight_decay)
     network, params, xd, td = _call_args(net, x, t, backend, device)
-    activation = _activation(network, activation)
+    activation = network_activation(network, activation)
     xp = network.xp
     h = _step(h, params, xp)
 
@@ -455,7 +446,7 @@ def train(
         lr = default_lr(optimizer)
     opt = get_optimizer(optimizer, lr=lr)
     network = _placed(net, x, backend, device)
-    activation = _activation(network, activation)
+    activation = network_activation(network, activation)
     n = int(x.shape[0]) if hasattr(x, "shape") and x.shape else 0
     if n == 0:
         raise ValueError("no training data: x must have shape (N, n_in) with N >= 1")
