@@ -1112,7 +1112,8 @@ def test_labels_errors_name_the_problem_on_every_backend(backend: Case) -> None:
         xpnn.loss(net, x, t, activation="swish", **on_backend)
     with pytest.raises(
         ValueError,
-        match="^" + re.escape("unknown activation ['relu']; choose one of ['identity', 'relu', 'sigmoid', 'tanh']"),
+        match="^"
+        + re.escape("unknown activation ['relu']; choose one of ['identity', 'relu', 'sigmoid', 'tanh']"),
     ):
         xpnn.train(net, x, t, activation=["relu"], **on_backend)  # type: ignore[arg-type]
 

@@ -6,10 +6,9 @@ array([0.31682708, 0.69627909])
 """
 
 from ._backend_names import BACKENDS
-from ._backends import BackendUnavailableError, asarray, backend_of, to_numpy
-from ._data import DataError, DataNotFoundError
-from ._inputs import UnscaledInputWarning
+from ._backends import asarray, backend_of, to_numpy
 from ._status import BackendStatus, available_backends, backend_status
+from .errors import BackendUnavailableError, DataError, DataNotFoundError, UnscaledInputWarning
 from .functions import affine, cross_entropy_error, identity_function, relu, sigmoid, softmax, step_function
 from .inference import accuracy, predict, predict_proba
 from .mnist import load_mnist

@@ -19,6 +19,7 @@ import numpy as np
 from ._backend_names import BACKENDS, TABLE
 from ._compat import array_test, is_array_api_obj, is_cupy_array, is_dask_array, namespace_of
 from ._compat import device as array_device
+from .errors import BackendUnavailableError
 
 __all__ = [
     "Backend",
@@ -30,10 +31,6 @@ __all__ = [
     "get_backend",
     "to_numpy",
 ]
-
-
-class BackendUnavailableError(RuntimeError):
-    """The array library or device a backend needs cannot be used on this machine."""
 
 
 def _bad_device(name: str, takes: str, device: Any) -> ValueError:

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from .errors import DataError, DataNotFoundError
+
 __all__ = [
     "DataError",
     "DataNotFoundError",
@@ -45,14 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("xpnn")
-
-
-class DataError(ValueError):
-    """A data or weights file exists but is not what it should be (corrupt, truncated, HTML, ...)."""
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A data file is missing and could not (or may not) be downloaded."""
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._backends import to_numpy
 from ._compat import array_namespace, is_array_api_obj, is_dask_array, is_torch_array
+from .errors import UnscaledInputWarning
 
 __all__ = [
     "UnscaledInputWarning",
@@ -39,22 +40,6 @@ _ADVICE = {
         " e.g. np.asarray(x, dtype=np.float32)"
     ),
 }
-
-
-class UnscaledInputWarning(UserWarning):
-    """Raw pixels (integers, or values above 1) met a network that takes them in ``[0, 1]``.
-
-    ``predict``, ``predict_proba`` and ``accuracy`` stay silent with ``normalize=False`` given
-    explicitly; ``train`` (which has no ``normalize``) with
-    ``warnings.simplefilter("ignore", xpnn.UnscaledInputWarning)``.
-
-    >>> import warnings, numpy as np, xpnn
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     _ = xpnn.predict(xpnn.init_network(), np.array([[200, 100]], dtype=np.uint8))
-    >>> caught[0].category.__name__
-    'UnscaledInputWarning'
-    """
 
 
 def _is_real(x: Array) -> bool:

@@ -19,8 +19,8 @@ import numpy as np
 from ._backends import asarray, backend_of, get_backend, to_numpy
 from ._inputs import class_labels
 from ._status import missing_extra
-from .inference import accuracy, check_training_input
 from .functions import network_activation
+from .inference import accuracy, check_training_input
 from .layers import loss_and_gradient, loss_value
 from .network import Network, floating_dtype, place
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
