@@ -162,6 +162,39 @@ def test_a_function_that_writes_in_place_fails(ro: Any) -> None:
         affine_in_place(ro(np.ones((2, 2))), ro(np.eye(2)), ro(np.ones(2)))
 
 
+# --- the math functions, placement and files --------------------------------------------------
+
+
+def test_functions(ro: Any) -> None:
+    rng = np.random.default_rng(10)
+    x, W, b = ro(rng.standard_normal((4, 3))), ro(rng.standard_normal((3, 2))), ro(rng.standard_normal(2))
+    t = ro(np.eye(3)[[0, 2, 1, 0]])
+    before = _snapshot(x, W, b, t)
+    for f in (xpnn.sigmoid, xpnn.relu, xpnn.softmax, xpnn.identity_function, xpnn.step_function):
+        _assert_read_only_result(ro, f(x))
+    _assert_read_only_result(ro, xpnn.affine(x, W, b), xpnn.softmax(x, axis=0))
+    y = ro(xpnn.softmax(x))
+    xpnn.cross_entropy_error(y, t)
+    xpnn.cross_entropy_error(y, ro(np.array([0, 2, 1, 0])))
+    _assert_unchanged((x, W, b, t), before)
+
+
+def test_placement_and_files(ro: Any, tmp_path: Any) -> None:
+    net = _ro_dict(ro, xpnn.random_network([4, 3, 2], seed=0, dtype="float32"))
+    x = ro(np.random.default_rng(11).random((3, 4)))
+    before = _snapshot(net, x)
+    placed = xpnn.to_backend(net, "numpy", dtype="float64", activation="relu")
+    xpnn.to_numpy(placed)
+    xpnn.to_numpy(x)
+    xpnn.asarray(x, backend="numpy")
+    xpnn.shape_trace(net, x)
+    for suffix in (".npz", ".safetensors"):
+        for network in (net, _read_only_network(placed)):
+            loaded = xpnn.load_weights(xpnn.save_weights(network, tmp_path / f"w{suffix}"))
+            assert sorted(loaded) == sorted(net)
+    _assert_unchanged((net, x), before)
+
+
 # --- the ch. 3-5 dict and Network ----------------------------------------------------------------
 
 
