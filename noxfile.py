@@ -1,4 +1,4 @@
-"""Test sessions, one per backend, from the one list in ``xpnn/_backend_names.py``.
+"""Test sessions, one per backend, from the one list in ``xpnn/backends/table.py``.
 
 nox                     # the default sessions: every CPU backend, and lint
 nox -s tests-numpy      # one backend
@@ -19,7 +19,7 @@ nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
 
-names = runpy.run_path("xpnn/_backend_names.py")
+names = runpy.run_path("xpnn/backends/table.py")
 BACKENDS: tuple[str, ...] = names["BACKENDS"]
 GPU_BACKENDS: tuple[str, ...] = names["GPU_BACKENDS"]
 
@@ -156,8 +156,8 @@ def mutation(session: nox.Session) -> None:
             at = args.index("--seed")
             seed, args = args[at + 1], args[:at] + args[at + 2 :]
         if not list(Path("mutants/xpnn").rglob("*.py.meta")):
-            # mutmut makes every mutant (and maps the tests) on its first run: run it on the 8 of _compat.py
-            session.run(mutmut, "run", *args, "xpnn._compat.*", env=env, external=passthrough)
+            # mutmut makes every mutant (and maps the tests) on its first run: run it on the 8 of backends/compat.py
+            session.run(mutmut, "run", *args, "xpnn.backends.compat.*", env=env, external=passthrough)
         names = Path("mutants/drawn.txt")
         session.run(
             python, "mutation/sample.py", "--fraction", fraction, "--seed", seed, "--out", str(names),

@@ -19,7 +19,7 @@ import numpy as np
 from ch6_common import mnist, parser, place, pyplot, train
 
 import xpnn
-from xpnn._backends import to_numpy
+from xpnn.backends import to_numpy
 from xpnn.optimizers import get_optimizer
 
 TRAIN_SIZE, BATCH = 1000, 100

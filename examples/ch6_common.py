@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import xpnn
-from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
+from xpnn.backends import missing_extra  # the one wording xpnn uses for a missing extra
 
 
 def parser(doc: str, iters: int, out: str) -> argparse.ArgumentParser:

@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 import xpnn
-from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
 from xpnn._timing import peak_rss_mib
+from xpnn.backends import missing_extra  # the one wording xpnn uses for a missing extra
 
 
 def main(argv: list[str] | None = None) -> int:

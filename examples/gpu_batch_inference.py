@@ -19,8 +19,8 @@ import sys
 import numpy as np
 
 import xpnn
-from xpnn._backends import get_backend
 from xpnn._timing import describe_device, synchronize, timed
+from xpnn.backends import get_backend
 
 REDUCED = ("float16", "bfloat16")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnn
-from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
+from xpnn.backends import missing_extra  # the one wording xpnn uses for a missing extra
 from xpnn.plotting import FORMATS
 
 #: The most digits one grid draws: beyond that the picture is too big to read (and slow to draw).

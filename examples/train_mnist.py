@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import xpnn
-from xpnn._status import missing_extra  # the one wording xpnn uses for a missing extra
+from xpnn.backends import missing_extra  # the one wording xpnn uses for a missing extra
 
 
 def main(argv: list[str] | None = None) -> int:

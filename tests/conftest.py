@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn._backend_names import BACKENDS, GPU_BACKENDS, TABLE
-from xpnn._backends import Backend, get_backend
+from xpnn.backends import BACKENDS, GPU_BACKENDS, TABLE, Backend, get_backend
 
 #: Extra (backend, device) cases beyond each backend's default device.
 EXTRA_DEVICES = {"array_api_strict": ["device1"]}
@@ -178,7 +177,7 @@ NAMESPACE_TESTS = {
 
 def host(actual: Any, case: Case) -> np.ndarray:
     """``actual`` as host NumPy, with the library's own calls (not xpnn's ``to_numpy``)."""
-    if case.name == "dask":
+    if TABLE[case.name].lazy:  # Dask
         actual = actual.compute()
     if type(actual).__module__.startswith("cupy"):
         return actual.get()

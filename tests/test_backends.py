@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 from conftest import Case
 
 import xpnn
-from xpnn._backend_names import BACKENDS
+from xpnn.backends import BACKENDS, TABLE, Reason, Unusable, check_backend, device_of, get_backend
 
 
 def test_the_one_list() -> None:
@@ -66,6 +67,10 @@ def test_bad_device_is_a_value_error() -> None:
         xpnn.to_backend(xpnn.init_network(), "numpy", device="cuda:0")
 
 
+#: Where the xpnn under test lives: subprocesses import the same one.
+_XPNN_ROOT = str(Path(xpnn.__file__).parents[1])
+
+
 def _run(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
@@ -88,29 +93,83 @@ def test_import_xpnn_imports_no_gpu_stack() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_cupy_without_a_driver_fails_with_the_reason(tmp_path: Path) -> None:
-    """CuPy imports fine where there is no driver; the probe's test computation must catch it."""
+#: A stand-in for CuPy (a package on PYTHONPATH, in a subprocess), failing as ``FAKE_CUPY`` says:
+#: the ways a real CuPy fails on a machine without a working GPU, met through xpnn's public calls.
+FAKE_CUPY = """
+import os
+fault = os.environ["FAKE_CUPY"]
+if fault == "broken_import":
+    raise ImportError("libcudart.so.12: cannot open shared object file")
+from . import cuda
+"""
+FAKE_CUPY_CUDA = """
+import os
+fault = os.environ["FAKE_CUPY"]
+class CUDARuntimeError(RuntimeError):
+    pass
+class Device:
+    def __init__(self, i=0):
+        if fault == "no_device":
+            raise CUDARuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        self.id = i
+    def __repr__(self):
+        return f"<CUDA Device {self.id}>"
+class runtime:
+    @staticmethod
+    def getDeviceCount():
+        if fault == "needs_somelib":
+            import somelib_xpnn_never_installed  # noqa: F401
+        raise CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+"""
+
+_FIX_DRIVER = "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)"
+_FIX_CUPY = (
+    "Install it with `pip install cupy-cuda12x` (or `cupy-cuda13x`, to match your CUDA driver;"
+    " in a clone of xpnn, `pip install -e '.[cuda12]'`)"
+)
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "reason", "fix"),
+    [
+        (
+            "no_driver",
+            "probe_failed",
+            "a test computation failed (CUDARuntimeError: cudaErrorInsufficientDriver: CUDA driver version"
+            " is insufficient)",
+            _FIX_DRIVER,
+        ),
+        (
+            "no_device",
+            "no_device",
+            "its device cannot be found (CUDARuntimeError: cudaErrorNoDevice: no CUDA-capable device is"
+            " detected)",
+            _FIX_DRIVER,
+        ),
+        (
+            "broken_import",
+            "import_failed",
+            "cupy cannot be imported (libcudart.so.12: cannot open shared object file)",
+            _FIX_CUPY,
+        ),
+        (
+            "needs_somelib",
+            "not_installed",
+            "somelib_xpnn_never_installed is not installed (device <CUDA Device 0> needs it)",
+            _FIX_CUPY,  # a library the table does not know: the backend's own install hint
+        ),
+    ],
+)
+def test_a_broken_cupy_says_why_and_what_to_do(tmp_path: Path, fault, code, reason, fix) -> None:
+    """CuPy installed but unusable (it imports fine without a driver): the reason, its code and the fix."""
     fake = tmp_path / "cupy"
     (fake / "cuda").mkdir(parents=True)
-    (fake / "__init__.py").write_text("from . import cuda\n")
-    (fake / "cuda" / "__init__.py").write_text(
-        textwrap.dedent(
-            """
-            class CUDARuntimeError(RuntimeError):
-                pass
-            class Device:
-                def __init__(self, i=0):
-                    self.id = i
-            class runtime:
-                @staticmethod
-                def getDeviceCount():
-                    raise CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
-            """
-        )
-    )
+    (fake / "__init__.py").write_text(FAKE_CUPY)
+    (fake / "cuda" / "__init__.py").write_text(FAKE_CUPY_CUDA)
     result = _run(
         """
         import xpnn
+        from xpnn.backends import check_backend
         try:
             xpnn.forward(xpnn.init_network(), [1.0, 0.5], backend="cupy")
         except xpnn.BackendUnavailableError as e:
@@ -118,21 +177,82 @@ def test_cupy_without_a_driver_fails_with_the_reason(tmp_path: Path) -> None:
         else:
             raise SystemExit("no error")
         print(xpnn.to_backend(xpnn.init_network(), "auto").backend)
+        status = xpnn.backend_status(["cupy"])["cupy"]
+        print(status.available, status.code.value, status.version, status.install is None)
+        print(status.reason == check_backend("cupy", None)[1].message)
         """,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": f"{tmp_path}:{_XPNN_ROOT}", "PATH": "/usr/bin:/bin", "FAKE_CUPY": fault},
     )
     assert result.returncode == 0, result.stderr
-    message, auto = result.stdout.strip().splitlines()
-    assert "backend 'cupy' is not usable here" in message
-    assert "cudaErrorInsufficientDriver" in message and "nvidia-smi" in message
+    message, auto, status, same = result.stdout.strip().splitlines()
+    assert message == (
+        f"backend 'cupy' is not usable here: {reason}. {fix}, or choose another backend"
+        " (`xpnn backends` lists them)."
+    )
     assert auto == "numpy"
+    # installed, yet unusable: no version; an install hint only when installing is the fix
+    assert status == f"False {code} None {code not in ('import_failed', 'not_installed')}"
+    assert same == "True"
+
+
+def test_a_cpu_only_pytorch_asked_for_a_gpu() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    if torch.backends.cuda.is_built():
+        pytest.skip("this PyTorch is a CUDA build")
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        xpnn.asarray([1.0], backend="torch", device="cuda")
+    assert str(caught.value) == (
+        "backend 'torch' is not usable here: a test computation failed (AssertionError: Torch not compiled"
+        " with CUDA enabled). This PyTorch is a CPU-only build: install a CUDA build"
+        " (https://pytorch.org/get-started/locally/), or choose another backend (`xpnn backends` lists them)."
+    )
+    assert check_backend("torch", "cuda")[1].code is Reason.CPU_ONLY_BUILD
+    assert check_backend("torch", "cpu") == (torch.device("cpu"), None)
+
+
+def _cupy_installed() -> bool:
+    return importlib.util.find_spec("cupy") is not None
+
+
+@pytest.mark.skipif(_cupy_installed(), reason="CuPy is installed here")
+def test_a_backend_not_installed() -> None:
+    assert check_backend("cupy", None) == (
+        None,
+        Unusable(Reason.NOT_INSTALLED, "cupy is not installed", "cupy"),
+    )
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        xpnn.asarray([1.0], backend="cupy")
+    assert str(caught.value) == (
+        f"backend 'cupy' is not usable here: cupy is not installed. {_FIX_CUPY}, or choose another"
+        " backend (`xpnn backends` lists them)."
+    )
+    assert xpnn.to_backend(xpnn.init_network(), "auto").backend == "numpy"
+    status = xpnn.backend_status(["cupy"])["cupy"]
+    assert (status.available, status.code, status.version) == (False, Reason.NOT_INSTALLED, None)
+    assert status.install == TABLE["cupy"].install
+
+
+@pytest.mark.skipif(_cupy_installed(), reason="CuPy is installed here: Dask's GPU chunks may be usable")
+def test_each_device_is_probed_on_its_own() -> None:
+    """Dask's ``"gpu"`` device needs CuPy (another library than Dask's own); its ``"cpu"`` stays usable."""
+    pytest.importorskip("dask.array", reason="dask not installed")
+    assert check_backend("dask", "cpu") == ("cpu", None)
+    reason = "cupy is not installed (device 'gpu' needs it)"
+    assert check_backend("dask", "gpu") == (None, Unusable(Reason.NOT_INSTALLED, reason, "cupy"))
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        xpnn.asarray([1.0], backend="dask", device="gpu")
+    assert str(caught.value) == (
+        f"backend 'dask' is not usable here: {reason}. {_FIX_CUPY}, or choose another backend"
+        " (`xpnn backends` lists them)."
+    )
+    assert xpnn.backend_status(["dask"])["dask"].available  # the status is of the default device
 
 
 def test_missing_backend_error_says_how_to_install() -> None:
     status = xpnn.backend_status()["cupy"]
     if status.available:
         pytest.skip("CuPy is usable here")
-    fix = r"`pip install cupy-cuda12x`" if "not installed" in status.reason else "driver"
+    fix = r"`pip install cupy-cuda12x`" if status.code is Reason.NOT_INSTALLED else "driver"
     with pytest.raises(xpnn.BackendUnavailableError, match=rf"not usable here: .*{fix}"):
         xpnn.forward(xpnn.init_network(), [1.0, 0.5], backend="cupy")
 
@@ -153,7 +273,7 @@ def test_bad_device_messages() -> None:
 def test_devices_by_name() -> None:
     """``device="cpu"`` is NumPy's one device; array-api-strict takes its devices by name."""
     xp = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
-    from xpnn._backends import device_of, get_backend
+    from xpnn.backends import get_backend
 
     assert get_backend("numpy", "cpu")[1] == "cpu"
     assert get_backend("numpy")[1] == "cpu"
@@ -198,90 +318,13 @@ def test_an_unknown_array_type_is_a_type_error() -> None:
         xpnn.to_numpy(Tensor())
 
 
-@pytest.mark.parametrize(
-    ("where", "error", "reason", "fix"),
-    [
-        (
-            "resolve_device",
-            RuntimeError("cudaErrorNoDevice"),
-            "its device cannot be found (RuntimeError: cudaErrorNoDevice)",
-            "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)",
-        ),
-        (
-            "resolve_device",
-            ImportError("libcudart.so.12: cannot open shared object file"),
-            "array_api_strict cannot be imported (libcudart.so.12: cannot open shared object file)",
-            "Install it with `pip install array-api-strict` (in a clone of xpnn, `pip install -e '.[strict]'`)",
-        ),
-        (
-            "probe",
-            AssertionError("Torch not compiled with CUDA enabled"),
-            "a test computation failed (AssertionError: Torch not compiled with CUDA enabled)",
-            "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)",
-        ),
-        (
-            "probe",
-            ImportError("No module named 'cupy.cuda'", name="cupy.cuda"),
-            "cupy is not installed (device array_api_strict.Device('CPU_DEVICE') needs it)",
-            "Install it with `pip install cupy-cuda12x` (or `cupy-cuda13x`, to match your CUDA driver;"
-            " in a clone of xpnn, `pip install -e '.[cuda12]'`)",
-        ),
-        (
-            "probe",
-            ImportError("No module named 'somelib'", name="somelib"),
-            "somelib is not installed (device array_api_strict.Device('CPU_DEVICE') needs it)",
-            "Install it with `pip install array-api-strict` (in a clone of xpnn, `pip install -e '.[strict]'`)",
-        ),
-    ],
-)
-def test_unusable_backend_says_why_and_what_to_do(
-    monkeypatch: pytest.MonkeyPatch, where, error, reason, fix
-) -> None:
-    """Each way a backend fails gives its reason and the matching fix (faults injected into an adapter)."""
-    pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
-    from xpnn import _backends
-
-    def fail(*args):
-        raise error
-
-    monkeypatch.setattr(_backends, "_PROBED", {})  # not the session's cached probes
-    monkeypatch.setattr(_backends._REGISTRY["array_api_strict"], where, fail)
-    with pytest.raises(xpnn.BackendUnavailableError) as caught:
-        xpnn.asarray([1.0], backend="array_api_strict")
-    assert str(caught.value) == (
-        f"backend 'array_api_strict' is not usable here: {reason}. {fix}, or choose another backend"
-        " (`xpnn backends` lists them)."
-    )
-    assert _backends.check_backend("array_api_strict", None) == (None, reason)
-
-
-def test_a_backend_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xpnn import _backends
-
-    monkeypatch.delitem(sys.modules, "cupy", raising=False)
-    monkeypatch.setattr(_backends.importlib.util, "find_spec", lambda name: None)
-    assert _backends.check_backend("cupy", None) == (None, "cupy is not installed")
-    with pytest.raises(xpnn.BackendUnavailableError) as caught:
-        xpnn.asarray([1.0], backend="cupy")
-    assert str(caught.value).startswith(
-        "backend 'cupy' is not usable here: cupy is not installed. Install it with `pip install cupy-cuda12x`"
-    )
-    assert xpnn.to_backend(xpnn.init_network(), "auto").backend == "numpy"
-
-
-def test_status_is_name_usable_reason_and_the_version_of_a_usable_library(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from xpnn import _status
-
+def test_status_is_name_usable_reason_and_the_version_of_a_usable_library() -> None:
     assert xpnn.backend_status(["numpy"]) == {
         "numpy": xpnn.BackendStatus("numpy", True, "usable", np.__version__)
     }
-    # installed and imported, yet unusable (as CuPy without a GPU driver): the reason, no version
-    monkeypatch.setattr(_status, "check_backend", lambda name, device: (None, f"{name} has no device here"))
-    assert xpnn.backend_status(["numpy"]) == {
-        "numpy": xpnn.BackendStatus("numpy", False, "numpy has no device here", None)
-    }
+    for status in xpnn.backend_status().values():  # the code is there exactly when it is unusable
+        assert (status.code is None) == status.available
+        assert (status.install is not None) == (status.code is not None and status.code.needs_install)
 
 
 def test_lazy_public_names_resolve_and_a_misspelt_name_is_an_attribute_error() -> None:
@@ -293,34 +336,65 @@ def test_lazy_public_names_resolve_and_a_misspelt_name_is_an_attribute_error() -
     assert not hasattr(xpnn, "complie")
 
 
-def test_the_probe_computes_on_the_device_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A device whose test computation fails is unusable; the library's other devices stay usable."""
-    xp = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
-
-    from xpnn import _backends
-
-    adapter = _backends._REGISTRY["array_api_strict"]
-    upload = adapter.from_host
-
-    def from_host(x, device):
-        if device == xp.Device("device1"):
-            raise RuntimeError("device1 is broken")
-        return upload(x, device)
-
-    monkeypatch.setattr(_backends, "_PROBED", {})
-    monkeypatch.setattr(adapter, "from_host", from_host)
-    assert _backends.check_backend("array_api_strict", None)[1] is None
-    reason = "a test computation failed (RuntimeError: device1 is broken)"
-    assert _backends.check_backend("array_api_strict", "device1") == (None, reason)
-    with pytest.raises(
-        xpnn.BackendUnavailableError, match=r"^backend 'array_api_strict' is not usable here: a test"
-    ):
-        xpnn.asarray([1.0], backend="array_api_strict", device="device1")
-
-
 def test_device_of_a_dask_array() -> None:
     da = pytest.importorskip("dask.array", reason="dask not installed")
-    from xpnn._backends import device_of
 
     x = da.from_array(np.ones((4, 2)), chunks=2)
     assert device_of(x) == "cpu" and xpnn.backend_of(x) == "dask"
+
+
+def test_capabilities_are_on_the_rows() -> None:
+    """Dask is lazy and does not train; its chunks are NumPy arrays on its ``"cpu"`` device."""
+    lazy = [name for name, row in TABLE.items() if row.lazy]
+    assert lazy == [name for name, row in TABLE.items() if not row.trainable] == ["dask"]
+    assert [name for name, row in TABLE.items() if row.cpu_batches] == ["numpy", "torch"]
+    if xpnn.backend_status(["dask"])["dask"].available:
+        impl, dev = get_backend("dask")
+        chunks, chunk_device = impl.arrays_on(dev)
+        assert (chunks.name, chunk_device) == ("numpy", "cpu")
+        with pytest.raises(ValueError, match="does not train on Dask"):
+            xpnn.train(xpnn.init_network(), np.ones((2, 2)), np.eye(2), backend="dask")
+    numpy, dev = get_backend("numpy")
+    assert numpy.arrays_on(dev) == (numpy, "cpu")
+
+
+def test_skip_backends_refuses_an_unknown_name(tmp_path: Path) -> None:
+    """A misspelt name in ``skip_backends`` would silently skip nothing: the test fails instead."""
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "test_marks.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.skip_backends("nmupy", reason="a typo")
+            def test_misspelt(backend):
+                pass
+
+            @pytest.mark.skip_backends("numpy", reason="not on NumPy")
+            def test_skipped(backend):
+                pass
+
+            def test_runs(backend):
+                pass
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q", "test_marks.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": _XPNN_ROOT,
+            "XPNN_TEST_BACKENDS": "numpy",
+        },
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "1 passed, 1 skipped, 1 error" in out, out
+    assert "ERROR at setup of test_misspelt[numpy]" in out, out
+    known = "('numpy', 'cupy', 'torch', 'jax', 'dask', 'array_api_strict')"
+    assert f"skip_backends names unknown backends ['nmupy']; known: {known}" in out, out
+    assert "numpy: not on NumPy" in out, out

@@ -23,8 +23,8 @@ from test_export import _need
 
 import xpnn
 from xpnn import cli, mnist, weights
-from xpnn._backend_names import TABLE
 from xpnn._data import RemoteFile
+from xpnn.backends import TABLE, Reason, Unusable
 
 
 def xpnn_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -464,17 +464,24 @@ def test_backends_table_is_name_usable_reason_and_version() -> None:
 
 
 @pytest.mark.parametrize(
-    "why, install",
-    [("torch is not installed", True), ("torch cannot be imported (broken)", True), ("a test computation failed", False)],
-)  # fmt: skip
+    "why, code, install",
+    [
+        ("torch is not installed", Reason.NOT_INSTALLED, True),
+        ("torch cannot be imported (broken)", Reason.IMPORT_FAILED, True),
+        ("a test computation failed", Reason.PROBE_FAILED, False),
+    ],
+)
 def test_backends_shows_how_to_install_a_missing_backend(
-    why: str, install: bool, monkeypatch: pytest.MonkeyPatch
+    why: str, code: Reason, install: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xpnn import _status
+    from xpnn.backends import status as backends_status
 
-    real = _status.check_backend
+    real = backends_status.check_backend
+    unusable = Unusable(code, why, "torch")
     monkeypatch.setattr(
-        _status, "check_backend", lambda name, device: (None, why) if name == "torch" else real(name, device)
+        backends_status,
+        "check_backend",
+        lambda name, device: (None, unusable) if name == "torch" else real(name, device),
     )
     result = xpnn_cli("backends")
     assert (result.returncode, result.stderr) == (0, "")
@@ -770,7 +777,7 @@ def test_train_runs_the_books_10000_iterations_by_default_where_asked(
     device: str | None, mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     from xpnn import training
-    from xpnn._backends import get_backend
+    from xpnn.backends import get_backend
 
     asked = {}
 
@@ -796,7 +803,7 @@ def test_train_runs_the_books_10000_iterations_by_default_where_asked(
 def test_mnist_computes_on_the_backend_and_device_asked_for(
     mirror: Mirror, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xpnn._backends import get_backend
+    from xpnn.backends import get_backend
 
     pytest.importorskip("array_api_strict", reason="computes on array-api-strict's second device")
     devices = []

@@ -124,7 +124,7 @@ def test_import_xpnn_does_not_import_sklearn() -> None:
 
 
 def test_without_scikit_learn_the_estimators_say_what_to_install() -> None:
-    """The one wording of xpnn._status.missing_extra, for the ``sklearn`` extra; xpnn itself still imports."""
+    """The one wording of xpnn.backends.missing_extra, for the ``sklearn`` extra; xpnn itself still imports."""
     code = (
         "import sys; sys.modules['sklearn'] = None; import xpnn\n"
         "try:\n    xpnn.MLPRegressor\nexcept ImportError as e:\n    print(e)"

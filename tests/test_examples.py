@@ -191,7 +191,7 @@ def _without_matplotlib(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-#: What every missing extra says (xpnn._status.missing_extra), here for the ``plot`` extra.
+#: What every missing extra says (xpnn.backends.missing_extra), here for the ``plot`` extra.
 PLOT = "needs the `plot` extra: pip install 'xpnn[plot]' (in a clone: pip install -e '.[plot]')"
 
 

@@ -632,7 +632,7 @@ def test_a_foreign_floating_dtype_is_looked_up_by_name(backend: Case) -> None:
 
 
 def test_a_network_of_integer_arrays_cannot_be_made_directly() -> None:
-    impl, dev = xpnn._backends.get_backend("numpy")
+    impl, dev = xpnn.backends.get_backend("numpy")
     layers = [(np.ones((2, 2), np.int32), np.zeros(2, np.int32))]
     with pytest.raises(ValueError, match="^" + re.escape(NOT_FLOATING.format("int32")) + "$"):
         xpnn.Network(layers, impl, dev, np)

@@ -116,7 +116,7 @@ def test_bad_image_shapes() -> None:
         xpnn.save_image(np.zeros((2, 28, 28)), "x.png")
 
 
-#: What every missing extra says (xpnn._status.missing_extra), here for the ``plot`` extra.
+#: What every missing extra says (xpnn.backends.missing_extra), here for the ``plot`` extra.
 PLOT = "needs the `plot` extra: pip install 'xpnn[plot]' (in a clone: pip install -e '.[plot]')"
 
 

@@ -34,7 +34,7 @@ import pytest
 from conftest import REQUESTED, STRICT
 
 import xpnn
-from xpnn._backend_names import BACKENDS
+from xpnn.backends import BACKENDS
 
 ROOT = Path(__file__).parent.parent
 GUIDE = ROOT / "docs" / "guide"
@@ -389,7 +389,7 @@ def _name(requirement: str) -> str:
 def test_install_hint_names_the_packages_of_the_backends_extra(name: str) -> None:
     """The hint works in a fresh environment: its first command installs the extra's packages by name."""
     tomllib = pytest.importorskip("tomllib")
-    from xpnn._backend_names import TABLE
+    from xpnn.backends import TABLE
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     hint = TABLE[name].install

@@ -103,7 +103,7 @@ def test_timed_runs_once_by_default() -> None:
 
 
 def test_describe_device(backend: Case) -> None:
-    from xpnn._compat import device
+    from xpnn.backends.compat import device
 
     dev = device(backend.asarray(np.zeros(2, dtype=np.float32)))
     described = _timing.describe_device(backend.name, dev)

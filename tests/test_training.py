@@ -154,7 +154,7 @@ def test_numerical_gradient_agrees_with_backpropagation(
         diff = np.abs(xpnn.to_numpy(numerical[key]) - xpnn.to_numpy(analytic[key]))
         assert diff.mean() <= 1e-5, (key, diff.mean())  # the book's gradient check
         assert numerical[key].dtype == analytic[key].dtype
-        assert repr(xpnn._backends.device_of(numerical[key])) == repr(backend.device)
+        assert repr(xpnn.backends.device_of(numerical[key])) == repr(backend.device)
 
 
 def test_numerical_gradient_keeps_float32(backend: Case) -> None:
@@ -242,7 +242,7 @@ def test_float32_stays_float32_on_the_device(backend: Case) -> None:
     assert loss.shape == () and loss.dtype == f32
     for key in net:
         assert grads[key].dtype == f32
-        assert repr(xpnn._backends.device_of(grads[key])) == repr(backend.device)
+        assert repr(xpnn.backends.device_of(grads[key])) == repr(backend.device)
 
 
 def test_float64_input_is_cast_to_the_weights_dtype() -> None:
@@ -989,7 +989,7 @@ def test_progress_without_tqdm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     net = xpnn.random_network([2, 3], seed=1)
     with pytest.raises(ImportError) as e:
         xpnn.train(net, x[:20], t[:20], iters=1, batch_size=10, progress=True)
-    assert str(e.value) == (  # the one wording of xpnn._status.missing_extra
+    assert str(e.value) == (  # the one wording of xpnn.backends.missing_extra
         "progress=True needs the `progress` extra: pip install 'xpnn[progress]' (in a clone:"
         " pip install -e '.[progress]'); tqdm cannot be imported here (import of tqdm.auto halted; None in sys.modules)"
     )

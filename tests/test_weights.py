@@ -423,7 +423,7 @@ def test_saving_safetensors_without_the_package_says_what_to_install(
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     with pytest.raises(ImportError) as e:
         xpnn.save_weights(reference.random_network((3, 2), np.float32), tmp_path / "w.safetensors")
-    assert str(e.value) == (  # the one wording of xpnn._status.missing_extra
+    assert str(e.value) == (  # the one wording of xpnn.backends.missing_extra
         f"writing {tmp_path / 'w.safetensors'} needs the `safetensors` extra: pip install 'xpnn[safetensors]'"
         " (in a clone: pip install -e '.[safetensors]'); safetensors cannot be imported here"
         " (import of safetensors.numpy halted; None in sys.modules); or name a .npz file, which needs nothing more"

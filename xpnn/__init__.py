@@ -5,9 +5,15 @@
 array([0.31682708, 0.69627909])
 """
 
-from ._backend_names import BACKENDS
-from ._backends import asarray, backend_of, to_numpy
-from ._status import BackendStatus, available_backends, backend_status
+from .backends import (
+    BACKENDS,
+    BackendStatus,
+    asarray,
+    available_backends,
+    backend_of,
+    backend_status,
+    to_numpy,
+)
 from .errors import BackendUnavailableError, DataError, DataNotFoundError, UnscaledInputWarning
 from .functions import affine, cross_entropy_error, identity_function, relu, sigmoid, softmax, step_function
 from .inference import accuracy, predict, predict_proba

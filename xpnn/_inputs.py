@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import to_numpy
-from ._compat import array_namespace, is_array_api_obj, is_dask_array, is_torch_array
+from .backends import to_numpy
+from .backends.compat import array_namespace, is_array_api_obj, is_dask_array, is_torch_array
 from .errors import UnscaledInputWarning
 
 __all__ = [

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._compat import is_cupy_array, is_jax_array, is_torch_array
+from .backends.compat import is_cupy_array, is_jax_array, is_torch_array
 
 __all__ = ["describe_device", "peak_rss_mib", "synchronize", "timed", "wait"]
 

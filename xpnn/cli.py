@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._backend_names import BACKENDS
-from ._backends import BackendUnavailableError, get_backend
 from ._data import DataError, DataNotFoundError
-from ._status import backend_status, missing_extra
 from ._timing import describe_device
+from .backends import BACKENDS, TABLE, backend_status, get_backend, missing_extra
+from .errors import BackendUnavailableError
 from .functions import HIDDEN_ACTIVATIONS
 from .inference import accuracy
 from .mnist import load_mnist
@@ -381,7 +380,7 @@ def _check_train_args(args: argparse.Namespace) -> tuple[list[int], dict, Any, A
         raise ValueError(
             f"--weight-init takes he, xavier or a standard deviation such as 0.01; got {args.weight_init!r}"
         )
-    if args.backend == "dask":
+    if args.backend in TABLE and not TABLE[args.backend].trainable:  # Dask
         raise ValueError(
             "xpnn train does not run on Dask: train with --backend numpy, torch, jax, cupy or"
             " array_api_strict, then evaluate on Dask: xpnn mnist --backend dask --weights FILE"

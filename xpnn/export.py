@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import BackendUnavailableError, to_numpy
 from ._data import write_atomic
-from ._status import missing_extra
+from .backends import missing_extra, to_numpy
+from .errors import BackendUnavailableError
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
 from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
@@ -579,7 +579,7 @@ class OnnxRuntimeNetwork:
                 f"onnxruntime could not start its {providers[provider][0]} (it fell back to"
                 f" {self.session.get_providers()}): check the CUDA and cuDNN libraries"
             )
-        from ._compat import array_namespace
+        from .backends.compat import array_namespace
 
         self.xp = array_namespace(layers[0][0])
         self.provider = provider

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np  # noqa: F401  (the doctests' np)
 
-from ._compat import array_namespace, device, is_array_api_obj
 from ._inputs import as_input, check_real
+from .backends.compat import array_namespace, device, is_array_api_obj
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",

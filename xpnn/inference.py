@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import asarray, to_numpy
-from ._compat import array_namespace, is_dask_array
 from ._inputs import as_input, class_labels, image_shape_hint, warn_if_unscaled
-from ._status import missing_extra
+from .backends import TABLE, asarray, missing_extra, to_numpy
+from .backends.compat import array_namespace, is_dask_array
 from .network import Runnable, place
 
 __all__ = ["accuracy", "check_training_input", "predict", "predict_proba"]
@@ -166,7 +165,7 @@ def _outputs(
             network.prepare_input(batch, normalize=normalize), activation=activation, output=output
         )
 
-    if network.backend == "dask" and len(x.shape) == batch:
+    if TABLE[network.backend].lazy and len(x.shape) == batch:  # Dask
         y = run(_dask_batches(x, batch_size or network.default_batch_rows))  # the chunks are the batches
         yield y.map_blocks(_raise_if_not_finite, dtype=y.dtype, meta=y._meta)
         return

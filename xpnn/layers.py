@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._compat import device, namespace_of
+from .backends.compat import device, namespace_of
 
 __all__ = [
     "ACTIVATIONS",

@@ -32,7 +32,6 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from ._backends import get_backend
 from ._data import (
     DataError,
     RemoteFile,
@@ -44,6 +43,7 @@ from ._data import (
     write_atomic,
 )
 from ._data import data_dir as resolve_data_dir
+from .backends import get_backend
 
 __all__ = ["MAX_IDX_BYTES", "MNIST_FILES", "MNIST_MIRRORS", "load_mnist", "read_idx"]
 

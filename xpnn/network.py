@@ -12,8 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._backends import Backend, backend_of, device_of, get_backend, to_numpy
 from ._inputs import as_input, check_real, image_shape_hint
+from .backends import TABLE, Backend, backend_of, device_of, get_backend, to_numpy
 from .functions import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_FUNCTIONS,
@@ -190,7 +190,7 @@ CPU_BATCH_ROWS = 1024
 
 
 def _default_batch_rows(backend: str, device: Any) -> int | None:
-    if backend == "numpy" or (backend == "torch" and device.type == "cpu"):
+    if TABLE[backend].cpu_batches and getattr(device, "type", device) == "cpu":  # NumPy, PyTorch
         return CPU_BATCH_ROWS
     return None
 

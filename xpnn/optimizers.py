@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ._compat import namespace_of
+from .backends.compat import namespace_of
 
 __all__ = [
     "OPTIMIZERS",

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import to_numpy
 from ._data import write_atomic
-from ._status import missing_extra
+from .backends import missing_extra, to_numpy
 
 __all__ = ["img_show", "save_digit_grid", "save_image"]
 

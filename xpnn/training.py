@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._backends import asarray, backend_of, get_backend, to_numpy
 from ._inputs import class_labels
-from ._status import missing_extra
+from .backends import TABLE, asarray, backend_of, get_backend, missing_extra, to_numpy
 from .functions import network_activation
 from .inference import accuracy, check_training_input
 from .layers import loss_and_gradient, loss_value
@@ -195,7 +194,7 @@ def _check_finite_rows(name: str, a: Array, xp: Any) -> None:
 
 
 def _check_not_dask(x: Any, backend: str | None) -> None:
-    if backend == "dask" or backend_of(x) == "dask":
+    if not all(TABLE[n].trainable for n in (backend, backend_of(x)) if n in TABLE):  # Dask
         raise ValueError(
             "xpnn does not train on Dask arrays: train on NumPy or CuPy (x.compute() brings a Dask"
             " array home), then predict on Dask with the trained network"

@@ -5,7 +5,7 @@ early stopping); importing this package imports scikit-learn. :func:`register_sk
 registers both with skl2onnx (it imports skl2onnx and onnx when called, not before).
 """
 
-from .._status import missing_extra
+from ..backends import missing_extra
 
 try:  # here, before any module of the package imports scikit-learn, so that this is what a user reads
     import sklearn  # noqa: F401

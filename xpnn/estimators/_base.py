@@ -24,8 +24,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backends import backend_of, device_of, get_backend, to_numpy
-from .._compat import array_namespace, is_array_api_obj
+from ..backends import backend_of, device_of, get_backend, to_numpy
+from ..backends.compat import array_namespace, is_array_api_obj
 from ..network import Network, forward, to_backend
 from ._util import (
     ACTIVATIONS,

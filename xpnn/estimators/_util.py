@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backends import backend_of, device_of, get_backend, to_numpy
-from .._compat import is_array_api_obj
+from ..backends import backend_of, device_of, get_backend, to_numpy
+from ..backends.compat import is_array_api_obj
 from ..functions import HIDDEN_ACTIVATIONS
 from ..network import run_layers
 

@@ -16,8 +16,8 @@ import sklearn
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
-from .._backends import backend_of
-from .._compat import array_namespace
+from ..backends import backend_of
+from ..backends.compat import array_namespace
 from ..network import Network, to_backend
 from ._base import BaseMLP
 from ._util import ACTIVATIONS, host, on_like, outputs

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._compat import array_namespace, device, is_jax_array, is_numpy_array, is_torch_array
+from ..backends.compat import array_namespace, device, is_jax_array, is_numpy_array, is_torch_array
 
 __all__ = [
     "DELEGATE",

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from .._compat import array_namespace, device
+from ..backends.compat import array_namespace, device
 from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
 __all__ = [

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backends import Backend, get_backend, to_numpy
-from .._compat import array_namespace
+from ..backends import Backend, get_backend, to_numpy
+from ..backends.compat import array_namespace
 from ..functions import OUTPUT_FUNCTIONS, resolve_activation
 from ..layers import SoftmaxWithLoss
 from .layers import Layer, layer_from_spec
@@ -139,10 +139,7 @@ class Sequential:
         self._backend = backend
         self.device = dev
         # Dask runs each chunk of inputs through NumPy (or CuPy) arrays: the arrays live there.
-        self._arrays_backend = (
-            backend if backend.name != "dask" else get_backend("cupy" if dev == "gpu" else "numpy")[0]
-        )
-        array_dev = dev if backend.name != "dask" else self._arrays_backend.resolve_device(None)
+        self._arrays_backend, array_dev = backend.arrays_on(dev)
         self.xp = backend.load()
         axp = self._arrays_backend.load()
         arrays = {k: self._arrays_backend.from_host(v, array_dev) for k, v in host.items()}
@@ -222,7 +219,7 @@ class Sequential:
         single = len(x.shape) == len(self._input_shape)
         if single:
             x = self.xp.expand_dims(x, axis=0)
-        if self.backend == "dask":
+        if self._backend.info.lazy:  # Dask
             y = self._run_dask(x, out)
         else:
             y = out(_infer(self.layers, self._arrays, x), self.xp)

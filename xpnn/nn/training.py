@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backends import asarray, to_numpy
+from ..backends import TABLE, asarray, to_numpy
 from ..inference import accuracy
 from ..optimizers import Optimizer, get_optimizer
 from .sequential import Sequential
@@ -52,7 +52,7 @@ def train_network(
         raise TypeError(
             f"train_network trains an xpnn.Sequential network; got {type(net).__name__} (see xpnn.train)"
         )
-    if net.backend == "dask":
+    if not TABLE[net.backend].trainable:  # Dask
         raise ValueError(
             "training does not run on Dask: train on NumPy, PyTorch or JAX, then predict on Dask"
         )

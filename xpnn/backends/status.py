@@ -1,4 +1,7 @@
-"""Which backends are usable on this machine, and why not: what ``xpnn backends`` prints."""
+"""Which backends are usable on this machine, and why not: what ``xpnn backends`` prints.
+
+Also the one wording for a missing pyproject extra (:func:`missing_extra`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._backend_names import TABLE
-from ._backends import check_backend
+from .probe import Reason, check_backend
+from .table import TABLE
 
 __all__ = ["BackendStatus", "available_backends", "backend_status", "missing_extra"]
 
@@ -23,14 +26,21 @@ def missing_extra(what: str, extra: str) -> str:
 
 @dataclass(frozen=True)
 class BackendStatus:
-    """Whether a backend is usable here; if not, ``reason`` says why, and ``install`` how to install
-    it when its library is missing or cannot be imported (None otherwise)."""
+    """Whether a backend is usable here; if not, ``reason`` says why (``code``, the same as data),
+    and ``install`` how to install it when its library is missing or cannot be imported (None
+    otherwise).
+
+    >>> backend_status(["numpy"])["numpy"].code is None
+    True
+    """
 
     name: str
     available: bool
     reason: str
     version: str | None
     install: str | None = None
+    #: Why it is unusable, as data (``Reason.NOT_INSTALLED``, ...); None when it is usable.
+    code: Reason | None = None
 
 
 def backend_status(names: Iterable[str] | None = None) -> dict[str, BackendStatus]:
@@ -54,10 +64,12 @@ def backend_status(names: Iterable[str] | None = None) -> dict[str, BackendStatu
     result = {}
     for name in names:
         why = check_backend(name, None)[1]
-        version = getattr(sys.modules.get(TABLE[name].module), "__version__", None) if why is None else None
-        missing = why is not None and ("not installed" in why or "cannot be imported" in why)
-        install = TABLE[name].install if missing else None
-        result[name] = BackendStatus(name, why is None, why or "usable", version, install)
+        if why is None:
+            version = getattr(sys.modules.get(TABLE[name].module), "__version__", None)
+            result[name] = BackendStatus(name, True, "usable", version)
+        else:
+            install = TABLE[name].install if why.code.needs_install else None
+            result[name] = BackendStatus(name, False, why.message, None, install, why.code)
     return result
 
 

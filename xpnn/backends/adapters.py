@@ -1,9 +1,10 @@
-"""Backends: which array library (and device) a computation runs on.
+"""The adapters: how xpnn talks to each array library, and the arrays' way home.
 
-What each library needs is in one table (``_backend_names.py``); each adapter here keeps only
+What each library needs is its row of the table (``table.py``); each adapter here keeps only
 what the Array API cannot express: resolving a device, host -> device, device -> host, and a
 probe (a real tiny computation: CuPy imports fine without a driver and fails at the first
-allocation). A library is imported only when its backend is asked for.
+allocation). A library is imported only when its backend is asked for. Choosing a backend by
+name, and whether it is usable, is ``probe.py``'s job.
 """
 
 from __future__ import annotations
@@ -16,21 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ._backend_names import BACKENDS, TABLE
-from ._compat import array_test, is_array_api_obj, is_cupy_array, is_dask_array, namespace_of
-from ._compat import device as array_device
-from .errors import BackendUnavailableError
+from ..errors import BackendUnavailableError
+from .compat import array_test, is_array_api_obj, is_cupy_array, is_dask_array, namespace_of
+from .compat import device as array_device
+from .table import BACKENDS, TABLE, BackendInfo
 
-__all__ = [
-    "Backend",
-    "BackendUnavailableError",
-    "asarray",
-    "backend_of",
-    "check_backend",
-    "device_of",
-    "get_backend",
-    "to_numpy",
-]
+__all__ = ["REGISTRY", "Backend", "backend_of", "device_of", "to_numpy"]
 
 
 def _bad_device(name: str, takes: str, device: Any) -> ValueError:
@@ -41,6 +33,22 @@ class Backend:
     """How xpnn talks to one array library: its row of the table, and the adapter methods."""
 
     name: str
+
+    @property
+    def info(self) -> BackendInfo:
+        """This backend's row of the table: its module, extra, and capabilities (``lazy``, ...)."""
+        return TABLE[self.name]
+
+    def arrays_on(self, device: Any) -> tuple[Backend, Any]:
+        """The backend and device whose arrays hold this backend's data on ``device``.
+
+        The backend itself, except where the row names ``chunk_backends`` (Dask: its chunks are
+        NumPy arrays on ``"cpu"``, CuPy arrays on the current GPU on ``"gpu"``).
+        """
+        if self.info.chunk_backends is None:
+            return self, device
+        chunks = REGISTRY[self.info.chunk_backends[device != "cpu"]]
+        return chunks, chunks.resolve_device(None)
 
     def load(self) -> Any:
         """Import the library and return its Array API namespace."""
@@ -210,7 +218,7 @@ class _Dask(Backend):
         return x.map_blocks(to, dtype=x.dtype, meta=like((0,) * x.ndim, dtype=x.dtype))
 
     def to_host(self, x: Any) -> np.ndarray:
-        return _REGISTRY["cupy" if is_cupy_array(x._meta) else "numpy"].to_host(x.compute())
+        return REGISTRY["cupy" if is_cupy_array(x._meta) else "numpy"].to_host(x.compute())
 
 
 class _ArrayApiStrict(Backend):
@@ -233,71 +241,11 @@ class _ArrayApiStrict(Backend):
         return np.asarray(x.to_device(xp.__array_namespace_info__().default_device()))
 
 
-_REGISTRY: dict[str, Backend] = {
+#: Every backend's adapter, by name, in the order of the table.
+REGISTRY: dict[str, Backend] = {
     b.name: b for b in (_NumPy(), _CuPy(), _Torch(), _Jax(), _Dask(), _ArrayApiStrict())
 }
-assert set(_REGISTRY) == set(BACKENDS), "the backend table and the adapters disagree"
-
-
-def _unavailable(backend: Backend, why: str) -> BackendUnavailableError:
-    if "not installed" in why or "cannot be imported" in why:
-        # The library named first: the backend's own, or one its device needs (CuPy for Dask's GPU chunks).
-        module = why.split()[0]
-        install = next((i.install for i in TABLE.values() if i.module == module), TABLE[backend.name].install)
-        fix = f"Install it with {install}"
-    elif "not compiled with CUDA" in why:  # a CPU-only PyTorch asked for a GPU
-        fix = "This PyTorch is a CPU-only build: install a CUDA build (https://pytorch.org/get-started/locally/)"
-    else:  # installed, but the device or its driver fails
-        fix = "Check the device and its driver (for NVIDIA GPUs: nvidia-smi)"
-    why = f"backend {backend.name!r} is not usable here: {why}. {fix}, or choose another backend"
-    return BackendUnavailableError(f"{why} (`xpnn backends` lists them).")
-
-
-_PROBED: dict[tuple[str, str], str | None] = {}
-
-
-def check_backend(name: str, device: Any) -> tuple[Any, str | None]:
-    """``(device, None)`` when backend ``name`` is usable on ``device`` (probed once), else ``(None, why)``."""
-    backend, module = _REGISTRY[name], TABLE[name].module
-    if module not in sys.modules and importlib.util.find_spec(module) is None:
-        return None, f"{module} is not installed"
-    try:
-        resolved = backend.resolve_device(device)
-    except (ValueError, BackendUnavailableError):
-        raise
-    except ImportError as e:
-        return None, f"{module} cannot be imported ({e})"
-    except Exception as e:  # e.g. a CUDA runtime error while looking up the default device
-        return None, f"its device cannot be found ({type(e).__name__}: {e})"
-    if (key := (name, repr(resolved))) not in _PROBED:
-        try:
-            backend.probe(resolved)
-            _PROBED[key] = None
-        except ImportError as e:  # a library the device needs, e.g. CuPy for Dask's GPU chunks
-            needed = (e.name or str(e)).split(".")[0]
-            _PROBED[key] = f"{needed} is not installed (device {resolved!r} needs it)"
-        except Exception as e:  # each library raises its own: CUDARuntimeError, RuntimeError, ...
-            _PROBED[key] = f"a test computation failed ({type(e).__name__}: {e})"
-    return (resolved if _PROBED[key] is None else None), _PROBED[key]
-
-
-def get_backend(name: str, device: Any = None) -> tuple[Backend, Any]:
-    """The usable backend called ``name`` (``"auto"``: CuPy if usable, else NumPy) and its resolved device.
-
-    ``ValueError`` for an unknown name or device; ``BackendUnavailableError``, with the reason,
-    when the library or device cannot be used.
-    """
-    if name == "numpy" and device is None:
-        return _REGISTRY["numpy"], "cpu"  # the common case, kept short
-    if name == "auto":
-        name = "cupy" if check_backend("cupy", device)[1] is None else "numpy"
-        device = device if name == "cupy" else None
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)} (or 'auto')")
-    resolved, why = check_backend(name, device)
-    if why is not None:
-        raise _unavailable(_REGISTRY[name], why)
-    return _REGISTRY[name], resolved
+assert tuple(REGISTRY) == BACKENDS, "the backend table and the adapters disagree"
 
 
 def backend_of(x: Any) -> str | None:
@@ -306,7 +254,7 @@ def backend_of(x: Any) -> str | None:
         return "numpy"
     if not is_array_api_obj(x):
         return None
-    for name, backend in _REGISTRY.items():
+    for name, backend in REGISTRY.items():
         if TABLE[name].module in sys.modules and backend.owns(x):
             return name
     raise TypeError(
@@ -329,7 +277,7 @@ def to_numpy(x: Any) -> Any:
     if isinstance(x, Mapping):
         return {key: to_numpy(value) for key, value in x.items()}
     name = backend_of(x)
-    return np.asarray(x) if name is None else _REGISTRY[name].to_host(x)
+    return np.asarray(x) if name is None else REGISTRY[name].to_host(x)
 
 
 def device_of(x: Any) -> Any:
@@ -337,16 +285,3 @@ def device_of(x: Any) -> Any:
     if is_dask_array(x):
         return "gpu" if is_cupy_array(x._meta) else "cpu"
     return array_device(x)
-
-
-def asarray(x: Any, *, backend: str = "numpy", device: Any = None) -> Any:
-    """``x`` (any array, list or scalar) as an array of ``backend`` on ``device``: an explicit move.
-
-    Lists become NumPy arrays first (float64 wherever the backend has it); other libraries' arrays
-    go through the host.
-
-    >>> asarray([1.0, 2.0], backend="numpy")
-    array([1., 2.])
-    """
-    impl, dev = get_backend(backend, device)
-    return impl.asarray(x, dev)

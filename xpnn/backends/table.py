@@ -1,10 +1,19 @@
-"""The one table of backends.
+"""The one table of backends: one row each, with what the rest of xpnn may ask of it.
 
-The library's registry (``xpnn._backends``), its error hints, the test fixture
-(``tests/conftest.py``) and the nox sessions (``noxfile.py``) all read this module. It imports
-only the standard library, so ``noxfile.py`` can load it without the package's dependencies.
-Adding a backend is one row here and one adapter in ``xpnn/_backends.py`` (see CONTRIBUTING.md).
+The adapters (``adapters.py``), the error hints (``status.py``), the test fixture
+(``tests/conftest.py``) and the nox sessions (``noxfile.py``, with ``runpy`` from this file's
+path) all read this module. It imports only the standard library, so ``noxfile.py`` can load it
+without the package's dependencies. Adding a backend is one row here and one adapter in
+``adapters.py`` (see CONTRIBUTING.md).
+
+Code outside ``xpnn/backends/`` asks a row for a capability (``TABLE[name].trainable``), never
+for a backend by name (``name == "dask"``).
+
+>>> TABLE["dask"].lazy, TABLE["dask"].trainable, TABLE["numpy"].lazy
+(True, False, False)
 """
+
+from __future__ import annotations
 
 from typing import NamedTuple
 
@@ -16,7 +25,7 @@ class BackendInfo(NamedTuple):
     module: str
     #: The module that is the backend's Array API namespace.
     namespace: str
-    #: The name in ``xpnn._compat`` (array-api-compat's, where it has one) that tells its arrays.
+    #: The name in ``xpnn.backends.compat`` (array-api-compat's, where it has one) that tells its arrays.
     array_test: str
     #: The pyproject extra that installs it (None: a dependency of xpnn itself); nox installs it.
     extra: str | None
@@ -24,10 +33,22 @@ class BackendInfo(NamedTuple):
     install: str
     #: Whether it needs a GPU: skipped without one, its nox session is not a default one.
     gpu: bool = False
+    #: Whether its arrays are lazy task graphs (Dask): results are computed when asked for, and
+    #: inference runs the chunks as its batches instead of slicing them itself.
+    lazy: bool = False
+    #: Whether ``train``, ``train_network`` and ``xpnn train`` run on it (not Dask: train elsewhere,
+    #: then predict on it).
+    trainable: bool = True
+    #: An input of the batching policy (``xpnn.network``): on a CPU device, batches of about a
+    #: thousand rows beat one big batch (measured: NumPy, PyTorch); False: one batch.
+    cpu_batches: bool = False
+    #: For a backend whose chunks are another backend's arrays (Dask): that backend on its
+    #: ``"cpu"`` device and on its ``"gpu"`` device; None: its arrays are its own.
+    chunk_backends: tuple[str, str] | None = None
 
 
 TABLE: dict[str, BackendInfo] = {
-    "numpy": BackendInfo("numpy", "numpy", "is_numpy_array", None, "`pip install numpy`"),
+    "numpy": BackendInfo("numpy", "numpy", "is_numpy_array", None, "`pip install numpy`", cpu_batches=True),
     "cupy": BackendInfo(
         "cupy",
         "array_api_compat.cupy",
@@ -45,6 +66,7 @@ TABLE: dict[str, BackendInfo] = {
         "`pip install torch` (without a GPU, the CPU build:"
         " `pip install torch --index-url https://download.pytorch.org/whl/cpu`;"
         " in a clone of xpnn, `pip install -e '.[torch]'`)",
+        cpu_batches=True,
     ),
     "jax": BackendInfo(
         "jax",
@@ -59,6 +81,9 @@ TABLE: dict[str, BackendInfo] = {
         "is_dask_array",
         "dask",
         "`pip install 'dask[array]' distributed` (in a clone of xpnn, `pip install -e '.[dask]'`)",
+        lazy=True,
+        trainable=False,
+        chunk_backends=("numpy", "cupy"),
     ),
     "array_api_strict": BackendInfo(
         "array_api_strict",
