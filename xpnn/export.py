@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from ._backends import BackendUnavailableError, to_numpy
-from ._data import write_atomic
 from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
+from .io import write_atomic
 from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
 __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ._backends import to_numpy
-from ._data import write_atomic
 from ._status import missing_extra
+from .io import write_atomic
 
 __all__ = ["img_show", "save_digit_grid", "save_image"]
 
