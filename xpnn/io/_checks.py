@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,9 +154,16 @@ def checked_shape(value: object, where: str, max_bytes: int, kind: type = tuple)
     return tuple(value)
 
 
-def build(declared: list[Declared], source: str, max_bytes: int, mlp: bool = True) -> dict[str, np.ndarray]:
-    """Check every declared array's size, the keys and shapes (``mlp``: those of the book's W1..Wn,
-    b1..bn), then build each array: native byte order, owning its data."""
+#: ``check(declared, record)``: the names, dtypes and shapes a file declares (and its record of the
+#: network, or None), checked before any array is built; raises :class:`DataError`.
+LayoutCheck = Callable[[list[tuple[str, np.dtype[Any], tuple[int, ...]]], Any], None]
+
+
+def build(
+    declared: list[Declared], source: str, max_bytes: int, check: LayoutCheck | None, record: Any = None
+) -> dict[str, np.ndarray]:
+    """Check every declared array's size, then ``check`` the keys and shapes (with the file's
+    ``record``), then build each array: native byte order, owning its data."""
     total = 0
     for d in declared:
         if len(d.data) != d.nbytes:
@@ -167,8 +174,8 @@ def build(declared: list[Declared], source: str, max_bytes: int, mlp: bool = Tru
         total += d.nbytes
     if total > max_bytes:
         raise DataError(f"{source} declares {total:,} bytes of arrays, {over_limit(max_bytes)}")
-    if mlp:
-        check_layout(((d.name, d.dtype, d.shape) for d in declared), source)
+    if check is not None:
+        check([(d.name, d.dtype, d.shape) for d in declared], record)
     arrays = {}
     for d in declared:
         flat = np.frombuffer(d.data, dtype=d.dtype, count=math.prod(d.shape))

@@ -15,8 +15,8 @@ from ._checks import names_text, short
 
 #: The record of the network that save_weights writes, and its format version.
 RECORD = "__xpnn__"  # a .npz member of uint8 (UTF-8 JSON); in .safetensors, __metadata__["xpnn"]
-_RECORD_FORMAT = 1
-_RECORD_FIELDS = ("format", "layers", "activation")
+RECORD_FORMAT = 1
+MLP_FIELDS = ("format", "layers", "activation")
 MAX_RECORD = 65_536
 
 #: A record as a file holds it (UTF-8 JSON, bytes or text) and where in the file it is.
@@ -30,11 +30,12 @@ def _sizes(weights: Mapping[str, Any]) -> list[int]:
 
 
 def record_text(weights: Mapping[str, Any], activation: str | None) -> str:
-    return json.dumps({"format": _RECORD_FORMAT, "layers": _sizes(weights), "activation": activation})
+    return json.dumps({"format": RECORD_FORMAT, "layers": _sizes(weights), "activation": activation})
 
 
-def parse_record(record: Record, source: str, weights: Mapping[str, np.ndarray]) -> str | None:
-    """The activation a file's record names (None if none), after checking every field of it."""
+def read_record(record: Record, source: str, allowed: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """A file's record as a JSON object of known fields (``allowed``) and format version, and the
+    words that name it in errors; a :class:`DataError` for anything else."""
     raw, entry = record
     where = f"{source}: the xpnn record of the network ({entry})"
     if len(raw) > MAX_RECORD:
@@ -49,21 +50,25 @@ def parse_record(record: Record, source: str, weights: Mapping[str, np.ndarray])
         raise DataError(f"{where} is not JSON ({type(e).__name__}); the file is damaged") from None
     if not isinstance(fields, dict):
         raise DataError(f"{where} is not a JSON object")
-    unknown = set(fields) - set(_RECORD_FIELDS)
+    unknown = set(fields) - set(allowed)
     if unknown:
-        raise DataError(
-            f"{where} has unknown fields {names_text(unknown)}; xpnn writes only {list(_RECORD_FIELDS)}"
-        )
+        raise DataError(f"{where} has unknown fields {names_text(unknown)}; xpnn writes only {list(allowed)}")
     if "format" not in fields:
         raise DataError(f"{where} has no format version")
     version = fields["format"]
     if type(version) is not int or version < 1:
-        raise DataError(f"{where} has format {short(version)}; format {_RECORD_FORMAT} expected")
-    if version > _RECORD_FORMAT:
+        raise DataError(f"{where} has format {short(version)}; format {RECORD_FORMAT} expected")
+    if version > RECORD_FORMAT:
         raise DataError(
             f"{where} has format {version}: it was written by a newer xpnn (this one reads format"
-            f" {_RECORD_FORMAT}); upgrade xpnn to load it"
+            f" {RECORD_FORMAT}); upgrade xpnn to load it"
         )
+    return fields, where
+
+
+def parse_record(record: Record, source: str, weights: Mapping[str, np.ndarray]) -> str | None:
+    """The activation a file's record names (None if none), after checking every field of it."""
+    fields, where = read_record(record, source, MLP_FIELDS)
     layers, want = fields.get("layers"), _sizes(weights)
     if not (isinstance(layers, list) and all(type(d) is int for d in layers)):
         raise DataError(f"{where} has layers {short(layers)}; a list of ints such as [784, 50, 100, 10]")
@@ -78,3 +83,17 @@ def parse_record(record: Record, source: str, weights: Mapping[str, np.ndarray])
             f"{where} has activation {short(activation)}; one of {sorted(HIDDEN_ACTIVATIONS)} or null expected"
         )
     return activation
+
+
+def is_layer_record(record: Record | None) -> bool:
+    """Whether ``record`` is (at first sight) that of a layer network: a JSON object with ``network``.
+
+    Only a peek to choose the checks; :func:`read_record` then checks every field of either kind.
+    """
+    if record is None or len(record[0]) > MAX_RECORD:
+        return False
+    try:
+        fields = json.loads(record[0])
+    except (ValueError, RecursionError, TypeError):
+        return False
+    return isinstance(fields, dict) and "network" in fields

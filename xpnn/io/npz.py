@@ -16,8 +16,8 @@ from ..errors import DataError
 from ._checks import (
     CHUNK,
     KEY,
+    LayoutCheck,
     check_keys,
-    check_layout,
     checked_shape,
     cut,
     describe_dtype,
@@ -90,7 +90,7 @@ def _npy_header(
 
 
 def read_npz(
-    data: bytes, source: str, max_bytes: int, mlp: bool = True
+    data: bytes, source: str, max_bytes: int, check: LayoutCheck | None
 ) -> tuple[dict[str, np.ndarray], Record | None]:
     """A ``.npz``: every member's header is read and checked, then the keys and the chain of
     shapes, and only then is anything inflated, each member straight into its own array."""
@@ -119,7 +119,9 @@ def read_npz(
                         f"{where} uses zip compression {info.compress_type}; xpnn reads stored or deflated"
                     )
             keys = [name[: -len(".npy")] for name in names if name != RECORD + ".npy"]
-            if not all(KEY.fullmatch(k) for k in keys):  # a name no network has: no header is read
+            # Without a record the file can only be the book's W1..Wn, b1..bn: a name no such network
+            # has is refused before any header is read.
+            if check is not None and len(keys) == len(names) and not all(KEY.fullmatch(k) for k in keys):
                 check_keys(keys, source)
             members = []
             record: Record | None = None
@@ -149,10 +151,9 @@ def read_npz(
                 members.append((info, where, dtype, shape, fortran, header_length))
             # Keys and shapes from the headers alone: a file that is no network is refused here,
             # before a single member is inflated.
-            if mlp:
-                check_layout(
-                    ((info.filename[: -len(".npy")], d, shape) for info, _, d, shape, _, _ in members),
-                    source,
+            if check is not None:
+                check(
+                    [(info.filename[: -len(".npy")], d, shape) for info, _, d, shape, _, _ in members], record
                 )
             arrays = {}
             for info, where, dtype, shape, fortran, header_length in members:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ._checks import Declared, Described, build, checked_shape, cut, describe, float_dtype, short
+from ._checks import Declared, Described, LayoutCheck, build, checked_shape, cut, describe, float_dtype, short
 from ._record import Record
 
 __all__ = ["read_pickle"]
@@ -266,7 +266,7 @@ def _prescan(data: bytes) -> None:
 
 
 def read_pickle(
-    data: bytes, source: str, max_bytes: int, mlp: bool = True
+    data: bytes, source: str, max_bytes: int, check: LayoutCheck | None
 ) -> tuple[dict[str, np.ndarray], Record | None]:
     try:
         _prescan(data)
@@ -293,4 +293,4 @@ def read_pickle(
         if not isinstance(value, _ArrayRecord):
             raise DataError(f"{source}: {short(key)} is a {describe(value)}, not an array")
         declared.append(value.declared(key, f"{source}: {short(key)}", max_bytes))
-    return build(declared, source, max_bytes, mlp), None
+    return build(declared, source, max_bytes, check), None

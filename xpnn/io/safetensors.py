@@ -10,7 +10,7 @@ import numpy as np
 
 from .._status import missing_extra
 from ..errors import DataError
-from ._checks import Declared, build, checked_shape, float_dtype, short
+from ._checks import Declared, LayoutCheck, build, checked_shape, float_dtype, short
 from ._record import Record
 
 __all__ = ["read_safetensors", "safetensors_module"]
@@ -20,7 +20,7 @@ _SAFETENSORS_DTYPES = {"F16": "f2", "F32": "f4", "F64": "f8"}
 
 
 def read_safetensors(
-    data: bytes, source: str, max_bytes: int, mlp: bool = True
+    data: bytes, source: str, max_bytes: int, check: LayoutCheck | None
 ) -> tuple[dict[str, np.ndarray], Record | None]:
     """The safetensors format: an 8-byte header length, a JSON header, then the tensors' bytes."""
     if len(data) < 8:
@@ -70,7 +70,7 @@ def read_safetensors(
     ends = [0] + [end for _, end in sorted(ranges)]
     if [begin for begin, _ in sorted(ranges)] != ends[:-1] or ends[-1] != len(body):
         raise DataError(f"{source}: the tensors' data_offsets overlap or leave gaps in the data")
-    return build(declared, source, max_bytes, mlp), record
+    return build(declared, source, max_bytes, check, record), record
 
 
 def safetensors_module(what: str) -> Any:

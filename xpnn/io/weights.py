@@ -35,10 +35,14 @@ from .._backends import to_numpy
 from ..errors import DataError
 from ..functions import HIDDEN_ACTIVATIONS
 from ..network import Network, to_backend
+from ..nn.layers import Layer
+from ..nn.sequential import Sequential
 from ._atomic import write_atomic
-from ._checks import MAX_BYTES, check_finite, check_network, over_limit
+from ._checks import MAX_BYTES, check_finite, check_layout, check_network, over_limit
 from ._download import RemoteFile, check_max_bytes, check_pinned
-from ._record import RECORD, Record, parse_record, record_text
+from ._record import MLP_FIELDS, RECORD, Record, is_layer_record, parse_record, read_record, record_text
+from ._sequence import FIELDS, check_arrays, read_layers
+from ._sequence import record_text as layer_record_text
 from .npz import read_npz
 from .pickle import read_pickle
 from .safetensors import read_safetensors, safetensors_module
@@ -46,7 +50,8 @@ from .safetensors import read_safetensors, safetensors_module
 __all__ = ["MAX_BYTES", "load_params", "load_weights", "save_weights"]
 
 
-#: ``reader(data, source, max_bytes, mlp=True)``: the arrays and the record of a file of that suffix.
+#: ``reader(data, source, max_bytes, check)``: the arrays and the record of a file of that suffix
+#: (``check``: a :data:`LayoutCheck` run before any array is built, or None for any arrays).
 _READERS: dict[str, Callable[..., tuple[dict[str, np.ndarray], Record | None]]] = {
     ".pkl": read_pickle,
     ".pickle": read_pickle,
@@ -76,7 +81,7 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 
 def load_weights(
     path: str | os.PathLike[str], *, allow_nonfinite: bool = False, max_bytes: int = MAX_BYTES
-) -> dict[str, np.ndarray] | Network:
+) -> dict[str, np.ndarray] | Network | Sequential:
     """Read a book-style network ``{'W1', 'b1', ..., 'Wn', 'bn'}`` as NumPy arrays, safely.
 
     By suffix: ``.pkl`` (the book's ``sample_weight.pkl``), ``.npz`` or ``.safetensors``, each
@@ -99,7 +104,13 @@ def load_weights(
     (['W1', 'W2', 'W3', 'b1', 'b2', 'b3'], (2, 3))
     """
     max_bytes = check_max_bytes(max_bytes, "load_weights")
-    weights, activation = load_checked(Path(path), allow_nonfinite, max_bytes)
+    weights, activation, network = load_checked(Path(path), allow_nonfinite, max_bytes)
+    if network is not None:
+        layers, input_shape = network
+        try:
+            return Sequential(layers, weights, input_shape=input_shape)
+        except ValueError as e:  # checked before the arrays were built; this is the last word
+            raise DataError(f"{path}: the arrays do not fit the recorded layers: {e}") from e
     return weights if activation is None else to_backend(weights, "numpy", activation=activation)
 
 
@@ -114,8 +125,9 @@ def _reader(path: Path) -> Callable[..., tuple[dict[str, np.ndarray], Record | N
 
 def load_checked(
     path: Path, allow_nonfinite: bool, max_bytes: int, pinned: RemoteFile | None = None
-) -> tuple[dict[str, np.ndarray], str | None]:
-    """The checked arrays of a weights file, and the activation its record names (or None).
+) -> tuple[dict[str, np.ndarray], str | None, tuple[tuple[Layer, ...], tuple[int, ...]] | None]:
+    """The checked arrays of a weights file, the activation its record names (or None), and the
+    layers and input shape of a layer network's record (or None: the book's W1..Wn, b1..bn).
 
     With ``pinned``, the bytes read are checked against its SHA-256 before they are parsed: the
     file is read once, so what is parsed is what was checked.
@@ -125,18 +137,37 @@ def load_checked(
     data = _read_file(path, max_bytes)
     if pinned is not None:
         check_pinned(pinned, path, data)
-    arrays, record = reader(data, source, max_bytes)
-    weights = check_network(arrays, source)
-    activation = None if record is None else parse_record(record, source, weights)
+    network: list[tuple[tuple[Layer, ...], tuple[int, ...]]] = []
+
+    def layout(declared: list[tuple[str, np.dtype[Any], tuple[int, ...]]], record: Record | None) -> None:
+        if record is not None and is_layer_record(record):
+            layers, input_shape = read_layers(record, source)
+            check_arrays(layers, input_shape, declared, source)
+            network.append((layers, input_shape))
+        else:
+            try:
+                check_layout(declared, source)
+            except DataError:
+                if record is not None:  # a damaged record (not JSON, say) is what to report first
+                    read_record(record, source, (*MLP_FIELDS, *FIELDS))
+                raise
+
+    arrays, record = reader(data, source, max_bytes, layout)
+    if network:
+        weights, activation = arrays, None
+    else:
+        weights = check_network(arrays, source)
+        activation = None if record is None else parse_record(record, source, weights)
     if not allow_nonfinite:
         check_finite(weights, source)
-    return weights, activation
+    return weights, activation, (network[0] if network else None)
 
 
 def save_weights(
-    net: Mapping[str, Any], path: str | os.PathLike[str], *, activation: str | None = None
+    net: Mapping[str, Any] | Sequential, path: str | os.PathLike[str], *, activation: str | None = None
 ) -> Path:
-    """Write a network (a book-style dict or a placed ``Network``) as ``.npz`` or ``.safetensors``.
+    """Write a network (a book-style dict, a placed ``Network``, or a layer network such as
+    :class:`xpnn.SimpleConvNet`) as ``.npz`` or ``.safetensors``.
 
     The file records the network's format version, layer sizes and hidden activation: a
     ``Network``'s own ``.activation``, or ``activation=`` (which wins), so that
@@ -144,8 +175,30 @@ def save_weights(
     ``activation=`` records none. The file is written to a temporary name and renamed into
     place (through a symbolic link, to the file it points to), so an interrupted save never
     leaves half a file. Returns the path.
+
+    A layer network (any :class:`xpnn.Sequential`: ``SimpleConvNet``, ``DeepConvNet``,
+    ``MultiLayerNet``, ``MultiLayerNetExtend``) is written with its layers (``net.spec()``),
+    its input shape and every array, batch normalization's running statistics included;
+    :func:`load_weights` gives it back as an :class:`xpnn.Sequential` that predicts as it did.
+
+    >>> import pathlib, tempfile, numpy as np, xpnn
+    >>> conv = {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1}
+    >>> net = xpnn.SimpleConvNet(input_dim=(1, 8, 8), conv_param=conv, hidden_size=4, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     loaded = xpnn.load_weights(xpnn.save_weights(net, pathlib.Path(tmp) / "cnn.npz"))
+    >>> x = np.random.default_rng(0).random((3, 1, 8, 8))
+    >>> type(loaded).__name__, bool((xpnn.predict(loaded, x) == xpnn.predict(net, x)).all())
+    ('Sequential', True)
     """
     path = Path(path)
+    if isinstance(net, Sequential) and not isinstance(net, Mapping):
+        if activation is not None:
+            raise ValueError(
+                f"activation={activation!r} does not apply to a layer network: its activations are its layers"
+            )
+        weights = net.to_numpy()
+        _write(path, weights, layer_record_text(net.layers, net.n_in))
+        return path
     weights = check_network({k: to_numpy(v) for k, v in net.items()}, "the network to save")
     if activation is None and isinstance(net, Network):
         activation = net.activation
@@ -156,7 +209,12 @@ def save_weights(
             f"unknown activation {activation!r}; save_weights records one of {sorted(HIDDEN_ACTIVATIONS)}"
             " (a function cannot be written into a file)"
         )
-    record = record_text(weights, activation)
+    _write(path, weights, record_text(weights, activation))
+    return path
+
+
+def _write(path: Path, weights: Mapping[str, np.ndarray], record: str) -> None:
+    """``weights`` and the ``record`` of the network as ``.npz`` or ``.safetensors``, atomically."""
     suffix = path.suffix.lower()
     if suffix == ".npz":
         entry = np.frombuffer(record.encode(), dtype=np.uint8)
@@ -167,7 +225,6 @@ def save_weights(
         write_atomic(path, lambda f: f.write(data))
     else:
         raise ValueError(f"save_weights writes .npz or .safetensors, not {suffix!r} ({path})")
-    return path
 
 
 def load_params(
@@ -200,7 +257,7 @@ def load_checked_params(
     if pinned is not None:
         check_pinned(pinned, path, data)
     # Any names and shapes (a CNN's W1 is 4-D); a record is for load_weights.
-    params, _ = reader(data, source, max_bytes, mlp=False)
+    params, _ = reader(data, source, max_bytes, None)
     not_float = {k: str(v.dtype) for k, v in params.items() if v.dtype.kind != "f"}
     if not_float:
         raise DataError(f"{source}: weights must be floating arrays; got {not_float}")
