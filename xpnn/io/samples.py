@@ -94,7 +94,17 @@ def fetch_sample_convnet(
     """The path of the book's trained CNN file ``name`` in ``<data_dir>/weights``, downloaded if missing.
 
     ``"simple_convnet"``: ``ch07/params.pkl``; ``"deep_convnet"``: ``ch08/deep_convnet_params.pkl``,
-    from the book's repository, checked against the pinned SHA-256.
+    from the book's repository, checked against the pinned SHA-256 (on every call, downloaded or
+    not). ``download=False`` only looks in ``<data_dir>/weights``. Load the file with
+    :func:`xpnn.load_params`, or ask :func:`xpnn.load_sample_network` for the network itself.
+
+    >>> import xpnn
+    >>> path = xpnn.fetch_sample_convnet("simple_convnet")  # doctest: +SKIP
+    >>> path.name, sorted(xpnn.load_params(path))[:3]  # doctest: +SKIP
+    ('params.pkl', ['W1', 'W2', 'W3'])
+    >>> net = xpnn.load_sample_network(name="deep_convnet")  # doctest: +SKIP
+    >>> type(net).__name__, net.n_in  # doctest: +SKIP
+    ('DeepConvNet', (1, 28, 28))
     """
     remote = _convnet_file(name)
     root = resolve_data_dir(data_dir)
