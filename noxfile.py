@@ -117,7 +117,7 @@ def mutation(session: nox.Session) -> None:
     """Mutation testing of xpnn/ with mutmut, then mutation/REPORT.md (slow: not in the default run or CI).
 
     nox -s mutation                                  # every module; results are kept in mutants/
-    nox -s mutation -- "xpnn.weights.*"              # only mutants whose names match (mutmut run's args)
+    nox -s mutation -- "xpnn.io.weights.*"           # only mutants whose names match (mutmut run's args)
     nox -s mutation -- --max-children 1 "xpnn.mnist.*"
     nox -s mutation -- --sample 0.25 --seed 1        # a random quarter of each module's unrun mutants
 

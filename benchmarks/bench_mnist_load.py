@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> dict:
     """Loading the MNIST test set: from the .npy cache against decoding the .gz files again."""
     import tempfile
 
-    from xpnn import mnist
+    from xpnn.io import mnist
 
     mnist_or_exit()
     with tempfile.TemporaryDirectory() as empty:

@@ -43,9 +43,8 @@ def tiny_mnist(directory: Path, n: int = 12, seed: int = 0) -> dict[str, np.ndar
 
 
 def tiny_mnist_files(mnist_dir: Path, n: int, mirrors: tuple[str, ...] = ()) -> dict:
-    """A stand-in for ``xpnn.mnist.MNIST_FILES`` describing the tiny files in ``mnist_dir``."""
-    from xpnn import mnist
-    from xpnn._data import RemoteFile
+    """A stand-in for ``xpnn.io.mnist.MNIST_FILES`` describing the tiny files in ``mnist_dir``."""
+    from xpnn.io import RemoteFile, mnist
 
     return {
         key: (RemoteFile(remote.name, sha256(mnist_dir / remote.name), mirrors), (n, *shape[1:]))

@@ -22,9 +22,10 @@ from local_http import closed_port, serve
 from test_export import _need
 
 import xpnn
-from xpnn import cli, mnist, weights
-from xpnn._data import RemoteFile
+from xpnn import cli
 from xpnn.backends import TABLE, Reason, Unusable
+from xpnn.io import RemoteFile, mnist
+from xpnn.io import samples as weights
 
 
 def xpnn_cli(*args: str) -> subprocess.CompletedProcess[str]:

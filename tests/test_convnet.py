@@ -354,8 +354,8 @@ def test_the_books_file_is_downloaded_through_the_pinned_hash(
 
     from local_http import serve
 
-    from xpnn import weights
-    from xpnn._data import RemoteFile
+    from xpnn.io import RemoteFile
+    from xpnn.io import samples as weights
 
     pinned = weights.SAMPLE_CONVNETS[name]
     chapter = "ch07" if name == "simple_convnet" else "ch08"

@@ -1,4 +1,4 @@
-"""xpnn._data: atomic writes under fault injection."""
+"""xpnn.io (data directory, downloads, atomic writes): atomic writes under fault injection."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import pytest
 
-from xpnn._data import write_atomic
+from xpnn.io import write_atomic
 
 
 class WriterFailedError(Exception):
@@ -63,7 +63,7 @@ def test_a_new_file_gets_the_umask_permissions_and_a_replaced_one_keeps_its_own(
 
 
 def test_an_explicit_path_wins_and_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xpnn._data import data_dir
+    from xpnn.io import data_dir
 
     monkeypatch.setenv("XPNN_DATA_DIR", "/elsewhere")
     assert data_dir("~/xpnn-data") == Path.home() / "xpnn-data"
@@ -71,7 +71,7 @@ def test_an_explicit_path_wins_and_expands_the_home_directory(monkeypatch: pytes
 
 @pytest.mark.parametrize("variable", ["XPNN_DATA_DIR", "XPNN_CACHE_DIR"])
 def test_the_variables_expand_the_home_directory(variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xpnn._data import cache_dir, data_dir
+    from xpnn.io import cache_dir, data_dir
 
     monkeypatch.setenv(variable, "~/somewhere")
     where = data_dir() if variable == "XPNN_DATA_DIR" else cache_dir()
@@ -84,7 +84,7 @@ def test_without_the_variables_the_per_user_directories_are_used(
     unset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No XPNN_DATA_DIR / XPNN_CACHE_DIR (or an empty one): <XDG_DATA_HOME>/xpnn, <XDG_CACHE_HOME>/xpnn."""
-    from xpnn._data import cache_dir, data_dir
+    from xpnn.io import cache_dir, data_dir
 
     for variable in ("XPNN_DATA_DIR", "XPNN_CACHE_DIR"):
         if unset == "absent":
@@ -109,7 +109,7 @@ def test_without_the_variables_the_per_user_directories_are_used(
     ],
 )
 def test_shorten_cuts_at_a_word_to_the_width(text: str, width: int, short: str) -> None:
-    from xpnn._data import shorten
+    from xpnn.io._download import shorten
 
     assert shorten(text, width) == short
     if width == 120:
@@ -120,7 +120,8 @@ def test_an_unreadable_path_names_the_fault_in_words(tmp_path: Path) -> None:
     import errno
     import os
 
-    from xpnn._data import DataError, is_present
+    from xpnn.errors import DataError
+    from xpnn.io._paths import is_present
 
     path = tmp_path / ("x" * 300)  # longer than any file system allows a name to be
     with pytest.raises(DataError) as e:
@@ -297,11 +298,11 @@ def test_a_temporary_of_another_pid_namespace_is_never_swept(
 ) -> None:
     """Attack 4: containers sharing a volume and a host name: a live writer's pid in its own
     namespace looked like a dead one here, and its temporary file was deleted."""
-    import xpnn._data
+    import xpnn.io._atomic
 
     target = tmp_path / "net.npz"
     with monkeypatch.context() as other:  # a writer in another PID namespace, same host name
-        other.setattr(xpnn._data, "_pid_namespace", lambda: "4026532999", raising=False)
+        other.setattr(xpnn.io._atomic, "_pid_namespace", lambda: "4026532999", raising=False)
         theirs = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
     theirs.write_bytes(b"half a file, still being written")
     ours = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
@@ -318,9 +319,9 @@ def test_where_the_namespace_is_unknown_only_old_temporaries_are_swept(
     import os
     import time
 
-    import xpnn._data
+    import xpnn.io._atomic
 
-    monkeypatch.setattr(xpnn._data, "_pid_namespace", lambda: "", raising=False)
+    monkeypatch.setattr(xpnn.io._atomic, "_pid_namespace", lambda: "", raising=False)
     target = tmp_path / "net.npz"
     young = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
     old = tmp_path / _with_pid(_own_temporary(target), _ended_pid())

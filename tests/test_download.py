@@ -14,8 +14,8 @@ from idx import sha256, tiny_mnist
 from local_http import closed_port, serve
 
 import xpnn
-from xpnn import mnist
-from xpnn._data import RemoteFile, download_failure, fetch, fetch_all, shorten
+from xpnn.io import RemoteFile, fetch, fetch_all, mnist
+from xpnn.io._download import download_failure, shorten
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_load_mnist_downloads_what_is_missing(
 
 def test_fetch_sample_weights_pins_the_hash(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The weights' download goes through the same checked path: a wrong file is refused."""
-    from xpnn import weights
+    from xpnn.io import samples as weights
 
     base, _, _ = served
     monkeypatch.setattr(

@@ -19,7 +19,7 @@ from conftest import Case, assert_close
 from idx import idx_bytes, sha256, tiny_mnist, tiny_mnist_files, write_idx_gz
 
 import xpnn
-from xpnn import mnist
+from xpnn.io import idx, mnist
 
 N = 12
 
@@ -122,9 +122,7 @@ def _images(n: int = 3) -> np.ndarray:
 
 def test_read_idx_round_trip(tmp_path: Path) -> None:
     images = _images()
-    np.testing.assert_array_equal(
-        mnist.read_idx(write_idx_gz(tmp_path / "a.gz", images), (3, 28, 28)), images
-    )
+    np.testing.assert_array_equal(idx.read_idx(write_idx_gz(tmp_path / "a.gz", images), (3, 28, 28)), images)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +135,7 @@ def test_read_idx_reads_every_dimension_in_full(tmp_path: Path, shape: tuple[int
     array = np.arange(math.prod(shape), dtype=np.uint8).reshape(shape)
     path = write_idx_gz(tmp_path / "a.gz", array)
     for expected in (None, shape):
-        read = mnist.read_idx(path, expected)
+        read = idx.read_idx(path, expected)
         assert read.shape == shape and read.dtype == np.uint8
         np.testing.assert_array_equal(read, array)
 
@@ -177,7 +175,7 @@ def test_read_idx_rejects_bad_files_naming_them(tmp_path: Path, content: bytes, 
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(content)
     with pytest.raises(xpnn.DataError, match=message) as e:
-        mnist.read_idx(path, (3, 28, 28))
+        idx.read_idx(path, (3, 28, 28))
     assert str(path) in str(e.value)
 
 
@@ -191,7 +189,7 @@ def test_html_page_is_reported_and_never_cached(tiny) -> None:
         f"{page} looks like an HTML page, not MNIST data (a download that returned an error or"
         " login page). Delete it or re-download it."
     )
-    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-images*"))
+    assert not list((xpnn.io.cache_dir() / "mnist").glob("t10k-images*"))
 
 
 @pytest.mark.parametrize("verify", [True, False])
@@ -217,7 +215,7 @@ def test_wrong_hash_is_refused_and_not_cached(tiny) -> None:
         f" {mnist.MNIST_FILES[('test', 'labels')][0].sha256}. Delete it or re-download it (or pass"
         " verify=False to use a file of your own)."
     )
-    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
+    assert not list((xpnn.io.cache_dir() / "mnist").glob("t10k-labels*"))
     _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)  # a file of one's own
     np.testing.assert_array_equal(t, np.zeros(N))
 
@@ -228,7 +226,7 @@ def test_wrong_hash_is_refused_and_not_cached(tiny) -> None:
 def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    cached = sorted((xpnn._data.cache_dir() / "mnist").glob("t10k-*.npy"))
+    cached = sorted((xpnn.io.cache_dir() / "mnist").glob("t10k-*.npy"))
     assert len(cached) == 2
     np.testing.assert_array_equal(np.load(cached[0], allow_pickle=False), arrays["t10k-images"])
 
@@ -236,14 +234,14 @@ def test_second_load_reads_the_cache_and_a_changed_source_invalidates_it(tiny) -
         raise AssertionError("decoded again although the cache is current")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mnist, "_parse_idx", no_decoding)
+        patch.setattr(idx, "_parse_idx", no_decoding)
         xpnn.load_mnist(split="test", data_dir=root)
 
     new = np.full(N, 3, dtype=np.uint8)
     write_idx_gz(root / "mnist" / "t10k-labels-idx1-ubyte.gz", new)
     _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
     np.testing.assert_array_equal(t, new)
-    assert len(list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 2, (
+    assert len(list((xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy"))) == 2, (
         "the old version's entry stays beside the new one (a few per name; another data directory"
         " may still hold it)"
     )
@@ -260,7 +258,7 @@ def test_cache_entries_are_named_by_the_sources_sha256_and_their_own_crc(tiny, v
         np.save(buffer, arrays[stem.split("-idx")[0]], allow_pickle=False)
         crc = zlib.crc32(buffer.getvalue())
         expected.add(f"{stem}-{sha256(root / 'mnist' / f'{stem}.gz')}-{crc:08x}.npy")
-    assert {p.name for p in (xpnn._data.cache_dir() / "mnist").iterdir()} == expected
+    assert {p.name for p in (xpnn.io.cache_dir() / "mnist").iterdir()} == expected
 
 
 def test_cached_labels_of_every_digit_0_to_9_are_served_from_the_cache(
@@ -274,7 +272,7 @@ def test_cached_labels_of_every_digit_0_to_9_are_served_from_the_cache(
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the cache is current")
 
-    monkeypatch.setattr(mnist, "_parse_idx", no_decoding)
+    monkeypatch.setattr(idx, "_parse_idx", no_decoding)
     _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
     np.testing.assert_array_equal(t, labels)
 
@@ -346,7 +344,7 @@ def _plant(entry: Path, array: np.ndarray) -> Path:
 def test_a_cache_entry_of_the_wrong_shape_or_dtype_is_not_returned(tiny, wrong: np.ndarray) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy")
     planted = _plant(entry, wrong)  # a valid .npy with a valid checksum, of the wrong array
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     np.testing.assert_array_equal(t, arrays["t10k-labels"])
@@ -357,7 +355,7 @@ def test_a_cache_entry_of_the_wrong_shape_or_dtype_is_not_returned(tiny, wrong: 
 def test_a_cache_entry_whose_bytes_changed_is_decoded_again(tiny) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy")
     raw = bytearray(entry.read_bytes())
     raw[-1] ^= 1  # the last label becomes another digit: shape, dtype and range all still fine
     entry.write_bytes(bytes(raw))
@@ -370,7 +368,7 @@ def test_a_cache_entry_whose_bytes_changed_is_decoded_again(tiny) -> None:
 def test_a_fifo_in_the_cache_is_not_read(tiny) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy")
     entry.unlink()
     os.mkfifo(entry)  # reading it would block forever
     _, t = xpnn.load_mnist(split="test", data_dir=root)
@@ -388,14 +386,14 @@ def test_labels_outside_0_to_9_are_refused_even_unverified(tiny) -> None:
     assert str(e.value) == (
         f"{path} has label 255 at index 5 (2 labels in all are outside 0..9); MNIST labels are digits 0 to 9"
     )
-    assert not list((xpnn._data.cache_dir() / "mnist").glob("t10k-labels*"))
+    assert not list((xpnn.io.cache_dir() / "mnist").glob("t10k-labels*"))
 
 
 @pytest.mark.parametrize("label", [10, 255])
 def test_cached_labels_outside_0_to_9_are_not_returned(tiny, label: int) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy")
     _plant(entry, np.full(N, label, dtype=np.uint8))
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     np.testing.assert_array_equal(t, arrays["t10k-labels"])
@@ -404,7 +402,7 @@ def test_cached_labels_outside_0_to_9_are_not_returned(tiny, label: int) -> None
 def test_a_damaged_cache_entry_is_replaced(tiny) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    for entry in (xpnn._data.cache_dir() / "mnist").glob("t10k-images*.npy"):
+    for entry in (xpnn.io.cache_dir() / "mnist").glob("t10k-images*.npy"):
         entry.write_bytes(b"garbage")
     x, _ = xpnn.load_mnist(split="test", data_dir=root, normalize=False)
     np.testing.assert_array_equal(x, arrays["t10k-images"].reshape(N, 784))
@@ -415,7 +413,7 @@ def test_a_stale_entry_another_process_removed_meanwhile_does_not_stop_caching(
 ) -> None:
     """Two loads at once may both find an old entry; the second one's removal finds it gone."""
     root, _ = tiny
-    cache = xpnn._data.cache_dir() / "mnist"
+    cache = xpnn.io.cache_dir() / "mnist"
     real_glob = Path.glob
 
     def glob_listing_a_vanished_entry(self: Path, pattern: str):
@@ -434,7 +432,7 @@ def test_a_damaged_entry_in_a_read_only_cache_is_decoded_again_each_time(
 ) -> None:
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-labels*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-labels*.npy")
     entry.write_bytes(b"garbage")
     real_unlink = Path.unlink
 
@@ -444,7 +442,7 @@ def test_a_damaged_entry_in_a_read_only_cache_is_decoded_again_each_time(
         real_unlink(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", read_only)
-    monkeypatch.setattr(mnist, "write_atomic", lambda path, write: read_only(path))
+    monkeypatch.setattr(idx, "write_atomic", lambda path, write: read_only(path))
     for _ in range(2):
         _, t = xpnn.load_mnist(split="test", data_dir=root)
         np.testing.assert_array_equal(t, arrays["t10k-labels"])
@@ -474,8 +472,8 @@ def test_two_processes_filling_the_cache_at_once(tiny, tmp_path: Path) -> None:
         f"""
         import hashlib, os, pathlib
         import numpy as np, xpnn
-        from xpnn import mnist
-        from xpnn._data import RemoteFile
+        from xpnn.io import mnist
+        from xpnn.io import RemoteFile
         root = pathlib.Path({str(root)!r}) / "mnist"
         mnist.MNIST_FILES = {{
             k: (RemoteFile(r.name, hashlib.sha256((root / r.name).read_bytes()).hexdigest(), ()), ({N}, *s[1:]))
@@ -518,16 +516,16 @@ def test_a_declared_size_above_the_limit_is_refused_before_decompressing(tmp_pat
     header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (100_000, 100, 100))
     path.write_bytes(gzip.compress(header + b"\0" * 1000))
     with pytest.raises(xpnn.DataError, match=r"declares 1,000,000,000 bytes of data.*more than the limit"):
-        mnist.read_idx(path)
+        idx.read_idx(path)
     with pytest.raises(xpnn.DataError, match="holds 1000 bytes of data; its header announces 1000000000"):
-        mnist.read_idx(path, max_bytes=10**9)
+        idx.read_idx(path, max_bytes=10**9)
 
 
 def test_a_file_larger_than_its_declared_data_can_compress_to_is_refused(tmp_path: Path) -> None:
     path = write_idx_gz(tmp_path / "padded.gz", _images())
     path.write_bytes(path.read_bytes() + b"\0" * 100_000)  # gzip readers skip zero padding, slowly
     with pytest.raises(xpnn.DataError, match="more than any gzip stream of the 2,352 bytes"):
-        mnist.read_idx(path, (3, 28, 28))
+        idx.read_idx(path, (3, 28, 28))
 
 
 @pytest.mark.parametrize("count", [100, 20_000, (1 << 25) + 1000])
@@ -548,7 +546,7 @@ def test_a_file_exactly_as_large_as_a_gzip_stream_of_its_data_can_be_is_read_on(
             f.write(member + b"\x01")
             f.truncate(size)  # sparse: the big case takes no room
         with pytest.raises(xpnn.DataError, match=f"^{path} {message}"):
-            mnist.read_idx(path)
+            idx.read_idx(path)
 
 
 def test_decompression_stops_one_byte_past_the_declared_size(tmp_path: Path) -> None:
@@ -567,7 +565,7 @@ def test_decompression_stops_one_byte_past_the_declared_size(tmp_path: Path) -> 
     tracemalloc.start()
     try:
         with pytest.raises(xpnn.DataError, match=f"^{path} holds more than the {count} bytes of data"):
-            mnist.read_idx(path)
+            idx.read_idx(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -599,7 +597,7 @@ def test_many_empty_gzip_members_are_refused_after_a_number_bounded_by_the_decla
     size = path.stat().st_size
     before = _bytes_read()
     with pytest.raises(xpnn.DataError, match=f"^{path} holds more gzip members than"):
-        mnist.read_idx(path, shape)
+        idx.read_idx(path, shape)
     after = _bytes_read()
     if before is not None and after is not None:
         assert after - before < size // 4, (after - before, size)
@@ -613,7 +611,7 @@ def test_a_file_of_several_members_with_zero_padding_between_reads_as_one(tmp_pa
     pieces = [raw[i : i + 1000] for i in range(0, len(raw), 1000)]
     path = tmp_path / "members.gz"
     path.write_bytes(b"\0\0".join(gzip.compress(p, mtime=0) for p in pieces) + gzip.compress(b"") + bytes(7))
-    np.testing.assert_array_equal(mnist.read_idx(path, images.shape), images)
+    np.testing.assert_array_equal(idx.read_idx(path, images.shape), images)
 
 
 BOMB = textwrap.dedent(
@@ -694,7 +692,7 @@ def test_a_directory_where_a_file_should_be_is_named(tiny) -> None:
     with pytest.raises(xpnn.DataError, match=f"{path} is a directory where a data file should be"):
         xpnn.load_mnist(split="test", data_dir=root)
     with pytest.raises(xpnn.DataError, match=f"{path} is a directory"):
-        mnist.read_idx(path)
+        idx.read_idx(path)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
@@ -718,7 +716,7 @@ def test_an_unreadable_file_is_named(tiny, monkeypatch: pytest.MonkeyPatch) -> N
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(xpnn._data, "open", guarded_open, raising=False)
+    monkeypatch.setattr(xpnn.io._paths, "open", guarded_open, raising=False)
     with pytest.raises(xpnn.DataError, match=f"{path} cannot be read \\(Permission denied\\)"):
         xpnn.load_mnist(split="test", data_dir=root)
 
@@ -727,7 +725,7 @@ def test_a_fortran_ordered_cache_entry_is_not_read_as_c_ordered(tiny) -> None:
     """Mutation testing: an entry with the right shape and dtype but in Fortran order is decoded again."""
     root, arrays = tiny
     xpnn.load_mnist(split="test", data_dir=root, normalize=False, flatten=False)
-    (entry,) = (xpnn._data.cache_dir() / "mnist").glob("t10k-images*.npy")
+    (entry,) = (xpnn.io.cache_dir() / "mnist").glob("t10k-images*.npy")
     cached = np.load(entry, allow_pickle=False)
     assert cached.ndim > 1, "in one dimension both orders are the same"
     planted = _plant(entry, np.asfortranarray(cached))  # valid .npy, valid checksum, fortran_order True
@@ -775,7 +773,7 @@ def test_a_file_rewritten_after_it_was_hashed_is_not_cached_under_the_old_hash(
     genuine = path.read_bytes()
     evil = gzip.compress(idx_bytes(np.full(N, 7, dtype=np.uint8)), mtime=0)
     opened: list[RewrittenOnceRead] = []
-    real_open = mnist.open_data_file
+    real_open = idx.open_data_file
 
     def racing_open(p: Path):
         f = real_open(p)
@@ -784,11 +782,11 @@ def test_a_file_rewritten_after_it_was_hashed_is_not_cached_under_the_old_hash(
             return opened[-1]
         return f
 
-    monkeypatch.setattr(mnist, "open_data_file", racing_open)
+    monkeypatch.setattr(idx, "open_data_file", racing_open)
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     assert opened and all(f.rewritten for f in opened), "the file was rewritten while it was loaded"
     np.testing.assert_array_equal(t, arrays["t10k-labels"])  # what was hashed is what was parsed
-    monkeypatch.setattr(mnist, "open_data_file", real_open)
+    monkeypatch.setattr(idx, "open_data_file", real_open)
     path.write_bytes(genuine)
     _, t = xpnn.load_mnist(split="test", data_dir=root)
     np.testing.assert_array_equal(t, arrays["t10k-labels"])
@@ -816,7 +814,7 @@ def test_files_of_one_name_in_several_directories_each_keep_their_cache_entry(
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the cache holds it")
 
-    monkeypatch.setattr(mnist, "_parse_idx", no_decoding)
+    monkeypatch.setattr(idx, "_parse_idx", no_decoding)
     for directory, labels in [(root, first), (other, second), (root, first)]:
         _, t = xpnn.load_mnist(split="test", data_dir=directory, verify=False)
         np.testing.assert_array_equal(t, labels)
@@ -830,8 +828,8 @@ def test_a_file_name_keeps_a_few_cache_entries_not_one_per_version(tiny) -> None
         write_idx_gz(path, labels)
         _, t = xpnn.load_mnist(split="test", data_dir=root, verify=False)
         np.testing.assert_array_equal(t, labels)
-    entries = {p.name for p in (xpnn._data.cache_dir() / "mnist").glob("t10k-labels-*.npy")}
-    assert len(entries) == mnist._CACHE_ENTRIES_PER_NAME, entries
+    entries = {p.name for p in (xpnn.io.cache_dir() / "mnist").glob("t10k-labels-*.npy")}
+    assert len(entries) == idx._CACHE_ENTRIES_PER_NAME, entries
     assert any(sha256(path) in name for name in entries), "the newest is kept"
 
 
@@ -840,10 +838,10 @@ def test_read_idx_max_bytes_must_be_a_positive_integer(tmp_path: Path, max_bytes
     """Attack 10: max_bytes=nan switched the limit off."""
     path = write_idx_gz(tmp_path / "f.gz", np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match=r"read_idx: max_bytes must be a positive integer .*; got "):
-        mnist.read_idx(path, max_bytes=max_bytes)  # type: ignore[arg-type]
-    np.testing.assert_array_equal(mnist.read_idx(path, max_bytes=np.int64(5)), np.zeros(5))
+        idx.read_idx(path, max_bytes=max_bytes)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(idx.read_idx(path, max_bytes=np.int64(5)), np.zeros(5))
     with pytest.raises(xpnn.DataError, match="more than the limit of 4"):
-        mnist.read_idx(path, max_bytes=4)
+        idx.read_idx(path, max_bytes=4)
 
 
 @pytest.mark.parametrize("ndim", [33, 64, 65, 255])
@@ -853,4 +851,4 @@ def test_read_idx_refuses_more_dimensions_than_an_array_has_in_words(tmp_path: P
     with pytest.raises(
         xpnn.DataError, match=f"^{path} has {ndim} dimensions in its IDX header, more than the 32"
     ):
-        mnist.read_idx(path)
+        idx.read_idx(path)

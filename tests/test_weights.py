@@ -22,7 +22,8 @@ import pytest
 import reference
 
 import xpnn
-import xpnn.weights
+import xpnn.io.npz
+import xpnn.io.samples
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -365,7 +366,7 @@ def test_an_object_dtype_says_it_would_need_pickle(tmp_path: Path) -> None:
 
 def test_a_message_names_an_objects_type_never_its_repr() -> None:
     """What a file holds is shown bounded: an instance by its type, never by its own repr."""
-    from xpnn.weights import _short
+    from xpnn.io._checks import short as _short
 
     class Huge:
         def __repr__(self) -> str:
@@ -393,7 +394,7 @@ def test_a_hand_made_npy_descr_is_named_as_numpy_reads_it_or_as_written(
 
 
 def test_an_error_text_from_a_file_is_cut_to_its_limit() -> None:
-    from xpnn.weights import _cut
+    from xpnn.io._checks import cut as _cut
 
     assert _cut("x" * 200) == "x" * 200
     assert _cut("x" * 201) == "x" * 197 + "..."
@@ -519,18 +520,18 @@ def test_shape_limits_are_inclusive(tmp_path: Path, shape: tuple[int, ...], refu
 
 def test_npz_limits_are_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Exactly at a limit loads: as many members as allowed, as many declared bytes as max_bytes."""
-    import xpnn.weights
+    import xpnn.io.npz
 
     path = tmp_path / "w.npz"
     np.savez_compressed(path, W1=np.ones((20, 30)), b1=np.zeros(30))  # the file: smaller than declared
     with zipfile.ZipFile(path) as z:
         declared = sum(i.file_size for i in z.infolist())
-    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 2)
+    monkeypatch.setattr(xpnn.io.npz, "_MAX_ZIP_MEMBERS", 2)
     w = xpnn.load_weights(path, max_bytes=declared)
     np.testing.assert_array_equal(w["W1"], np.ones((20, 30)))
     with pytest.raises(xpnn.DataError, match=f"declares {declared:,} bytes uncompressed, over the limit"):
         xpnn.load_weights(path, max_bytes=declared - 1)
-    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 1)
+    monkeypatch.setattr(xpnn.io.npz, "_MAX_ZIP_MEMBERS", 1)
     with pytest.raises(xpnn.DataError, match="has more than 1 zip members"):
         xpnn.load_weights(path)
 
@@ -600,7 +601,7 @@ def test_npz_errors_name_the_file_and_the_member(tmp_path: Path, text: bytes, me
 
 
 def test_ints_up_to_64_bits_are_shown_in_full() -> None:
-    from xpnn.weights import _short
+    from xpnn.io._checks import short as _short
 
     assert _short(2**63) == str(2**63)  # 64 bits
     assert _short(2**64) == "<a 65-bit int>"
@@ -648,7 +649,7 @@ def test_a_changed_sample_weights_file_is_refused_on_every_load(real_data_dir: P
     with pytest.raises(xpnn.DataError) as caught:
         xpnn.load_sample_network(tmp_path, download=False)
     message = str(caught.value)
-    assert str(path) in message and xpnn.weights.SAMPLE_WEIGHTS.sha256 in message
+    assert str(path) in message and xpnn.io.samples.SAMPLE_WEIGHTS.sha256 in message
     assert hashlib.sha256(bytes(raw)).hexdigest() in message
     assert "Delete it" in message and "load_weights" in message
     assert path.read_bytes() == bytes(raw), "the file is left as it was"
@@ -666,7 +667,7 @@ def test_a_replaced_sample_weights_file_is_refused(tmp_path: Path) -> None:
 
 def test_every_pinned_file_is_checked_when_it_is_fetched(tmp_path: Path) -> None:
     """The check lives in the fetch layer: any pinned file, present or not, downloads or not."""
-    from xpnn._data import RemoteFile, fetch
+    from xpnn.io import RemoteFile, fetch
 
     good = b"the pinned content"
     remote = RemoteFile("data.bin", hashlib.sha256(good).hexdigest(), ["https://example.invalid/"])
@@ -682,7 +683,7 @@ def test_every_pinned_file_is_checked_when_it_is_fetched(tmp_path: Path) -> None
 SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from xpnn._data import write_atomic
+from xpnn.io import write_atomic
 
 def write(f):
     f.write(b"x" * 100_000)

@@ -33,7 +33,9 @@ import pytest
 import reference
 
 import xpnn
-import xpnn.weights
+import xpnn.io.npz
+import xpnn.io.pickle
+import xpnn.io.samples
 
 try:  # the functions NumPy's own array pickles call
     from numpy._core.multiarray import _reconstruct
@@ -387,7 +389,7 @@ def test_self_referencing_values_are_not_arrays(tmp_path: Path, make: Callable, 
 
 def test_the_opcode_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32), protocol=0)
-    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", 20)
+    monkeypatch.setattr(xpnn.io.pickle, "_MAX_PICKLE_OPS", 20)
     with pytest.raises(xpnn.DataError, match="more than 20 opcodes"):
         xpnn.load_weights(path)
 
@@ -395,9 +397,9 @@ def test_the_opcode_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_pickle_of_exactly_the_opcode_limit_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_pickle(tmp_path, reference.random_network((2, 2), np.float32), protocol=0)
     count = sum(1 for _ in pickletools.genops(path.read_bytes()))
-    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", count)
+    monkeypatch.setattr(xpnn.io.pickle, "_MAX_PICKLE_OPS", count)
     assert sorted(xpnn.load_weights(path)) == ["W1", "b1"]
-    monkeypatch.setattr(xpnn.weights, "_MAX_PICKLE_OPS", count - 1)
+    monkeypatch.setattr(xpnn.io.pickle, "_MAX_PICKLE_OPS", count - 1)
     with pytest.raises(xpnn.DataError, match=f"more than {count - 1:,} opcodes"):
         xpnn.load_weights(path)
 
@@ -588,7 +590,7 @@ def test_a_zip_bomb_is_refused_before_anything_is_inflated(tmp_path: Path) -> No
 
 
 def test_too_many_zip_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(xpnn.weights, "_MAX_ZIP_MEMBERS", 3)
+    monkeypatch.setattr(xpnn.io.npz, "_MAX_ZIP_MEMBERS", 3)
     members = {f"W{i}.npy": npy_member(GOOD_HEADER, b"\0" * 8) for i in range(4)}
     with pytest.raises(xpnn.DataError, match="more than 3 zip members"):
         xpnn.load_weights(write(tmp_path, "w.npz", zip_of(members)))
@@ -893,13 +895,11 @@ def test_the_pinned_sample_file_is_parsed_from_the_bytes_that_were_hashed(
     path.parent.mkdir()
     genuine = pickle.dumps(genuine_net, protocol=4)
     path.write_bytes(genuine)
-    remote = xpnn.weights.SAMPLE_WEIGHTS
+    remote = xpnn.io.samples.SAMPLE_WEIGHTS
     monkeypatch.setattr(
-        xpnn.weights,
+        xpnn.io.samples,
         "SAMPLE_WEIGHTS",
-        xpnn.weights.RemoteFile(
-            remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own
-        ),
+        xpnn.io.RemoteFile(remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own),
     )
     opened: list[RewrittenOnceRead] = []
 

@@ -17,19 +17,19 @@ from .backends import (
 from .errors import BackendUnavailableError, DataError, DataNotFoundError, UnscaledInputWarning
 from .functions import affine, cross_entropy_error, identity_function, relu, sigmoid, softmax, step_function
 from .inference import accuracy, predict, predict_proba
-from .mnist import load_mnist
-from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
-from .nn import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet
-from .plotting import img_show, save_digit_grid, save_image
-from .training import gradient, loss, numerical_gradient, random_network, train
-from .weights import (
+from .io import (
     fetch_sample_convnet,
     fetch_sample_weights,
+    load_mnist,
     load_params,
     load_sample_network,
     load_weights,
     save_weights,
 )
+from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
+from .nn import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet
+from .plotting import img_show, save_digit_grid, save_image
+from .training import gradient, loss, numerical_gradient, random_network, train
 
 #: The package version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"

@@ -29,16 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._data import DataError, DataNotFoundError
 from ._timing import describe_device
 from .backends import BACKENDS, TABLE, backend_status, get_backend, missing_extra
-from .errors import BackendUnavailableError
+from .errors import BackendUnavailableError, DataError, DataNotFoundError
 from .functions import HIDDEN_ACTIVATIONS
 from .inference import accuracy
-from .mnist import load_mnist
+from .io import load_mnist, load_sample_network, load_weights
 from .network import to_backend
 from .optimizers import OPTIMIZERS
-from .weights import load_sample_network, load_weights
 
 #: Errors a user can cause with arguments, files or the machine: one line, exit status 2.
 #: ``OSError`` covers a data or weights path that cannot be read (permissions, a directory, ...).
@@ -63,9 +61,9 @@ def _backends(args: argparse.Namespace) -> int:
 
 def _fetch_first(args: argparse.Namespace) -> None:
     """Every file ``xpnn mnist`` needs, fetched before anything else: offline, one error names them all."""
-    from ._data import data_dir, fetch_all
-    from .mnist import MNIST_FILES
-    from .weights import SAMPLE_WEIGHTS
+    from .io import data_dir, fetch_all
+    from .io.mnist import MNIST_FILES
+    from .io.samples import SAMPLE_WEIGHTS
 
     root = data_dir(args.data_dir)
     wanted = [(MNIST_FILES[("test", kind)][0], root / "mnist") for kind in ("images", "labels")]
@@ -76,9 +74,9 @@ def _fetch_first(args: argparse.Namespace) -> None:
 
 def _mnist_convnet(args: argparse.Namespace) -> int:
     """``mnist --network simple_convnet|deep_convnet``: the book's trained ch. 7-8 CNN on the test set."""
-    from ._data import data_dir, fetch_all
-    from .mnist import MNIST_FILES
-    from .weights import SAMPLE_CONVNETS, load_sample_convnet
+    from .io import data_dir, fetch_all, load_sample_convnet
+    from .io.mnist import MNIST_FILES
+    from .io.samples import SAMPLE_CONVNETS
 
     if args.compile or args.weights or args.activation is not None:
         raise ValueError(
@@ -193,12 +191,12 @@ def _network_and_activation(args: argparse.Namespace) -> tuple[Any, str, str | N
 
 def _is_the_books_sample(path: str) -> bool:
     """Whether ``path`` is the book's ``sample_weight.pkl`` (its pinned SHA-256): a sigmoid network."""
-    from . import weights
+    from .io import samples
 
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size > 1 << 20:  # the book's file is 178 KiB
             return False
-        return hashlib.sha256(f.read()).hexdigest() == weights.SAMPLE_WEIGHTS.sha256
+        return hashlib.sha256(f.read()).hexdigest() == samples.SAMPLE_WEIGHTS.sha256
 
 
 def _check_out(path: str, suffixes: tuple[str, ...], what: str) -> None:
@@ -295,9 +293,8 @@ def _add_export(sub: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .mnist import load_mnist
+    from .io import load_mnist, save_weights
     from .training import train
-    from .weights import save_weights
 
     sizes, net, impl, dev, lr = _check_train_args(args)  # all refusals come before a download or a line
     download = not args.no_download

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ._data import write_atomic
 from .backends import missing_extra, to_numpy
 from .errors import BackendUnavailableError
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
+from .io import write_atomic
 from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
 
 __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]

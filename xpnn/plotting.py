@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._data import write_atomic
 from .backends import missing_extra, to_numpy
+from .io import write_atomic
 
 __all__ = ["img_show", "save_digit_grid", "save_image"]
 
