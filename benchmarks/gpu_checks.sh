@@ -6,7 +6,9 @@
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]     # run it all; logs and results in OUT_DIR
 #
 # In order: every GPU path once on the real test set, accuracy 0.9352 exactly on each
-# (benchmarks/gpu_paths.py: CuPy, torch-CUDA, JAX-GPU, Dask with CuPy chunks, compiled
+# (benchmarks/gpu_paths.py: the book's ch. 7-8 CNN files on CuPy, torch-CUDA and JAX-GPU at
+# 0.9600 and 0.9797 with xpnn[numpy]'s classes image by image, one Adam epoch of SimpleConvNet on
+# each; CuPy, torch-CUDA, JAX-GPU, Dask with CuPy chunks, compiled
 # onnxruntime-CUDA and jax, training on CuPy and torch-CUDA, MLPClassifier with CuPy input); the
 # whole test suite on CuPy, on PyTorch's cuda device and on JAX's GPU (XPNN_REQUIRE_GPU=1: a
 # missing GPU fails); the GPU batch inference example (1M images with a batch sweep, float16,
@@ -16,7 +18,8 @@
 # Logs and benchmark results go to OUT_DIR (default: benchmarks/results-gpu); commit them with the
 # device name and date they contain.
 #
-# Data: XPNN_DATA_DIR must hold mnist/ (all four files) and weights/sample_weight.pkl; where it
+# Data: XPNN_DATA_DIR must hold mnist/ (all four files) and weights/ (sample_weight.pkl, params.pkl,
+# deep_convnet_params.pkl); where it
 # is unset and ./.gpudata exists (a copy of ../shared/data carried to the GPU machine), that is
 # used. Packages the GPU machine lacks travel as wheels: `bash benchmarks/gpu_wheels.sh` here
 # fills ./.whl, and this script installs them into /tmp/site when ./.whl exists.
@@ -88,6 +91,22 @@ if python3 -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].ava
   run example-train-cupy python3 examples/train_mnist.py --backend cupy --plot "$out/train_mnist_cupy.png"
 else
   echo "== bench-train, example-train-cupy: skipped (no usable GPU: CuPy cannot run here)"
+fi
+# The book's ch. 7-8 CNNs (issue 20): `xpnn mnist --network` on each GPU backend, `xpnn train
+# --network simple_convnet` and the ch. 7 example for one epoch on 10,000 images, and SimpleConvNet
+# training speed on the GPU against PyTorch eager (benchmarks/train_convnet.py --gpu).
+if python3 -c "import sys, xpnn; sys.exit(0 if xpnn.backend_status()['cupy'].available else 1)" 2>/dev/null; then
+  for net in simple_convnet deep_convnet; do
+    run "cli-$net-cupy" python3 -m xpnn.cli mnist --network "$net" --backend cupy --no-download
+    run "cli-$net-torch-cuda" python3 -m xpnn.cli mnist --network "$net" --backend torch --device cuda --no-download
+  done
+  run cli-train-convnet-torch-cuda python3 -m xpnn.cli train --network simple_convnet --backend torch --device cuda \
+    --epochs 1 --train-size 10000 --no-download
+  run example-train-convnet-cupy python3 examples/train_convnet.py --backend cupy --epochs 1 --train-size 10000 \
+    --no-download --out "$out/train_convnet_cupy.png"
+  run bench-train-convnet python3 benchmarks/train_convnet.py --gpu --batches 100 --out "$out"
+else
+  echo "== cli-*-convnet, example-train-convnet-cupy, bench-train-convnet: skipped (no usable GPU: CuPy cannot run here)"
 fi
 # compile(net, "onnxruntime", provider="cuda") and compile(net, "jax") on the GPU (issue 11); each
 # that cannot run here (no onnxruntime-gpu, a CPU-only jax) prints "skipped: <why>" in the log.

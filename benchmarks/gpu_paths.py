@@ -2,7 +2,10 @@
 
     python benchmarks/gpu_paths.py [--out DIR] [--dry-run]
 
-One row per path: xpnn[cupy], xpnn[torch] on cuda, xpnn[jax] on the GPU, Dask with CuPy chunks,
+One row per path: the book's ch. 7-8 CNNs (its trained params.pkl and deep_convnet_params.pkl on
+CuPy, torch-CUDA and JAX-GPU: accuracy 0.9600 and 0.9797 and the same class as xpnn on NumPy for
+every image; one Adam epoch of SimpleConvNet(weight_init_std=0.01) on 10,000 training images,
+test accuracy from chance to at least 0.85), xpnn[cupy], xpnn[torch] on cuda, xpnn[jax] on the GPU, Dask with CuPy chunks,
 compile(net, "onnxruntime", provider="cuda"), compile(net, "jax") on the GPU, a short training
 run on CuPy and on torch-CUDA (test accuracy from chance to at least 0.85), and MLPClassifier fed CuPy arrays under
 scikit-learn's Array API dispatch. The inference rows must give accuracy 0.9352 exactly (9352 of
@@ -88,6 +91,79 @@ def _needs(*checks: Callable[[], str | None]) -> str | None:
     return None
 
 
+#: The book's published test accuracy of its trained CNN files (issue 20), through its own code.
+CONVNET_ACCURACY = {"simple_convnet": 0.96, "deep_convnet": 0.9797}
+
+#: Where each CNN row runs: (label, backend, device, what it needs).
+_GPU_PLACES = (
+    ("cupy", "cupy", None, _cupy),
+    ("torch cuda", "torch", "cuda", _torch_cuda),
+    ("jax gpu", "jax", "gpu", _jax_gpu),
+)
+
+
+def _convnet_rows(x8: np.ndarray, t: np.ndarray, xtr: np.ndarray, ttr: np.ndarray) -> list:
+    """The ch. 7-8 CNN paths (issue 20) on each GPU backend: the book's trained files give the
+    book's accuracy and the same classes as xpnn on NumPy image by image ("same"), and one
+    Adam epoch of SimpleConvNet(weight_init_std=0.01) on 10,000 training images learns ("training")."""
+    x4 = x8.reshape(-1, 1, 28, 28)
+    cached: dict[str, tuple[object, np.ndarray]] = {}
+
+    def book(name: str) -> tuple[object, np.ndarray]:  # the file, and NumPy's classes for it
+        if name not in cached:
+            net = xpnn.load_sample_network(name=name, download=False)
+            cached[name] = (net, xpnn.to_numpy(xpnn.predict(net, x4, normalize=True)))
+        return cached[name]
+
+    def same(name: str, backend: str, device: str | None) -> Callable[[], float]:
+        def run() -> float:
+            net, classes = book(name)
+            placed = xpnn.to_backend(net, backend, device)
+            got = xpnn.to_numpy(xpnn.predict(placed, x4, normalize=True))
+            if not np.array_equal(got, classes):
+                raise AssertionError(f"{int(np.sum(got != classes))} images classed unlike xpnn[numpy]")
+            accuracy = xpnn.accuracy(placed, x4, t, normalize=True)
+            if accuracy != CONVNET_ACCURACY[name]:
+                raise AssertionError(f"accuracy {accuracy}, the book's code {CONVNET_ACCURACY[name]}")
+            return accuracy
+
+        return run
+
+    def trained(backend: str, device: str | None) -> Callable[[], tuple[float, float]]:
+        def run() -> tuple[float, float]:
+            start = xpnn.SimpleConvNet(
+                weight_init_std=0.01, seed=0, dtype="float32", backend=backend, device=device
+            )
+            before = xpnn.accuracy(start, x4, t, normalize=True)
+            net, _ = _train_cnn(start, xtr[:10_000].reshape(-1, 1, 28, 28), ttr[:10_000])
+            return before, xpnn.accuracy(net, x4, t, normalize=True)
+
+        return run
+
+    rows = []
+    for label, backend, device, need in _GPU_PLACES:
+        for name in CONVNET_ACCURACY:
+            rows.append(
+                (f"{name} {label}", "same", lambda need=need: _needs(need), same(name, backend, device))
+            )
+        rows.append(
+            (
+                f"train simple_convnet {label}",
+                "training",
+                lambda need=need: _needs(need),
+                trained(backend, device),
+            )
+        )
+    return rows
+
+
+def _train_cnn(net: object, x8: np.ndarray, t: np.ndarray) -> tuple[object, dict]:
+    """The one call that trains a CNN here: one epoch of Adam (lr 0.001), batches of 100."""
+    return xpnn.nn.train_network(
+        net, x8, t, optimizer="adam", lr=0.001, batch_size=100, epochs=1, normalize=True
+    )
+
+
 def plan(net: dict, x8: np.ndarray, t: np.ndarray, xtr: np.ndarray, ttr: np.ndarray) -> list:
     """``(name, kind, needs, run)``: kind "accuracy" must match the book; "training" must improve."""
 
@@ -133,6 +209,7 @@ def plan(net: dict, x8: np.ndarray, t: np.ndarray, xtr: np.ndarray, ttr: np.ndar
         return float(score)
 
     return [
+        *_convnet_rows(x8, t, xtr, ttr),
         ("xpnn[cupy] accuracy", "accuracy", lambda: _needs(_cupy), acc(backend="cupy")),
         (
             "xpnn[torch] cuda accuracy",
@@ -169,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         x8, t = xpnn.load_mnist(normalize=False, split="test", download=False)
         xtr, ttr = xpnn.load_mnist(normalize=False, split="train", download=False)
         net = xpnn.load_sample_network(download=False)
+        for name in CONVNET_ACCURACY:  # the book's ch. 7-8 files: checked here, loaded when their row runs
+            xpnn.load_sample_network(name=name, download=False)
     except (xpnn.DataError, FileNotFoundError) as e:
         print(f"gpu_paths: the MNIST files and the book's weights are needed: {' '.join(str(e).split())}")
         return 2
@@ -190,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         row: Row = {"path": name, "kind": kind}
         if why is not None:
             row.update(
-                status="failed" if require and name.startswith(("xpnn[cupy]", "xpnn[torch]")) else "skipped",
+                status="failed"
+                if require
+                and (name.startswith(("xpnn[cupy]", "xpnn[torch]")) or name.endswith(("cupy", "torch cuda")))
+                else "skipped",
                 why=why,
             )
         else:
@@ -207,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 row["seconds"] = round(time.perf_counter() - start, 3)
                 if kind == "accuracy":
                     row.update(value=value, status="ok" if value == book else "failed")
+                elif kind == "same":  # the row raised unless it matched; the value is the accuracy
+                    row.update(value=value, status="ok")
                 elif kind == "training":
                     before, after = value
                     row.update(

@@ -404,15 +404,20 @@ HELP = {
         options: -h, --help show this help message and exit
         --backend BACKEND {", ".join(xpnn.BACKENDS)} or auto (default: numpy)
         --device DEVICE backend device, e.g. cuda:0
+        --network {{mlp,simple_convnet,deep_convnet}} mlp (default: the ch. 5 network of --sizes), or
+        the book's ch. 7 SimpleConvNet or ch. 8 DeepConvNet (Adam, 20 epochs, as the book's
+        train_convnet.py)
         --sizes SIZES layer widths, input first (default: 784,50,10)
         --activation {{identity,relu,sigmoid,tanh}} hidden activation (default: relu)
-        --weight-init WEIGHT_INIT he, xavier or a standard deviation (default: 0.01)
-        --optimizer {{sgd,momentum,nesterov,adagrad,rmsprop,adam}} update rule (default: sgd)
-        --lr LR learning rate (default: 0.1 for sgd, the book's ch. 5 run; else the optimizer's own:
-        momentum 0.01, nesterov 0.01, adagrad 0.01, rmsprop 0.01, adam 0.001)
+        --weight-init WEIGHT_INIT he, xavier or a standard deviation (default: 0.01; simple_convnet:
+        its weight_init_std)
+        --optimizer {{sgd,momentum,nesterov,adagrad,rmsprop,adam}} update rule (default: sgd; adam for
+        the CNNs)
+        --lr LR learning rate (default: 0.1 for the mlp with sgd, the book's ch. 5 run; else the
+        optimizer's own: momentum 0.01, nesterov 0.01, adagrad 0.01, rmsprop 0.01, adam 0.001)
         --batch-size BATCH_SIZE mini-batch size (default: 100)
         --iters ITERS the book's loop: batches drawn with replacement
-        --epochs EPOCHS epochs, shuffled without replacement
+        --epochs EPOCHS epochs, shuffled without replacement (the CNNs: default 20)
         --weight-decay WEIGHT_DECAY L2 weight decay lambda (default: 0)
         --seed SEED seed of the weights and the batches (default: 0)
         --dtype {{float32,float64}} weights and compute dtype (default: float32)
@@ -1169,3 +1174,154 @@ def test_activation_names_are_case_insensitive_in_the_api_as_on_the_command_line
         np.testing.assert_array_equal(xpnn.forward(net, x, activation=name.capitalize()), expected)
     with pytest.raises(ValueError, match="unknown activation 'Swish'"):
         resolve_activation("Swish", HIDDEN_ACTIVATIONS, "activation")
+
+
+# --- xpnn train --network: the book's ch. 7-8 CNNs (tiny fake MNIST from the mirror) ------------
+
+
+def _library_convnet_run(mirror: Mirror, network: str, **options: Any) -> tuple[Any, dict]:
+    """What ``xpnn train --network`` should do, through the library: the book's network, its
+    Trainer loop (xpnn.nn.train_network) on uint8 images divided by 255 on the device."""
+    data = {"data_dir": mirror.root, "download": False, "normalize": False, "flatten": False}
+    x, t = xpnn.load_mnist(split="train", **data)
+    x_test, t_test = xpnn.load_mnist(split="test", **data)
+    size = options.pop("train_size", None)
+    place = {"seed": options["seed"], "dtype": options.pop("dtype")}
+    if network == "simple_convnet":
+        net: Any = xpnn.SimpleConvNet(weight_init_std=options.pop("weight_init_std"), **place)
+    else:
+        net = xpnn.DeepConvNet(**place)
+    return xpnn.nn.train_network(
+        net, x[:size], t[:size], x_test=x_test, t_test=t_test, normalize=True, **options
+    )
+
+
+@pytest.mark.parametrize(
+    "args, network, options, header",
+    [
+        (
+            ["--network", "simple_convnet", "--epochs", "2", "--batch-size", "2"],
+            "simple_convnet",
+            dict(weight_init_std=0.01, dtype="float32", optimizer="adam", lr=0.001, batch_size=2, epochs=2, seed=0),
+            "simple_convnet, adam lr 0.001, batch 2, float32, 5 images",
+        ),
+        (
+            ["--network", "Simple_ConvNet", "--weight-init", "0.1", "--optimizer", "sgd", "--epochs", "1",
+             "--batch-size", "3", "--train-size", "4", "--seed", "3", "--dtype", "float64"],
+            "simple_convnet",
+            dict(weight_init_std=0.1, dtype="float64", optimizer="sgd", lr=0.01, batch_size=3, epochs=1, seed=3,
+                 train_size=4),
+            "simple_convnet, sgd lr 0.01, batch 3, float64, 4 images",
+        ),
+        (
+            ["--network", "deep_convnet", "--epochs", "1", "--lr", "0.01", "--batch-size", "4"],
+            "deep_convnet",
+            dict(dtype="float32", optimizer="adam", lr=0.01, batch_size=4, epochs=1, seed=0),
+            "deep_convnet, adam lr 0.01, batch 4, float32, 5 images",
+        ),
+    ],
+    ids=["simple-adam", "simple-every-option", "deep"],
+)  # fmt: skip
+def test_train_network_prints_each_epoch_of_what_the_library_trains(
+    args: list[str], network: str, options: dict, header: str, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clock(monkeypatch, 100.0, 101.5)
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), *args)  # downloads the four files
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert len(mirror.server.requests) == 4
+    batches = -(-options.get("train_size", 5) // options["batch_size"])
+    _, history = _library_convnet_run(mirror, network, **options)
+    assert result.stdout.splitlines() == [
+        f"{header} on numpy cpu",
+        *(
+            f"epoch {e:>3} (iteration {e * batches:>6}) loss {loss:.4f} | test acc {acc:.4f}"
+            for e, loss, acc in zip(history["epoch"], history["loss"], history["test_acc"])
+        ),
+        f"trained in 1.5 s; test accuracy {history['test_acc'][-1]:.4f}",
+    ]
+
+
+def test_train_network_runs_the_books_20_adam_epochs_on_unflattened_images_by_default(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: dict[str, Any] = {}
+
+    def one_epoch(net: Any, x: Any, t: Any, **kw: Any) -> Any:  # records the call, then trains briefly
+        asked.update(kw, net=net, x=x)
+        return real(net, x, t, **{**kw, "epochs": 1})
+
+    real = xpnn.nn.train_network
+    monkeypatch.setattr(xpnn.nn, "train_network", one_epoch)
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), "--network", "simple_convnet")
+    assert result.returncode == 0, result.stderr
+    assert {k: asked[k] for k in ("optimizer", "lr", "batch_size", "epochs", "seed", "normalize")} == dict(
+        optimizer="adam", lr=0.001, batch_size=100, epochs=20, seed=0, normalize=True
+    )
+    assert isinstance(asked["net"], xpnn.SimpleConvNet) and asked["net"].dtype == np.float32
+    np.testing.assert_array_equal(
+        xpnn.to_numpy(asked["net"].params["W1"]),
+        xpnn.to_numpy(xpnn.SimpleConvNet(seed=0, dtype="float32").params["W1"]),
+    )  # the book's weight_init_std=0.01 draw from --seed
+    for x in (asked["x"], asked["x_test"]):  # (N, 1, 28, 28) bytes, divided by 255 on the device
+        assert x.shape == (5, 1, 28, 28) and x.dtype == np.uint8
+
+
+def test_train_network_mlp_is_the_default(mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = []
+    for network in ([], ["--network", "MLP"]):
+        _clock(monkeypatch, 1.0, 2.0)
+        runs.append(xpnn_cli("train", "--data-dir", str(mirror.root), "--iters", "3", *network))
+    assert runs[0].returncode == 0 and runs[0].stdout == runs[1].stdout
+    assert runs[0].stdout.startswith("784-50-10 relu, sgd lr 0.1, batch 100, float32, 5 images")
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--network", "simple_convnet", "--activation", "relu"], "--network simple_convnet takes no --activation (its activations are the book's ReLU layers): leave out --activation"),
+        (["--network", "deep_convnet", "--sizes", "784,50,10"], "--network deep_convnet takes no --sizes (its layers are the book's): leave out --sizes"),
+        (["--network", "simple_convnet", "--iters", "5"], "--network simple_convnet takes no --iters (it trains by epochs, as the book's Trainer: use --epochs): leave out --iters"),
+        (["--network", "simple_convnet", "--weight-decay", "0.1"], "--network simple_convnet takes no --weight-decay (the book's CNNs train without weight decay): leave out --weight-decay"),
+        (["--network", "deep_convnet", "--weight-init", "0.01"], "--network deep_convnet takes no --weight-init (the book draws its weights with He's scale): leave out --weight-init"),
+        (["--network", "simple_convnet", "--weight-init", "he"], "--network simple_convnet takes --weight-init as a standard deviation such as 0.01 (the book's weight_init_std); got 'he'"),
+        (["--network", "simple_convnet", "--weight-init", "-1"], "--network simple_convnet takes --weight-init as a standard deviation such as 0.01 (the book's weight_init_std); got '-1'"),
+        (["--network", "simple_convnet", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
+        (["--network", "deep_convnet", "--train-size", "0"], "--train-size must be a positive integer; got 0"),
+        (["--network", "simple_convnet", "--lr", "nan"], "--lr must be a positive finite number; got nan"),
+        (["--network", "simple_convnet", "--out", "w.pkl"], "--out must name a .npz or .safetensors file; got 'w.pkl'"),
+        (["--network", "deep_convnet", "--backend", "dask"], "xpnn train does not run on Dask: train with --backend numpy, torch, jax, cupy or array_api_strict, then evaluate on Dask: xpnn mnist --backend dask --weights FILE"),
+        (["--network", "simple_convnet", "--backend", "tensorflow"], "unknown backend 'tensorflow'"),
+    ],
+)  # fmt: skip
+def test_train_network_refuses_what_a_cnn_cannot_do_before_any_work(
+    args: list[str], line: str, mirror: Mirror
+) -> None:
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), *args)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr.startswith(f"xpnn: error: {line}") and result.stderr.count("\n") == 1
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
+def test_train_network_out_writes_the_trained_network_or_refuses_before_training(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    out = tmp_path / "cnn.npz"
+    args = ("train", "--data-dir", str(mirror.root), "--network", "simple_convnet", "--epochs", "1")
+    untrained: Any = xpnn.SimpleConvNet(seed=0)
+    try:
+        xpnn.save_weights(untrained, tmp_path / "probe.npz")
+    except (TypeError, AttributeError, ValueError) as e:  # not yet: refused before any work
+        line = f"--out: xpnn.save_weights cannot write a simple_convnet network yet ({cli.one_line(e)}); leave out --out"
+        _refused_before_any_work(xpnn_cli(*args, "--out", str(out)), mirror, line)
+        assert not out.exists()
+        return
+    result = xpnn_cli(*args, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"weights written to {out}"
+    trained, _ = _library_convnet_run(
+        mirror, "simple_convnet", weight_init_std=0.01, dtype="float32", optimizer="adam", lr=0.001,
+        batch_size=100, epochs=1, seed=0,
+    )  # fmt: skip
+    written = xpnn.load_weights(out)
+    for key, value in trained.params.items():
+        np.testing.assert_array_equal(xpnn.to_numpy(written[key]), xpnn.to_numpy(value))

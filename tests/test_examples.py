@@ -338,3 +338,52 @@ def test_train_mnist_user_errors_are_one_line_before_training(
     result = run_example("train_mnist.py", *args, "--data-dir", str(tmp_path), "--no-download", check=False)
     assert result.returncode == 2 and result.stdout == "", result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_train_convnet_example_quick_run_is_the_books_trainer(
+    backend: Case, real_data_dir: Path, tmp_path: Path
+) -> None:
+    """examples/train_convnet.py --quick (the book's ch. 7 run, 2 epochs on 300 images): its
+    learning curve, and the test accuracy the library's Trainer loop gives with the same settings."""
+    out = tmp_path / "curve.png"
+    args = ["--quick", "--data-dir", str(real_data_dir), "--no-download", "--out", str(out)]
+    result = run_example("train_convnet.py", *args, *backend.cli_args, check=backend.name != "dask")
+    if backend.name == "dask":  # Dask predicts but does not train: one line, no figure
+        assert one_line_error(result).startswith("error: training does not run on Dask")
+        assert not out.exists()
+        return
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("result: SimpleConvNet ")]
+    got = dict(pair.split("=") for pair in line.split()[2:])
+    data = {"data_dir": real_data_dir, "download": False, "normalize": False, "flatten": False}
+    x, t = xpnn.load_mnist(split="train", **data)
+    x_test, t_test = xpnn.load_mnist(split="test", **data)
+    net = xpnn.SimpleConvNet(seed=0, dtype="float32", backend=backend.name, device=backend.device)
+    _, history = xpnn.nn.train_network(
+        net,
+        x[:300],
+        t[:300],
+        epochs=2,
+        batch_size=100,
+        normalize=True,
+        x_test=x_test[:1000],
+        t_test=t_test[:1000],
+    )
+    assert float(got["test_acc"]) == pytest.approx(history["test_acc"][-1], abs=2e-3)
+    assert float(got["final_loss"]) == pytest.approx(history["loss"][-1], abs=1e-3)
+    assert 0.0 <= float(got["train_acc"]) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "error: --epochs must be >= 1; got 0"),
+        (["--train-size", "-3"], "error: --train-size must be >= 1; got -3"),
+        (["--backend", "no-such-backend"], "error: unknown backend 'no-such-backend'"),
+    ],
+)
+def test_train_convnet_example_user_errors_are_one_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = run_example("train_convnet.py", *args, "--data-dir", str(tmp_path), "--no-download", check=False)
+    assert one_line_error(result).startswith(message) and result.stdout == ""

@@ -9,6 +9,8 @@
                [--activation relu] [--output argmax] [--input-dtype uint8 --normalize]
     xpnn train [--backend NAME] [--sizes 784,50,10] [--optimizer sgd] [--lr 0.1] [--iters N |
                --epochs N] [--out FILE] ...       train on MNIST (default: the book's ch. 5 run)
+    xpnn train --network simple_convnet            the book's ch. 7 CNN (Adam, 20 epochs) or ch. 8
+               [--epochs N] [--train-size N] ...  deep_convnet instead of the ch. 5 MLP
 
 User errors print one line and exit with status 2, not a traceback; every option, output path
 and backend is checked before anything is downloaded, computed or printed. Names (backends,
@@ -296,6 +298,9 @@ def _train(args: argparse.Namespace) -> int:
     from .io import load_mnist, save_weights
     from .training import train
 
+    if args.network != "mlp":
+        return _train_convnet(args)
+    _mlp_defaults(args)
     sizes, net, impl, dev, lr = _check_train_args(args)  # all refusals come before a download or a line
     download = not args.no_download
     x, t = load_mnist(normalize=True, split="train", data_dir=args.data_dir, download=download)
@@ -338,29 +343,7 @@ def _check_train_args(args: argparse.Namespace) -> tuple[list[int], dict, Any, A
 
     from .training import random_network
 
-    for flag, value in (
-        ("--iters", args.iters),
-        ("--epochs", args.epochs),
-        ("--train-size", args.train_size),
-        ("--batch-size", args.batch_size),
-    ):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be a positive integer; got {value}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer; got {args.seed}")
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        raise ValueError(f"--lr must be a positive finite number; got {args.lr}")
-    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
-        raise ValueError(f"--weight-decay must be a non-negative finite number; got {args.weight_decay}")
-    if args.out:
-        _check_out(args.out, (".npz", ".safetensors"), ".npz or .safetensors")
-        if args.out.lower().endswith(".safetensors"):
-            try:
-                importlib.import_module("safetensors.numpy")
-            except ImportError as e:
-                raise ImportError(
-                    f"{missing_extra(f'--out {args.out}', 'safetensors')}; or name a .npz file, which needs nothing more"
-                ) from e
+    _check_common_train_args(args)
     try:
         sizes = [int(s) for s in args.sizes.replace("-", ",").split(",")]
     except ValueError:
@@ -377,14 +360,172 @@ def _check_train_args(args: argparse.Namespace) -> tuple[list[int], dict, Any, A
         raise ValueError(
             f"--weight-init takes he, xavier or a standard deviation such as 0.01; got {args.weight_init!r}"
         )
+    impl, dev = _train_backend(args)
+    net = random_network(sizes, weight_init=init, seed=args.seed, dtype=args.dtype)
+    return sizes, net, impl, dev, _learning_rate(args)
+
+
+def _mlp_defaults(args: argparse.Namespace) -> None:
+    """The ch. 5 MLP's defaults for the options ``--network`` CNNs refuse (they default to None)."""
+    for name, value in (
+        ("sizes", "784,50,10"),
+        ("activation", "relu"),
+        ("weight_init", "0.01"),
+        ("optimizer", "sgd"),
+        ("weight_decay", 0.0),
+    ):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
+def _check_common_train_args(args: argparse.Namespace) -> None:
+    """The refusals every ``xpnn train`` network shares: counts, seed, rates and the output path."""
+    import math
+
+    for flag, value in (
+        ("--iters", args.iters),
+        ("--epochs", args.epochs),
+        ("--train-size", args.train_size),
+        ("--batch-size", args.batch_size),
+    ):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive integer; got {value}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer; got {args.seed}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive finite number; got {args.lr}")
+    if args.weight_decay is not None and not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a non-negative finite number; got {args.weight_decay}")
+    if args.out:
+        _check_out(args.out, (".npz", ".safetensors"), ".npz or .safetensors")
+        if args.out.lower().endswith(".safetensors"):
+            try:
+                importlib.import_module("safetensors.numpy")
+            except ImportError as e:
+                raise ImportError(
+                    f"{missing_extra(f'--out {args.out}', 'safetensors')}; or name a .npz file, which needs nothing more"
+                ) from e
+
+
+def _train_backend(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The backend and device ``xpnn train`` computes on (Dask refused: it does not train)."""
     if args.backend in TABLE and not TABLE[args.backend].trainable:  # Dask
         raise ValueError(
             "xpnn train does not run on Dask: train with --backend numpy, torch, jax, cupy or"
             " array_api_strict, then evaluate on Dask: xpnn mnist --backend dask --weights FILE"
         )
-    impl, dev = get_backend(args.backend, args.device)
-    net = random_network(sizes, weight_init=init, seed=args.seed, dtype=args.dtype)
-    return sizes, net, impl, dev, _learning_rate(args)
+    return get_backend(args.backend, args.device)
+
+
+#: Options of the ch. 5 MLP that the book's CNNs do not take, and why.
+_MLP_ONLY = {
+    "sizes": ("--sizes", "its layers are the book's"),
+    "activation": ("--activation", "its activations are the book's ReLU layers"),
+    "iters": ("--iters", "it trains by epochs, as the book's Trainer: use --epochs"),
+    "weight_decay": ("--weight-decay", "the book's CNNs train without weight decay"),
+}
+
+
+def _check_convnet_args(args: argparse.Namespace) -> tuple[Any, Any, Any, float]:
+    """Refuse what ``xpnn train --network CNN`` cannot do, before any work; returns the initial
+    network, its backend and device, and the learning rate."""
+    import math
+
+    from .nn import DeepConvNet, SimpleConvNet
+
+    for name, (flag, why) in _MLP_ONLY.items():
+        if getattr(args, name) is not None:
+            raise ValueError(f"--network {args.network} takes no {flag} ({why}): leave out {flag}")
+    _check_common_train_args(args)
+    std = 0.01  # SimpleConvNet's weight_init_std, the book's default
+    if args.weight_init is not None:
+        if args.network == "deep_convnet":
+            raise ValueError(
+                "--network deep_convnet takes no --weight-init (the book draws its weights with He's"
+                " scale): leave out --weight-init"
+            )
+        try:
+            std = float(args.weight_init)
+        except ValueError:
+            std = math.nan
+        if not (math.isfinite(std) and std >= 0):
+            raise ValueError(
+                "--network simple_convnet takes --weight-init as a standard deviation such as 0.01"
+                f" (the book's weight_init_std); got {args.weight_init!r}"
+            )
+    args.optimizer = args.optimizer or "adam"  # the book's train_convnet.py and train_deepnet.py
+    impl, dev = _train_backend(args)
+    place = {"seed": args.seed, "dtype": args.dtype, "backend": impl.name, "device": dev}
+    if args.network == "simple_convnet":
+        net: Any = SimpleConvNet(weight_init_std=std, **place)
+    else:
+        net = DeepConvNet(**place)
+    if args.out:
+        _check_saves(net, args)
+    lr = float(args.lr) if args.lr is not None else float(OPTIMIZERS[args.optimizer]().lr)
+    return net, impl, dev, lr
+
+
+def _check_saves(net: Any, args: argparse.Namespace) -> None:
+    """Refuse ``--out`` before training where :func:`xpnn.save_weights` cannot write this network:
+    the untrained network is written to a scratch folder and the answer kept."""
+    import tempfile
+
+    from .weights import save_weights
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            save_weights(net, Path(scratch) / f"probe{Path(args.out).suffix.lower()}")
+        except (TypeError, AttributeError, ValueError) as e:
+            raise ValueError(
+                f"--out: xpnn.save_weights cannot write a {args.network} network yet ({one_line(e)});"
+                " leave out --out"
+            ) from None
+
+
+def _train_layers(net: Any, x: Any, t: Any, args: argparse.Namespace, lr: float, **kw: Any) -> Any:
+    """The one call that trains a layer network (the book's ``Trainer``): ``(network, history)``."""
+    from .nn import train_network
+
+    return train_network(
+        net, x, t, optimizer=args.optimizer, lr=lr, batch_size=args.batch_size,
+        epochs=args.epochs or 20, seed=args.seed, normalize=True, **kw,
+    )  # fmt: skip
+
+
+def _train_convnet(args: argparse.Namespace) -> int:
+    """``xpnn train --network simple_convnet|deep_convnet``: the book's ch. 7 / ch. 8 training run."""
+    from .weights import save_weights
+
+    net, impl, dev, lr = _check_convnet_args(args)  # all refusals come before a download or a line
+    download = not args.no_download
+    x, t = load_mnist(
+        normalize=False, flatten=False, split="train", data_dir=args.data_dir, download=download
+    )
+    x_test, t_test = load_mnist(
+        normalize=False, flatten=False, split="test", data_dir=args.data_dir, download=download
+    )
+    if args.train_size is not None:
+        x, t = x[: args.train_size], t[: args.train_size]
+    per_epoch = -(-len(x) // args.batch_size)
+    print(
+        f"{args.network}, {args.optimizer} lr {lr}, batch {args.batch_size}, {args.dtype},"
+        f" {len(x):,} images on {impl.name} {describe_device(impl.name, dev)}"
+    )
+    start = time.perf_counter()
+
+    def report(row: dict) -> None:
+        print(
+            f"epoch {row['epoch']:>3} (iteration {row['epoch'] * per_epoch:>6}) loss {row['loss']:.4f}"
+            f" | test acc {row['test_acc']:.4f}",
+            flush=True,
+        )
+
+    network, history = _train_layers(net, x, t, args, lr, x_test=x_test, t_test=t_test, on_epoch=report)
+    print(f"trained in {time.perf_counter() - start:.1f} s; test accuracy {history['test_acc'][-1]:.4f}")
+    if args.out:
+        print(f"weights written to {save_weights(network, args.out)}")
+    return 0
 
 
 def _learning_rate(args: argparse.Namespace) -> float:
@@ -471,36 +612,50 @@ def parser() -> argparse.ArgumentParser:
         "--backend", default="numpy", type=str.lower, help=f"{', '.join(BACKENDS)} or auto (default: numpy)"
     )
     r.add_argument("--device", default=None, help="backend device, e.g. cuda:0")
-    r.add_argument("--sizes", default="784,50,10", help="layer widths, input first (default: 784,50,10)")
+    r.add_argument(
+        "--network",
+        default="mlp",
+        type=str.lower,
+        choices=["mlp", "simple_convnet", "deep_convnet"],
+        help="mlp (default: the ch. 5 network of --sizes), or the book's ch. 7 SimpleConvNet or ch. 8"
+        " DeepConvNet (Adam, 20 epochs, as the book's train_convnet.py)",
+    )
+    r.add_argument("--sizes", default=None, help="layer widths, input first (default: 784,50,10)")
     r.add_argument(
         "--activation",
-        default="relu",
+        default=None,
         type=str.lower,
         choices=sorted(HIDDEN_ACTIVATIONS),
         help="hidden activation (default: relu)",
     )
-    r.add_argument("--weight-init", default="0.01", help="he, xavier or a standard deviation (default: 0.01)")
+    r.add_argument(
+        "--weight-init",
+        default=None,
+        help="he, xavier or a standard deviation (default: 0.01; simple_convnet: its weight_init_std)",
+    )
     r.add_argument(
         "--optimizer",
-        default="sgd",
+        default=None,
         type=str.lower,
         choices=list(OPTIMIZERS),
-        help="update rule (default: sgd)",
+        help="update rule (default: sgd; adam for the CNNs)",
     )
     own = ", ".join(f"{name} {cls().lr}" for name, cls in OPTIMIZERS.items() if name != "sgd")
     r.add_argument(
         "--lr",
         type=float,
         default=None,
-        help=f"learning rate (default: 0.1 for sgd, the book's ch. 5 run; else the optimizer's own: {own})",
+        help=f"learning rate (default: 0.1 for the mlp with sgd, the book's ch. 5 run; else the optimizer's own: {own})",
     )
     r.add_argument("--batch-size", type=int, default=100, help="mini-batch size (default: 100)")
     steps = r.add_mutually_exclusive_group()
     steps.add_argument(
         "--iters", type=int, default=None, help="the book's loop: batches drawn with replacement"
     )
-    steps.add_argument("--epochs", type=int, default=None, help="epochs, shuffled without replacement")
-    r.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (default: 0)")
+    steps.add_argument(
+        "--epochs", type=int, default=None, help="epochs, shuffled without replacement (the CNNs: default 20)"
+    )
+    r.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay lambda (default: 0)")
     r.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default: 0)")
     r.add_argument(
         "--dtype",
