@@ -460,27 +460,8 @@ def _check_convnet_args(args: argparse.Namespace) -> tuple[Any, Any, Any, float]
         net: Any = SimpleConvNet(weight_init_std=std, **place)
     else:
         net = DeepConvNet(**place)
-    if args.out:
-        _check_saves(net, args)
     lr = float(args.lr) if args.lr is not None else float(OPTIMIZERS[args.optimizer]().lr)
     return net, impl, dev, lr
-
-
-def _check_saves(net: Any, args: argparse.Namespace) -> None:
-    """Refuse ``--out`` before training where :func:`xpnn.save_weights` cannot write this network:
-    the untrained network is written to a scratch folder and the answer kept."""
-    import tempfile
-
-    from .weights import save_weights
-
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            save_weights(net, Path(scratch) / f"probe{Path(args.out).suffix.lower()}")
-        except (TypeError, AttributeError, ValueError) as e:
-            raise ValueError(
-                f"--out: xpnn.save_weights cannot write a {args.network} network yet ({one_line(e)});"
-                " leave out --out"
-            ) from None
 
 
 def _train_layers(net: Any, x: Any, t: Any, args: argparse.Namespace, lr: float, **kw: Any) -> Any:
@@ -495,7 +476,7 @@ def _train_layers(net: Any, x: Any, t: Any, args: argparse.Namespace, lr: float,
 
 def _train_convnet(args: argparse.Namespace) -> int:
     """``xpnn train --network simple_convnet|deep_convnet``: the book's ch. 7 / ch. 8 training run."""
-    from .weights import save_weights
+    from .io import save_weights
 
     net, impl, dev, lr = _check_convnet_args(args)  # all refusals come before a download or a line
     download = not args.no_download
