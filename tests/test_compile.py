@@ -16,7 +16,7 @@ from conftest import BOOK_ACCURACY, COMPILE_JAX, tolerance
 from test_export import _need
 
 import xpnn
-from xpnn.export import _bucket
+from xpnn.export._jax import _bucket
 
 
 @pytest.fixture(scope="module")

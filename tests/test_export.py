@@ -241,7 +241,7 @@ def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, mod
     if module != "ndonnx":
         for present in ("ndonnx", "onnx", "onnxscript.optimizer", "onnxscript.rewriter.pattern"):
             _need(present)  # imported before the one under test is made to fail
-    monkeypatch.setattr(xpnn.export, "_RULES", None)  # the rules are made (and import their module) again
+    monkeypatch.delitem(sys.modules, "xpnn.export._rules", raising=False)  # the rules are made again
     monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     with pytest.raises(xpnn.BackendUnavailableError) as caught:
         onnx_model(xpnn.init_network())
@@ -495,7 +495,7 @@ def test_rewrite_rules_fire_on_their_pattern_only(ort, name: str) -> None:
     """The lean graph has the expected ops and computes what the traced graph computes."""
     import ndonnx as ndx
 
-    from xpnn.export import _lean
+    from xpnn.export._trace import lean as _lean
 
     formula, dtype, ops = LEAN_CASES[name]
     x = ndx.argument(shape=("batch", 3), dtype=getattr(ndx, dtype))
