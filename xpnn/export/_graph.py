@@ -8,7 +8,7 @@ same meaning at inference:
   zeros, ``MaxPool``'s own padding would be minus infinity);
 - ``Affine`` is ``Gemm``, after a ``Flatten`` of a conv output (the book's implicit reshape);
 - ``BatchNormalization`` is ONNX's ``BatchNormalization`` (inference form, the running mean and
-  variance, the layer's epsilon) on the flattened input, as the book normalizes each value,
+  variance plus the layer's epsilon) on the flattened input, as the book normalizes each value,
   reshaped back;
 - ``Dropout`` is the book's inference: ``Mul`` by ``1 - ratio``;
 - ``Relu`` and ``Sigmoid`` are themselves.
@@ -102,8 +102,11 @@ def _pooling(g: Graph, layer: Any, x: str, shape: Shape) -> str:
 def _batch_norm(g: Graph, layer: Any, x: str, shape: Shape) -> str:
     gamma, beta = layer.param_names()
     mean, var = layer.state_names()
-    inputs = [_flat(g, x, shape), *(g.array(n) for n in (gamma, beta, mean, var))]
-    y = g.node("BatchNormalization", inputs, epsilon=BN_EPS)
+    # The layer's epsilon added in the compute dtype: ONNX's epsilon attribute is a float32,
+    # which would move 1e-6 by a few 1e-14, and the book's running variance starts at zero.
+    plus_eps = g.constant(f"{var}_plus_eps", g.arrays[var] + BN_EPS)
+    inputs = [_flat(g, x, shape), g.array(gamma), g.array(beta), g.array(mean), plus_eps]
+    y = g.node("BatchNormalization", inputs, epsilon=0.0)
     if len(shape) == 1:
         return y
     return g.node("Reshape", [y, g.constant("shape", [0, *shape], np.int64)])  # 0: the batch, as it is
