@@ -44,6 +44,14 @@ class JaxNetwork:
         exact_shapes: int = 2,
         allow_nonfinite: bool = False,
     ):
+        from ..nn.sequential import Sequential
+
+        if isinstance(net, Sequential):
+            raise ValueError(
+                "compile(net, 'jax') takes a ch. 3 network (W1..Wn, b1..bn); a layer network runs on JAX"
+                " as it is: xpnn.to_backend(net, 'jax') (its convolutions are jax.lax's), or compile it"
+                " with 'onnxruntime'"
+            )
         activation = network_activation(net, activation)
         jax = require("jax", "compile(net, 'jax')", "jax")
         placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
