@@ -368,28 +368,32 @@ def test_the_one_dtype_rule(target: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["SimpleConvNet", "DeepConvNet", "MultiLayerNet", "MultiLayerNetExtend"])
-def test_a_compiled_layer_network_answers_as_the_reference(ort, name: str) -> None:
+def test_a_compiled_layer_network_answers_as_the_reference(target: str, name: str) -> None:
     """predict, predict_proba, forward and one image through the Runnable protocol."""
     from test_export import LAYER_NETWORKS, _layer_reference
 
     net = LAYER_NETWORKS[name]()
-    fast = xpnn.compile(net, "onnxruntime")
+    fast = xpnn.compile(net, target)
     assert isinstance(fast, xpnn.network.Runnable)
     assert (fast.n_in, fast.n_out, fast.activation) == (net.n_in, net.n_out, None)
+    assert fast.default_batch_rows is not None  # a CNN's intermediate values grow with the batch
+    dtype = str(fast.dtype).rsplit(".", 1)[-1]
     x = np.random.default_rng(8).standard_normal((9, *net.n_in))
-    expected = _layer_reference(net, x.astype(fast.dtype))
-    rtol = tolerance(fast.dtype, 256)
+    expected = _layer_reference(net, x.astype(dtype))
+    rtol = tolerance(dtype, 256)
     atol = rtol * np.abs(expected).max()
-    np.testing.assert_array_equal(xpnn.predict(fast, x, batch_size=4), np.argmax(expected, axis=1))
-    proba = xpnn.predict_proba(fast, x)
-    assert proba.dtype == fast.dtype
+    for rows in (4, 5, 9):  # on JAX the third size is padded up to a bucket
+        labels = xpnn.to_numpy(xpnn.predict(fast, x, batch_size=rows))
+        np.testing.assert_array_equal(labels, np.argmax(expected, axis=1))
+    proba = xpnn.to_numpy(xpnn.predict_proba(fast, x))
+    assert str(proba.dtype) == dtype
     np.testing.assert_allclose(proba, reference.softmax(expected), rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(xpnn.forward(fast, x[0]), expected[0], rtol=rtol, atol=atol)
+    one = xpnn.to_numpy(xpnn.forward(fast, x[0]))
+    np.testing.assert_allclose(one, expected[0], rtol=rtol, atol=atol)
     kinds = "-".join(layer.kind for layer in net.layers)
-    assert (
-        repr(fast)
-        == f"OnnxRuntimeNetwork({kinds}, input_shape={net.n_in}, dtype={fast.dtype}, provider='cpu')"
-    )
+    where = "provider='cpu'" if target == "onnxruntime" else f"device={fast.device!r}"
+    kind = "OnnxRuntimeNetwork" if target == "onnxruntime" else "JaxNetwork"
+    assert repr(fast) == f"{kind}({kinds}, input_shape={net.n_in}, dtype={fast.dtype}, {where})"
 
 
 def test_a_compiled_layer_network_refuses_as_the_network_does(ort) -> None:
@@ -410,8 +414,6 @@ def test_a_compiled_layer_network_refuses_as_the_network_does(ort) -> None:
     bad = net.replace({"b1": xpnn.asarray(np.full(30, np.inf))})
     with pytest.raises(ValueError, match=r"^weight b1 holds 30 non-finite .* compiled network"):
         xpnn.compile(bad, "onnxruntime")
-    with pytest.raises(ValueError, match=r"^compile\(net, 'jax'\) takes a ch. 3 network"):
-        xpnn.compile(net, "jax")
 
 
 @pytest.mark.parametrize("name", ["simple_convnet", "deep_convnet"])

@@ -43,8 +43,9 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     ``xpnn.train`` or ``to_backend(..., activation=)``), else sigmoid; one that contradicts the
     network's own is a ``ValueError``. A layer network (:class:`xpnn.Sequential`, the book's
     CNNs) compiles for onnxruntime from the graph of :func:`export_onnx`, in float32 where it
-    has a convolution (onnxruntime's CPU ``Conv`` is float32 only), in the network's own
-    default batches; its activations are its layers. ``dtype`` must be a real floating dtype (or its name) for
+    has a convolution (onnxruntime's CPU ``Conv`` is float32 only), and for jax as ``jax.jit``
+    of its layers' forward (convolution and pooling through ``jax.lax``), both in the network's
+    own default batches; its activations are its layers. ``dtype`` must be a real floating dtype (or its name) for
     both targets: an integer dtype would truncate every weight, so it is a ``ValueError``
     (:func:`xpnn.network.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
     A NaN or infinite weight is a ``ValueError``, as for :func:`export_onnx`, unless

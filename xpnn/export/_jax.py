@@ -46,38 +46,54 @@ class JaxNetwork:
     ):
         from ..nn.sequential import Sequential
 
-        if isinstance(net, Sequential):
-            raise ValueError(
-                "compile(net, 'jax') takes a ch. 3 network (W1..Wn, b1..bn); a layer network runs on JAX"
-                " as it is: xpnn.to_backend(net, 'jax') (its convolutions are jax.lax's), or compile it"
-                " with 'onnxruntime'"
-            )
-        activation = network_activation(net, activation)
         jax = require("jax", "compile(net, 'jax')", "jax")
-        placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
-        if not allow_nonfinite:
-            check_finite_weights(named_layers(placed.layers), placed.xp, "compile")
+        self.exact_shapes = int(exact_shapes)
+        self.compiles = 0
+        self._shapes: set[tuple[int, ...]] = set()
+        placed: Any
+        if isinstance(net, Sequential):  # the layers' own forward; convolutions are jax.lax's
+            check_activation(None, activation)
+            placed = net.to_backend("jax", device, dtype=dtype)
+            self._args: Any = {**placed.params, **placed.state}
+            if not allow_nonfinite:
+                check_finite_weights(self._args.items(), placed.xp, "compile")
+            self.activation: str | None = None
+            self.n_in: int | tuple[int, ...] = tuple(placed.n_in)
+            self.n_out = int(placed.n_out)
+            #: As the network's own: a convolution's intermediate values grow with the batch.
+            self.default_batch_rows: int | None = placed.default_batch_rows
+
+            def forward(arrays: Any, x: Array) -> Array:
+                self.compiles += 1  # runs when jax traces: once per compiled shape
+                return placed.replace(arrays).forward(x)
+
+        else:
+            activation = network_activation(net, activation)
+            placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
+            if not allow_nonfinite:
+                check_finite_weights(named_layers(placed.layers), placed.xp, "compile")
+            self._args = placed.layers
+            self.activation = activation
+            self.n_in = placed.n_in
+            self.n_out = int(placed.layers[-1][0].shape[1])
+            self.default_batch_rows = None
+            hidden = HIDDEN_ACTIVATIONS[activation]
+            xp = placed.xp
+
+            def forward(layers: Any, x: Array) -> Array:  # type: ignore[misc]  # the other branch's
+                self.compiles += 1  # runs when jax traces: once per compiled shape
+                return run_layers(layers, x, hidden, OUTPUT_FUNCTIONS["identity"], xp)
+
         self._placed = placed
         self.device = placed.device
         self.xp = placed.xp
         self.dtype = placed.dtype
-        self.n_in = placed.n_in
-        self.n_out = int(placed.layers[-1][0].shape[1])
-        self.activation = activation
-        self.default_batch_rows: int | None = None
-        self.exact_shapes = int(exact_shapes)
-        self.compiles = 0
-        self._shapes: set[tuple[int, ...]] = set()
-        hidden = HIDDEN_ACTIVATIONS[activation]
-        xp = self.xp
-
-        def forward(layers: Any, x: Array) -> Array:
-            self.compiles += 1  # runs when jax traces: once per compiled shape
-            return run_layers(layers, x, hidden, OUTPUT_FUNCTIONS["identity"], xp)
-
         self._forward = jax.jit(forward)
 
     def __repr__(self) -> str:
+        if self.activation is None:
+            kinds = "-".join(layer.kind for layer in self._placed.layers)
+            return f"JaxNetwork({kinds}, input_shape={self.n_in}, dtype={self.dtype}, device={self.device!r})"
         sizes = "-".join(map(str, self._placed.sizes))
         return (
             f"JaxNetwork({sizes}, dtype={self.dtype}, activation={self.activation!r}, device={self.device!r})"
@@ -92,9 +108,10 @@ class JaxNetwork:
         check_activation(self.activation, activation)
         out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
         xp = self.xp
-        single = len(x.shape) == 1
+        shape = self.n_in if isinstance(self.n_in, tuple) else (self.n_in,)
+        single = len(x.shape) == len(shape)
         if single:
-            x = xp.reshape(x, (1, self.n_in))
+            x = xp.reshape(x, (1, *shape))
         rows = int(x.shape[0])
         size = rows
         if (rows,) not in self._shapes:
@@ -102,7 +119,7 @@ class JaxNetwork:
                 size = _bucket(rows)
             self._shapes.add((size,))
         if size != rows:
-            x = xp.concat([x, xp.zeros((size - rows, self.n_in), dtype=x.dtype, device=self.device)], axis=0)
-        y = self._forward(self._placed.layers, x)
+            x = xp.concat([x, xp.zeros((size - rows, *shape), dtype=x.dtype, device=self.device)], axis=0)
+        y = self._forward(self._args, x)
         y = out(y if size == rows else y[:rows, ...], xp)
         return y[0, ...] if single else y
