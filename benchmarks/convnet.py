@@ -11,7 +11,12 @@ batches of xpnn's default batch size for every candidate. Pairs, each ratio with
   ``Convolution``/``Pooling`` forward as in ``common/layers.py``), written out below;
 - xpnn on PyTorch CPU (delegating to ``conv2d``/``max_pool2d``) against a plain
   ``torch.nn.Sequential`` of the same layers with the same weights (target at most 1.5 times), in float64
-  and in float32.
+  and in float32;
+- ``xpnn.compile(net, "onnxruntime")`` (the graph of ``export_onnx``, float32: onnxruntime's CPU
+  ``Conv`` is float32 only) against the float32 ``torch.nn.Sequential`` (target at most 1.2 times).
+
+``--only compiled`` times just that last pair (the book's code takes about a minute on 10,000
+images); its classes are checked against the float32 PyTorch model's.
 
 Every candidate must give the same classes as the book's code before its time counts. Writes
 ``convnet.json`` and ``convnet.md`` to the results folder.
@@ -20,6 +25,7 @@ Every candidate must give the same classes as the book's code before its time co
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -120,6 +126,10 @@ def batched(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rows: int) ->
     return lambda: np.concatenate([fn(x[i : i + rows]) for i in range(0, len(x), rows)])
 
 
+COMPILED = "xpnn.compile onnxruntime (float32)"
+TORCH32 = "torch nn.Sequential (float32)"
+
+
 def candidates(x8: np.ndarray) -> tuple[dict[str, Callable[[], object]], dict[str, str]]:
     """The rows to time, and for each xpnn row the peer its ratio is to."""
     net = xpnn.DeepConvNet(seed=0)
@@ -157,6 +167,10 @@ def candidates(x8: np.ndarray) -> tuple[dict[str, Callable[[], object]], dict[st
                     found[f"xpnn[torch] predict ({dtype})"]
                 )
                 pairs["xpnn[torch] predict (float64), generic im2col"] = peer
+    if importlib.util.find_spec("onnxruntime") and TORCH32 in found:
+        fast = xpnn.compile(net, "onnxruntime")
+        found[COMPILED] = lambda: xpnn.predict(fast, x8, normalize=True, batch_size=rows)
+        pairs[COMPILED] = TORCH32
     return found, pairs
 
 
@@ -165,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=1000, help="MNIST test images (default: 1000)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: 5)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write JSON and markdown")
+    parser.add_argument("--only", choices=["compiled"], help="time only compiled onnxruntime against torch")
     args = parser.parse_args(argv)
     try:
         x8, _ = xpnn.load_mnist(normalize=False, flatten=False, split="test")
@@ -172,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench: {e}\n(set XPNN_DATA_DIR to a directory with mnist/)") from e
     x8 = x8[: args.images]
     rows, pairs = candidates(x8)
-    reference = np.asarray(rows[BASELINE]())
+    if args.only == "compiled":
+        if COMPILED not in rows:
+            raise SystemExit("bench: --only compiled needs torch and onnxruntime")
+        rows = {name: rows[name] for name in (TORCH32, COMPILED)}
+        pairs = {COMPILED: TORCH32}
+        reference = xpnn.to_numpy(rows[TORCH32]())
+        assert np.array_equal(rows[COMPILED](), reference), "onnxruntime disagrees with torch (float32)"
+    else:
+        reference = np.asarray(rows[BASELINE]())
     for name, fn in rows.items():  # the same classes as the book's code, or the time means nothing
         if "float32" not in name:
             assert np.array_equal(xpnn.to_numpy(fn()), reference), f"{name} disagrees with the book's code"
@@ -188,13 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     info = machine()
     command = f"python benchmarks/convnet.py --images {args.images} --rounds {args.rounds}"
+    command += " --only compiled" if args.only else ""
     md = (
         f"### DeepConvNet inference: {len(x8):,} MNIST images, class indices\n\n"
         "Target: xpnn[torch] ≤ 1.5× torch nn.Sequential of the same layers and weights;"
-        " xpnn[numpy] ≤ 1.0× the book's NumPy im2col code\n\n"
+        " xpnn[numpy] ≤ 1.0× the book's NumPy im2col code; compiled onnxruntime ≤ 1.2× torch (float32)\n\n"
         f"{table(table_rows, ['code', 'ms', 'images/s', 'ratio'])}\n\n"
         f"Medians of {args.rounds} interleaved rounds, batches of {xpnn.DeepConvNet(seed=0).default_batch_rows}"
-        " images (float64)."
+        " images (float64 unless named)."
         f"\n\n`{command}` on {info['cores']} cores, {info.get('blas', '')}, {info['date']}\n"
     )
     result = {"title": "convnet", "times_s": times, "pairs": pairs, "images": len(x8)}

@@ -16,7 +16,7 @@ from conftest import BOOK_ACCURACY, COMPILE_JAX, tolerance
 from test_export import _need
 
 import xpnn
-from xpnn.export import _bucket
+from xpnn.export._jax import _bucket
 
 
 @pytest.fixture(scope="module")
@@ -362,3 +362,73 @@ def test_the_one_dtype_rule(target: str) -> None:
     with pytest.raises(TypeError, match="a dtype object or its name; got object"):
         xpnn.compile(net, target, dtype=object())
     assert str(xpnn.compile(net, target, dtype=np.dtype(">f4")).dtype) == "float32"
+
+
+# --- issue 20: layer networks (the book's CNNs, ch. 6 nets) on onnxruntime ---------------------
+
+
+@pytest.mark.parametrize("name", ["SimpleConvNet", "DeepConvNet", "MultiLayerNet", "MultiLayerNetExtend"])
+def test_a_compiled_layer_network_answers_as_the_reference(target: str, name: str) -> None:
+    """predict, predict_proba, forward and one image through the Runnable protocol."""
+    from test_export import LAYER_NETWORKS, _layer_reference
+
+    net = LAYER_NETWORKS[name]()
+    fast = xpnn.compile(net, target)
+    assert isinstance(fast, xpnn.network.Runnable)
+    assert (fast.n_in, fast.n_out, fast.activation) == (net.n_in, net.n_out, None)
+    assert fast.default_batch_rows is not None  # a CNN's intermediate values grow with the batch
+    dtype = str(fast.dtype).rsplit(".", 1)[-1]
+    x = np.random.default_rng(8).standard_normal((9, *net.n_in))
+    expected = _layer_reference(net, x.astype(dtype))
+    rtol = tolerance(dtype, 256)
+    atol = rtol * np.abs(expected).max()
+    for rows in (4, 5, 9):  # on JAX the third size is padded up to a bucket
+        labels = xpnn.to_numpy(xpnn.predict(fast, x, batch_size=rows))
+        np.testing.assert_array_equal(labels, np.argmax(expected, axis=1))
+    proba = xpnn.to_numpy(xpnn.predict_proba(fast, x))
+    assert str(proba.dtype) == dtype
+    np.testing.assert_allclose(proba, reference.softmax(expected), rtol=rtol, atol=rtol)
+    one = xpnn.to_numpy(xpnn.forward(fast, x[0]))
+    np.testing.assert_allclose(one, expected[0], rtol=rtol, atol=atol)
+    kinds = "-".join(layer.kind for layer in net.layers)
+    where = "provider='cpu'" if target == "onnxruntime" else f"device={fast.device!r}"
+    kind = "OnnxRuntimeNetwork" if target == "onnxruntime" else "JaxNetwork"
+    assert repr(fast) == f"{kind}({kinds}, input_shape={net.n_in}, dtype={fast.dtype}, {where})"
+
+
+def test_a_compiled_layer_network_refuses_as_the_network_does(ort) -> None:
+    net = xpnn.SimpleConvNet(seed=0)
+    fast = xpnn.compile(net, "onnxruntime")
+    assert str(fast.dtype) == "float32"  # onnxruntime's CPU Conv is float32 only
+    with pytest.raises(ValueError, match=r"flat images: load_mnist\(flatten=False\)"):
+        xpnn.predict(fast, np.zeros((2, 784)))
+    with pytest.raises(ValueError, match=r"^activation='relu' does not apply to a layer network"):
+        xpnn.predict(fast, np.zeros((2, 1, 28, 28)), activation="relu")
+    with pytest.raises(ValueError, match=r"^activation='relu' does not apply to a layer network"):
+        xpnn.compile(net, "onnxruntime", activation="relu")
+    with pytest.raises(
+        ValueError,
+        match=r"^onnxruntime's CPU provider runs a convolution only in float32; got dtype='float64'",
+    ):
+        xpnn.compile(net, "onnxruntime", dtype="float64")
+    bad = net.replace({"b1": xpnn.asarray(np.full(30, np.inf))})
+    with pytest.raises(ValueError, match=r"^weight b1 holds 30 non-finite .* compiled network"):
+        xpnn.compile(bad, "onnxruntime")
+
+
+@pytest.mark.parametrize("name", ["simple_convnet", "deep_convnet"])
+def test_the_books_convnets_compiled_on_the_test_set(ort, real_data_dir: Path, name: str) -> None:
+    """The book's trained CNNs on onnxruntime: xpnn's predictions image by image, so the book's accuracy."""
+    from test_convnet import BOOK_CONVNET_ACCURACY, FILES
+
+    if not (real_data_dir / "weights" / FILES[name]).is_file():
+        pytest.skip(f"{real_data_dir}/weights lacks {FILES[name]}")
+    x8, t = xpnn.load_mnist(
+        normalize=False, flatten=False, split="test", data_dir=real_data_dir, download=False
+    )
+    net = xpnn.load_sample_network(real_data_dir, name=name, download=False)
+    fast = xpnn.compile(net, "onnxruntime")
+    expected = xpnn.predict(net, x8, normalize=True)  # xpnn on NumPy, in the network's float64
+    np.testing.assert_array_equal(xpnn.predict(fast, x8, normalize=True), expected)
+    accuracy = xpnn.accuracy(fast, x8, t, normalize=True)
+    assert accuracy == float(np.mean(expected == t)) == BOOK_CONVNET_ACCURACY[name]

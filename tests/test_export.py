@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -241,7 +242,7 @@ def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, mod
     if module != "ndonnx":
         for present in ("ndonnx", "onnx", "onnxscript.optimizer", "onnxscript.rewriter.pattern"):
             _need(present)  # imported before the one under test is made to fail
-    monkeypatch.setattr(xpnn.export, "_RULES", None)  # the rules are made (and import their module) again
+    monkeypatch.delitem(sys.modules, "xpnn.export._rules", raising=False)  # the rules are made again
     monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     with pytest.raises(xpnn.BackendUnavailableError) as caught:
         onnx_model(xpnn.init_network())
@@ -495,7 +496,7 @@ def test_rewrite_rules_fire_on_their_pattern_only(ort, name: str) -> None:
     """The lean graph has the expected ops and computes what the traced graph computes."""
     import ndonnx as ndx
 
-    from xpnn.export import _lean
+    from xpnn.export._trace import lean as _lean
 
     formula, dtype, ops = LEAN_CASES[name]
     x = ndx.argument(shape=("batch", 3), dtype=getattr(ndx, dtype))
@@ -633,3 +634,144 @@ def test_complex_weights_are_refused(ort, tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"^weight W2 must be real numbers .*got dtype complex128"):
         export_onnx(net, tmp_path / "a.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- issue 20: a layer network (the book's CNNs, ch. 6 nets) written from its layers ------------
+
+
+def _layer_reference(net: xpnn.Sequential, x: np.ndarray) -> np.ndarray:
+    """The network's logits in NumPy float64, layer by layer from its spec (tests/reference_nn.py)."""
+    import reference_nn as ref
+
+    p = {k: np.asarray(v, np.float64) for k, v in net.to_numpy().items()}
+    h = np.asarray(x, np.float64)
+    for spec in net.spec():
+        kind, i = spec["type"], spec.get("index")
+        if kind == "Convolution":
+            h = ref.conv(h, p[f"W{i}"], p[f"b{i}"], spec["stride"], spec["pad"])
+        elif kind == "Pooling":
+            h = ref.pool(h, spec["pool_h"], spec["pool_w"], spec["stride"], spec["pad"])
+        elif kind == "Affine":
+            h = ref.affine(h, p[f"W{i}"], p[f"b{i}"])
+        elif kind == "BatchNormalization":  # the book's: per value, 10e-7 added to the variance
+            flat = h.reshape(len(h), -1)
+            flat = (flat - p[f"running_mean{i}"]) / np.sqrt(p[f"running_var{i}"] + 10e-7)
+            h = (p[f"gamma{i}"] * flat + p[f"beta{i}"]).reshape(h.shape)
+        elif kind == "Dropout":  # the book's inference: scaled by 1 - ratio
+            h = h * (1.0 - spec["ratio"])
+        else:
+            h = {"Relu": reference.relu, "Sigmoid": reference.sigmoid}[kind](h)
+    return h
+
+
+def _with_statistics(net: xpnn.Sequential, seed: int) -> xpnn.Sequential:
+    """``net`` with random running means and variances (the book's start at 0: too easy a test)."""
+    rng = np.random.default_rng(seed)
+    state = {
+        k: rng.standard_normal(v.shape) if "mean" in k else rng.uniform(0.5, 2.0, v.shape)
+        for k, v in net.to_numpy().items()
+        if k.startswith("running")
+    }
+    return net.replace(state)
+
+
+def _padded_conv_net() -> xpnn.Sequential:
+    """Conv (pad 1) - batch norm on the conv output - max-pool padded with zeros - sigmoid - affine - dropout."""
+    from xpnn.nn import Affine, BatchNormalization, Convolution, Dropout, Pooling, Sigmoid
+
+    rng = np.random.default_rng(7)
+    d = 2 * 5 * 5  # 2 filters on a 5x5 output
+    params = {
+        "W1": rng.standard_normal((2, 1, 3, 3)),
+        "b1": rng.standard_normal(2) - 2.0,  # mostly negative: the zero padding of the pool matters
+        "gamma1": rng.uniform(0.5, 1.5, d),
+        "beta1": rng.standard_normal(d) - 3.0,
+        "running_mean1": rng.standard_normal(d),
+        "running_var1": rng.uniform(0.5, 2.0, d),
+        "W2": rng.standard_normal((2 * 3 * 3, 4)),
+        "b2": rng.standard_normal(4),
+    }
+    layers = [
+        Convolution(1, stride=1, pad=1),
+        BatchNormalization(1),
+        Pooling(2, 2, stride=2, pad=1),
+        Sigmoid(),
+        Affine(2),
+        Dropout(0.3),
+    ]
+    return xpnn.Sequential(layers, params, input_shape=(1, 5, 5))
+
+
+#: Small members of every layer network class, made on first use.
+LAYER_NETWORKS = {
+    "SimpleConvNet": lambda: xpnn.SimpleConvNet(
+        input_dim=(1, 10, 10),
+        conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 2},
+        hidden_size=6,
+        weight_init_std=0.5,
+        seed=0,
+    ),
+    "DeepConvNet": lambda: xpnn.DeepConvNet(seed=1),
+    "MultiLayerNet": lambda: xpnn.MultiLayerNet(6, [5, 4], 3, activation="sigmoid", seed=2),
+    "MultiLayerNetExtend": lambda: _with_statistics(
+        xpnn.MultiLayerNetExtend(6, [5, 4], 3, use_dropout=True, use_batchnorm=True, seed=3), 4
+    ),
+    "padded conv, batch norm": _padded_conv_net,
+}
+#: The ONNX operators a layer network's graph may hold.
+LAYER_OPS = {
+    "Cast", "Div", "Conv", "MaxPool", "Pad", "Flatten", "Gemm", "Relu", "Sigmoid",
+    "BatchNormalization", "Reshape", "Mul", "Softmax", "ArgMax",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(LAYER_NETWORKS))
+def test_layer_networks_export_a_few_nodes_per_layer_and_compute_the_reference(ort, name: str) -> None:
+    """Each network class: onnxruntime's logits, probabilities and labels equal the NumPy float64
+    reference within the compute dtype's tolerance, from a graph of at most 3 nodes per layer."""
+    net = LAYER_NETWORKS[name]()
+    has_conv = len(net.n_in) == 3
+    x = np.random.default_rng(5).standard_normal((6, *net.n_in)).astype(np.float32)
+    expected = _layer_reference(net, x)
+    compute = "float32" if has_conv else "float64"  # onnxruntime's CPU Conv is float32 only
+    rtol = tolerance(compute, 256)
+    for output, out in (("identity", lambda a: a), ("softmax", reference.softmax)):
+        model = onnx_model(net, output=output)
+        ops = [n.op_type for n in model.graph.node]
+        assert set(ops) <= LAYER_OPS and len(ops) <= 3 * len(net.layers) + 2, ops
+        assert ops[-1] == ("Softmax" if output == "softmax" else ops[-1])
+        y = run_model(ort, model, x)
+        assert str(y.dtype) == compute and y.shape == (6, net.n_out)
+        np.testing.assert_allclose(y, out(expected), rtol=rtol, atol=rtol * np.abs(expected).max())
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert json.loads(meta["xpnn.layers"]) == net.spec()
+        assert (meta["xpnn.dtype"], meta["xpnn.output"]) == (compute, output)
+    names = {i.name for i in model.graph.initializer}
+    assert set(net.params) <= names  # the weights as initializers, by their own names
+    labels = run_model(ort, onnx_model(net, output="argmax"), x)
+    np.testing.assert_array_equal(labels, np.argmax(expected, axis=1))
+    empty = run_model(ort, model, np.zeros((0, *net.n_in), np.float32))
+    assert empty.shape == (0, net.n_out)
+
+
+def test_a_layer_network_takes_raw_bytes_and_refuses_what_it_cannot_export(ort, tmp_path: Path) -> None:
+    net = LAYER_NETWORKS["SimpleConvNet"]()
+    x8 = np.random.default_rng(6).integers(0, 256, (4, 1, 10, 10), dtype=np.uint8)
+    model = export_onnx(net, tmp_path / "cnn.onnx", input_dtype="uint8", normalize=True, output="identity")
+    expected = _layer_reference(net, x8 / 255.0)
+    rtol = tolerance("float32", 256)
+    got = run_model(ort, model, x8)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    assert "divided by 255 in the graph" in model.doc_string
+    assert (tmp_path / "cnn.onnx").read_bytes() == model.SerializeToString()
+    # float64 on request: a valid model (for runtimes with a float64 Conv)
+    assert onnx_model(net, dtype="float64").metadata_props[-1].value == "float64"
+    with pytest.raises(ValueError, match=r"^activation='relu' does not apply to a layer network"):
+        export_onnx(net, tmp_path / "a.onnx", activation="relu")
+    bad = net.replace({"W2": xpnn.asarray(np.where(np.eye(*net.params["W2"].shape) > 0, np.nan, 1.0))})
+    with pytest.raises(
+        ValueError, match=r"^weight W2 holds 6 non-finite value\(s\) .*the first at index \(0, 0\)"
+    ):
+        export_onnx(bad, tmp_path / "a.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cnn.onnx"]
+    run_model(ort, onnx_model(bad, allow_nonfinite=True), x8.astype(np.float32))
