@@ -19,10 +19,13 @@ from xpnn.nn import (
     BatchNormalization,
     Convolution,
     Dropout,
+    Identity,
     Pooling,
     Relu,
     Sequential,
     Sigmoid,
+    Tanh,
+    activation_layer,
     col2im,
     im2col,
     layer_from_spec,
@@ -269,6 +272,34 @@ def test_affine_flattens_conv_output_and_relu_sigmoid_match_torch(backend: Case)
     close(grads["b5"], g["b"], backend, dtype=dtype)
 
 
+def test_tanh_and_identity_layers_match_torch(backend: Case) -> None:
+    dtype = float64(backend)
+    rng = np.random.default_rng(9)
+    inputs = {"x": rng.standard_normal((3, 4))}
+    layers = [Tanh(), Identity(), Tanh()]
+    y, caches = forward_layers(layers, {}, backend.asarray(inputs["x"]), train=True)
+    dy = rng.standard_normal((3, 4))
+    y_t, g = torch_grads(lambda torch, x: torch.tanh(torch.tanh(x)), inputs, dy)
+    dx, grads = backward_layers(layers, {}, caches, backend.asarray(dy))
+    close(y, y_t, backend, dtype=dtype)
+    close(dx, g["x"], backend, dtype=dtype)
+    assert grads == {}
+
+
+def test_every_activation_of_the_registry_has_its_layer() -> None:
+    """One table: each name of ``HIDDEN_ACTIVATIONS`` builds a layer whose forward is the table's."""
+    from xpnn.functions import ACTIVATIONS, HIDDEN_ACTIVATIONS
+
+    assert set(HIDDEN_ACTIVATIONS) == set(ACTIVATIONS)
+    x = np.linspace(-3.0, 3.0, 7)
+    for name, fn in HIDDEN_ACTIVATIONS.items():
+        layer = activation_layer(name.upper())
+        assert layer.kind in LAYERS
+        np.testing.assert_array_equal(layer.forward({}, x)[0], fn(x, np))
+    with pytest.raises(ValueError, match=r"unknown activation 'swish'; choose one of \['identity'"):
+        activation_layer("swish")
+
+
 def _small_net(bn: bool = True) -> tuple[list, dict]:
     rng = np.random.default_rng(7)
     layers = [Convolution(1, stride=2, pad=1), Relu(), Pooling(2, 2, stride=1)]
@@ -335,6 +366,8 @@ def test_every_layer_rebuilds_from_its_spec() -> None:
         Affine(2),
         Relu(),
         Sigmoid(),
+        Tanh(),
+        Identity(),
         Convolution(1, 2, 1),
         Pooling(3, 2, 1, 1),
         BatchNormalization(4, 0.7),

@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._compat import device, namespace_of
+from ._compat import namespace_of
+from .functions import ACTIVATIONS, one_hot, softmax_parts
 
 __all__ = [
-    "ACTIVATIONS",
     "LOSSES",
     "Affine",
     "Identity",
@@ -59,60 +59,43 @@ class Affine:
         return dx, x.T @ dout, xp.sum(dout, axis=0)
 
 
-class Relu:
-    """``out = max(x, 0)``; backward passes ``dout`` where the output is positive, else 0.
+class _BookActivation:
+    """A hidden activation with the book's static ``forward(x, *, xp)`` / ``backward(dout, out, *, xp)``,
+    both read from its row of :data:`xpnn.functions.ACTIVATIONS`."""
 
-    The book keeps a mask; here the forward output is the mask (``out > 0`` exactly where
-    ``x > 0``).
-    """
+    name = ""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.maximum(x, 0.0)
+    @classmethod
+    def forward(cls, x: Array, *, xp: Any) -> Array:
+        return ACTIVATIONS[cls.name].fn(x, xp)
 
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return xp.where(out > 0.0, dout, 0.0)
+    @classmethod
+    def backward(cls, dout: Array, out: Array, *, xp: Any) -> Array:
+        return ACTIVATIONS[cls.name].backward(dout, out, xp)
 
 
-class Sigmoid:
+class Relu(_BookActivation):
+    """``out = max(x, 0)``; backward passes ``dout`` where the output is positive, else 0."""
+
+    name = "relu"
+
+
+class Sigmoid(_BookActivation):
     """``out = 1 / (1 + exp(-x))`` (as ``tanh(x/2)/2 + 1/2``: no overflow); backward ``dout·(1-out)·out``."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.tanh(x * 0.5) * 0.5 + 0.5
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout * (1.0 - out) * out
+    name = "sigmoid"
 
 
-class Tanh:
+class Tanh(_BookActivation):
     """``out = tanh(x)``; backward ``dout·(1 - out²)``."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.tanh(x)
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout * (1.0 - out * out)
+    name = "tanh"
 
 
-class Identity:
+class Identity(_BookActivation):
     """``out = x``; backward passes ``dout`` on (scikit-learn's ``activation="identity"``)."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return x
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout
-
-
-#: Hidden-layer activations with a backward pass, by name.
-ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh, "identity": Identity}
+    name = "identity"
 
 
 class SoftmaxWithLoss:
@@ -127,9 +110,7 @@ class SoftmaxWithLoss:
     @staticmethod
     def one_hot(t: Array, n: int, dtype: Any, *, xp: Any) -> Array:
         """Integer labels ``(N,)`` as one-hot rows ``(N, n)`` of ``dtype``; one-hot input is cast."""
-        if len(t.shape) == 2:
-            return t if t.dtype == dtype else xp.astype(t, dtype)
-        return xp.astype(t[:, None] == xp.arange(n, device=device(t)), dtype)
+        return one_hot(t, n, dtype=dtype, xp=xp)
 
     @staticmethod
     def forward(a: Array, T: Array, *, xp: Any, w: Array = None) -> tuple[Array, Array]:
@@ -137,9 +118,7 @@ class SoftmaxWithLoss:
 
         ``w``, if given, weighs the rows: ``(N,)`` weights summing to 1 (the mean is ``1/N``).
         """
-        s = a - xp.max(a, axis=1, keepdims=True)
-        e = xp.exp(s)
-        se = xp.sum(e, axis=1, keepdims=True)
+        s, e, se = softmax_parts(a, xp, axis=1)
         if w is not None:
             return xp.sum(w * (xp.log(se[:, 0]) - xp.sum(T * s, axis=1))), e / se
         n = a.shape[0]
@@ -187,9 +166,10 @@ def _unpack(
         raise ValueError(f"params need the keys W1..Wn and b1..bn; {e.args[0]!r} is missing") from None
     if n == 0 or len(params) != 2 * n:
         raise ValueError(f"params need the keys W1..Wn and b1..bn; got {sorted(params)}")
-    layer = ACTIVATIONS.get(activation) if isinstance(activation, str) else None
-    if layer is None:
+    spec = ACTIVATIONS.get(activation) if isinstance(activation, str) else None
+    if spec is None:
         raise ValueError(f"unknown activation {activation!r}; training supports {', '.join(ACTIVATIONS)}")
+    layer = type(activation, (_BookActivation,), {"name": activation})
     xp = namespace_of(Ws[0])
     dtype = Ws[0].dtype
     if len(x.shape) != 2 or x.shape[1] != Ws[0].shape[0]:

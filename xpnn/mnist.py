@@ -44,6 +44,7 @@ from ._data import (
     write_atomic,
 )
 from ._data import data_dir as resolve_data_dir
+from .functions import one_hot
 
 __all__ = ["MAX_IDX_BYTES", "MNIST_FILES", "MNIST_MIRRORS", "load_mnist", "read_idx"]
 
@@ -487,6 +488,5 @@ def _prepare(
         x = xp.astype(x, xp.float32) / 255.0
     t = impl.asarray(np.array(labels), dev)
     if one_hot_label:
-        classes = xp.arange(10, dtype=t.dtype, device=dev)
-        t = xp.astype(xp.expand_dims(t, axis=1) == classes, xp.float32)
+        t = one_hot(t, 10, dtype=xp.float32, xp=xp)
     return x, t

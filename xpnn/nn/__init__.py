@@ -27,14 +27,18 @@ from .convnet import DeepConvNet, SimpleConvNet
 from .im2col import col2im, im2col
 from .layers import (
     LAYERS,
+    ActivationLayer,
     Affine,
     BatchNormalization,
     Convolution,
     Dropout,
+    Identity,
     Layer,
     Pooling,
     Relu,
     Sigmoid,
+    Tanh,
+    activation_layer,
     layer_from_spec,
 )
 from .multilayer import MultiLayerNet, MultiLayerNetExtend
@@ -43,11 +47,13 @@ from .training import train_network
 
 __all__ = [
     "LAYERS",
+    "ActivationLayer",
     "Affine",
     "BatchNormalization",
     "Convolution",
     "DeepConvNet",
     "Dropout",
+    "Identity",
     "Layer",
     "MultiLayerNet",
     "MultiLayerNetExtend",
@@ -56,6 +62,8 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "SimpleConvNet",
+    "Tanh",
+    "activation_layer",
     "backward_layers",
     "col2im",
     "forward_layers",

@@ -33,18 +33,23 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from .._compat import array_namespace, device
+from ..functions import ACTIVATIONS
 from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
 __all__ = [
     "LAYERS",
+    "ActivationLayer",
     "Affine",
     "BatchNormalization",
     "Convolution",
     "Dropout",
+    "Identity",
     "Layer",
     "Pooling",
     "Relu",
     "Sigmoid",
+    "Tanh",
+    "activation_layer",
     "layer_from_spec",
 ]
 
@@ -186,31 +191,50 @@ class Affine(Layer):
 
 
 @dataclass(frozen=True)
-class Relu(Layer):
-    """``max(x, 0)``; backward passes ``dy`` where the output is positive (the output is the mask)."""
+class ActivationLayer(Layer):
+    """A hidden activation as a layer: forward and backward from its row of
+    :data:`xpnn.functions.ACTIVATIONS` (``activation`` names it), the output as the cache."""
 
-    kind: ClassVar[str] = "Relu"
+    activation: ClassVar[str] = ""
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        y = array_namespace(x).maximum(x, 0.0)
+        y = ACTIVATIONS[self.activation].fn(x, array_namespace(x))
         return y, y
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        return array_namespace(dy).where(cache > 0.0, dy, 0.0), {}
+        return ACTIVATIONS[self.activation].backward(dy, cache, array_namespace(dy)), {}
 
 
 @dataclass(frozen=True)
-class Sigmoid(Layer):
+class Relu(ActivationLayer):
+    """``max(x, 0)``; backward passes ``dy`` where the output is positive (the output is the mask)."""
+
+    kind: ClassVar[str] = "Relu"
+    activation: ClassVar[str] = "relu"
+
+
+@dataclass(frozen=True)
+class Sigmoid(ActivationLayer):
     """``1 / (1 + exp(-x))``, as ``tanh(x/2)/2 + 1/2`` (no overflow); backward ``dy·(1-y)·y``."""
 
     kind: ClassVar[str] = "Sigmoid"
+    activation: ClassVar[str] = "sigmoid"
 
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        y = array_namespace(x).tanh(x * 0.5) * 0.5 + 0.5
-        return y, y
 
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        return dy * (1.0 - cache) * cache, {}
+@dataclass(frozen=True)
+class Tanh(ActivationLayer):
+    """``tanh(x)``; backward ``dy·(1 - y²)``."""
+
+    kind: ClassVar[str] = "Tanh"
+    activation: ClassVar[str] = "tanh"
+
+
+@dataclass(frozen=True)
+class Identity(ActivationLayer):
+    """``x`` itself; backward passes ``dy`` on (scikit-learn's ``activation="identity"``)."""
+
+    kind: ClassVar[str] = "Identity"
+    activation: ClassVar[str] = "identity"
 
 
 @dataclass(frozen=True)
@@ -476,8 +500,26 @@ class Dropout(Layer):
 
 #: Layer name -> class: a new layer is one class and one row here.
 LAYERS: dict[str, type[Layer]] = {
-    cls.kind: cls for cls in (Affine, Relu, Sigmoid, Convolution, Pooling, BatchNormalization, Dropout)
-}
+    cls.kind: cls
+    for cls in (
+        Affine, Relu, Sigmoid, Tanh, Identity, Convolution, Pooling, BatchNormalization, Dropout
+    )
+}  # fmt: skip
+
+
+def activation_layer(name: str) -> ActivationLayer:
+    """The layer of hidden activation ``name`` (a key of :data:`xpnn.functions.ACTIVATIONS`,
+    case-insensitive); an unknown name is a ``ValueError`` listing the known ones.
+
+    >>> activation_layer("ReLU")
+    Relu()
+    """
+    spec = ACTIVATIONS.get(name.lower()) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    layer = LAYERS[spec.layer]()
+    assert isinstance(layer, ActivationLayer)
+    return layer
 
 
 def layer_from_spec(spec: Mapping[str, Any]) -> Layer:

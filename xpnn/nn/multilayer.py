@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid
+from .layers import Affine, BatchNormalization, Dropout, Layer, activation_layer
 from .sequential import Sequential
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
 
 Array = Any
 
-_ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "sigmoid": Sigmoid}
+#: The book's MultiLayerNet takes these two of :data:`xpnn.functions.ACTIVATIONS`.
+_BOOK_ACTIVATIONS = ("relu", "sigmoid")
 
 
 def _sizes(input_size: int, hidden_size_list: Sequence[int], output_size: int) -> list[int]:
@@ -107,9 +108,9 @@ class MultiLayerNet(Sequential):
         use_batchnorm: bool = False,
     ) -> None:
         sizes = _sizes(input_size, hidden_size_list, output_size)
-        act = _ACTIVATIONS.get(activation.lower()) if isinstance(activation, str) else None
-        if act is None:
+        if not (isinstance(activation, str) and activation.lower() in _BOOK_ACTIVATIONS):
             raise ValueError(f"activation is 'relu' or 'sigmoid' (the book's); got {activation!r}")
+        act = activation_layer(activation)
         lam = float(weight_decay_lambda)
         if not (math.isfinite(lam) and lam >= 0.0):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0; got {weight_decay_lambda!r}")
@@ -124,7 +125,7 @@ class MultiLayerNet(Sequential):
             layers.append(Affine(i))
             if use_batchnorm:
                 layers.append(BatchNormalization(i))
-            layers.append(act())
+            layers.append(act)
             if use_dropout:
                 layers.append(Dropout(ratio))
         layers.append(Affine(n_hidden + 1))
