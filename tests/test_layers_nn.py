@@ -397,3 +397,29 @@ def test_sequential_says_which_parameters_do_not_fit() -> None:
     net = Sequential(layers, p, input_shape=(2, 6, 6))
     with pytest.raises(ValueError, match="activation='relu' does not apply to a layer network"):
         xpnn.predict(net, np.zeros((1, 2, 6, 6)), activation="relu")
+
+
+def test_sequential_loss_and_gradient_takes_loss_weights_and_the_books_weight_decay(backend: Case) -> None:
+    """One place for every network: squared error with row weights, and the book's weight decay
+    (``0.5 λ Σ W²``, gradient ``λ W``) over the conv kernel and the weight matrices only."""
+    dtype = float64(backend)
+    layers, p = _small_net(bn=False)
+    layers = [layer for layer in layers if not isinstance(layer, Dropout)]
+    net = Sequential(layers, p, input_shape=(2, 6, 6), backend=backend.name, device=backend.device)
+    rng = np.random.default_rng(10)
+    x = net.prepare_input(rng.standard_normal((3, 2, 6, 6)))
+    targets = rng.standard_normal((3, 4))
+    w = rng.random(3)
+    t, sw = backend.asarray(targets), backend.asarray(w)
+    plain, g0, _ = net.loss_and_gradient(x, t, loss="squared_error", sample_weight=sw)
+    a = host(net.forward(x), backend)
+    expected = 0.5 * np.sum(w / w.sum() * np.sum((a - targets) ** 2, axis=1))
+    close(plain, np.asarray(expected), backend, dtype=dtype)
+    value, g, _ = net.loss_and_gradient(x, t, loss="squared_error", sample_weight=sw, weight_decay=0.25)
+    decay = 0.125 * sum(np.sum(p[k] ** 2) for k in ("W1", "W3", "W4"))
+    close(value, np.asarray(expected + decay), backend, dtype=dtype)
+    for k in g:
+        extra = 0.25 * p[k] if k[0] == "W" else 0.0
+        close(g[k], host(g0[k], backend) + extra, backend, dtype=dtype)
+    only = net.loss(x, t, loss="squared_error", sample_weight=sw, weight_decay=0.25)
+    close(only, np.asarray(expected + decay), backend, dtype=dtype)

@@ -27,12 +27,13 @@ array-api-strict) runs the generic im2col code. torch and jax are imported only 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from .._compat import array_namespace, device
+from .._compat import array_namespace, device, namespace_of
 from ..functions import ACTIVATIONS
 from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
@@ -51,6 +52,7 @@ __all__ = [
     "Tanh",
     "activation_layer",
     "layer_from_spec",
+    "mlp_layers",
 ]
 
 Array = Any
@@ -173,21 +175,25 @@ class Affine(Layer):
         return (int(W.shape[1]),)
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        xp = array_namespace(x)
+        xp = namespace_of(x)
         W, b = params[f"W{self.index}"], params[f"b{self.index}"]
         x2 = _flat(x, xp)
         return xp.matmul(x2, W) + b, (_shape(x), x2)
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        xp = array_namespace(dy)
-        shape, x2 = cache
-        W = params[f"W{self.index}"]
-        dx = xp.matmul(dy, xp.permute_dims(W, (1, 0)))
-        grads = {
+        xp = namespace_of(dy)
+        shape = cache[0]
+        dx = xp.matmul(dy, xp.permute_dims(params[f"W{self.index}"], (1, 0)))
+        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), self.param_grads(params, cache, dy)
+
+    def param_grads(self, params: Params, cache: Any, dy: Array) -> dict[str, Array]:
+        """The gradients of ``W{index}`` and ``b{index}`` alone (:meth:`backward` without ``dx``)."""
+        xp = namespace_of(dy)
+        x2 = cache[1]
+        return {
             f"W{self.index}": xp.matmul(xp.permute_dims(x2, (1, 0)), dy),
             f"b{self.index}": xp.sum(dy, axis=0),
         }
-        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), grads
 
 
 @dataclass(frozen=True)
@@ -198,11 +204,11 @@ class ActivationLayer(Layer):
     activation: ClassVar[str] = ""
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        y = ACTIVATIONS[self.activation].fn(x, array_namespace(x))
+        y = ACTIVATIONS[self.activation].fn(x, namespace_of(x))
         return y, y
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        return ACTIVATIONS[self.activation].backward(dy, cache, array_namespace(dy)), {}
+        return ACTIVATIONS[self.activation].backward(dy, cache, namespace_of(dy)), {}
 
 
 @dataclass(frozen=True)
@@ -520,6 +526,21 @@ def activation_layer(name: str) -> ActivationLayer:
     layer = LAYERS[spec.layer]()
     assert isinstance(layer, ActivationLayer)
     return layer
+
+
+@functools.lru_cache(maxsize=64)
+def mlp_layers(n: int, activation: str = "sigmoid") -> tuple[Layer, ...]:
+    """The book's ch. 3-5 network of ``n`` affine layers as layers:
+    ``(Affine(1), act, Affine(2), act, ..., Affine(n))``, ``act`` the layer of ``activation``.
+
+    >>> mlp_layers(2, "relu")
+    (Affine(index=1), Relu(), Affine(index=2))
+    """
+    act = activation_layer(activation)
+    layers: list[Layer] = []
+    for i in range(1, n + 1):
+        layers += [Affine(i), act] if i < n else [Affine(i)]
+    return tuple(layers)
 
 
 def layer_from_spec(spec: Mapping[str, Any]) -> Layer:
