@@ -508,6 +508,9 @@ def place(
     >>> place(init_network(), [1.0, 0.5]).backend
     'numpy'
     """
+    plain = type(net) is dict and backend is None and device is None and dtype is None
+    if plain and type(x) is np.ndarray and _LAST_DICT[0] is not None and _LAST_DICT[0] == _dict_key(net):  # type: ignore[arg-type]
+        return _LAST_DICT[1]  # the book's per-image loop: checked last call
     if type(net) is not dict and not isinstance(net, Network) and isinstance(net, Runnable):
         moved = backend not in (None, net.backend) or device is not None or dtype is not None
         if moved and callable(getattr(net, "to_backend", None)):  # a layer network (xpnn.Sequential)
@@ -544,7 +547,42 @@ def place(
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
     # A dict is placed on each call: its arrays as they are where they fit (NumPy on NumPy, the
     # very arrays), else uploaded. to_backend() places once for repeated calls.
+    if backend_obj.name == "numpy" and dtype is None and type(net) is dict:
+        return _numpy_dict_network(net, backend_obj, dev)
     return _place(layer_arrays(net), backend_obj, dev, dtype, copy=False)
+
+
+#: The last NumPy dict placed by :func:`place`: ``(key, Network)``. The book's per-image loop
+#: calls ``forward(network, x)`` thousands of times with one dict; its keys and shapes are then
+#: checked once, not on every call.
+_LAST_DICT: list[Any] = [None, None]
+
+
+def _numpy_dict_network(net: dict[str, Array], backend: Backend, dev: Any) -> Network:
+    """``_place(layer_arrays(net), ...)`` for a dict on NumPy, remembered for the next call.
+
+    The key is every entry's name, array identity, type, shape and dtype, so a replaced array,
+    a reshaped one (``a.shape = ...``) or a reinterpreted dtype misses and is checked again, with
+    the same errors. A hit reuses a Network made of the very arrays (``shared``: nothing derived
+    from them is kept, so in-place edits of their values are seen). Only one dict is held.
+    """
+    key = _dict_key(net)
+    if key is not None and _LAST_DICT[0] == key:
+        return _LAST_DICT[1]
+    layers = layer_arrays(net)
+    network = _place(layers, backend, dev, None, copy=False)
+    if all(p is o for pair, placed in zip(layers, network.layers) for p, o in zip(placed, pair)):
+        _LAST_DICT[0], _LAST_DICT[1] = key, network  # the caller's own arrays, none cast or copied
+    return network
+
+
+def _dict_key(net: dict[str, Array]) -> Any:
+    """Each entry's name, array identity, shape and dtype object (ids stay unique while the cache
+    holds the arrays, and their dtypes); None when an entry is no array."""
+    try:
+        return [(k, id(v), v.shape, id(v.dtype)) for k, v in net.items()]
+    except AttributeError:
+        return None
 
 
 def forward(
