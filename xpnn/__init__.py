@@ -7,14 +7,16 @@ array([0.31682708, 0.69627909])
 
 from ._backend_names import BACKENDS
 from ._backends import asarray, backend_of, to_numpy
+from ._book_dict import init_network
 from ._status import BackendStatus, available_backends, backend_status
 from .errors import BackendUnavailableError, DataError, DataNotFoundError, UnscaledInputWarning
 from .functions import affine, cross_entropy_error, identity_function, relu, sigmoid, softmax, step_function
 from .inference import accuracy, predict, predict_proba
 from .mnist import load_mnist
-from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
+from .network import Network, forward, to_backend
 from .nn import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet
 from .plotting import img_show, save_digit_grid, save_image
+from .shapes import format_shape_trace, shape_trace
 from .training import gradient, loss, numerical_gradient, random_network, train
 from .weights import (
     fetch_sample_convnet,

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 
 from ._backends import BackendUnavailableError, to_numpy
+from ._book_dict import layer_arrays
 from ._data import write_atomic
+from ._dtypes import dtype_name, floating_dtype
 from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
-from .network import dtype_name, floating_dtype, layer_arrays, run_layers, to_backend
+from .network import run_layers, to_backend
 
 __all__ = ["JaxNetwork", "OnnxRuntimeNetwork", "compile", "export_onnx", "onnx_model"]
 
@@ -469,7 +471,7 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     ``xpnn.train`` or ``to_backend(..., activation=)``), else sigmoid; one that contradicts the
     network's own is a ``ValueError``. ``dtype`` must be a real floating dtype (or its name) for
     both targets: an integer dtype would truncate every weight, so it is a ``ValueError``
-    (:func:`xpnn.network.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
+    (:func:`xpnn._dtypes.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
     A NaN or infinite weight is a ``ValueError``, as for :func:`export_onnx`, unless
     ``allow_nonfinite=True`` (both targets).
     The hidden activation is fixed when compiling: a call
@@ -515,7 +517,7 @@ def _host_input(x: Any, n_in: int, dtype: Any, normalize: bool) -> np.ndarray:
 class OnnxRuntimeNetwork:
     """A network compiled for onnxruntime: made by ``xpnn.compile(net, "onnxruntime")``.
 
-    A :class:`xpnn.network.Runnable` on the host (``backend="numpy"``): the session computes the
+    A :class:`xpnn.runnable.Runnable` on the host (``backend="numpy"``): the session computes the
     logits, and ``output="softmax"`` applies xpnn's softmax to them.
     """
 

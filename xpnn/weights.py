@@ -44,11 +44,12 @@ from typing import Any
 import numpy as np
 
 from ._backends import to_numpy
+from ._book_dict import layer_arrays
 from ._data import DataError, RemoteFile, check_max_bytes, check_pinned, fetch, write_atomic
 from ._data import data_dir as resolve_data_dir
 from ._status import missing_extra
 from .functions import HIDDEN_ACTIVATIONS
-from .network import Network, layer_arrays, to_backend
+from .network import Network, to_backend
 
 __all__ = [
     "SAMPLE_CONVNETS",

@@ -11,7 +11,7 @@ Design, for this package and for the migration of the ch. 3-6 networks onto it:
   one class and one row there.
 - :func:`forward_layers` / :func:`backward_layers` chain them; :class:`Sequential` places a
   list of layers and the dict of arrays on a backend once and is a
-  :class:`xpnn.network.Runnable`, so ``xpnn.predict``, ``predict_proba`` and ``accuracy``
+  :class:`xpnn.runnable.Runnable`, so ``xpnn.predict``, ``predict_proba`` and ``accuracy``
   (all batching, Dask included) take it unchanged. Its ``n_in`` is the input shape (a tuple).
 - :class:`SimpleConvNet` and :class:`DeepConvNet` are Sequential networks built with the
   book's constructors; ``xpnn.load_sample_network(name=...)`` loads the book's trained files.

@@ -2,7 +2,7 @@
 
 :func:`forward_layers` and :func:`backward_layers` are the whole forward and backward pass, pure
 functions of the layers, the arrays and the input. :class:`Sequential` places the arrays on a
-backend and device once and offers what inference needs (:class:`xpnn.network.Runnable`), so
+backend and device once and offers what inference needs (:class:`xpnn.runnable.Runnable`), so
 ``xpnn.predict``, ``predict_proba`` and ``accuracy`` run it in batches as they run the ch. 3
 network.
 """
@@ -158,7 +158,7 @@ class Sequential:
     The arrays are copied to ``backend`` and ``device`` in ``dtype`` (default: theirs; integers
     become the backend's default floating dtype). Shapes are checked layer by layer.
 
-    It is a :class:`xpnn.network.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
+    It is a :class:`xpnn.runnable.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
     the number of outputs. Use :func:`xpnn.to_backend` (or :meth:`to_backend`) to move it.
 
     >>> import numpy as np, xpnn
