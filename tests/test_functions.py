@@ -200,3 +200,19 @@ def test_cross_entropy_error_names_the_shapes_it_takes(backend: Case) -> None:
     with pytest.raises(ValueError) as e:
         xpnn.cross_entropy_error(y, backend.asarray([0, 1, 2]))
     assert str(e.value) == "t must be integer labels of shape (2,) or one-hot rows of shape (2, 3); got (3,)"
+
+
+def test_one_hot_by_comparison_on_every_backend(backend: Case) -> None:
+    t = backend.asarray(np.array([2, 0, 1, 2]))
+    got = xpnn.functions.one_hot(t, 3, dtype=backend.default_float)
+    assert_close(got, np.eye(3)[[2, 0, 1, 2]], backend, dtype=backend.default_float)
+    rows = xpnn.functions.one_hot(got, 3, dtype=backend.default_float)  # already one-hot: kept
+    assert_close(rows, np.eye(3)[[2, 0, 1, 2]], backend, dtype=backend.default_float)
+
+
+def test_log_softmax_is_the_log_of_softmax_and_stays_finite(backend: Case) -> None:
+    x = np.array([[0.3, 2.9, 4.0], [1000.0, 1001.0, -1000.0]])
+    expected = x - x.max(axis=1, keepdims=True)
+    expected = expected - np.log(np.exp(expected).sum(axis=1, keepdims=True))
+    got = xpnn.functions.log_softmax(backend.asarray(x))
+    assert_close(got, expected, backend)

@@ -19,10 +19,13 @@ from xpnn.nn import (
     BatchNormalization,
     Convolution,
     Dropout,
+    Identity,
     Pooling,
     Relu,
     Sequential,
     Sigmoid,
+    Tanh,
+    activation_layer,
     col2im,
     im2col,
     layer_from_spec,
@@ -269,6 +272,34 @@ def test_affine_flattens_conv_output_and_relu_sigmoid_match_torch(backend: Case)
     close(grads["b5"], g["b"], backend, dtype=dtype)
 
 
+def test_tanh_and_identity_layers_match_torch(backend: Case) -> None:
+    dtype = float64(backend)
+    rng = np.random.default_rng(9)
+    inputs = {"x": rng.standard_normal((3, 4))}
+    layers = [Tanh(), Identity(), Tanh()]
+    y, caches = forward_layers(layers, {}, backend.asarray(inputs["x"]), train=True)
+    dy = rng.standard_normal((3, 4))
+    y_t, g = torch_grads(lambda torch, x: torch.tanh(torch.tanh(x)), inputs, dy)
+    dx, grads = backward_layers(layers, {}, caches, backend.asarray(dy))
+    close(y, y_t, backend, dtype=dtype)
+    close(dx, g["x"], backend, dtype=dtype)
+    assert grads == {}
+
+
+def test_every_activation_of_the_registry_has_its_layer() -> None:
+    """One table: each name of ``HIDDEN_ACTIVATIONS`` builds a layer whose forward is the table's."""
+    from xpnn.functions import ACTIVATIONS, HIDDEN_ACTIVATIONS
+
+    assert set(HIDDEN_ACTIVATIONS) == set(ACTIVATIONS)
+    x = np.linspace(-3.0, 3.0, 7)
+    for name, fn in HIDDEN_ACTIVATIONS.items():
+        layer = activation_layer(name.upper())
+        assert layer.kind in LAYERS
+        np.testing.assert_array_equal(layer.forward({}, x)[0], fn(x, np))
+    with pytest.raises(ValueError, match=r"unknown activation 'swish'; choose one of \['identity'"):
+        activation_layer("swish")
+
+
 def _small_net(bn: bool = True) -> tuple[list, dict]:
     rng = np.random.default_rng(7)
     layers = [Convolution(1, stride=2, pad=1), Relu(), Pooling(2, 2, stride=1)]
@@ -335,6 +366,8 @@ def test_every_layer_rebuilds_from_its_spec() -> None:
         Affine(2),
         Relu(),
         Sigmoid(),
+        Tanh(),
+        Identity(),
         Convolution(1, 2, 1),
         Pooling(3, 2, 1, 1),
         BatchNormalization(4, 0.7),
@@ -364,3 +397,29 @@ def test_sequential_says_which_parameters_do_not_fit() -> None:
     net = Sequential(layers, p, input_shape=(2, 6, 6))
     with pytest.raises(ValueError, match="activation='relu' does not apply to a layer network"):
         xpnn.predict(net, np.zeros((1, 2, 6, 6)), activation="relu")
+
+
+def test_sequential_loss_and_gradient_takes_loss_weights_and_the_books_weight_decay(backend: Case) -> None:
+    """One place for every network: squared error with row weights, and the book's weight decay
+    (``0.5 λ Σ W²``, gradient ``λ W``) over the conv kernel and the weight matrices only."""
+    dtype = float64(backend)
+    layers, p = _small_net(bn=False)
+    layers = [layer for layer in layers if not isinstance(layer, Dropout)]
+    net = Sequential(layers, p, input_shape=(2, 6, 6), backend=backend.name, device=backend.device)
+    rng = np.random.default_rng(10)
+    x = net.prepare_input(rng.standard_normal((3, 2, 6, 6)))
+    targets = rng.standard_normal((3, 4))
+    w = rng.random(3)
+    t, sw = backend.asarray(targets), backend.asarray(w)
+    plain, g0, _ = net.loss_and_gradient(x, t, loss="squared_error", sample_weight=sw)
+    a = host(net.forward(x), backend)
+    expected = 0.5 * np.sum(w / w.sum() * np.sum((a - targets) ** 2, axis=1))
+    close(plain, np.asarray(expected), backend, dtype=dtype)
+    value, g, _ = net.loss_and_gradient(x, t, loss="squared_error", sample_weight=sw, weight_decay=0.25)
+    decay = 0.125 * sum(np.sum(p[k] ** 2) for k in ("W1", "W3", "W4"))
+    close(value, np.asarray(expected + decay), backend, dtype=dtype)
+    for k in g:
+        extra = 0.25 * p[k] if k[0] == "W" else 0.0
+        close(g[k], host(g0[k], backend) + extra, backend, dtype=dtype)
+    only = net.loss(x, t, loss="squared_error", sample_weight=sw, weight_decay=0.25)
+    close(only, np.asarray(expected + decay), backend, dtype=dtype)

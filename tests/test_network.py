@@ -738,3 +738,31 @@ def test_key_errors_name_a_few_keys_then_a_count() -> None:
         "unexpected ['c0', 'c1', 'c2', 'c3', 'c4', ... and 495 more]"
     )
     assert len(_error(lambda: xpnn.predict({"W1": np.eye(2), "b1": 0, "x" * 10_000: 1}, [1.0, 0.0]))) < 200
+
+
+def test_a_dict_called_again_sees_every_change_of_its_arrays() -> None:
+    """The per-image loop remembers the last dict checked; edits in place, replaced arrays,
+    reshapes, dtype changes and new keys are still seen (and still refused with the same errors)."""
+    net = xpnn.init_network()
+    x = np.array([1.0, 0.5])
+    first = xpnn.forward(net, x)
+    np.testing.assert_array_equal(xpnn.forward(net, x), first)
+    net["W1"][0, 0] = 5.0  # in place: the very arrays are used, nothing derived from them kept
+    np.testing.assert_allclose(xpnn.forward(net, x), reference.forward(net, x))
+    net["W3"] = np.zeros((3, 2))  # replaced by one that does not chain
+    with pytest.raises(
+        ValueError, match=r"input of shape \(2,\) does not fit W3 of shape \(3, 2\) in layer 3"
+    ):
+        xpnn.forward(net, x)
+    net["W3"] = xpnn.init_network()["W3"]
+    np.testing.assert_allclose(xpnn.forward(net, x), reference.forward(net, x))
+    net["b2"].shape = (1, 2)  # reshaped in place
+    with pytest.raises(ValueError, match=r"b2 must have shape \(2,\)"):
+        xpnn.forward(net, x)
+    net["b2"].shape = (2,)
+    net["W4"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"missing \['b4'\]"):
+        xpnn.forward(net, x)
+    del net["W4"]
+    net["W2"] = net["W2"].astype(np.float32)  # another dtype: the compute dtype follows
+    assert xpnn.forward(net, x).dtype == np.float64  # float64 and float32 weights compute in float64

@@ -5,6 +5,7 @@
 array([0.31682708, 0.69627909])
 """
 
+from ._book_dict import init_network
 from .backends import (
     BACKENDS,
     BackendStatus,
@@ -26,9 +27,10 @@ from .io import (
     load_weights,
     save_weights,
 )
-from .network import Network, format_shape_trace, forward, init_network, shape_trace, to_backend
+from .network import Network, forward, to_backend
 from .nn import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet
 from .plotting import img_show, save_digit_grid, save_image
+from .shapes import format_shape_trace, shape_trace
 from .training import gradient, loss, numerical_gradient, random_network, train
 
 #: The package version: the one place it is written (pyproject.toml reads it from here).

@@ -13,7 +13,7 @@ for JAX unless ``jax_enable_x64`` is set). Every function returns that floating 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np  # noqa: F401  (the doctests' np)
 
@@ -21,16 +21,21 @@ from ._inputs import as_input, check_real
 from .backends.compat import array_namespace, device, is_array_api_obj
 
 __all__ = [
+    "ACTIVATIONS",
     "HIDDEN_ACTIVATIONS",
+    "ActivationSpec",
     "network_activation",
     "OUTPUT_FUNCTIONS",
     "affine",
     "cross_entropy_error",
     "identity_function",
+    "log_softmax",
+    "one_hot",
     "relu",
     "resolve_activation",
     "sigmoid",
     "softmax",
+    "softmax_parts",
     "step_function",
 ]
 
@@ -123,9 +128,55 @@ def softmax(x: Array, /, *, axis: int = -1, xp: Any = None) -> Array:
     return _softmax(x, xp, axis=axis)
 
 
+def softmax_parts(x: Array, xp: Any, axis: int = -1) -> tuple[Array, Array, Array]:
+    """``(s, e, se)``: ``s = x - max x``, ``e = exp(s)``, ``se = Σ e`` (kept dims) along ``axis``.
+
+    The one softmax computation: :func:`softmax` is ``e / se``, :func:`log_softmax`
+    ``s - log(se)``, and the loss layers (:mod:`xpnn.nn.losses`) take both from one pass.
+    """
+    s = x - xp.max(x, axis=axis, keepdims=True)
+    e = xp.exp(s)
+    return s, e, xp.sum(e, axis=axis, keepdims=True)
+
+
 def _softmax(x: Array, xp: Any, axis: int = -1) -> Array:
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
+    _, e, se = softmax_parts(x, xp, axis)
+    return e / se
+
+
+def log_softmax(x: Array, /, *, axis: int = -1, xp: Any = None) -> Array:
+    """``log(softmax(x))`` along ``axis``, as ``s - log Σ exp(s)`` with ``s = x - max x``: finite for
+    any finite logits (the loss layers' exact cross-entropy is ``-Σ t · log_softmax(a)``).
+
+    >>> log_softmax(np.array([0.0, 0.0]))
+    array([-0.69314718, -0.69314718])
+    """
+    x, xp = _prepare(x, xp)
+    s, _, se = softmax_parts(x, xp, axis)
+    return s - xp.log(se)
+
+
+def one_hot(t: Array, n: int, /, *, dtype: Any = None, xp: Any = None) -> Array:
+    """Integer labels ``t`` of shape ``(N,)`` as one-hot rows ``(N, n)``, on ``t``'s device.
+
+    Built by comparison with ``arange`` (no indexed assignment), so it runs on every backend;
+    ``dtype`` defaults to the namespace's default floating dtype. Rows already one-hot
+    (``(N, n)``) are only cast to ``dtype``. (array-api-extra's ``one_hot`` would do, but xpnn
+    does not depend on array-api-extra.)
+
+    >>> one_hot(np.array([0, 2]), 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+    """
+    if xp is None:
+        t = as_input(t)
+        xp = array_namespace(t)
+    dev = device(t)
+    if dtype is None:
+        dtype = xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
+    if len(t.shape) == 2:
+        return t if t.dtype == dtype else xp.astype(t, dtype)
+    return xp.astype(xp.expand_dims(t, axis=1) == xp.arange(n, device=dev), dtype)
 
 
 def affine(x: Array, W: Array, b: Array, /, *, xp: Any = None) -> Array:
@@ -188,25 +239,48 @@ def cross_entropy_error(y: Array, t: Array, /, *, xp: Any = None) -> Array:
     elif not is_array_api_obj(t):
         t = xp.asarray(t, device=device(y))  # labels given as Python ints: on y's device
     n, width = y.shape
-    if tuple(t.shape) == (n, width):
-        one_hot = xp.astype(t, y.dtype)
-    elif tuple(t.shape) == (n,):
-        one_hot = xp.astype(t[:, None] == xp.arange(width, device=device(y)), y.dtype)
-    else:
+    if tuple(t.shape) not in ((n, width), (n,)):
         raise ValueError(
             f"t must be integer labels of shape ({n},) or one-hot rows of shape {(n, width)}; got {tuple(t.shape)}"
         )
-    return -xp.sum(one_hot * xp.log(y + 1e-7)) / n
+    return -xp.sum(one_hot(t, width, dtype=y.dtype, xp=xp) * xp.log(y + 1e-7)) / n
 
+
+def _tanh(x: Array, xp: Any) -> Array:
+    return xp.tanh(x)
+
+
+class ActivationSpec(NamedTuple):
+    """One row of :data:`ACTIVATIONS`: everything xpnn knows about a hidden activation.
+
+    - ``fn(x, xp)``: the forward function on floating ``x``;
+    - ``backward(dy, y, xp)``: the gradient from the *output* ``y`` (the book's layers keep
+      their output, not their input);
+    - ``layer``: the name of its :mod:`xpnn.nn.layers` class (a key of ``xpnn.nn.LAYERS``; a
+      name, since this floor imports no layer);
+    - ``onnx``: the ONNX operator an export writes for it (None: no node at all).
+    """
+
+    fn: Activation
+    backward: Callable[[Array, Array, Any], Array]
+    layer: str
+    onnx: str | None
+
+
+#: The one activation registry: name -> :class:`ActivationSpec`. A new activation is one row
+#: here (and, for its layer, a two-line class in :mod:`xpnn.nn.layers`); :data:`HIDDEN_ACTIVATIONS`,
+#: the layers, training, the estimator, export and the command line all read it.
+ACTIVATIONS: Mapping[str, ActivationSpec] = {
+    "sigmoid": ActivationSpec(_sigmoid, lambda dy, y, xp: dy * (1.0 - y) * y, "Sigmoid", "Sigmoid"),
+    "relu": ActivationSpec(_relu, lambda dy, y, xp: xp.where(y > 0.0, dy, 0.0), "Relu", "Relu"),
+    "tanh": ActivationSpec(_tanh, lambda dy, y, xp: dy * (1.0 - y * y), "Tanh", "Tanh"),
+    "identity": ActivationSpec(_identity, lambda dy, y, xp: dy, "Identity", None),
+}
 
 #: Hidden-layer activations by name, each ``fn(x, xp)`` on floating ``x``: what ``activation=``
-#: accepts in :func:`xpnn.forward`, :func:`xpnn.predict` and :func:`xpnn.to_backend`.
-HIDDEN_ACTIVATIONS: Mapping[str, Activation] = {
-    "sigmoid": _sigmoid,
-    "relu": _relu,
-    "tanh": lambda x, xp: xp.tanh(x),
-    "identity": _identity,
-}
+#: accepts in :func:`xpnn.forward`, :func:`xpnn.predict` and :func:`xpnn.to_backend`
+#: (the ``fn`` column of :data:`ACTIVATIONS`).
+HIDDEN_ACTIVATIONS: Mapping[str, Activation] = {name: spec.fn for name, spec in ACTIVATIONS.items()}
 
 #: Output functions by name, each ``fn(x, xp)``: what ``output=`` accepts in :func:`xpnn.forward`.
 OUTPUT_FUNCTIONS: Mapping[str, Activation] = {"identity": _identity, "softmax": _softmax}

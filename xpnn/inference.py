@@ -6,7 +6,7 @@ only the small per-batch results stay on the device, and they are gathered once 
 Dask arrays stay lazy: their chunks are the batches, and nothing is computed until the result
 is asked for.
 
-Networks are used only through :class:`xpnn.network.Runnable` (what :func:`xpnn.network.place`
+Networks are used only through :class:`xpnn.runnable.Runnable` (what :func:`xpnn.network.place`
 returns), so a compiled network runs through the same batching and checks as a
 :class:`xpnn.Network`.
 """
@@ -22,7 +22,8 @@ import numpy as np
 from ._inputs import as_input, class_labels, image_shape_hint, warn_if_unscaled
 from .backends import TABLE, asarray, missing_extra, to_numpy
 from .backends.compat import array_namespace, is_dask_array
-from .network import Runnable, place
+from .network import place
+from .runnable import Runnable
 
 __all__ = ["accuracy", "check_training_input", "predict", "predict_proba"]
 

@@ -1,4 +1,9 @@
-"""The book's layers (ch. 5): Affine, Relu, Sigmoid and SoftmaxWithLoss, as pure functions.
+"""The book's layers (ch. 5) with static ``forward``/``backward``, and the dict network's loss.
+
+The loss layers ``SoftmaxWithLoss`` and ``IdentityWithLoss`` live in :mod:`xpnn.nn.losses`
+(re-exported here); :func:`loss_and_gradient` and :func:`loss_value` are
+:meth:`xpnn.Sequential.loss_and_gradient` / :meth:`~xpnn.Sequential.loss` of the layers
+``[Affine(1), act, ..., Affine(n)]`` over a book-style dict, with its checks.
 
 Each layer keeps the book's name and math, with ``forward`` and ``backward`` as static
 functions of arrays: what the book keeps in ``self`` (the input, the ReLU mask, the softmax
@@ -24,10 +29,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .backends.compat import device, namespace_of
+from .backends.compat import namespace_of
+from .functions import ACTIVATIONS
+from .nn.layers import mlp_layers
+from .nn.losses import LOSSES, IdentityWithLoss, SoftmaxWithLoss
+from .nn.sequential import loss_and_gradient_of, loss_of
 
 __all__ = [
-    "ACTIVATIONS",
     "LOSSES",
     "Affine",
     "Identity",
@@ -59,136 +67,59 @@ class Affine:
         return dx, x.T @ dout, xp.sum(dout, axis=0)
 
 
-class Relu:
-    """``out = max(x, 0)``; backward passes ``dout`` where the output is positive, else 0.
+class _BookActivation:
+    """A hidden activation with the book's static ``forward(x, *, xp)`` / ``backward(dout, out, *, xp)``,
+    both read from its row of :data:`xpnn.functions.ACTIVATIONS`."""
 
-    The book keeps a mask; here the forward output is the mask (``out > 0`` exactly where
-    ``x > 0``).
-    """
+    name = ""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.maximum(x, 0.0)
+    @classmethod
+    def forward(cls, x: Array, *, xp: Any) -> Array:
+        return ACTIVATIONS[cls.name].fn(x, xp)
 
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return xp.where(out > 0.0, dout, 0.0)
+    @classmethod
+    def backward(cls, dout: Array, out: Array, *, xp: Any) -> Array:
+        return ACTIVATIONS[cls.name].backward(dout, out, xp)
 
 
-class Sigmoid:
+class Relu(_BookActivation):
+    """``out = max(x, 0)``; backward passes ``dout`` where the output is positive, else 0."""
+
+    name = "relu"
+
+
+class Sigmoid(_BookActivation):
     """``out = 1 / (1 + exp(-x))`` (as ``tanh(x/2)/2 + 1/2``: no overflow); backward ``dout·(1-out)·out``."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.tanh(x * 0.5) * 0.5 + 0.5
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout * (1.0 - out) * out
+    name = "sigmoid"
 
 
-class Tanh:
+class Tanh(_BookActivation):
     """``out = tanh(x)``; backward ``dout·(1 - out²)``."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return xp.tanh(x)
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout * (1.0 - out * out)
+    name = "tanh"
 
 
-class Identity:
+class Identity(_BookActivation):
     """``out = x``; backward passes ``dout`` on (scikit-learn's ``activation="identity"``)."""
 
-    @staticmethod
-    def forward(x: Array, *, xp: Any) -> Array:
-        return x
-
-    @staticmethod
-    def backward(dout: Array, out: Array, *, xp: Any) -> Array:
-        return dout
-
-
-#: Hidden-layer activations with a backward pass, by name.
-ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh, "identity": Identity}
-
-
-class SoftmaxWithLoss:
-    """Softmax then the mean cross-entropy against labels; backward ``(y - t) / N``.
-
-    The loss is computed from the log-softmax, ``log Σ exp(a - max a) - (a - max a)[t]``: the
-    exact cross-entropy, finite for any logits, whose gradient is exactly ``(y - t) / N``. (The
-    book's ``cross_entropy_error`` adds 1e-7 inside the log instead; see
-    :func:`xpnn.cross_entropy_error`.)
-    """
-
-    @staticmethod
-    def one_hot(t: Array, n: int, dtype: Any, *, xp: Any) -> Array:
-        """Integer labels ``(N,)`` as one-hot rows ``(N, n)`` of ``dtype``; one-hot input is cast."""
-        if len(t.shape) == 2:
-            return t if t.dtype == dtype else xp.astype(t, dtype)
-        return xp.astype(t[:, None] == xp.arange(n, device=device(t)), dtype)
-
-    @staticmethod
-    def forward(a: Array, T: Array, *, xp: Any, w: Array = None) -> tuple[Array, Array]:
-        """``(loss, y)``: the mean loss (a 0-d array) and the softmax ``y``; ``T`` is one-hot.
-
-        ``w``, if given, weighs the rows: ``(N,)`` weights summing to 1 (the mean is ``1/N``).
-        """
-        s = a - xp.max(a, axis=1, keepdims=True)
-        e = xp.exp(s)
-        se = xp.sum(e, axis=1, keepdims=True)
-        if w is not None:
-            return xp.sum(w * (xp.log(se[:, 0]) - xp.sum(T * s, axis=1))), e / se
-        n = a.shape[0]
-        loss = (xp.sum(xp.log(se)) - xp.sum(T * s)) * (1.0 / n)
-        return loss, e / se
-
-    @staticmethod
-    def backward(y: Array, T: Array, w: Array = None) -> Array:
-        return (y - T) * (1.0 / y.shape[0]) if w is None else (y - T) * w[:, None]
-
-
-class IdentityWithLoss:
-    """The regression output: identity, then half the squared error summed over the outputs of
-    a row, mean over the rows: ``0.5 * Σ (y - t)² / N``; backward ``(y - t) / N``.
-
-    For one output that is scikit-learn's ``squared_error`` (``0.5 * mean((y - t)²)``); with
-    ``k`` outputs scikit-learn reports this divided by ``k`` but steps along this gradient.
-    ``w``, if given, weighs the rows (``(N,)``, summing to 1), as for :class:`SoftmaxWithLoss`.
-    """
-
-    @staticmethod
-    def forward(a: Array, T: Array, *, xp: Any, w: Array = None) -> tuple[Array, Array]:
-        d = a - T
-        if w is not None:
-            return xp.sum(w * xp.sum(d * d, axis=1)) * 0.5, a
-        return xp.sum(d * d) * (0.5 / a.shape[0]), a
-
-    @staticmethod
-    def backward(y: Array, T: Array, w: Array = None) -> Array:
-        return (y - T) * (1.0 / y.shape[0]) if w is None else (y - T) * w[:, None]
-
-
-#: The output layers with their loss, by the loss's name.
-LOSSES: dict[str, type] = {"cross_entropy": SoftmaxWithLoss, "squared_error": IdentityWithLoss}
+    name = "identity"
 
 
 def _unpack(
     params: Mapping[str, Array], x: Array, t: Array, activation: str, loss: str = "cross_entropy"
-) -> tuple[list, list, Any, Array, Any]:
+) -> tuple[tuple[Any, ...], Array]:
     n = sum(1 for k in params if k[:1] == "W")
     try:
         Ws = [params[f"W{i}"] for i in range(1, n + 1)]
-        bs = [params[f"b{i}"] for i in range(1, n + 1)]
+        for i in range(1, n + 1):
+            params[f"b{i}"]  # a missing bias is named too
     except KeyError as e:
         raise ValueError(f"params need the keys W1..Wn and b1..bn; {e.args[0]!r} is missing") from None
     if n == 0 or len(params) != 2 * n:
         raise ValueError(f"params need the keys W1..Wn and b1..bn; got {sorted(params)}")
-    layer = ACTIVATIONS.get(activation) if isinstance(activation, str) else None
-    if layer is None:
+    spec = ACTIVATIONS.get(activation) if isinstance(activation, str) else None
+    if spec is None:
         raise ValueError(f"unknown activation {activation!r}; training supports {', '.join(ACTIVATIONS)}")
     xp = namespace_of(Ws[0])
     dtype = Ws[0].dtype
@@ -210,7 +141,7 @@ def _unpack(
         )
     if x.dtype != dtype:
         x = xp.astype(x, dtype)
-    return Ws, bs, xp, x, layer
+    return mlp_layers(n, activation), x
 
 
 def loss_and_gradient(
@@ -238,45 +169,14 @@ def loss_and_gradient(
     cross-entropy plus ``0.5 * weight_decay * Σ W²`` over the weight matrices (not the biases,
     as the book's ``MultiLayerNet``); ``grads`` a dict with the keys of ``params``. Everything
     stays on the device in the weights' dtype: no host round trip, nothing written in place.
+    It is :meth:`xpnn.Sequential.loss_and_gradient` of the layers
+    ``[Affine(1), act, ..., Affine(n)]`` over ``params`` (no copy, no placement).
     """
-    Ws, bs, xp, x, layer = _unpack(params, x, t, activation, loss)
-    n = len(Ws)
-    zs = [x]
-    for i in range(n - 1):
-        zs.append(layer.forward(Affine.forward(zs[i], Ws[i], bs[i]), xp=xp))
-    a = Affine.forward(zs[-1], Ws[-1], bs[-1])
-    out, T, w = _output(loss, t, a, sample_weight, xp)
-    value, y = out.forward(a, T, xp=xp, w=w)
-    dout = out.backward(y, T, w)
-    grads: dict[str, Array] = {}
-    for i in range(n - 1, -1, -1):
-        dx, dW, db = Affine.backward(dout, zs[i], Ws[i], xp=xp, need_dx=i > 0)
-        grads[f"W{i + 1}"], grads[f"b{i + 1}"] = dW, db
-        if i > 0:
-            dout = layer.backward(dx, zs[i], xp=xp)
-    if weight_decay:
-        lam = float(weight_decay)
-        value = value + (0.5 * lam) * sum(xp.sum(W * W) for W in Ws)
-        for i, W in enumerate(Ws, start=1):
-            grads[f"W{i}"] = grads[f"W{i}"] + lam * W
-    return value, {k: grads[k] for k in params}
-
-
-def _output(loss: str, t: Array, a: Array, sample_weight: Array, xp: Any) -> tuple[Any, Array, Array]:
-    """The output layer of ``loss``, the targets in ``a``'s dtype and the normalized row weights."""
-    out = LOSSES[loss]
-    if out is SoftmaxWithLoss:
-        T = SoftmaxWithLoss.one_hot(t, a.shape[1], a.dtype, xp=xp)
-    else:
-        T = t if t.dtype == a.dtype else xp.astype(t, a.dtype)
-    if sample_weight is None:
-        return out, T, None
-    if tuple(sample_weight.shape) != (a.shape[0],):
-        raise ValueError(
-            f"sample_weight must have shape ({a.shape[0]},), one weight per row; got {tuple(sample_weight.shape)}"
-        )
-    w = sample_weight if sample_weight.dtype == a.dtype else xp.astype(sample_weight, a.dtype)
-    return out, T, w / xp.sum(w)
+    layers, x = _unpack(params, x, t, activation, loss)
+    value, grads, _ = loss_and_gradient_of(
+        layers, params, x, t, params, loss=loss, weight_decay=weight_decay, sample_weight=sample_weight
+    )
+    return value, grads
 
 
 def loss_value(
@@ -290,12 +190,5 @@ def loss_value(
     sample_weight: Array = None,
 ) -> Array:
     """The loss of :func:`loss_and_gradient` alone (forward pass only), a 0-d array."""
-    Ws, bs, xp, z, layer = _unpack(params, x, t, activation, loss)
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        z = layer.forward(Affine.forward(z, W, b), xp=xp)
-    a = Affine.forward(z, Ws[-1], bs[-1])
-    out, T, w = _output(loss, t, a, sample_weight, xp)
-    value, _ = out.forward(a, T, xp=xp, w=w)
-    if weight_decay:
-        value = value + (0.5 * float(weight_decay)) * sum(xp.sum(W * W) for W in Ws)
-    return value
+    layers, x = _unpack(params, x, t, activation, loss)
+    return loss_of(layers, params, x, t, loss=loss, weight_decay=weight_decay, sample_weight=sample_weight)

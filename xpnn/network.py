@@ -1,186 +1,28 @@
-"""The book's networks: the weight dict, its placement on a backend, and ``forward``.
+"""The book's networks placed on a backend: :class:`Network`, ``to_backend``, ``place``, ``forward``.
 
 The interchange format is the book's dict ``{'W1', 'b1', ..., 'Wn', 'bn'}`` (any number of
-layers). ``to_backend`` places it on a backend and device once and returns a read-only
-:class:`Network`; ``forward`` accepts either.
+layers; checked by :func:`xpnn._book_dict.layer_arrays`). ``to_backend`` places it on a backend
+and device once and returns a read-only :class:`Network` (a :class:`xpnn.runnable.Runnable`);
+``forward`` accepts either. The dtype rule is :mod:`xpnn._dtypes`, the shape table :mod:`xpnn.shapes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from ._inputs import as_input, check_real, image_shape_hint
+from ._book_dict import init_network, layer_arrays  # noqa: F401  (the doctests' init_network)
+from ._dtypes import floating_dtype, not_floating, resolve_dtype
+from ._inputs import as_input, image_shape_hint
 from .backends import TABLE, Backend, backend_of, device_of, get_backend, to_numpy
-from .functions import (
-    HIDDEN_ACTIVATIONS,
-    OUTPUT_FUNCTIONS,
-    Activation,
-    check_affine_shapes,
-    resolve_activation,
-)
+from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, Activation, resolve_activation
+from .runnable import Runnable
 
-__all__ = [
-    "Network",
-    "Runnable",
-    "floating_dtype",
-    "forward",
-    "format_shape_trace",
-    "init_network",
-    "place",
-    "shape_trace",
-    "to_backend",
-]
+__all__ = ["Network", "forward", "place", "run_layers", "to_backend"]
 
 Array = Any
-
-
-def init_network() -> dict[str, np.ndarray]:
-    """The book's 3-layer toy network (2-3-2-2), as NumPy float64 arrays.
-
-    >>> forward(init_network(), [1.0, 0.5])
-    array([0.31682708, 0.69627909])
-    """
-    return {
-        "W1": np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]),
-        "b1": np.array([0.1, 0.2, 0.3]),
-        "W2": np.array([[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]]),
-        "b2": np.array([0.1, 0.2]),
-        "W3": np.array([[0.1, 0.3], [0.2, 0.4]]),
-        "b3": np.array([0.1, 0.2]),
-    }
-
-
-#: ``{2n: (("W1", "b1"), ..., ("Wn", "bn"))}``: the keys of an n-layer dict, spelled once.
-_KEY_PAIRS = {2 * n: tuple((f"W{i}", f"b{i}") for i in range(1, n + 1)) for n in range(1, 33)}
-_KEY_NAMES = {size: [k for pair in pairs for k in pair] for size, pairs in _KEY_PAIRS.items()}
-
-
-def layer_arrays(net: Mapping[str, Array]) -> list[tuple[Array, Array]]:
-    """``[(W1, b1), ..., (Wn, bn)]`` of a book-style dict, after checking keys and shapes.
-
-    Raises ``ValueError`` naming the missing or unexpected keys, or the shapes that do not chain.
-    """
-    if isinstance(net, Network):
-        return list(net.layers)
-    if type(net) is dict and len(net) in _KEY_PAIRS and all(k in net for k in _KEY_NAMES[len(net)]):
-        # The common case, kept short: exactly the keys W1..Wn, b1..bn. Shapes are still checked.
-        layers = [(net[w], net[b]) for w, b in _KEY_PAIRS[len(net)]]
-        if all(hasattr(W, "shape") and hasattr(b, "shape") for W, b in layers):
-            n_in = layers[0][0].shape[0] if len(layers[0][0].shape) == 2 else None
-            for i, (W, b) in enumerate(layers, start=1):
-                _check_weight(W, f"W{i}")
-                _check_weight(b, f"b{i}")
-                check_affine_shapes((n_in,), tuple(W.shape), tuple(b.shape), layer=str(i))
-                n_in = W.shape[1]
-            return layers
-    if not isinstance(net, Mapping):
-        raise TypeError(f"a network is a dict of W1..Wn, b1..bn arrays; got {type(net).__name__}")
-    n = sum(1 for k in net if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
-    expected = [f"{p}{i}" for i in range(1, n + 1) for p in "Wb"]
-    if n == 0 or set(net) != set(expected):
-        missing = set(expected) - set(net)
-        extra = set(net) - set(expected)
-        raise ValueError(
-            "a network needs the keys W1..Wn and b1..bn and nothing else;"
-            + (f" missing {_some_names(sorted(missing, key=_natural))}" if missing else "")
-            + (f" unexpected {_some_names(sorted(map(str, extra), key=_natural))}" if extra else "")
-            + ("" if n else " (no W keys at all)")
-        )
-    not_arrays = [k for k in expected if not hasattr(net[k], "shape")]
-    if not_arrays:
-        raise TypeError(
-            f"network weights must be arrays; {_some_names(not_arrays)} are not (use np.asarray, or"
-            " xpnn.load_weights)"
-        )
-    layers = [(net[f"W{i}"], net[f"b{i}"]) for i in range(1, n + 1)]
-    n_in = None
-    for i, (W, b) in enumerate(layers, start=1):
-        _check_weight(W, f"W{i}")
-        _check_weight(b, f"b{i}")
-        W_shape = tuple(W.shape)
-        n_in = W_shape[0] if n_in is None and len(W_shape) == 2 else n_in
-        check_affine_shapes((n_in,), W_shape, tuple(b.shape), layer=str(i))
-        n_in = W_shape[1]
-    return layers
-
-
-def _check_weight(a: Array, key: str) -> None:
-    """Weights are real numbers (complex, text or objects are never cast silently), and a NumPy
-    float of more than 64 bits (longdouble) is refused by the one dtype rule before any upload."""
-    check_real(a, f"weight {key}")
-    dtype = a.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize > 8:
-        floating_dtype(np, dtype)
-
-
-def _natural(key: str) -> tuple[str, int, str]:
-    """Sort key: ``b2`` before ``b10``."""
-    return (key[:1], len(key), key)
-
-
-#: Key names an error quotes before "... and N more" (as ``xpnn.load_weights``'s errors).
-_MAX_NAMES = 5
-
-
-def _some_names(names: list[str]) -> str:
-    """``['W3', 'W4', ... and 2,995 more]``: the first few names (each cut short), then a count."""
-    shown = [k if len(k) <= 40 else k[:37] + "..." for k in names[:_MAX_NAMES]]
-    rest = len(names) - len(shown)
-    return "[" + ", ".join(map(repr, shown)) + (f", ... and {rest:,} more" if rest else "") + "]"
-
-
-@runtime_checkable
-class Runnable(Protocol):
-    """What inference needs of a network: where it lives, its widths, and a way to run a batch.
-
-    :class:`Network` (from :func:`to_backend`) is one; a compiled network (onnxruntime, a
-    ``jax.jit`` function) is another. :func:`xpnn.predict`, :func:`xpnn.predict_proba` and
-    :func:`xpnn.accuracy` use nothing else, so anything that offers these attributes and
-    methods runs through them, batching and label checks included.
-
-    - ``backend``: the backend's name (one of ``xpnn.BACKENDS``); ``device``: its device
-      object; ``xp``: the Array API namespace of its arrays.
-    - ``n_in``, ``n_out``: the input width and the number of outputs (classes); ``n_in`` is
-      the shape of one input (a tuple, ``(1, 28, 28)``) for a :class:`xpnn.Sequential`.
-    - ``activation``: the hidden activation it was made with (a name), or None for the
-      caller's choice (``"sigmoid"``, the book's, unless a call names another).
-    - ``default_batch_rows``: rows per batch when a call gives no ``batch_size`` (None: one batch).
-    - ``prepare_input(x, normalize=False)``: ``x`` on its backend and device, in its compute
-      dtype, width checked (``ValueError``); ``normalize=True`` divides by 255 there.
-    - ``run(x, activation=None, output="identity")``: the network's output for a batch ``x``
-      that ``prepare_input`` made; ``activation=None`` means the network's own.
-
-    >>> isinstance(to_backend(init_network()), Runnable)
-    True
-    """
-
-    @property
-    def backend(self) -> str: ...
-
-    @property
-    def device(self) -> Any: ...
-
-    @property
-    def xp(self) -> Any: ...
-
-    @property
-    def n_in(self) -> int | tuple[int, ...]: ...
-
-    @property
-    def n_out(self) -> int: ...
-
-    @property
-    def activation(self) -> str | None: ...
-
-    @property
-    def default_batch_rows(self) -> int | None: ...
-
-    def prepare_input(self, x: Any, *, normalize: bool = False) -> Array: ...
-
-    def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array: ...
 
 
 #: Rows per batch on CPU devices when a call gives none: measured (benchmarks: batch-sweep,
@@ -240,7 +82,7 @@ class Network(Mapping[str, Array]):
         self.xp = xp
         self.dtype = layers[0][0].dtype
         if not xp.isdtype(self.dtype, "real floating"):
-            raise _not_floating(self.dtype)
+            raise not_floating(self.dtype)
         self.n_in = int(layers[0][0].shape[0])
         self.n_out = int(layers[-1][0].shape[1])
         if activation is not None:
@@ -332,106 +174,6 @@ class Network(Mapping[str, Array]):
         return {key: to_numpy(value) for key, value in self.items()}
 
 
-def _resolve_dtype(xp: Any, dtype: Any, arrays: list[Array], device: Any) -> Any:
-    """The compute dtype: ``dtype`` if given, else the arrays' own (integers: the default floating)."""
-    if dtype is not None:
-        return floating_dtype(xp, dtype)
-    dtype = xp.result_type(*arrays)
-    if not xp.isdtype(dtype, "real floating"):
-        return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-    return floating_dtype(xp, dtype)  # the one rule: longdouble weights are refused too
-
-
-def dtype_name(dtype: Any) -> str:
-    """The plain name of any library's dtype: ``'float32'`` for ``np.float32``, ``torch.float32``, ..."""
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return str(dtype).rsplit(".", 1)[-1]
-
-
-#: The floating dtypes xpnn computes in: every backend and ONNX run them (bfloat16 where the
-#: backend has it). ``longdouble`` (float128 on x86 Linux) runs in NumPy alone, neither on the
-#: GPU backends nor in ONNX, so it is refused too.
-FLOATING_DTYPES = ("float16", "float32", "float64", "bfloat16")
-
-
-def floating_dtype(xp: Any, dtype: Any) -> Any:
-    """``dtype`` (a dtype of ``xp``, a NumPy dtype, or a name) as a floating dtype of namespace ``xp``.
-
-    The one dtype rule of every entry point that takes a compute dtype (``to_backend``,
-    ``place``, ``compile``, ``export_onnx``, ``random_network``, and ``train`` through
-    ``place``), applied to the weights' own dtype too. An integer, bool or complex dtype would
-    truncate or drop part of every weight, and ``longdouble`` runs on NumPy alone, so each is
-    a ``ValueError``, as is a name the namespace does not have; what is neither a dtype nor a
-    name is a ``TypeError``. Another library's dtype (``np.float32`` for PyTorch, ``">f4"``)
-    is looked up by its name, so the result is always the namespace's own, native-endian dtype.
-
-    >>> floating_dtype(np, "float32")
-    <class 'numpy.float32'>
-    >>> floating_dtype(np, "int32")
-    Traceback (most recent call last):
-    ...
-    ValueError: dtype must be a real floating dtype (float32, float64, float16); got int32: weights are floating, and an integer or bool dtype would truncate every weight
-    """
-    if isinstance(dtype, str):
-        name = dtype
-    else:
-        try:
-            name = np.dtype(dtype).name  # NumPy's (np.float32, np.dtype(">f4")), CuPy's, JAX's
-        except TypeError:
-            name = ""
-    if not name:
-        try:
-            floating = bool(xp.isdtype(dtype, "real floating"))
-        except Exception:  # another library's dtype object: look its name up here
-            floating = None
-        if floating is False:
-            raise _not_floating(dtype)
-        name = dtype_name(dtype)
-        if floating is None and not name.isidentifier():
-            raise TypeError(
-                "dtype must be a real floating dtype (float32, float64, float16), a dtype object or"
-                f" its name; got {type(dtype).__name__} {dtype!r}"
-            )
-    try:  # NumPy's spellings (">f4", "double", "longdouble") name the same dtypes everywhere
-        known: np.dtype | None = np.dtype(name)
-    except TypeError:
-        known = None  # "bfloat16", or not a dtype at all ("sum"): the namespace decides below
-    if known is not None and known.name != "bfloat16":  # ml_dtypes' bfloat16 is of kind "V"
-        if known.kind != "f":
-            raise _not_floating(known)
-        if known.name not in FLOATING_DTYPES:
-            raise ValueError(
-                f"dtype must be a real floating dtype (float32, float64, float16); got {known.name}:"
-                " xpnn computes in float16, float32 or float64 (bfloat16 where the backend has it),"
-                " the dtypes every backend and ONNX run; use float64 for the most precision"
-            )
-        name = known.name
-    found = getattr(xp, name, None)
-    if found is None:
-        raise ValueError(f"{xp.__name__} has no dtype {name!r}")
-    try:
-        floating = bool(xp.isdtype(found, "real floating"))
-    except Exception:  # a name that is not a dtype there (np.sum)
-        raise ValueError(f"{xp.__name__} has no dtype {name!r}") from None
-    if not floating:
-        raise _not_floating(found)
-    return found
-
-
-def _not_floating(dtype: Any) -> ValueError:
-    name = dtype_name(dtype)
-    reason = (
-        "weights are real numbers, and a complex dtype would keep only part of them"
-        if "complex" in name
-        else "weights are floating, and an integer or bool dtype would truncate every weight"
-    )
-    return ValueError(
-        f"dtype must be a real floating dtype (float32, float64, float16); got {name}: {reason}"
-    )
-
-
 def to_backend(
     net: Mapping[str, Array],
     backend: str = "numpy",
@@ -479,7 +221,7 @@ def _place(
         arrays = [backend.from_host(np.array(to_numpy(a)), dev) for pair in layers for a in pair]
     else:  # arrays already there as they are (NumPy on NumPy: the very arrays), others uploaded
         arrays = [backend.asarray(a, dev) for pair in layers for a in pair]
-    dtype = _resolve_dtype(xp, dtype, arrays, dev)
+    dtype = resolve_dtype(xp, dtype, arrays, dev)
     arrays = [a if a.dtype == dtype else xp.astype(a, dtype) for a in arrays]
     shared = not copy  # the caller's arrays, or views of them (torch.as_tensor shares memory)
     return Network(
@@ -508,6 +250,9 @@ def place(
     >>> place(init_network(), [1.0, 0.5]).backend
     'numpy'
     """
+    plain = type(net) is dict and backend is None and device is None and dtype is None
+    if plain and type(x) is np.ndarray and _LAST_DICT[0] is not None and _LAST_DICT[0] == _dict_key(net):  # type: ignore[arg-type]
+        return _LAST_DICT[1]  # the book's per-image loop: checked last call
     if type(net) is not dict and not isinstance(net, Network) and isinstance(net, Runnable):
         moved = backend not in (None, net.backend) or device is not None or dtype is not None
         if moved and callable(getattr(net, "to_backend", None)):  # a layer network (xpnn.Sequential)
@@ -544,7 +289,42 @@ def place(
         return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
     # A dict is placed on each call: its arrays as they are where they fit (NumPy on NumPy, the
     # very arrays), else uploaded. to_backend() places once for repeated calls.
+    if backend_obj.name == "numpy" and dtype is None and type(net) is dict:
+        return _numpy_dict_network(net, backend_obj, dev)
     return _place(layer_arrays(net), backend_obj, dev, dtype, copy=False)
+
+
+#: The last NumPy dict placed by :func:`place`: ``(key, Network)``. The book's per-image loop
+#: calls ``forward(network, x)`` thousands of times with one dict; its keys and shapes are then
+#: checked once, not on every call.
+_LAST_DICT: list[Any] = [None, None]
+
+
+def _numpy_dict_network(net: dict[str, Array], backend: Backend, dev: Any) -> Network:
+    """``_place(layer_arrays(net), ...)`` for a dict on NumPy, remembered for the next call.
+
+    The key is every entry's name, array identity, type, shape and dtype, so a replaced array,
+    a reshaped one (``a.shape = ...``) or a reinterpreted dtype misses and is checked again, with
+    the same errors. A hit reuses a Network made of the very arrays (``shared``: nothing derived
+    from them is kept, so in-place edits of their values are seen). Only one dict is held.
+    """
+    key = _dict_key(net)
+    if key is not None and _LAST_DICT[0] == key:
+        return _LAST_DICT[1]
+    layers = layer_arrays(net)
+    network = _place(layers, backend, dev, None, copy=False)
+    if all(p is o for pair, placed in zip(layers, network.layers) for p, o in zip(placed, pair)):
+        _LAST_DICT[0], _LAST_DICT[1] = key, network  # the caller's own arrays, none cast or copied
+    return network
+
+
+def _dict_key(net: dict[str, Array]) -> Any:
+    """Each entry's name, array identity, shape and dtype object (ids stay unique while the cache
+    holds the arrays, and their dtypes); None when an entry is no array."""
+    try:
+        return [(k, id(v), v.shape, id(v.dtype)) for k, v in net.items()]
+    except AttributeError:
+        return None
 
 
 def forward(
@@ -616,38 +396,3 @@ def _run_sigmoid_folded(layers: Sequence[tuple[Array, Array]], x: Array, out: Ac
         x = xp.tanh(xp.matmul(x, W) + b) + 1.0
     W, b = layers[-1]
     return out(xp.matmul(x, W) + b, xp)
-
-
-def shape_trace(net: Mapping[str, Array], x: Any) -> list[tuple[str, tuple[int, ...]]]:
-    """The shapes of a batch through the network, as the book's batch table.
-
-    Nothing is computed; only the shapes are followed, and a broken chain raises ``ValueError``.
-
-    >>> shape_trace(init_network(), np.zeros((100, 2)))
-    [('X', (100, 2)), ('W1', (2, 3)), ('W2', (3, 2)), ('W3', (2, 2)), ('Y', (100, 2))]
-    """
-    layers = layer_arrays(net)
-    x_shape = tuple(int(n) for n in np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
-    check_affine_shapes(x_shape, tuple(layers[0][0].shape), tuple(layers[0][1].shape), layer="1")
-    rows: list[tuple[str, tuple[int, ...]]] = [("X", x_shape)]
-    rows += [(f"W{i}", tuple(W.shape)) for i, (W, _) in enumerate(layers, start=1)]
-    rows.append(("Y", (*x_shape[:-1], int(layers[-1][0].shape[1]))))
-    return rows
-
-
-def format_shape_trace(trace: list[tuple[str, tuple[int, ...]]]) -> str:
-    """The trace as the book prints it: a row of names over a row of shapes.
-
-    >>> print(format_shape_trace(shape_trace(init_network(), np.zeros((100, 2)))))
-    X         W1      W2      W3      ->  Y
-    100 x 2   2 x 3   3 x 2   2 x 2   ->  100 x 2
-    """
-    shapes = [" x ".join(map(str, s)) for _, s in trace]
-    names = [n for n, _ in trace]
-    widths = [max(len(a), len(b)) for a, b in zip(names, shapes)]
-
-    def row(cells: list[str]) -> str:
-        body = "   ".join(c.ljust(w) for c, w in zip(cells[:-1], widths[:-1]))
-        return f"{body}   ->  {cells[-1]}"
-
-    return row(names) + "\n" + row(shapes)

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from ._dtypes import floating_dtype
 from ._inputs import class_labels
 from .backends import TABLE, asarray, backend_of, get_backend, missing_extra, to_numpy
 from .functions import network_activation
 from .inference import accuracy, check_training_input
 from .layers import loss_and_gradient, loss_value
-from .network import Network, floating_dtype, place
+from .network import Network, place
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 
 __all__ = ["default_lr", "gradient", "loss", "numerical_gradient", "random_network", "train"]
@@ -74,7 +75,7 @@ def random_network(
         raise ValueError(
             f"weight_init must be 'he', 'xavier' or a finite standard deviation >= 0; got {weight_init!r}"
         )
-    dtype = np.dtype(floating_dtype(np, dtype))  # the one dtype rule (xpnn.network.floating_dtype)
+    dtype = np.dtype(floating_dtype(np, dtype))  # the one dtype rule (xpnn._dtypes.floating_dtype)
     rng = np.random.default_rng(seed)
     net: dict[str, np.ndarray] = {}
     for i in range(1, len(sizes)):

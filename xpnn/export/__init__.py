@@ -47,7 +47,7 @@ def compile(net: Mapping[str, Array], target: str, **options: Any) -> Any:
     of its layers' forward (convolution and pooling through ``jax.lax``), both in the network's
     own default batches; its activations are its layers. ``dtype`` must be a real floating dtype (or its name) for
     both targets: an integer dtype would truncate every weight, so it is a ``ValueError``
-    (:func:`xpnn.network.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
+    (:func:`xpnn._dtypes.floating_dtype`, the rule of ``to_backend`` and ``export_onnx``).
     A NaN or infinite weight is a ``ValueError``, as for :func:`export_onnx`, unless
     ``allow_nonfinite=True`` (both targets).
     The hidden activation is fixed when compiling: a call

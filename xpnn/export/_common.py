@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .._book_dict import layer_arrays
+from .._dtypes import dtype_name, floating_dtype
 from ..backends import missing_extra, to_numpy
 from ..errors import BackendUnavailableError
-from ..network import dtype_name, floating_dtype, layer_arrays
 
 Array = Any
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..network import dtype_name, floating_dtype
+from .._dtypes import dtype_name, floating_dtype
 from ..nn.layers import BN_EPS, Affine, BatchNormalization, Convolution, Dropout, Layer, Pooling
 from ..nn.sequential import Sequential
 from ._common import (

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .._book_dict import layer_arrays
 from ..errors import DataError
-from ..network import layer_arrays
 
 #: Default limit on a weights file's size and on the bytes of the arrays it declares (1 GiB).
 MAX_BYTES = 1 << 30

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .._book_dict import layer_arrays
 from ..errors import DataError
 from ..functions import HIDDEN_ACTIVATIONS
-from ..network import layer_arrays
 from ._checks import names_text, short
 
 #: The record of the network that save_weights writes, and its format version.

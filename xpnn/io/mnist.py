@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..backends import get_backend
+from ..functions import one_hot
 from ._download import RemoteFile, fetch_all
 from ._paths import data_dir as resolve_data_dir
 from ._paths import is_present
@@ -155,6 +156,5 @@ def _prepare(
         x = xp.astype(x, xp.float32) / 255.0
     t = impl.asarray(np.array(labels), dev)
     if one_hot_label:
-        classes = xp.arange(10, dtype=t.dtype, device=dev)
-        t = xp.astype(xp.expand_dims(t, axis=1) == classes, xp.float32)
+        t = one_hot(t, 10, dtype=xp.float32, xp=xp)
     return x, t

@@ -11,7 +11,7 @@ Design, for this package and for the migration of the ch. 3-6 networks onto it:
   one class and one row there.
 - :func:`forward_layers` / :func:`backward_layers` chain them; :class:`Sequential` places a
   list of layers and the dict of arrays on a backend once and is a
-  :class:`xpnn.network.Runnable`, so ``xpnn.predict``, ``predict_proba`` and ``accuracy``
+  :class:`xpnn.runnable.Runnable`, so ``xpnn.predict``, ``predict_proba`` and ``accuracy``
   (all batching, Dask included) take it unchanged. Its ``n_in`` is the input shape (a tuple).
 - :class:`SimpleConvNet` and :class:`DeepConvNet` are Sequential networks built with the
   book's constructors; ``xpnn.load_sample_network(name=...)`` loads the book's trained files.
@@ -27,14 +27,18 @@ from .convnet import DeepConvNet, SimpleConvNet
 from .im2col import col2im, im2col
 from .layers import (
     LAYERS,
+    ActivationLayer,
     Affine,
     BatchNormalization,
     Convolution,
     Dropout,
+    Identity,
     Layer,
     Pooling,
     Relu,
     Sigmoid,
+    Tanh,
+    activation_layer,
     layer_from_spec,
 )
 from .multilayer import MultiLayerNet, MultiLayerNetExtend
@@ -43,11 +47,13 @@ from .training import train_network
 
 __all__ = [
     "LAYERS",
+    "ActivationLayer",
     "Affine",
     "BatchNormalization",
     "Convolution",
     "DeepConvNet",
     "Dropout",
+    "Identity",
     "Layer",
     "MultiLayerNet",
     "MultiLayerNetExtend",
@@ -56,6 +62,8 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "SimpleConvNet",
+    "Tanh",
+    "activation_layer",
     "backward_layers",
     "col2im",
     "forward_layers",

@@ -16,6 +16,7 @@ ratio); the arrays are passed in. Every layer has
 Nothing is written in place: the ReLU mask is the output, the pooling mask comes from
 comparing an ``argmax`` with ``arange``, col2im is a sum of padded pieces (:mod:`.im2col`).
 
+Convolution and Pooling live in :mod:`xpnn.nn.conv`, the base class in :mod:`xpnn.nn.base`.
 Convolution and pooling delegate to a library's own kernel where it has one, as array-api-extra
 delegates (:func:`native_kind`): ``torch.nn.functional.conv2d`` / ``max_pool2d`` and their
 gradient kernels for PyTorch tensors, ``jax.lax.conv_general_dilated`` / ``reduce_window`` for
@@ -27,123 +28,36 @@ array-api-strict) runs the generic im2col code. torch and jax are imported only 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..backends.compat import array_namespace, device
-from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
+from ..backends.compat import array_namespace, device, namespace_of
+from ..functions import ACTIVATIONS
+from .base import Layer, Params, Shape, flat, shape_of
+from .conv import Convolution, Pooling
 
 __all__ = [
     "LAYERS",
+    "ActivationLayer",
     "Affine",
     "BatchNormalization",
     "Convolution",
     "Dropout",
+    "Identity",
     "Layer",
     "Pooling",
     "Relu",
     "Sigmoid",
+    "Tanh",
+    "activation_layer",
     "layer_from_spec",
+    "mlp_layers",
 ]
 
 Array = Any
-Params = Mapping[str, Array]
-Shape = tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A layer: its configuration only. Subclasses define ``forward`` and ``backward``."""
-
-    kind: ClassVar[str] = "Layer"
-
-    def param_names(self) -> tuple[str, ...]:
-        """The trainable arrays this layer reads from ``params`` (and gets gradients for)."""
-        return ()
-
-    def state_names(self) -> tuple[str, ...]:
-        """The non-trainable arrays this layer reads (batch normalization's running statistics)."""
-        return ()
-
-    def output_shape(self, shape: Shape, params: Params) -> Shape:
-        """The shape of one output, for one input of ``shape`` (no batch axis); ``ValueError`` if
-        ``params`` lack this layer's arrays or their shapes do not fit."""
-        missing = [k for k in (*self.param_names(), *self.state_names()) if k not in params]
-        if missing:
-            raise ValueError(f"{self!r} needs the parameters {missing}, which are missing")
-        return shape
-
-    def scratch(self, shape: Shape, params: Params) -> int:
-        """About how many elements per input row the forward pass holds beside input and output."""
-        return 0
-
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        raise NotImplementedError
-
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        raise NotImplementedError
-
-    def new_state(self, params: Params, cache: Any) -> dict[str, Array]:
-        """The state arrays after a training forward pass (none for most layers)."""
-        return {}
-
-    def spec(self) -> dict[str, Any]:
-        """``{"type": name, **configuration}``: what :func:`layer_from_spec` builds it from."""
-        return {"type": self.kind, **asdict(self)}
-
-
-def _shape(a: Array) -> Shape:
-    return tuple(int(s) for s in a.shape)
-
-
-def _flat(x: Array, xp: Any) -> Array:
-    """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
-    shape = _shape(x)
-    return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))
-
-
-def _torch_conv(x: Array, W: Array, b: Array, stride: int, pad: int) -> Array:
-    from torch.nn import functional
-
-    return functional.conv2d(x, W, b, stride=stride, padding=pad)
-
-
-def _torch_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
-    from torch.nn import grad
-
-    dx = grad.conv2d_input(tuple(x.shape), W, dy, stride=stride, padding=pad)
-    dW = grad.conv2d_weight(x, tuple(W.shape), dy, stride=stride, padding=pad)
-    return dx, dW
-
-
-def _jax_conv(x: Array, W: Array, stride: int, pad: int) -> Array:
-    from jax import lax
-
-    return lax.conv_general_dilated(
-        x,
-        W,
-        (stride, stride),
-        ((pad, pad), (pad, pad)),
-        dimension_numbers=("NCHW", "OIHW", "NCHW"),
-        precision=lax.Precision.HIGHEST,
-    )
-
-
-def _jax_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
-    import jax
-
-    _, vjp = jax.vjp(lambda x, W: _jax_conv(x, W, stride, pad), x, W)
-    dx, dW = vjp(dy)
-    return dx, dW
-
-
-def _zero_padded(x: Array, pad: int, xp: Any) -> Array:
-    """``x`` (N, C, H, W) with ``pad`` zeros around H and W: the book pools over zeros, not -inf."""
-    if not pad:
-        return x
-    return zero_pad(zero_pad(x, 2, pad, pad, xp=xp), 3, pad, pad, xp=xp)
 
 
 @dataclass(frozen=True)
@@ -160,210 +74,80 @@ class Affine(Layer):
         super().output_shape(shape, params)
         W, b = (params[k] for k in self.param_names())
         d = math.prod(shape)
-        if len(W.shape) != 2 or int(W.shape[0]) != d or _shape(b) != (int(W.shape[1]),):
+        if len(W.shape) != 2 or int(W.shape[0]) != d or shape_of(b) != (int(W.shape[1]),):
             raise ValueError(
-                f"W{self.index} of shape {_shape(W)} and b{self.index} of shape {_shape(b)} do not fit an"
+                f"W{self.index} of shape {shape_of(W)} and b{self.index} of shape {shape_of(b)} do not fit an"
                 f" input of shape {shape} ({d} values): W{self.index} must be ({d}, M), b{self.index} (M,)"
             )
         return (int(W.shape[1]),)
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        xp = array_namespace(x)
+        xp = namespace_of(x)
         W, b = params[f"W{self.index}"], params[f"b{self.index}"]
-        x2 = _flat(x, xp)
-        return xp.matmul(x2, W) + b, (_shape(x), x2)
+        x2 = flat(x, xp)
+        return xp.matmul(x2, W) + b, (shape_of(x), x2)
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        xp = array_namespace(dy)
-        shape, x2 = cache
-        W = params[f"W{self.index}"]
-        dx = xp.matmul(dy, xp.permute_dims(W, (1, 0)))
-        grads = {
+        xp = namespace_of(dy)
+        shape = cache[0]
+        dx = xp.matmul(dy, xp.permute_dims(params[f"W{self.index}"], (1, 0)))
+        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), self.param_grads(params, cache, dy)
+
+    def param_grads(self, params: Params, cache: Any, dy: Array) -> dict[str, Array]:
+        """The gradients of ``W{index}`` and ``b{index}`` alone (:meth:`backward` without ``dx``)."""
+        xp = namespace_of(dy)
+        x2 = cache[1]
+        return {
             f"W{self.index}": xp.matmul(xp.permute_dims(x2, (1, 0)), dy),
             f"b{self.index}": xp.sum(dy, axis=0),
         }
-        return (xp.reshape(dx, shape) if len(shape) != 2 else dx), grads
 
 
 @dataclass(frozen=True)
-class Relu(Layer):
+class ActivationLayer(Layer):
+    """A hidden activation as a layer: forward and backward from its row of
+    :data:`xpnn.functions.ACTIVATIONS` (``activation`` names it), the output as the cache."""
+
+    activation: ClassVar[str] = ""
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        y = ACTIVATIONS[self.activation].fn(x, namespace_of(x))
+        return y, y
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        return ACTIVATIONS[self.activation].backward(dy, cache, namespace_of(dy)), {}
+
+
+@dataclass(frozen=True)
+class Relu(ActivationLayer):
     """``max(x, 0)``; backward passes ``dy`` where the output is positive (the output is the mask)."""
 
     kind: ClassVar[str] = "Relu"
-
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        y = array_namespace(x).maximum(x, 0.0)
-        return y, y
-
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        return array_namespace(dy).where(cache > 0.0, dy, 0.0), {}
+    activation: ClassVar[str] = "relu"
 
 
 @dataclass(frozen=True)
-class Sigmoid(Layer):
+class Sigmoid(ActivationLayer):
     """``1 / (1 + exp(-x))``, as ``tanh(x/2)/2 + 1/2`` (no overflow); backward ``dy·(1-y)·y``."""
 
     kind: ClassVar[str] = "Sigmoid"
-
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        y = array_namespace(x).tanh(x * 0.5) * 0.5 + 0.5
-        return y, y
-
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        return dy * (1.0 - cache) * cache, {}
+    activation: ClassVar[str] = "sigmoid"
 
 
 @dataclass(frozen=True)
-class Convolution(Layer):
-    """The book's ``Convolution``: filters ``W{index}`` (FN, C, FH, FW), bias ``b{index}`` (FN,).
+class Tanh(ActivationLayer):
+    """``tanh(x)``; backward ``dy·(1 - y²)``."""
 
-    Computed as ``W.reshape(FN, -1) @ patches(x)`` (im2col, all images at once); backward as
-    the book: ``dW = Σ dy @ col.T``, ``db = Σ dy``, ``dx = col2im(W.T @ dy)``.
-    """
-
-    index: int
-    stride: int = 1
-    pad: int = 0
-    kind: ClassVar[str] = "Convolution"
-
-    def param_names(self) -> tuple[str, ...]:
-        return (f"W{self.index}", f"b{self.index}")
-
-    def output_shape(self, shape: Shape, params: Params) -> Shape:
-        super().output_shape(shape, params)
-        W, b = (params[k] for k in self.param_names())
-        if (
-            len(W.shape) != 4
-            or len(shape) != 3
-            or int(W.shape[1]) != shape[0]
-            or _shape(b) != (int(W.shape[0]),)
-        ):
-            raise ValueError(
-                f"W{self.index} of shape {_shape(W)} and b{self.index} of shape {_shape(b)} do not fit an"
-                f" input of shape {shape}: a convolution takes (C, H, W) input, W (FN, C, FH, FW), b (FN,)"
-            )
-        FN, _, FH, FW = _shape(W)
-        return (
-            FN,
-            out_size(shape[1], FH, self.stride, self.pad),
-            out_size(shape[2], FW, self.stride, self.pad),
-        )
-
-    def scratch(self, shape: Shape, params: Params) -> int:
-        _, C, FH, FW = _shape(params[f"W{self.index}"])
-        _, out_h, out_w = self.output_shape(shape, params)
-        padded = C * (shape[1] + 2 * self.pad) * (shape[2] + 2 * self.pad)
-        return C * FH * FW * out_h * out_w + padded  # the patches, and the padded input
-
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        xp = array_namespace(x)
-        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
-        FN, _, FH, FW = _shape(W)
-        N, _, H, W_in = _shape(x)
-        out_h, out_w = out_size(H, FH, self.stride, self.pad), out_size(W_in, FW, self.stride, self.pad)
-        kind = native_kind(x)
-        if kind == "torch":
-            return _torch_conv(x, W, b, self.stride, self.pad), (kind, x)
-        if kind == "jax":
-            y = _jax_conv(x, W, self.stride, self.pad) + xp.reshape(b, (1, FN, 1, 1))
-            return y, (kind, x)
-        cols = patches(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*out_h*out_w)
-        y = xp.matmul(xp.reshape(W, (FN, -1)), cols) + xp.reshape(b, (FN, 1))
-        # (FN, N, out_h, out_w) seen as (N, FN, out_h, out_w): the next patches() undoes the permute
-        return xp.permute_dims(xp.reshape(y, (FN, N, out_h, out_w)), (1, 0, 2, 3)), (_shape(x), cols)
-
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        xp = array_namespace(dy)
-        shape, cols = cache
-        W = params[f"W{self.index}"]
-        FN, C, FH, FW = _shape(W)
-        if isinstance(shape, str):  # a native forward cached (library, input)
-            grads = _torch_conv_grads if shape == "torch" else _jax_conv_grads
-            dx, dW = grads(cols, W, dy, self.stride, self.pad)
-            return dx, {f"W{self.index}": dW, f"b{self.index}": xp.sum(dy, axis=(0, 2, 3))}
-        dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(_shape(dy)) // FN))  # (FN, N*P)
-        dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
-        dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
-        dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
-        return dx, {f"W{self.index}": xp.reshape(dW, (FN, C, FH, FW)), f"b{self.index}": xp.sum(dy2, axis=1)}
+    kind: ClassVar[str] = "Tanh"
+    activation: ClassVar[str] = "tanh"
 
 
 @dataclass(frozen=True)
-class Pooling(Layer):
-    """The book's max ``Pooling``: the maximum of each ``pool_h x pool_w`` window.
+class Identity(ActivationLayer):
+    """``x`` itself; backward passes ``dy`` on (scikit-learn's ``activation="identity"``)."""
 
-    Padding is with zeros, as the book's im2col pads (so a padded window of negative values has
-    maximum 0). The gradient goes to the first maximum of each window, as the book's ``argmax``.
-    """
-
-    pool_h: int
-    pool_w: int
-    stride: int = 2
-    pad: int = 0
-    kind: ClassVar[str] = "Pooling"
-
-    def output_shape(self, shape: Shape, params: Params) -> Shape:
-        if len(shape) != 3:
-            raise ValueError(f"{self!r} takes (C, H, W) input; got input of shape {shape}")
-        C, H, W = shape
-        return (
-            C,
-            out_size(H, self.pool_h, self.stride, self.pad),
-            out_size(W, self.pool_w, self.stride, self.pad),
-        )
-
-    def scratch(self, shape: Shape, params: Params) -> int:
-        return 2 * math.prod(shape)  # the padded input and its windows (copies on some libraries)
-
-    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
-        xp = array_namespace(x)
-        kind = native_kind(x)
-        if kind == "torch":
-            from torch.nn import functional
-
-            y = functional.max_pool2d(_zero_padded(x, self.pad, xp), (self.pool_h, self.pool_w), self.stride)
-            return y, (_shape(x), x)
-        if kind == "jax":
-            from jax import lax
-
-            y = lax.reduce_window(
-                _zero_padded(x, self.pad, xp),
-                -math.inf,
-                lax.max,
-                (1, 1, self.pool_h, self.pool_w),
-                (1, 1, self.stride, self.stride),
-                "VALID",
-            )
-            return y, (_shape(x), x)
-        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
-        y = parts[0]
-        for part in parts[1:]:
-            y = xp.maximum(y, part)
-        return y, (_shape(x), x)
-
-    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
-        xp = array_namespace(dy)
-        shape, x = cache
-        if native_kind(x) == "torch":
-            return self._torch_backward(x, dy, xp), {}
-        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
-        first = xp.argmax(xp.stack(parts, axis=0), axis=0)  # the first maximum, as the book's argmax
-        pieces = [xp.where(first == k, dy, 0.0) for k in range(len(parts))]
-        return overlap_add(pieces, shape, self.pool_h, self.pool_w, self.stride, self.pad), {}
-
-    def _torch_backward(self, x: Array, dy: Array, xp: Any) -> Array:
-        """torch's own max-pool gradient kernel (the first maximum of each window, as the book)."""
-        import torch
-        from torch.nn import functional
-
-        padded = _zero_padded(x, self.pad, xp)
-        kernel = (self.pool_h, self.pool_w)
-        _, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
-        dx = torch.ops.aten.max_pool2d_with_indices_backward(
-            dy, padded, kernel, [self.stride, self.stride], [0, 0], [1, 1], False, indices
-        )
-        H, W = int(x.shape[2]), int(x.shape[3])
-        return dx[:, :, self.pad : self.pad + H, self.pad : self.pad + W] if self.pad else dx
+    kind: ClassVar[str] = "Identity"
+    activation: ClassVar[str] = "identity"
 
 
 #: The book's batch normalization adds 10e-7 to the variance.
@@ -392,7 +176,7 @@ class BatchNormalization(Layer):
     def output_shape(self, shape: Shape, params: Params) -> Shape:
         super().output_shape(shape, params)
         d = math.prod(shape)
-        bad = [k for k in (*self.param_names(), *self.state_names()) if _shape(params[k]) != (d,)]
+        bad = [k for k in (*self.param_names(), *self.state_names()) if shape_of(params[k]) != (d,)]
         if bad:
             raise ValueError(f"{bad} must have shape ({d},) for an input of shape {shape}")
         return shape
@@ -400,8 +184,8 @@ class BatchNormalization(Layer):
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
         xp = array_namespace(x)
         i = self.index
-        shape = _shape(x)
-        x2 = _flat(x, xp)
+        shape = shape_of(x)
+        x2 = flat(x, xp)
         if train:
             mu = xp.mean(x2, axis=0)
             xc = x2 - mu
@@ -421,7 +205,7 @@ class BatchNormalization(Layer):
         xp = array_namespace(dy)
         shape, xc, std, xn, _, _ = cache
         n = shape[0]
-        dy2 = _flat(dy, xp)
+        dy2 = flat(dy, xp)
         dxn = params[f"gamma{self.index}"] * dy2
         dxc = dxn / std
         dstd = -xp.sum(dxn * xc / (std * std), axis=0)
@@ -465,7 +249,7 @@ class Dropout(Layer):
             return x * (1.0 - float(self.ratio)), None
         if rng is None:
             raise ValueError("dropout in training needs rng= (a numpy.random.Generator) for its mask")
-        mask = self.mask(_shape(x), rng, x)
+        mask = self.mask(shape_of(x), rng, x)
         return x * mask, mask
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
@@ -476,8 +260,41 @@ class Dropout(Layer):
 
 #: Layer name -> class: a new layer is one class and one row here.
 LAYERS: dict[str, type[Layer]] = {
-    cls.kind: cls for cls in (Affine, Relu, Sigmoid, Convolution, Pooling, BatchNormalization, Dropout)
-}
+    cls.kind: cls
+    for cls in (
+        Affine, Relu, Sigmoid, Tanh, Identity, Convolution, Pooling, BatchNormalization, Dropout
+    )
+}  # fmt: skip
+
+
+def activation_layer(name: str) -> ActivationLayer:
+    """The layer of hidden activation ``name`` (a key of :data:`xpnn.functions.ACTIVATIONS`,
+    case-insensitive); an unknown name is a ``ValueError`` listing the known ones.
+
+    >>> activation_layer("ReLU")
+    Relu()
+    """
+    spec = ACTIVATIONS.get(name.lower()) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    layer = LAYERS[spec.layer]()
+    assert isinstance(layer, ActivationLayer)
+    return layer
+
+
+@functools.lru_cache(maxsize=64)
+def mlp_layers(n: int, activation: str = "sigmoid") -> tuple[Layer, ...]:
+    """The book's ch. 3-5 network of ``n`` affine layers as layers:
+    ``(Affine(1), act, Affine(2), act, ..., Affine(n))``, ``act`` the layer of ``activation``.
+
+    >>> mlp_layers(2, "relu")
+    (Affine(index=1), Relu(), Affine(index=2))
+    """
+    act = activation_layer(activation)
+    layers: list[Layer] = []
+    for i in range(1, n + 1):
+        layers += [Affine(i), act] if i < n else [Affine(i)]
+    return tuple(layers)
 
 
 def layer_from_spec(spec: Mapping[str, Any]) -> Layer:

@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid
+from .layers import Affine, BatchNormalization, Dropout, Layer, activation_layer
 from .sequential import Sequential
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
 
 Array = Any
 
-_ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "sigmoid": Sigmoid}
+#: The book's MultiLayerNet takes these two of :data:`xpnn.functions.ACTIVATIONS`.
+_BOOK_ACTIVATIONS = ("relu", "sigmoid")
 
 
 def _sizes(input_size: int, hidden_size_list: Sequence[int], output_size: int) -> list[int]:
@@ -107,9 +108,9 @@ class MultiLayerNet(Sequential):
         use_batchnorm: bool = False,
     ) -> None:
         sizes = _sizes(input_size, hidden_size_list, output_size)
-        act = _ACTIVATIONS.get(activation.lower()) if isinstance(activation, str) else None
-        if act is None:
+        if not (isinstance(activation, str) and activation.lower() in _BOOK_ACTIVATIONS):
             raise ValueError(f"activation is 'relu' or 'sigmoid' (the book's); got {activation!r}")
+        act = activation_layer(activation)
         lam = float(weight_decay_lambda)
         if not (math.isfinite(lam) and lam >= 0.0):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0; got {weight_decay_lambda!r}")
@@ -124,7 +125,7 @@ class MultiLayerNet(Sequential):
             layers.append(Affine(i))
             if use_batchnorm:
                 layers.append(BatchNormalization(i))
-            layers.append(act())
+            layers.append(act)
             if use_dropout:
                 layers.append(Dropout(ratio))
         layers.append(Affine(n_hidden + 1))
@@ -145,33 +146,41 @@ class MultiLayerNet(Sequential):
         self.weight_decay_lambda = lam
         super().__init__(layers, params, input_shape=(sizes[0],), backend=backend, device=device, dtype=dtype)
 
-    def _decay(self) -> Any:
-        """``0.5 * lambda * sum(W**2)`` over the weight matrices (a 0-d array), or None."""
-        if not self.weight_decay_lambda:
-            return None
-        xp = self.xp
-        weights = [v for k, v in self.params.items() if k[0] == "W"]
-        total = sum(xp.sum(W * W) for W in weights)
-        return 0.5 * self.weight_decay_lambda * total
-
-    def loss(self, x: Array, t: Array, *, train: bool = False, rng: Any = None) -> Array:
-        """The book's loss: softmax cross-entropy of batch ``x`` plus the weight decay term."""
-        base = super().loss(x, t, train=train, rng=rng)
-        decay = self._decay()
-        return base if decay is None else base + decay
+    def loss(
+        self,
+        x: Array,
+        t: Array,
+        *,
+        loss: str = "cross_entropy",
+        weight_decay: float | None = None,
+        sample_weight: Array = None,
+        train: bool = False,
+        rng: Any = None,
+    ) -> Array:
+        """The book's loss: :meth:`Sequential.loss` with the network's own weight decay
+        (``weight_decay=None``: ``weight_decay_lambda``)."""
+        lam = self.weight_decay_lambda if weight_decay is None else weight_decay
+        return super().loss(
+            x, t, loss=loss, weight_decay=lam, sample_weight=sample_weight, train=train, rng=rng
+        )
 
     def loss_and_gradient(
-        self, x: Array, t: Array, *, rng: Any = None
+        self,
+        x: Array,
+        t: Array,
+        *,
+        loss: str = "cross_entropy",
+        weight_decay: float | None = None,
+        sample_weight: Array = None,
+        rng: Any = None,
     ) -> tuple[Array, dict[str, Array], dict[str, Array]]:
-        """``(loss, grads, state)`` as :meth:`Sequential.loss_and_gradient`, with the book's weight
-        decay: ``0.5 * lambda * sum(W**2)`` in the loss, ``lambda * W`` in each weight's gradient."""
-        loss, grads, state = super().loss_and_gradient(x, t, rng=rng)
-        decay = self._decay()
-        if decay is None:
-            return loss, grads, state
-        lam, params = self.weight_decay_lambda, self.params
-        grads = {k: (g + lam * params[k] if k[0] == "W" else g) for k, g in grads.items()}
-        return loss + decay, grads, state
+        """:meth:`Sequential.loss_and_gradient` with the book's weight decay, ``weight_decay_lambda``
+        unless ``weight_decay`` is given: ``0.5 * lambda * sum(W**2)`` in the loss, ``lambda * W``
+        in each weight's gradient."""
+        lam = self.weight_decay_lambda if weight_decay is None else weight_decay
+        return super().loss_and_gradient(
+            x, t, loss=loss, weight_decay=lam, sample_weight=sample_weight, rng=rng
+        )
 
     def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
         new = super().to_backend(backend, device, dtype=dtype)

@@ -2,7 +2,7 @@
 
 :func:`forward_layers` and :func:`backward_layers` are the whole forward and backward pass, pure
 functions of the layers, the arrays and the input. :class:`Sequential` places the arrays on a
-backend and device once and offers what inference needs (:class:`xpnn.network.Runnable`), so
+backend and device once and offers what inference needs (:class:`xpnn.runnable.Runnable`), so
 ``xpnn.predict``, ``predict_proba`` and ``accuracy`` run it in batches as they run the ch. 3
 network.
 """
@@ -16,12 +16,19 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend, get_backend, to_numpy
-from ..backends.compat import array_namespace
+from ..backends.compat import array_namespace, namespace_of
 from ..functions import OUTPUT_FUNCTIONS, resolve_activation
-from ..layers import SoftmaxWithLoss
-from .layers import Layer, layer_from_spec
+from .layers import Affine, Layer, layer_from_spec
+from .losses import decay_names, targets, weight_decay_term
 
-__all__ = ["BATCH_BYTES", "Sequential", "backward_layers", "forward_layers"]
+__all__ = [
+    "BATCH_BYTES",
+    "Sequential",
+    "backward_layers",
+    "forward_layers",
+    "loss_and_gradient_of",
+    "loss_of",
+]
 
 Array = Any
 
@@ -51,14 +58,80 @@ def _infer(layers: Sequence[Layer], params: Mapping[str, Array], x: Array) -> Ar
 
 
 def backward_layers(
-    layers: Sequence[Layer], params: Mapping[str, Array], caches: Sequence[Any], dy: Array
+    layers: Sequence[Layer],
+    params: Mapping[str, Array],
+    caches: Sequence[Any],
+    dy: Array,
+    *,
+    need_dx: bool = True,
 ) -> tuple[Array, dict[str, Array]]:
-    """``(dx, grads)``: ``dy`` back through the layers, last first; ``grads`` of every parameter."""
+    """``(dx, grads)``: ``dy`` back through the layers, last first; ``grads`` of every parameter.
+
+    ``need_dx=False`` (training: nothing needs the input's gradient) lets a first
+    :class:`~xpnn.nn.layers.Affine` skip that matmul; ``dx`` is then None.
+    """
     grads: dict[str, Array] = {}
-    for layer, cache in zip(reversed(layers), reversed(caches)):
+    for i in range(len(layers) - 1, -1, -1):
+        layer, cache = layers[i], caches[i]
+        if i == 0 and not need_dx and isinstance(layer, Affine):
+            grads.update(layer.param_grads(params, cache, dy))
+            return None, grads
         dy, g = layer.backward(params, cache, dy)
         grads.update(g)
     return dy, grads
+
+
+def loss_and_gradient_of(
+    layers: Sequence[Layer],
+    arrays: Mapping[str, Array],
+    x: Array,
+    t: Array,
+    params: Mapping[str, Array],
+    *,
+    loss: str = "cross_entropy",
+    weight_decay: float = 0.0,
+    sample_weight: Array = None,
+    rng: Any = None,
+) -> tuple[Array, dict[str, Array], dict[str, Array]]:
+    """:meth:`Sequential.loss_and_gradient` of ``layers`` over ``arrays`` (``params``: the trainable
+    ones, in the order of the returned gradients), as a pure function of arrays."""
+    xp = namespace_of(x)
+    a, caches = forward_layers(layers, arrays, x, train=True, rng=rng)
+    out, T, w = targets(loss, t, a, sample_weight, xp)
+    value, y = out.forward(a, T, xp=xp, w=w)
+    _, grads = backward_layers(layers, arrays, caches, out.backward(y, T, w), need_dx=False)
+    state: dict[str, Array] = {}
+    for layer, cache in zip(layers, caches):
+        state.update(layer.new_state(arrays, cache))
+    if weight_decay:
+        lam = float(weight_decay)
+        value = value + weight_decay_term(params, lam, xp)
+        for k in decay_names(params):
+            grads[k] = grads[k] + lam * params[k]
+    return value, {k: grads[k] for k in params}, state
+
+
+def loss_of(
+    layers: Sequence[Layer],
+    arrays: Mapping[str, Array],
+    x: Array,
+    t: Array,
+    *,
+    loss: str = "cross_entropy",
+    weight_decay: float = 0.0,
+    sample_weight: Array = None,
+    train: bool = False,
+    rng: Any = None,
+) -> Array:
+    """:meth:`Sequential.loss` of ``layers`` over ``arrays``, as a pure function of arrays."""
+    xp = namespace_of(x)
+    a = forward_layers(layers, arrays, x, train=True, rng=rng)[0] if train else _infer(layers, arrays, x)
+    out, T, w = targets(loss, t, a, sample_weight, xp)
+    value = out.forward(a, T, xp=xp, w=w)[0]
+    if weight_decay:
+        names = [n for layer in layers for n in layer.param_names()]
+        value = value + weight_decay_term({k: arrays[k] for k in names}, float(weight_decay), xp)
+    return value
 
 
 def _layers(layers: Iterable[Layer | Mapping[str, Any]]) -> tuple[Layer, ...]:
@@ -85,7 +158,7 @@ class Sequential:
     The arrays are copied to ``backend`` and ``device`` in ``dtype`` (default: theirs; integers
     become the backend's default floating dtype). Shapes are checked layer by layer.
 
-    It is a :class:`xpnn.network.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
+    It is a :class:`xpnn.runnable.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
     the number of outputs. Use :func:`xpnn.to_backend` (or :meth:`to_backend`) to move it.
 
     >>> import numpy as np, xpnn
@@ -286,29 +359,49 @@ class Sequential:
         return forward_layers(self.layers, self._arrays, x, train=train, rng=rng)[0]
 
     def loss_and_gradient(
-        self, x: Array, t: Array, *, rng: Any = None
+        self,
+        x: Array,
+        t: Array,
+        *,
+        loss: str = "cross_entropy",
+        weight_decay: float = 0.0,
+        sample_weight: Array = None,
+        rng: Any = None,
     ) -> tuple[Array, dict[str, Array], dict[str, Array]]:
-        """``(loss, grads, state)`` of one training step on batch ``x`` (prepared), labels ``t``.
+        """``(loss, grads, state)`` of one training step on batch ``x`` (prepared), targets ``t``:
+        the one place xpnn computes a loss and its gradient, for every network.
 
-        The forward pass runs with ``train=True`` (dropout masks from ``rng``, batch statistics);
-        ``loss`` is the mean softmax cross-entropy (a 0-d array), ``grads`` holds one gradient
-        per entry of :attr:`params`, and ``state`` the new running statistics.
+        The forward pass runs with ``train=True`` (dropout masks from ``rng``, batch statistics).
+        ``loss`` names the output layer (:data:`xpnn.nn.losses.LOSSES`): ``"cross_entropy"``
+        (softmax; ``t`` integer labels or one-hot rows) or ``"squared_error"`` (identity; ``t``
+        the targets ``(N, n_out)``). ``sample_weight`` ``(N,)`` weighs the rows (``Σ w l / Σ w``).
+        ``weight_decay`` adds the book's ``0.5 * lambda * Σ W²`` over every weight matrix and conv
+        kernel to the loss, ``lambda * W`` to their gradients. ``loss`` is a 0-d array, ``grads``
+        holds one gradient per entry of :attr:`params` (in its order), ``state`` the new running
+        statistics.
         """
-        xp = self.xp
-        y, caches = forward_layers(self.layers, self._arrays, x, train=True, rng=rng)
-        T = SoftmaxWithLoss.one_hot(t, self._n_out, y.dtype, xp=xp)
-        loss, prob = SoftmaxWithLoss.forward(y, T, xp=xp)
-        _, grads = backward_layers(self.layers, self._arrays, caches, SoftmaxWithLoss.backward(prob, T))
-        state: dict[str, Array] = {}
-        for layer, cache in zip(self.layers, caches):
-            state.update(layer.new_state(self._arrays, cache))
-        return loss, {k: grads[k] for k in self.params}, state
+        return loss_and_gradient_of(
+            self.layers, self._arrays, x, t, self.params, loss=loss, weight_decay=weight_decay,
+            sample_weight=sample_weight, rng=rng,
+        )  # fmt: skip
 
-    def loss(self, x: Array, t: Array, *, train: bool = False, rng: Any = None) -> Array:
-        """The mean softmax cross-entropy of batch ``x`` (prepared) against labels ``t``, a 0-d array."""
-        y = self.forward(x, train=train, rng=rng)
-        T = SoftmaxWithLoss.one_hot(t, self._n_out, y.dtype, xp=self.xp)
-        return SoftmaxWithLoss.forward(y, T, xp=self.xp)[0]
+    def loss(
+        self,
+        x: Array,
+        t: Array,
+        *,
+        loss: str = "cross_entropy",
+        weight_decay: float = 0.0,
+        sample_weight: Array = None,
+        train: bool = False,
+        rng: Any = None,
+    ) -> Array:
+        """The loss of :meth:`loss_and_gradient` alone (forward pass only, ``train=False`` by
+        default), a 0-d array."""
+        return loss_of(
+            self.layers, self._arrays, x, t, loss=loss, weight_decay=weight_decay,
+            sample_weight=sample_weight, train=train, rng=rng,
+        )  # fmt: skip
 
     def spec(self) -> list[dict[str, Any]]:
         """The layers as spec dicts (``Sequential(spec, params, input_shape=...)`` rebuilds it)."""

@@ -1,0 +1,66 @@
+"""The base of every layer: :class:`Layer` (configuration only; ``forward``/``backward`` pure),
+and the two shape helpers the layers share. See :mod:`xpnn.nn.layers` for the contract."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+__all__ = ["Layer", "Params", "Shape", "flat", "shape_of"]
+
+Array = Any
+Params = Mapping[str, Array]
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer: its configuration only. Subclasses define ``forward`` and ``backward``."""
+
+    kind: ClassVar[str] = "Layer"
+
+    def param_names(self) -> tuple[str, ...]:
+        """The trainable arrays this layer reads from ``params`` (and gets gradients for)."""
+        return ()
+
+    def state_names(self) -> tuple[str, ...]:
+        """The non-trainable arrays this layer reads (batch normalization's running statistics)."""
+        return ()
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        """The shape of one output, for one input of ``shape`` (no batch axis); ``ValueError`` if
+        ``params`` lack this layer's arrays or their shapes do not fit."""
+        missing = [k for k in (*self.param_names(), *self.state_names()) if k not in params]
+        if missing:
+            raise ValueError(f"{self!r} needs the parameters {missing}, which are missing")
+        return shape
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        """About how many elements per input row the forward pass holds beside input and output."""
+        return 0
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        raise NotImplementedError
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        raise NotImplementedError
+
+    def new_state(self, params: Params, cache: Any) -> dict[str, Array]:
+        """The state arrays after a training forward pass (none for most layers)."""
+        return {}
+
+    def spec(self) -> dict[str, Any]:
+        """``{"type": name, **configuration}``: what :func:`layer_from_spec` builds it from."""
+        return {"type": self.kind, **asdict(self)}
+
+
+def shape_of(a: Array) -> Shape:
+    return tuple(int(s) for s in a.shape)
+
+
+def flat(x: Array, xp: Any) -> Array:
+    """``x`` as ``(N, values per input)``; sizes spelled out, so an empty batch reshapes too."""
+    shape = shape_of(x)
+    return x if len(shape) == 2 else xp.reshape(x, (shape[0], math.prod(shape[1:])))

@@ -1,0 +1,217 @@
+"""The book's ``Convolution`` and max ``Pooling`` layers (ch. 7), with the libraries' own kernels.
+
+Convolution and pooling delegate to a library's own kernel where it has one, as array-api-extra
+delegates (:func:`~xpnn.nn.im2col.native_kind`): ``torch.nn.functional.conv2d`` / ``max_pool2d``
+and their gradient kernels for PyTorch tensors, ``jax.lax.conv_general_dilated`` /
+``reduce_window`` for JAX arrays; every other library runs the generic im2col code.
+torch and jax are imported only when such an array arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..backends.compat import array_namespace
+from .base import Layer, Params, Shape, shape_of
+from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
+
+__all__ = ["Convolution", "Pooling"]
+
+Array = Any
+
+
+def _torch_conv(x: Array, W: Array, b: Array, stride: int, pad: int) -> Array:
+    from torch.nn import functional
+
+    return functional.conv2d(x, W, b, stride=stride, padding=pad)
+
+
+def _torch_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
+    from torch.nn import grad
+
+    dx = grad.conv2d_input(tuple(x.shape), W, dy, stride=stride, padding=pad)
+    dW = grad.conv2d_weight(x, tuple(W.shape), dy, stride=stride, padding=pad)
+    return dx, dW
+
+
+def _jax_conv(x: Array, W: Array, stride: int, pad: int) -> Array:
+    from jax import lax
+
+    return lax.conv_general_dilated(
+        x,
+        W,
+        (stride, stride),
+        ((pad, pad), (pad, pad)),
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=lax.Precision.HIGHEST,
+    )
+
+
+def _jax_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
+    import jax
+
+    _, vjp = jax.vjp(lambda x, W: _jax_conv(x, W, stride, pad), x, W)
+    dx, dW = vjp(dy)
+    return dx, dW
+
+
+def _zero_padded(x: Array, pad: int, xp: Any) -> Array:
+    """``x`` (N, C, H, W) with ``pad`` zeros around H and W: the book pools over zeros, not -inf."""
+    if not pad:
+        return x
+    return zero_pad(zero_pad(x, 2, pad, pad, xp=xp), 3, pad, pad, xp=xp)
+
+
+@dataclass(frozen=True)
+class Convolution(Layer):
+    """The book's ``Convolution``: filters ``W{index}`` (FN, C, FH, FW), bias ``b{index}`` (FN,).
+
+    Computed as ``W.reshape(FN, -1) @ patches(x)`` (im2col, all images at once); backward as
+    the book: ``dW = Σ dy @ col.T``, ``db = Σ dy``, ``dx = col2im(W.T @ dy)``.
+    """
+
+    index: int
+    stride: int = 1
+    pad: int = 0
+    kind: ClassVar[str] = "Convolution"
+
+    def param_names(self) -> tuple[str, ...]:
+        return (f"W{self.index}", f"b{self.index}")
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        super().output_shape(shape, params)
+        W, b = (params[k] for k in self.param_names())
+        if (
+            len(W.shape) != 4
+            or len(shape) != 3
+            or int(W.shape[1]) != shape[0]
+            or shape_of(b) != (int(W.shape[0]),)
+        ):
+            raise ValueError(
+                f"W{self.index} of shape {shape_of(W)} and b{self.index} of shape {shape_of(b)} do not fit an"
+                f" input of shape {shape}: a convolution takes (C, H, W) input, W (FN, C, FH, FW), b (FN,)"
+            )
+        FN, _, FH, FW = shape_of(W)
+        return (
+            FN,
+            out_size(shape[1], FH, self.stride, self.pad),
+            out_size(shape[2], FW, self.stride, self.pad),
+        )
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        _, C, FH, FW = shape_of(params[f"W{self.index}"])
+        _, out_h, out_w = self.output_shape(shape, params)
+        padded = C * (shape[1] + 2 * self.pad) * (shape[2] + 2 * self.pad)
+        return C * FH * FW * out_h * out_w + padded  # the patches, and the padded input
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
+        FN, _, FH, FW = shape_of(W)
+        N, _, H, W_in = shape_of(x)
+        out_h, out_w = out_size(H, FH, self.stride, self.pad), out_size(W_in, FW, self.stride, self.pad)
+        kind = native_kind(x)
+        if kind == "torch":
+            return _torch_conv(x, W, b, self.stride, self.pad), (kind, x)
+        if kind == "jax":
+            y = _jax_conv(x, W, self.stride, self.pad) + xp.reshape(b, (1, FN, 1, 1))
+            return y, (kind, x)
+        cols = patches(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*out_h*out_w)
+        y = xp.matmul(xp.reshape(W, (FN, -1)), cols) + xp.reshape(b, (FN, 1))
+        # (FN, N, out_h, out_w) seen as (N, FN, out_h, out_w): the next patches() undoes the permute
+        return xp.permute_dims(xp.reshape(y, (FN, N, out_h, out_w)), (1, 0, 2, 3)), (shape_of(x), cols)
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        xp = array_namespace(dy)
+        shape, cols = cache
+        W = params[f"W{self.index}"]
+        FN, C, FH, FW = shape_of(W)
+        if isinstance(shape, str):  # a native forward cached (library, input)
+            grads = _torch_conv_grads if shape == "torch" else _jax_conv_grads
+            dx, dW = grads(cols, W, dy, self.stride, self.pad)
+            return dx, {f"W{self.index}": dW, f"b{self.index}": xp.sum(dy, axis=(0, 2, 3))}
+        dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(shape_of(dy)) // FN))  # (FN, N*P)
+        dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
+        dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
+        dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
+        return dx, {f"W{self.index}": xp.reshape(dW, (FN, C, FH, FW)), f"b{self.index}": xp.sum(dy2, axis=1)}
+
+
+@dataclass(frozen=True)
+class Pooling(Layer):
+    """The book's max ``Pooling``: the maximum of each ``pool_h x pool_w`` window.
+
+    Padding is with zeros, as the book's im2col pads (so a padded window of negative values has
+    maximum 0). The gradient goes to the first maximum of each window, as the book's ``argmax``.
+    """
+
+    pool_h: int
+    pool_w: int
+    stride: int = 2
+    pad: int = 0
+    kind: ClassVar[str] = "Pooling"
+
+    def output_shape(self, shape: Shape, params: Params) -> Shape:
+        if len(shape) != 3:
+            raise ValueError(f"{self!r} takes (C, H, W) input; got input of shape {shape}")
+        C, H, W = shape
+        return (
+            C,
+            out_size(H, self.pool_h, self.stride, self.pad),
+            out_size(W, self.pool_w, self.stride, self.pad),
+        )
+
+    def scratch(self, shape: Shape, params: Params) -> int:
+        return 2 * math.prod(shape)  # the padded input and its windows (copies on some libraries)
+
+    def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
+        xp = array_namespace(x)
+        kind = native_kind(x)
+        if kind == "torch":
+            from torch.nn import functional
+
+            y = functional.max_pool2d(_zero_padded(x, self.pad, xp), (self.pool_h, self.pool_w), self.stride)
+            return y, (shape_of(x), x)
+        if kind == "jax":
+            from jax import lax
+
+            y = lax.reduce_window(
+                _zero_padded(x, self.pad, xp),
+                -math.inf,
+                lax.max,
+                (1, 1, self.pool_h, self.pool_w),
+                (1, 1, self.stride, self.stride),
+                "VALID",
+            )
+            return y, (shape_of(x), x)
+        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        y = parts[0]
+        for part in parts[1:]:
+            y = xp.maximum(y, part)
+        return y, (shape_of(x), x)
+
+    def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        xp = array_namespace(dy)
+        shape, x = cache
+        if native_kind(x) == "torch":
+            return self._torch_backward(x, dy, xp), {}
+        parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        first = xp.argmax(xp.stack(parts, axis=0), axis=0)  # the first maximum, as the book's argmax
+        pieces = [xp.where(first == k, dy, 0.0) for k in range(len(parts))]
+        return overlap_add(pieces, shape, self.pool_h, self.pool_w, self.stride, self.pad), {}
+
+    def _torch_backward(self, x: Array, dy: Array, xp: Any) -> Array:
+        """torch's own max-pool gradient kernel (the first maximum of each window, as the book)."""
+        import torch
+        from torch.nn import functional
+
+        padded = _zero_padded(x, self.pad, xp)
+        kernel = (self.pool_h, self.pool_w)
+        _, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
+        dx = torch.ops.aten.max_pool2d_with_indices_backward(
+            dy, padded, kernel, [self.stride, self.stride], [0, 0], [1, 1], False, indices
+        )
+        H, W = int(x.shape[2]), int(x.shape[3])
+        return dx[:, :, self.pad : self.pad + H, self.pad : self.pad + W] if self.pad else dx
