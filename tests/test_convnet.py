@@ -285,7 +285,7 @@ def test_train_network_carries_batch_normalization_statistics() -> None:
     np.testing.assert_allclose(trained.state["running_mean2"], 0.1 * h.mean(0), rtol=1e-12)
     np.testing.assert_allclose(trained.state["running_var2"], 0.1 * h.var(0), rtol=1e-12)
     if importlib.util.find_spec("dask") is not None:  # the refusal needs Dask to make a Dask network
-        with pytest.raises(ValueError, match="training does not run on Dask"):
+        with pytest.raises(ValueError, match="xpnn does not train on Dask"):
             xpnn.nn.train_network(xpnn.to_backend(net, "dask"), x, t)
 
 

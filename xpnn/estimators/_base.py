@@ -12,9 +12,11 @@ drawn on the host from ``random_state``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import pickle
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._book_dict import layer_arrays
 from ..backends import backend_of, device_of, get_backend, to_numpy
 from ..backends.compat import array_namespace, is_array_api_obj
 from ..network import Network, forward, to_backend
+from ..training import epochs
+from ..training._api import as_sequential
 from ._util import (
     ACTIVATIONS,
     check_params,
@@ -44,6 +49,62 @@ from ._util import (
 Array = Any
 
 
+#: scikit-learn's MLP parameters after ``hidden_layer_sizes`` and ``activation``, with their
+#: defaults, then xpnn's placement: written once, for both estimators (:func:`sklearn_init`).
+PARAMETERS: dict[str, Any] = {
+    "solver": "adam",
+    "alpha": 0.0001,
+    "batch_size": "auto",
+    "learning_rate": "constant",
+    "learning_rate_init": 0.001,
+    "power_t": 0.5,
+    "max_iter": 200,
+    "shuffle": True,
+    "random_state": None,
+    "tol": 1e-4,
+    "verbose": False,
+    "warm_start": False,
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "n_iter_no_change": 10,
+    "backend": None,
+    "device": None,
+    "dtype": None,
+}
+
+
+def sklearn_init(first: Mapping[str, Any] | None = None, **extra: Any) -> Callable[..., None]:
+    """An ``__init__`` with scikit-learn's signature: ``first`` (positional, before
+    ``hidden_layer_sizes`` and ``activation``), then :data:`PARAMETERS` and ``extra`` (keyword only).
+
+    It stores each argument as an attribute of the same name, as scikit-learn requires;
+    ``get_params``, ``clone`` and ``repr`` read the signature (``inspect.signature`` honours
+    ``__signature__``), so every parameter is written here once.
+    """
+    P = inspect.Parameter
+    positional = {**(first or {}), "hidden_layer_sizes": (100,), "activation": "relu"}
+    signature = inspect.Signature(
+        [P("self", P.POSITIONAL_OR_KEYWORD)]
+        + [P(k, P.POSITIONAL_OR_KEYWORD, default=v) for k, v in positional.items()]
+        + [P(k, P.KEYWORD_ONLY, default=v) for k, v in {**PARAMETERS, **extra}.items()]
+    )
+
+    def init(*args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        self, *_ = bound.arguments.values()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    init.__name__ = "__init__"
+    init.__signature__ = signature  # type: ignore[attr-defined]
+    return init
+
+
 class BaseMLP(BaseEstimator):
     """The parameters, the placement and the training loop of both estimators (not for direct use)."""
 
@@ -51,58 +112,7 @@ class BaseMLP(BaseEstimator):
     _loss = "cross_entropy"  # layers.LOSSES: the output layer and its loss
     _out_activation = "softmax"
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 0.001,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        n_iter_no_change: int | float = 10,
-        backend: str | None = None,
-        device: Any = None,
-        dtype: str | None = None,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.n_iter_no_change = n_iter_no_change
-        self.backend = backend
-        self.device = device
-        self.dtype = dtype
+    __init__ = sklearn_init()
 
     # --- parameters ------------------------------------------------------------------------
 
@@ -206,8 +216,7 @@ class BaseMLP(BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may contain large"
                 " values and need to be preprocessed (StandardScaler), or learning_rate_init is too large."
             )
-        layers = [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, len(params) // 2 + 1)]
-        self.network_ = Network(layers, impl, dev, xp, activation=act)  # on the device: no copy
+        self.network_ = Network(layer_arrays(params), impl, dev, xp, activation=act)  # on the device: no copy
         return self
 
     _y_checks: dict[str, Any] = {}  # noqa: RUF012 - read only: validate_data's options for y
@@ -248,13 +257,12 @@ class BaseMLP(BaseEstimator):
         act: str,
         incremental: bool,
     ) -> dict[str, Array]:
-        from ..layers import loss_and_gradient
-
+        """scikit-learn's stopping policy around xpnn's one loop (:func:`xpnn.training.epochs`)."""
         scheduled = self.solver == "sgd" and self.learning_rate != "constant"
         if not incremental or getattr(self, "_opt_state", None) is None:
             self._learning_rate = float(self.learning_rate_init)
             self._optimizer = optimizer_for(self, self._learning_rate)
-            state = self._optimizer.init(params)
+            state = None
         else:
             if getattr(self, "_optimizer", None) is None:  # after unpickling
                 lr = self._learning_rate if scheduled else float(self.learning_rate_init)
@@ -263,12 +271,14 @@ class BaseMLP(BaseEstimator):
         optimizer = self._optimizer
 
         early_stopping = self.early_stopping
-        n = int(Xd.shape[0])
         if early_stopping:
             from sklearn.model_selection import train_test_split
 
             train_idx, val_idx = train_test_split(
-                np.arange(n), random_state=rng, test_size=self.validation_fraction, stratify=codes
+                np.arange(int(Xd.shape[0])),
+                random_state=rng,
+                test_size=self.validation_fraction,
+                stratify=codes,
             )
             if val_idx.shape[0] < 2:
                 raise ValueError(
@@ -280,8 +290,6 @@ class BaseMLP(BaseEstimator):
             Xd, td = xp.take(Xd, tr, axis=0), xp.take(td, tr, axis=0)
             weights = None if weights is None else weights[train_idx]
             best = params
-        wd = None if weights is None else on(impl, dev, weights, xp, Xd.dtype)
-
         n = int(Xd.shape[0])
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -292,41 +300,21 @@ class BaseMLP(BaseEstimator):
                     stacklevel=4,
                 )
             batch = min(int(self.batch_size), n)
-        alpha, scale = float(self.alpha), self._loss_scale()
-
+        network = as_sequential(Network(layer_arrays(params), impl, dev, xp), act)
+        loop = epochs(
+            network, Xd, td, optimizer=optimizer, batch_size=batch, rng=rng,
+            order="shuffle" if self.shuffle else "none", opt_state=state, weight_decay=float(self.alpha),
+            decay_over_batch=True, sample_weight=weights, loss=self._loss, loss_scale=self._loss_scale(),
+            mean="rows",
+        )  # fmt: skip
+        change = None
         self.n_iter_ = 0
         for _ in range(self.max_iter):
-            order = rng.permutation(n) if self.shuffle else None
-            perm = None if order is None else impl.from_host(order, dev)
-            total: Array = None
-            for start in range(0, n, batch):
-                stop = min(start + batch, n)
-                if perm is None:
-                    xb, tb = Xd[start:stop, ...], td[start:stop, ...]
-                    wb = None if wd is None else wd[start:stop]
-                else:
-                    idx = perm[start:stop]
-                    xb, tb = xp.take(Xd, idx, axis=0), xp.take(td, idx, axis=0)
-                    wb = None if wd is None else xp.take(wd, idx, axis=0)
-                rows = stop - start
-                if weights is not None:  # scikit-learn divides the L2 penalty by the batch's weight
-                    mass = float(np.sum(weights[start:stop] if order is None else weights[order[start:stop]]))
-                    if mass <= 0.0:
-                        continue  # a batch of weight 0 teaches nothing (and would divide by 0)
-                else:
-                    mass = float(rows)
-                lam = alpha / mass
-                loss, grads = loss_and_gradient(
-                    params, xb, tb, activation=act, weight_decay=lam, loss=self._loss, sample_weight=wb
-                )
-                if scale != 1.0:  # scikit-learn reports the squared error as a mean over outputs too
-                    penalty = (0.5 * lam) * sum(xp.sum(p * p) for k, p in params.items() if k[0] == "W")
-                    loss = (loss - penalty) * (1.0 / scale) + penalty
-                params, state = optimizer.update(params, grads, state)
-                total = loss * float(rows) if total is None else total + loss * float(rows)
+            epoch = loop.send(change)
+            change, params, state = None, epoch.network.params, epoch.opt_state
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = 0.0 if total is None else float(total) / n
+            self.loss_ = epoch.loss
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -335,23 +323,23 @@ class BaseMLP(BaseEstimator):
                 self.validation_scores_.append(score)  # type: ignore[union-attr]
                 if self.verbose:
                     print(f"Validation score: {score:f}")
-                better = score >= self.best_validation_score_ + self.tol  # type: ignore[operator]
+                better = score >= self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:  # type: ignore[operator]
                     self.best_validation_score_ = score
                     best = params
             else:
-                better = self.loss_ <= self.best_loss_ - self.tol  # type: ignore[operator]
+                better = self.loss_ <= self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, self.loss_)  # type: ignore[type-var]
             self._no_improvement_count = 0 if better else self._no_improvement_count + 1
             if scheduled and self.learning_rate == "invscaling":
                 self._learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
-                optimizer = self._optimizer = dataclasses.replace(optimizer, lr=self._learning_rate)
+                change = self._optimizer = dataclasses.replace(self._optimizer, lr=self._learning_rate)
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
                 msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
                 if scheduled and self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
                     self._learning_rate /= 5.0
-                    optimizer = self._optimizer = dataclasses.replace(optimizer, lr=self._learning_rate)
+                    change = self._optimizer = dataclasses.replace(self._optimizer, lr=self._learning_rate)
                     self._no_improvement_count = 0
                     if self.verbose:
                         print(f"{msg} Setting learning rate to {self._learning_rate:f}")

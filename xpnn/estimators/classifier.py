@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from ..backends import backend_of
 from ..backends.compat import array_namespace
 from ..network import Network, to_backend
-from ._base import BaseMLP
+from ._base import BaseMLP, sklearn_init
 from ._util import ACTIVATIONS, host, on_like, outputs
 
 __all__ = ["MLPClassifier"]
@@ -55,62 +55,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     array(['yes', 'no'], dtype='<U3')
     """
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 0.001,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        n_iter_no_change: int | float = 10,
-        class_weight: Any = None,
-        backend: str | None = None,
-        device: Any = None,
-        dtype: str | None = None,
-    ):
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            n_iter_no_change=n_iter_no_change,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-        )
-        self.class_weight = class_weight
+    __init__ = sklearn_init(class_weight=None)
 
     # --- fitting ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import numpy as np
 import sklearn
 from sklearn.base import RegressorMixin
 
-from ._base import BaseMLP
+from ._base import BaseMLP, sklearn_init
 from ._util import host, on, outputs
 
 __all__ = ["MLPRegressor"]
@@ -42,62 +42,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     _out_activation = "identity"
     _y_checks = {"multi_output": True, "y_numeric": True}  # noqa: RUF012 - read only
 
-    def __init__(
-        self,
-        loss: str = "squared_error",
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 0.001,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        n_iter_no_change: int | float = 10,
-        backend: str | None = None,
-        device: Any = None,
-        dtype: str | None = None,
-    ):
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            n_iter_no_change=n_iter_no_change,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-        )
-        self.loss = loss
+    __init__ = sklearn_init({"loss": "squared_error"})
 
     def _check_params(self) -> None:
         if self.loss != "squared_error":
