@@ -144,9 +144,9 @@ def epochs(
                 on_step()
         iteration += count
         if mean == "rows":
-            epoch_loss = 0.0 if total is None else float(to_numpy(total)) / n
+            epoch_loss = 0.0 if total is None else float(total) / n
         else:
-            epoch_loss = float(to_numpy(total)) / count
+            epoch_loss = float(total) / count
         change = yield Epoch(network, state, epoch_loss, iteration)
         if change is not None:
             optimizer = change
