@@ -1141,7 +1141,8 @@ def test_a_compiled_network_cannot_be_trained() -> None:
     x, t = blobs(n=4)
     fast = xpnn.compile(xpnn.random_network([6, 3]), "onnxruntime")
     with pytest.raises(
-        TypeError, match=r"^training needs a book-style dict, a Network or an xpnn.Sequential network of arrays; got \w+Network$"
+        TypeError,
+        match=r"^training needs a book-style dict, a Network or an xpnn.Sequential network of arrays; got \w+Network$",
     ):
         xpnn.gradient(fast, x, t)
 

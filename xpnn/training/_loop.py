@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import asarray, to_numpy
+from ..backends import asarray
 from ..nn.losses import weight_decay_term
 from ..optimizers import Optimizer
 
@@ -143,10 +143,7 @@ def epochs(
             if on_step is not None:
                 on_step()
         iteration += count
-        if mean == "rows":
-            epoch_loss = 0.0 if total is None else float(total) / n
-        else:
-            epoch_loss = float(total) / count
+        epoch_loss = 0.0 if total is None else float(total) / (n if mean == "rows" else count)
         change = yield Epoch(network, state, epoch_loss, iteration)
         if change is not None:
             optimizer = change
