@@ -137,11 +137,11 @@ def gradient(
     t: Any,
     *,
     activation: str | None = None,
+    seed: int | None = 0,
     weight_decay: float | None = None,
+    loss: str = "cross_entropy",
     backend: str | None = None,
     device: Any = None,
-    loss: str = "cross_entropy",
-    seed: int | None = 0,
 ) -> dict[str, Array]:
     """The gradient of :func:`loss` by backpropagation: a dict with ``net``'s keys.
 
