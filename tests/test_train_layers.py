@@ -161,3 +161,9 @@ def test_train_uses_a_networks_own_weight_decay_unless_given() -> None:
     }
     np.testing.assert_array_equal(runs[None], runs[0.5])  # None: weight_decay_lambda
     assert not np.allclose(runs[None], runs[0.0])
+
+
+def test_raw_pixels_for_a_convnet_warn_once_before_training() -> None:
+    x, t = _images(6, 0)
+    with pytest.warns(xpnn.UnscaledInputWarning, match="train has no normalize: divide by 255 first"):
+        xpnn.train(NETWORKS["simple_convnet"][0](), (x * 255).astype(np.uint8), t, epochs=1)

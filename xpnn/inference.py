@@ -106,8 +106,8 @@ def check_training_input(net: Any, x: Any, x_test: Any = None) -> Any:
         hint = "" if a is None or len(W1_shape) != 2 else image_shape_hint(tuple(a.shape), int(W1_shape[0]))
         if hint and len(a.shape) != 2:
             raise ValueError(f"{name} of shape {tuple(a.shape)} does not fit W1 of shape {W1_shape}{hint}")
-    if is_dask_array(x) or len(x.shape) != 2:
-        return x  # train refuses Dask arrays and other ranks, and saying so comes first
+    if is_dask_array(x) or (len(x.shape) != 2 and isinstance(net, Mapping)):
+        return x  # train refuses Dask arrays and a dict's other ranks, and saying so comes first
     advice = (
         "train has no normalize: divide by 255 first (x / 255), or load with load_mnist(normalize=True);"
         " to train on these values on purpose, warnings.simplefilter('ignore', xpnn.UnscaledInputWarning)"
