@@ -109,14 +109,7 @@ def run(
         schedule = [per_epoch] * (iters // per_epoch) + ([iters % per_epoch] if iters % per_epoch else [])
     else:
         schedule = [math.ceil(n / batch_size)] * (epochs or 1)
-    history: dict[str, list] = {"epoch": []}
-    if train_acc:
-        history["iteration"] = []
-    history["loss"] = []
-    if train_acc:
-        history["train_acc"] = []
-    if x_test is not None:
-        history["test_acc"] = []
+    history: dict[str, list] = {}
     bar = _progress_bar(sum(schedule), progress)
     trained = finish(network)
     loop = run_epochs(
@@ -136,7 +129,7 @@ def run(
             if x_test is not None:
                 entry["test_acc"] = accuracy(trained, x_test, t_test, normalize=normalize)
             for key, value in entry.items():
-                history[key].append(value)
+                history.setdefault(key, []).append(value)
             if on_epoch is not None:
                 on_epoch(entry)
     finally:
