@@ -225,7 +225,7 @@ class Sequential:
             dtype = getattr(axp, dtype, None) or _no_dtype(axp, dtype)
         self._arrays = {k: (a if a.dtype == dtype else axp.astype(a, dtype)) for k, a in arrays.items()}
         self.dtype = next(iter(self._arrays.values())).dtype if self._arrays else dtype
-        self.default_batch_rows = self._batch_rows(np.dtype(_dtype_name(self.dtype)).itemsize)
+        self.default_batch_rows = self._batch_rows(_itemsize(axp, self.dtype))
 
     def _batch_rows(self, itemsize: int) -> int:
         """Rows per batch whose activations and patches fit :data:`BATCH_BYTES`."""
@@ -421,6 +421,12 @@ def _dtype_name(dtype: Any) -> str:
         return np.dtype(dtype).name
     except TypeError:
         return str(dtype).rsplit(".", 1)[-1]
+
+
+def _itemsize(xp: Any, dtype: Any) -> int:
+    """Bytes per element of ``dtype`` (bfloat16 too, which NumPy knows only with ml_dtypes loaded)."""
+    info = xp.finfo(dtype) if xp.isdtype(dtype, "real floating") else xp.iinfo(dtype)
+    return int(info.bits) // 8
 
 
 def _no_dtype(xp: Any, name: str) -> Any:
