@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .._timing import describe_device
-from ..functions import HIDDEN_ACTIVATIONS
 from ..io import load_mnist
 from ..optimizers import OPTIMIZERS
-from ._common import add_backend, add_options, timed
+from ._common import ACTIVATION, add_backend, add_options, timed
 from ._train_checks import check_convnet_args, check_mlp_args
 
 
@@ -29,13 +28,7 @@ def add_parser(sub: Any) -> None:
         " DeepConvNet (Adam, 20 epochs, as the book's train_convnet.py)",
     )
     r.add_argument("--sizes", default=None, help="layer widths, input first (default: 784,50,10)")
-    r.add_argument(
-        "--activation",
-        default=None,
-        type=str.lower,
-        choices=sorted(HIDDEN_ACTIVATIONS),
-        help="hidden activation (default: relu)",
-    )
+    r.add_argument("--activation", **{**ACTIVATION, "help": "hidden activation (default: relu)"})
     r.add_argument(
         "--weight-init",
         default=None,
@@ -88,11 +81,8 @@ def run(args: argparse.Namespace) -> int:
     x, t, x_test, t_test = _train_and_test_sets(args, normalize=True)
 
     def report(row: dict) -> None:
-        print(
-            f"epoch {row['epoch']:>3} (iteration {row['iteration']:>6}) loss {row['loss']:.4f}"
-            f" | train acc, test acc | {row['train_acc']:.4f}, {row['test_acc']:.4f}",
-            flush=True,
-        )
+        accuracies = f"train acc, test acc | {row['train_acc']:.4f}, {row['test_acc']:.4f}"
+        _print_epoch(row, row["iteration"], accuracies)
 
     def fit() -> Any:
         return train(
@@ -125,17 +115,21 @@ def _train_convnet(args: argparse.Namespace) -> int:
     per_epoch = -(-len(x) // args.batch_size)
 
     def report(row: dict) -> None:
-        print(
-            f"epoch {row['epoch']:>3} (iteration {row['epoch'] * per_epoch:>6}) loss {row['loss']:.4f}"
-            f" | test acc {row['test_acc']:.4f}",
-            flush=True,
-        )
+        _print_epoch(row, row["epoch"] * per_epoch, f"test acc {row['test_acc']:.4f}")
 
     def fit() -> Any:
         return _train_layers(net, x, t, args, lr, x_test=x_test, t_test=t_test, on_epoch=report)
 
     _fit_and_save(args, args.network, lr, impl, dev, len(x), fit)
     return 0
+
+
+def _print_epoch(row: dict, iteration: int, accuracies: str) -> None:
+    """One epoch's line, flushed as it ends (``xpnn train | tee log`` shows it then)."""
+    print(
+        f"epoch {row['epoch']:>3} (iteration {iteration:>6}) loss {row['loss']:.4f} | {accuracies}",
+        flush=True,
+    )
 
 
 def _train_and_test_sets(
