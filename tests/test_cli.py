@@ -1374,6 +1374,64 @@ def test_a_weights_file_that_is_no_mnist_network_is_refused_before_any_download(
     assert mirror.server.requests == [] and not mirror.root.exists()
 
 
+class OutOfMemoryError(RuntimeError):
+    """What PyTorch raises when a device's memory runs out (``torch.OutOfMemoryError``, by name)."""
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(
+            "Unable to allocate 584. GiB for an array with shape (784, 100000000) and data type float64"
+        ),
+        OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 292.00 GiB.\nGPU 0 has a total capacity of 79 GiB"
+        ),
+    ],
+    ids=["numpy", "torch"],
+)
+def test_running_out_of_memory_is_one_line_naming_what_to_make_smaller(
+    error: Exception, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xpnn import training
+
+    def too_big(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(training, "train", too_big)
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"xpnn: error: out of memory ({' '.join(str(error).split())}): try a smaller --batch-size or --sizes\n"
+    )
+
+
+def test_a_bug_is_not_dressed_as_a_user_error(mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other exception keeps its traceback: it is what a bug report needs."""
+    from xpnn import training
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(training, "train", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["train", "--data-dir", str(mirror.root), "--iters", "1"])
+
+
+class _Closed(io.StringIO):
+    """Standard output whose reader has left (``xpnn backends | head -0``): every write fails."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly() -> None:
+    err = io.StringIO()
+    with redirect_stdout(_Closed()), redirect_stderr(err):
+        status = cli.main(["backends"])
+    assert (status, err.getvalue()) == (141, "")
+
+
 @pytest.mark.parametrize("where", ["training", "writing"])
 def test_ctrl_c_is_one_line_status_130_and_leaves_no_file(
     where: str, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

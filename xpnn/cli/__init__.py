@@ -12,10 +12,11 @@
     xpnn train --network simple_convnet            the book's ch. 7 CNN (Adam, 20 epochs) or ch. 8
                [--epochs N] [--train-size N] ...  deep_convnet instead of the ch. 5 MLP
 
-User errors print one line and exit with status 2, not a traceback; every option, output path
+User errors (running out of memory too) print one line and exit with status 2, not a traceback; every option, output path
 and backend is checked before anything is downloaded, computed or printed. Names (backends,
 activations, optimizers, dtypes) are case-insensitive. Ctrl-C ends a command with one line and
-status 130; the files it writes are written atomically, so none is left half-written.
+status 130; the files it writes are written atomically, so none is left half-written. A reader
+of the output that leaves early (``xpnn train | head``) ends it quietly, with status 141.
 
 This module wires the parser and turns errors into that one line; each command is a module of
 its own (:mod:`.backends`, :mod:`.mnist`, :mod:`.export`, :mod:`.train`), each with an
@@ -25,7 +26,9 @@ its own (:mod:`.backends`, :mod:`.mnist`, :mod:`.export`, :mod:`.train`), each w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import os
 import sys
 
 from .. import __version__
@@ -46,9 +49,8 @@ USER_ERRORS = (
 )
 
 
-#: What Ctrl-C leaves behind: every file xpnn writes (weights, models, downloads) is renamed into
-#: place only once whole.
-_WHOLE_OR_NOT = "nothing was left half-written (files are written whole or not at all)"
+#: What to make smaller when a command runs out of memory (NumPy's, CuPy's or PyTorch's).
+_LESS_MEMORY = {"mnist": ": try a smaller --batch-size", "train": ": try a smaller --batch-size or --sizes"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,12 +69,32 @@ def main(argv: list[str] | None = None) -> int:
         args.parser.error(_unrecognized(extras, args.parser))
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # the reader of the output left (xpnn train | head): stop, quietly
+        _stdout_to_devnull()
+        return 141  # as a shell reports a command ended by SIGPIPE
     except USER_ERRORS as e:
         print(f"xpnn: error: {one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: no traceback; what was being written is not in place
-        print(f"xpnn: interrupted: {args.command} stopped; {_WHOLE_OR_NOT}", file=sys.stderr)
+    except (MemoryError, RuntimeError) as e:  # RuntimeError: torch.OutOfMemoryError is one
+        if not isinstance(e, MemoryError) and type(e).__name__ != "OutOfMemoryError":
+            raise  # a bug: its traceback is what a report needs
+        print(
+            f"xpnn: error: out of memory ({one_line(e)}){_LESS_MEMORY.get(args.command, '')}", file=sys.stderr
+        )
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: every file xpnn writes is renamed into place only once whole
+        print(
+            f"xpnn: interrupted: {args.command} stopped; nothing was left half-written (files are"
+            " written whole or not at all)",
+            file=sys.stderr,
+        )
         return 130
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at the null device, so that Python's flush at exit does not fail too."""
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor (a StringIO): nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def one_line(error: BaseException) -> str:
