@@ -98,25 +98,6 @@ def test_without_the_variables_the_per_user_directories_are_used(
     assert cache_dir() == tmp_path / "cache" / "xpnn"
 
 
-@pytest.mark.parametrize(
-    "text, width, short",
-    [
-        ("a" * 120, 120, "a" * 120),  # at the width: kept whole
-        ("a" * 121, 120, "a" * 117 + "..."),  # one over: cut to the width, "..." included
-        ("  two\n lines\t", 120, "two lines"),  # on one line, whitespace collapsed
-        ("ab cde fghij", 10, "ab cde..."),  # cut at the last whole word that fits
-        ("one; two three", 10, "one..."),  # no dangling punctuation before "..."
-        ("AAX BBB CCC", 10, "AAX..."),
-    ],
-)
-def test_shorten_cuts_at_a_word_to_the_width(text: str, width: int, short: str) -> None:
-    from xpnn.io._download import shorten
-
-    assert shorten(text, width) == short
-    if width == 120:
-        assert shorten(text) == short, "the default width is 120"
-
-
 def test_an_unreadable_path_names_the_fault_in_words(tmp_path: Path) -> None:
     """A data file whose presence cannot even be checked is a fault named in words, not "absent"
     (which would start a download)."""
