@@ -121,7 +121,7 @@ class MultiLayerNet(Sequential):
         lam = float(weight_decay_lambda)
         if not (math.isfinite(lam) and lam >= 0.0):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0; got {weight_decay_lambda!r}")
-        layers = self._layers(len(sizes) - 2, activation_layer(activation))
+        layers = self._book_layers(len(sizes) - 2, activation_layer(activation))
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in layers:  # W{i}, b{i}; gamma{i}, beta{i} and the running statistics: width i
             i = getattr(layer, "index", 0)
@@ -133,7 +133,8 @@ class MultiLayerNet(Sequential):
         self.weight_decay_lambda = lam
         super().__init__(layers, params, input_shape=(sizes[0],), backend=backend, device=device, dtype=dtype)
 
-    def _layers(self, n_hidden: int, act: Layer) -> list[Layer]:
+    def _book_layers(self, n_hidden: int, act: Layer) -> list[Layer]:
+        """The layers of ``n_hidden`` hidden layers of activation ``act`` (the extension adds its own)."""
         return _hidden(n_hidden, act)
 
     def loss(
@@ -223,7 +224,7 @@ class MultiLayerNetExtend(MultiLayerNet):
             seed=seed, params=params, dtype=dtype, backend=backend, device=device,
         )  # fmt: skip
 
-    def _layers(self, n_hidden: int, act: Layer) -> list[Layer]:
+    def _book_layers(self, n_hidden: int, act: Layer) -> list[Layer]:
         ratio = float(self.dropout_ration)
         if self.use_dropout and not 0.0 <= ratio < 1.0:
             raise ValueError(
