@@ -276,6 +276,7 @@ def test_download_failures_are_summarized_in_whole_words(
         ("  two\n lines\t", "two lines"),  # on one line, whitespace collapsed
         ("x" * 95 + " one; two three", "x" * 95 + " one..."),  # no dangling punctuation before "..."
         ("x" * 95 + " AAX BBBB CCC", "x" * 95 + " AAX..."),  # only punctuation is taken off
+        ("/" + "p" * 200, "/" + "p" * 102 + "..."),  # one long token (a path): cut mid-word, text kept
     ],
 )
 def test_an_unknown_failure_is_shown_on_one_line_cut_at_a_word(
