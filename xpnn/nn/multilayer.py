@@ -37,15 +37,23 @@ def _sizes(input_size: int, hidden_size_list: Sequence[int], output_size: int) -
     return sizes
 
 
+#: The book's weight scales by name, each a function of ``n`` inputs per neuron: He
+#: (``'relu'``, ``'he'``) and Xavier (``'sigmoid'``, ``'xavier'``); also ``random_network``'s table.
+WEIGHT_INITS = {
+    "he": lambda n: math.sqrt(2.0 / n),
+    "relu": lambda n: math.sqrt(2.0 / n),
+    "xavier": lambda n: math.sqrt(1.0 / n),
+    "sigmoid": lambda n: math.sqrt(1.0 / n),
+}
+
+
 def init_std(weight_init_std: str | float, fan_in: int) -> float:
     """The book's weight scale: ``'relu'``/``'he'`` ``sqrt(2/n)``, ``'sigmoid'``/``'xavier'``
-    ``sqrt(1/n)`` for ``n = fan_in`` inputs per neuron, or the number given."""
+    ``sqrt(1/n)`` for ``n = fan_in`` inputs per neuron (:data:`WEIGHT_INITS`), or the number given."""
     if isinstance(weight_init_std, str):
-        name = weight_init_std.lower()
-        if name in ("relu", "he"):
-            return math.sqrt(2.0 / fan_in)
-        if name in ("sigmoid", "xavier"):
-            return math.sqrt(1.0 / fan_in)
+        scale = WEIGHT_INITS.get(weight_init_std.lower())
+        if scale is not None:
+            return scale(fan_in)
         raise ValueError(
             f"weight_init_std is 'relu' or 'he' (sqrt(2/n)), 'sigmoid' or 'xavier' (sqrt(1/n)),"
             f" or a positive number; got {weight_init_std!r}"

@@ -9,18 +9,10 @@ from typing import Any
 import numpy as np
 
 from .._dtypes import floating_dtype
+from ..nn.multilayer import WEIGHT_INITS  # the one table of the book's weight scales
 from ._checks import check_seed, integer
 
 __all__ = ["WEIGHT_INITS", "random_network"]
-
-#: ``weight_init`` names and the standard deviation each gives for ``n`` inputs (the book's
-#: ``MultiLayerNet`` also accepts ``"relu"`` for He and ``"sigmoid"`` for Xavier).
-WEIGHT_INITS = {
-    "he": lambda n: math.sqrt(2.0 / n),
-    "relu": lambda n: math.sqrt(2.0 / n),
-    "xavier": lambda n: math.sqrt(1.0 / n),
-    "sigmoid": lambda n: math.sqrt(1.0 / n),
-}
 
 
 def random_network(
