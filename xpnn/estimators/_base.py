@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..backends import backend_of, device_of, get_backend, to_numpy
 from ..backends.compat import array_namespace, is_array_api_obj
 from ..network import Network, forward, to_backend
+from ..nn.dense import dense_pairs
 from ._util import (
     ACTIVATIONS,
     check_params,
@@ -396,13 +397,13 @@ class BaseMLP(BaseEstimator):
     def coefs_(self) -> list[Array]:
         """The weight matrices ``[W1, ..., Wn]`` of ``network_``, on its backend."""
         check_is_fitted(self, "network_")
-        return [W for W, _ in self.network_.layers]
+        return [W for W, _ in dense_pairs(self.network_.layers, self.network_.params)]
 
     @property
     def intercepts_(self) -> list[Array]:
         """The bias vectors ``[b1, ..., bn]`` of ``network_``, on its backend."""
         check_is_fitted(self, "network_")
-        return [b for _, b in self.network_.layers]
+        return [b for _, b in dense_pairs(self.network_.layers, self.network_.params)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..backends import TABLE, asarray, to_numpy
-from ..inference import accuracy
 from ..optimizers import Optimizer, get_optimizer
 from .sequential import Sequential
 
@@ -91,6 +90,8 @@ def train_network(
             count += 1
         entry: dict[str, Any] = {"epoch": epoch, "loss": float(to_numpy(total)) / count}
         if x_test is not None:
+            from ..inference import accuracy  # xpnn.inference imports xpnn.network, which imports xpnn.nn
+
             entry["test_acc"] = accuracy(net, x_test, t_test, normalize=normalize)
         for key, value in entry.items():
             history[key].append(value)
