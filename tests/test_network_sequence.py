@@ -92,7 +92,9 @@ def test_training_passes_of_a_dict_network_are_those_of_its_layers(backend: Case
     rtol = tolerance(placed.dtype, 64)
     np.testing.assert_allclose(host(value, backend), host(book_value, backend), rtol=rtol)
     for k in grads:
-        np.testing.assert_allclose(host(grads[k], backend), host(book_grads[k], backend), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(
+            host(grads[k], backend), host(book_grads[k], backend), rtol=rtol, atol=rtol
+        )
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
