@@ -110,7 +110,8 @@ class Network(Sequential, Mapping[str, Array]):
         means the network's own (``"sigmoid"`` when it has none). ``output`` likewise, from
         ``OUTPUT_FUNCTIONS``.
         """
-        return self._run(x, activation, resolve_activation(output, OUTPUT_FUNCTIONS, "output"))
+        # A Network is a dense chain by construction: its layer sequence runs as the book's loop.
+        return self._run_dense(x, activation, resolve_activation(output, OUTPUT_FUNCTIONS, "output"))
 
     def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Network:
         """A copy placed on ``backend`` and ``device`` (in ``dtype``), its activation kept."""

@@ -95,6 +95,8 @@ class Sequential:
     ((4,), 2, array([0, 0]))
     """
 
+    _folded: tuple[tuple[Array, Array], ...] | None  # the sigmoid shortcut's pairs, made on first use
+
     def __init__(
         self,
         layers: Iterable[Layer | Mapping[str, Any]],
@@ -175,7 +177,7 @@ class Sequential:
         self.shared = shared
         # A dense chain (Affine, act, ..., Affine) of vectors runs as the book's loop over its pairs.
         self._dense = dense_chain(layers) if len(input_shape) == 1 else None
-        self._kept: dict[str, Any] = {}  # what the dense pass derives from the arrays: "pairs", "folded"
+        self._derive()
 
     # --- what inference needs (the Runnable protocol) ------------------------------------------
 
@@ -254,24 +256,21 @@ class Sequential:
     def _run_dense(self, x: Array, hidden: str | Activation | None, out: Activation) -> Array:
         """The fold over a dense chain as the book's loop over its ``(W, b)`` pairs; a sigmoid
         chain with the exact shortcut (:func:`xpnn.nn.dense.fold_sigmoid`, on kept arrays only)."""
-        names, own = self._dense  # type: ignore[misc]
-        hidden = own if hidden is None else hidden
+        if hidden is None:
+            hidden = self._dense[1]  # type: ignore[index]
         if isinstance(hidden, str) and hidden.lower() == "sigmoid" and not self.shared:
-            folded = self._kept.get("folded")
-            if folded is None:
-                folded = self._kept["folded"] = fold_sigmoid(self._pairs(names))
-            return run_sigmoid_folded(folded, x, out, self.xp)
+            if self._folded is None:
+                self._folded = fold_sigmoid(self._dense_pairs)
+            return run_sigmoid_folded(self._folded, x, out, self.xp)
         fn = resolve_activation(hidden or "identity", HIDDEN_ACTIVATIONS, "activation")
-        return run_layers(self._pairs(names), x, fn, out, self.xp)
+        return run_layers(self._dense_pairs, x, fn, out, self.xp)
 
-    def _pairs(self, names: Sequence[tuple[str, str]]) -> list[tuple[Array, Array]]:
-        """The chain's ``(W, b)`` pairs: the very arrays (kept: a shared dict's arrays change in
-        place, never identity, or the network is no longer the one its caller placed)."""
-        pairs = self._kept.get("pairs")
-        if pairs is None:
-            arrays = self._arrays
-            pairs = self._kept["pairs"] = [(arrays[w], arrays[b]) for w, b in names]
-        return pairs
+    def _derive(self) -> None:
+        """What the dense pass reads: the chain's ``(W, b)`` pairs, the very arrays (a shared dict's
+        arrays change in place, never identity), and no rescaled copy of them yet."""
+        names = self._dense[0] if self._dense is not None else ()
+        self._dense_pairs = [(self._arrays[w], self._arrays[b]) for w, b in names]
+        self._folded = None
 
     # --- the arrays, placement, training's passes ------------------------------------------------
 
@@ -302,7 +301,7 @@ class Sequential:
                 raise ValueError(f"{k!r} is not an array of this network; its arrays are {sorted(merged)}")
             merged[k] = v
         new._arrays = merged
-        new._kept = {}  # derived from the old arrays
+        new._derive()  # nothing derived from the old arrays is kept
         return new
 
     def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
