@@ -40,6 +40,8 @@ def test_a_placed_dict_is_a_sequential_of_affine_and_activation_layers(
     assert all(placed.params[k] is placed[k] for k in placed)
     assert placed.state == {} and placed.spec() == [layer.spec() for layer in placed.layers]
     assert (placed.n_in, placed.n_out, placed.sizes, placed.activation) == (6, 3, SIZES, activation)
+    moved = placed.to_backend(backend.name, backend.device)
+    assert type(moved) is xpnn.Network and moved.activation == activation and moved.layers == placed.layers
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
