@@ -142,14 +142,20 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _skip_marked_backends(request: pytest.FixtureRequest) -> None:
     """``@pytest.mark.skip_backends("dask", reason=...)``: the backend-specific skips, in one place."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is None or "backend" not in callspec.params:
+    marks = list(request.node.iter_markers("skip_backends"))
+    if not marks:
         return
-    name = callspec.params["backend"][0]
-    for mark in request.node.iter_markers("skip_backends"):
+    for mark in marks:
         unknown = [n for n in mark.args if n not in BACKENDS]
         if unknown:  # a misspelt name would silently skip nothing
             pytest.fail(f"skip_backends names unknown backends {unknown}; known: {BACKENDS}", pytrace=False)
+        if not mark.args:
+            pytest.fail(f"skip_backends names no backend; name some of {BACKENDS}", pytrace=False)
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or "backend" not in callspec.params:
+        pytest.fail("skip_backends marks a test that takes no backend: it would skip nothing", pytrace=False)
+    name = callspec.params["backend"][0]
+    for mark in marks:
         if name in mark.args:
             pytest.skip(f"{name}: {mark.kwargs.get('reason', 'not on this backend')}")
 

@@ -359,7 +359,8 @@ def test_capabilities_are_on_the_rows() -> None:
 
 
 def test_skip_backends_refuses_an_unknown_name(tmp_path: Path) -> None:
-    """A misspelt name in ``skip_backends`` would silently skip nothing: the test fails instead."""
+    """A misspelt name in ``skip_backends``, no name, or the mark on a test that takes no backend
+    would silently skip nothing: the test fails instead."""
     (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
     (tmp_path / "test_marks.py").write_text(
         textwrap.dedent(
@@ -375,6 +376,14 @@ def test_skip_backends_refuses_an_unknown_name(tmp_path: Path) -> None:
                 pass
 
             def test_runs(backend):
+                pass
+
+            @pytest.mark.skip_backends("numpy", reason="takes no backend")
+            def test_no_backend():
+                pass
+
+            @pytest.mark.skip_backends(reason="no name")
+            def test_no_name(backend):
                 pass
             """
         )
@@ -393,8 +402,12 @@ def test_skip_backends_refuses_an_unknown_name(tmp_path: Path) -> None:
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
-    assert "1 passed, 1 skipped, 1 error" in out, out
+    assert "1 passed, 1 skipped, 3 errors" in out, out
     assert "ERROR at setup of test_misspelt[numpy]" in out, out
+    assert "ERROR at setup of test_no_name[numpy]" in out, out
+    assert "skip_backends names no backend; name some of" in out, out
+    assert "ERROR at setup of test_no_backend " in out, out
+    assert "skip_backends marks a test that takes no backend: it would skip nothing" in out, out
     known = "('numpy', 'cupy', 'torch', 'jax', 'dask', 'array_api_strict')"
     assert f"skip_backends names unknown backends ['nmupy']; known: {known}" in out, out
     assert "numpy: not on NumPy" in out, out

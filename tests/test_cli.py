@@ -43,9 +43,11 @@ def xpnn_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(["xpnn", *args], status, out.getvalue(), err.getvalue())
 
 
-def test_the_command_runs_as_a_program(tmp_path: Path) -> None:
-    """The entry point itself, in a fresh interpreter with warnings as errors: output and exit status."""
-    run = [sys.executable, "-W", "error", "-m", "xpnn.cli"]
+@pytest.mark.parametrize("module", ["xpnn", "xpnn.cli"])
+def test_the_command_runs_as_a_program(module: str, tmp_path: Path) -> None:
+    """The entry point itself (``python -m xpnn``, as the ``xpnn`` script), in a fresh interpreter
+    with warnings as errors: output and exit status."""
+    run = [sys.executable, "-W", "error", "-m", module]
     result = subprocess.run([*run, "backends"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()] == list(xpnn.BACKENDS)
@@ -146,8 +148,8 @@ def test_no_download_is_honoured_for_the_weights(
 @pytest.fixture
 def mnist_args(tiny_data: Path, tmp_path: Path) -> list[str]:
     """``xpnn mnist`` arguments that get as far as loading MNIST on any machine: a data directory
-    of tiny files and a weights file of its own (the tests run with no data of the user's)."""
-    path = xpnn.save_weights(xpnn.init_network(), tmp_path / "toy.npz")
+    of tiny files and an MNIST-shaped weights file of its own (the tests run with no data of the user's)."""
+    path = xpnn.save_weights(xpnn.random_network([784, 10]), tmp_path / "small.npz")
     return ["mnist", "--data-dir", str(tiny_data), "--weights", str(path), "--no-download"]
 
 
@@ -157,7 +159,7 @@ def test_a_multi_line_error_is_printed_on_one_line(
     def broken(*args: object, **kwargs: object) -> None:
         raise xpnn.DataError("first line\nsecond line\n  third, indented")
 
-    monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
+    monkeypatch.setattr(cli.mnist, "load_mnist", broken)  # the name the command calls
     status, out, err = run_main(capsys, *mnist_args)
     assert (status, out) == (2, "")
     assert err == "xpnn: error: first line second line third, indented\n"
@@ -177,7 +179,7 @@ def test_os_errors_on_a_path_are_one_line_naming_it(
     def broken(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(cli, "load_mnist", broken)  # the name the command calls
+    monkeypatch.setattr(cli.mnist, "load_mnist", broken)  # the name the command calls
     status, out, err = run_main(capsys, *mnist_args)
     assert (status, out) == (2, "")
     words = f"{error.filename}: {error.strerror}" if error.filename else "[Errno 28] No space left on device"
@@ -553,7 +555,7 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
 
 def _clock(monkeypatch: pytest.MonkeyPatch, *ticks: float) -> None:
     """The command's clock reads ``ticks`` (its timing lines become exact)."""
-    monkeypatch.setattr(cli, "time", SimpleNamespace(perf_counter=iter(ticks).__next__))
+    monkeypatch.setattr(cli._common, "time", SimpleNamespace(perf_counter=iter(ticks).__next__))
 
 
 def test_mnist_fetches_what_it_needs_and_prints_accuracy_and_timing(
@@ -818,7 +820,7 @@ def test_mnist_computes_on_the_backend_and_device_asked_for(
         devices.append((type(network).__name__, network.xp.__name__, network.device))
         return xpnn.accuracy(network, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "accuracy", accuracy)
+    monkeypatch.setattr(cli.mnist, "accuracy", accuracy)
     result = xpnn_cli(
         "mnist", "--data-dir", str(mirror.root), "--backend", "array_api_strict", "--device", "device1"
     )
@@ -1307,7 +1309,8 @@ def test_train_network_out_writes_the_trained_network(mirror: Mirror, tmp_path: 
     args = ("train", "--data-dir", str(mirror.root), "--network", "simple_convnet", "--epochs", "1")
     result = xpnn_cli(*args, "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == f"weights written to {out}"
+    evaluate = shlex.join(["xpnn", "mnist", "--weights", str(out), "--data-dir", str(mirror.root)])
+    assert result.stdout.splitlines()[-2:] == [f"weights written to {out}", f"evaluate them with: {evaluate}"]
     trained, _ = _library_convnet_run(
         mirror, "simple_convnet", weight_init_std=0.01, dtype="float32", optimizer="adam", lr=0.001,
         batch_size=100, epochs=1, seed=0,
@@ -1315,3 +1318,145 @@ def test_train_network_out_writes_the_trained_network(mirror: Mirror, tmp_path: 
     written = xpnn.load_weights(out)
     for key, value in trained.params.items():
         np.testing.assert_array_equal(xpnn.to_numpy(written.params[key]), xpnn.to_numpy(value))
+
+
+def test_a_trained_cnn_file_is_evaluated_and_exported_as_its_layers(mirror: Mirror, tmp_path: Path) -> None:
+    """``xpnn train --network simple_convnet --out F``, then the command it prints, and ``export``:
+    the file's layers run, on (N, 1, 28, 28) images, with no activation warning."""
+    out = tmp_path / "cnn.npz"
+    data = ("--data-dir", str(mirror.root))
+    trained = xpnn_cli("train", *data, "--network", "simple_convnet", "--epochs", "1", "--out", str(out))
+    assert trained.returncode == 0, trained.stderr
+    command = shlex.split(trained.stdout.splitlines()[-1].removeprefix("evaluate them with: "))
+    assert command[:2] == ["xpnn", "mnist"]
+    result = xpnn_cli(*command[1:], "--batch-size", "2")
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    net = xpnn.load_weights(out)
+    right = xpnn.accuracy(net, mirror.x.reshape(5, 1, 28, 28), mirror.t, normalize=True)
+    assert result.stdout.splitlines()[0] == f"Accuracy:{right}"
+    assert result.stdout.splitlines()[1].endswith(" on numpy cpu, batch size 2")
+    refused = xpnn_cli(*command[1:], "--activation", "relu")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        f"xpnn: error: --activation relu does not apply to {out}: it is a layer network, whose"
+        " activations are its layers: leave out --activation\n"
+    )
+    if importlib.util.find_spec("ndonnx") is not None and importlib.util.find_spec("onnx") is not None:
+        model = tmp_path / "cnn.onnx"
+        exported = xpnn_cli("export", "--weights", str(out), "--out", str(model), "--output", "argmax")
+        assert (exported.returncode, exported.stderr) == (0, "")
+        assert exported.stdout == (
+            f"wrote {model}: 1x28x28 Convolution-Relu-Pooling-Affine-Relu-Affine network, input 'input'"
+            " (float32), output 'label', opset 21\n"
+        )
+
+
+@pytest.mark.parametrize("command", ["mnist", "export"])
+def test_a_weights_file_that_is_no_mnist_network_is_refused_before_any_download(
+    command: str, mirror: Mirror, tmp_path: Path
+) -> None:
+    """A 2-3-2-2 network cannot read MNIST: ``mnist`` says so before fetching the test set (the
+    library would fail on the first label only after it); ``export`` writes any network."""
+    toy = xpnn.save_weights(xpnn.init_network(), tmp_path / "toy.npz")
+    if command == "export":
+        _need("ndonnx")
+        result = xpnn_cli("export", "--weights", str(toy), "--out", str(tmp_path / "toy.onnx"))
+        assert result.returncode == 0 and result.stdout.startswith(
+            f"wrote {tmp_path / 'toy.onnx'}: 2-3-2-2 sigmoid"
+        )
+        return
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--weights", str(toy))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1] == (
+        f"xpnn: error: {toy} is a network of 2 inputs and 2 outputs; MNIST needs 784 (or 1x28x28)"
+        " inputs and 10 outputs: name weights trained on MNIST (xpnn train --out FILE writes them)"
+    )
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
+class OutOfMemoryError(RuntimeError):
+    """What PyTorch raises when a device's memory runs out (``torch.OutOfMemoryError``, by name)."""
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(
+            "Unable to allocate 584. GiB for an array with shape (784, 100000000) and data type float64"
+        ),
+        OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 292.00 GiB.\nGPU 0 has a total capacity of 79 GiB"
+        ),
+    ],
+    ids=["numpy", "torch"],
+)
+def test_running_out_of_memory_is_one_line_naming_what_to_make_smaller(
+    error: Exception, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xpnn import training
+
+    def too_big(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(training, "train", too_big)
+    result = xpnn_cli("train", "--data-dir", str(mirror.root), "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"xpnn: error: out of memory ({' '.join(str(error).split())}): try a smaller --batch-size or --sizes\n"
+    )
+
+
+def test_a_bug_is_not_dressed_as_a_user_error(mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other exception keeps its traceback: it is what a bug report needs."""
+    from xpnn import training
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(training, "train", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["train", "--data-dir", str(mirror.root), "--iters", "1"])
+
+
+class _Closed(io.StringIO):
+    """Standard output whose reader has left (``xpnn backends | head -0``): every write fails."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly() -> None:
+    err = io.StringIO()
+    with redirect_stdout(_Closed()), redirect_stderr(err):
+        status = cli.main(["backends"])
+    assert (status, err.getvalue()) == (141, "")
+
+
+@pytest.mark.parametrize("where", ["training", "writing"])
+def test_ctrl_c_is_one_line_status_130_and_leaves_no_file(
+    where: str, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while ``xpnn train`` trains, or halfway through writing ``--out``: no traceback, and
+    neither the file nor a part of it is left in the folder."""
+    from xpnn import training
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if where == "writing":
+            args[0].write(b"PK half a file")  # np.savez(file, ...): some bytes, then Ctrl-C
+        raise KeyboardInterrupt
+
+    if where == "training":
+        monkeypatch.setattr(training, "train", interrupted)
+    else:
+        monkeypatch.setattr(np, "savez", interrupted)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = xpnn_cli(
+        "train", "--data-dir", str(mirror.root), "--iters", "1", "--out", str(folder / "net.npz")
+    )
+    assert result.returncode == 130
+    assert result.stderr == (
+        "xpnn: interrupted: train stopped; nothing was left half-written (files are written whole"
+        " or not at all)\n"
+    )
+    assert list(folder.iterdir()) == []

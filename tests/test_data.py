@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 import pytest
 
+import xpnn
 from xpnn.io import write_atomic
 
 
@@ -97,36 +98,18 @@ def test_without_the_variables_the_per_user_directories_are_used(
     assert cache_dir() == tmp_path / "cache" / "xpnn"
 
 
-@pytest.mark.parametrize(
-    "text, width, short",
-    [
-        ("a" * 120, 120, "a" * 120),  # at the width: kept whole
-        ("a" * 121, 120, "a" * 117 + "..."),  # one over: cut to the width, "..." included
-        ("  two\n lines\t", 120, "two lines"),  # on one line, whitespace collapsed
-        ("ab cde fghij", 10, "ab cde..."),  # cut at the last whole word that fits
-        ("one; two three", 10, "one..."),  # no dangling punctuation before "..."
-        ("AAX BBB CCC", 10, "AAX..."),
-    ],
-)
-def test_shorten_cuts_at_a_word_to_the_width(text: str, width: int, short: str) -> None:
-    from xpnn.io._download import shorten
-
-    assert shorten(text, width) == short
-    if width == 120:
-        assert shorten(text) == short, "the default width is 120"
-
-
 def test_an_unreadable_path_names_the_fault_in_words(tmp_path: Path) -> None:
+    """A data file whose presence cannot even be checked is a fault named in words, not "absent"
+    (which would start a download)."""
     import errno
     import os
 
-    from xpnn.errors import DataError
-    from xpnn.io._paths import is_present
-
-    path = tmp_path / ("x" * 300)  # longer than any file system allows a name to be
-    with pytest.raises(DataError) as e:
-        is_present(path)
-    assert str(e.value) == f"{path} cannot be read ({os.strerror(errno.ENAMETOOLONG)})"
+    root = tmp_path / ("x" * 300)  # longer than any file system allows a name to be
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_mnist(data_dir=root)
+    text = str(e.value)
+    assert text.startswith(f"{root / 'mnist'}{os.sep}"), text
+    assert text.endswith(f".gz cannot be read ({os.strerror(errno.ENAMETOOLONG)})"), text
 
 
 def test_the_temporary_file_is_written_beside_the_target(tmp_path: Path) -> None:

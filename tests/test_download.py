@@ -15,7 +15,6 @@ from local_http import closed_port, serve
 
 import xpnn
 from xpnn.io import RemoteFile, fetch, fetch_all, mnist
-from xpnn.io._download import download_failure, shorten
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +222,31 @@ def test_a_directory_where_the_file_should_be_is_not_downloaded_over(served, tmp
         fetch(r, tmp_path)
 
 
-def test_download_failures_are_summarized_in_whole_words() -> None:
+def _failure(error: BaseException, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, bool]:
+    """What ``fetch_all`` says of a mirror whose download raises ``error`` (pooch's downloader
+    made to raise it), and whether that host was then taken as down (not asked for a second file)."""
+    import pooch
+
+    calls: list[str] = []
+
+    def raising(self, url, *args, **kwargs):
+        calls.append(url)
+        raise error
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", raising)
+    wanted = [(RemoteFile(name, "0" * 64, ["http://mirror.test/"]), tmp_path) for name in ("a.gz", "b.gz")]
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        fetch_all(wanted, tmp_path)
+    lines = str(e.value).splitlines()
+    assert lines[1] == "Downloading failed:", lines
+    assert lines[2].startswith("  mirror.test: ") and lines[2].endswith("."), lines
+    assert lines[3].startswith("To fix it:"), lines
+    return lines[2].removeprefix("  mirror.test: ")[:-1], len(calls) == 1
+
+
+def test_download_failures_are_summarized_in_whole_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import requests
 
     try:
@@ -234,15 +257,36 @@ def test_download_failures_are_summarized_in_whole_words() -> None:
                 "HTTPSConnectionPool(host='x', port=443): Max retries " * 9
             ) from cause
     except requests.ConnectionError as e:
-        assert download_failure(e) == ("cannot resolve the host name (Name or service not known)", True)
-    assert download_failure(RuntimeError("a " + "long-winded " * 30)) == (
+        unresolved = e
+    assert _failure(unresolved, monkeypatch, tmp_path) == (
+        "cannot resolve the host name (Name or service not known)",
+        True,
+    )
+    assert _failure(RuntimeError("a " + "long-winded " * 30), monkeypatch, tmp_path) == (
         "RuntimeError: a" + " long-winded" * 8 + "...",
         False,
     )
-    assert shorten("word " * 100, 20) == "word word word..."
 
 
-# --- mutation testing (nox -s mutation): how far download_failure looks for the socket error ---
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("a" * 100 + " " + "b" * 5, "a" * 100 + " " + "b" * 5),  # 120 characters with the type: kept whole
+        ("a" * 100 + " " + "b" * 6, "a" * 100 + "..."),  # one over: cut at the last whole word
+        ("  two\n lines\t", "two lines"),  # on one line, whitespace collapsed
+        ("x" * 95 + " one; two three", "x" * 95 + " one..."),  # no dangling punctuation before "..."
+        ("x" * 95 + " AAX BBBB CCC", "x" * 95 + " AAX..."),  # only punctuation is taken off
+        ("/" + "p" * 200, "/" + "p" * 102 + "..."),  # one long token (a path): cut mid-word, text kept
+    ],
+)
+def test_an_unknown_failure_is_shown_on_one_line_cut_at_a_word(
+    text: str, shown: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Any other error: its type and text, on one line, at most 120 characters, cut at a word."""
+    assert _failure(RuntimeError(text), monkeypatch, tmp_path) == (f"RuntimeError: {shown}", False)
+
+
+# --- mutation testing (nox -s mutation): how far the summary looks for the socket error ---
 
 
 def _wrapped(depth: int, last: BaseException) -> BaseException:
@@ -255,7 +299,9 @@ def _wrapped(depth: int, last: BaseException) -> BaseException:
     return top
 
 
-def test_the_socket_error_is_found_behind_a_reason_attribute() -> None:
+def test_the_socket_error_is_found_behind_a_reason_attribute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """urllib3 keeps the socket error in ``.reason`` (MaxRetryError), not in the chain of causes."""
     import errno
 
@@ -263,40 +309,51 @@ def test_the_socket_error_is_found_behind_a_reason_attribute() -> None:
 
     retry = Exception("Max retries exceeded")
     retry.reason = OSError(errno.ECONNREFUSED, "Connection refused")  # type: ignore[attr-defined]
-    assert download_failure(requests.ConnectionError(retry)) == ("cannot connect (Connection refused)", True)
+    found = _failure(requests.ConnectionError(retry), monkeypatch, tmp_path)
+    assert found == ("cannot connect (Connection refused)", True)
 
 
-def test_the_search_for_the_socket_error_is_bounded_and_ends_on_cycles() -> None:
+def test_the_search_for_the_socket_error_is_bounded_and_ends_on_cycles(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import errno
 
     import requests
 
+    def failure(error: BaseException) -> tuple[str, bool]:
+        return _failure(error, monkeypatch, tmp_path)
+
     refused = OSError(errno.ECONNREFUSED, "Connection refused")
-    found = download_failure(requests.ConnectionError(_wrapped(49, refused)))
+    found = failure(requests.ConnectionError(_wrapped(49, refused)))
     assert found == ("cannot connect (Connection refused)", True), "51 exceptions deep is still looked at"
-    too_deep = download_failure(requests.ConnectionError(_wrapped(50, refused)))
+    too_deep = failure(requests.ConnectionError(_wrapped(50, refused)))
     assert too_deep == ("cannot connect", True), "past 51 exceptions the search stops"
     a, b = Exception("a"), Exception("b")
     a.__context__, b.__context__ = b, a
-    assert download_failure(requests.ConnectionError(a)) == ("cannot connect", True)
+    assert failure(requests.ConnectionError(a)) == ("cannot connect", True)
     # A second branch is still searched after the first ends: the error behind the second argument.
     two = requests.ConnectionError(Exception(_wrapped(2, Exception("no errno")), _wrapped(2, refused)))
-    assert download_failure(two) == ("cannot connect (Connection refused)", True)
+    assert failure(two) == ("cannot connect (Connection refused)", True)
 
 
-def test_download_failure_in_words_and_whether_the_host_was_reachable() -> None:
+def test_download_failure_in_words_and_whether_the_host_was_reachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import errno
 
     import requests
 
-    assert download_failure(requests.Timeout("read timed out")) == ("timed out", True)
-    assert download_failure(requests.ConnectionError("no cause")) == ("cannot connect", True)
+    def failure(error: BaseException) -> tuple[str, bool]:
+        return _failure(error, monkeypatch, tmp_path)
+
+    assert failure(requests.Timeout("read timed out")) == ("timed out", True)
+    assert failure(requests.ConnectionError("no cause")) == ("cannot connect", True)
     full = OSError(errno.ENOSPC, "No space left on device")
-    assert download_failure(full) == ("cannot write the file (No space left on device)", False)
+    assert failure(full) == ("cannot write the file (No space left on device)", False)
     # Only pooch's ValueError about the hash is a hash mismatch; other text mentioning both words is not.
-    assert download_failure(ValueError("hash does not match"))[0].startswith("SHA-256 does not match")
-    assert download_failure(ValueError("no match found")) == ("ValueError: no match found", False)
-    assert download_failure(RuntimeError("hash match")) == ("RuntimeError: hash match", False)
+    assert failure(ValueError("hash does not match"))[0].startswith("SHA-256 does not match")
+    assert failure(ValueError("no match found")) == ("ValueError: no match found", False)
+    assert failure(RuntimeError("hash match")) == ("RuntimeError: hash match", False)
 
 
 def test_a_mirrors_url_keeps_its_path() -> None:

@@ -393,12 +393,16 @@ def test_a_hand_made_npy_descr_is_named_as_numpy_reads_it_or_as_written(
     assert shown in str(e.value), str(e.value)
 
 
-def test_an_error_text_from_a_file_is_cut_to_its_limit() -> None:
-    from xpnn.io._checks import cut as _cut
-
-    assert _cut("x" * 200) == "x" * 200
-    assert _cut("x" * 201) == "x" * 197 + "..."
-    assert _cut("a  b\nc" + "y" * 100, 10) == "a b cyy..."
+def test_an_error_text_from_a_file_is_folded_and_cut_to_its_limit(tmp_path: Path) -> None:
+    """Text a file chose (here a refused global's name) is shown on one line, cut with "...":
+    the global is cut to 100 characters."""
+    module = ("a  b\nc" + "y" * 200).encode()  # STACK_GLOBAL: the name may hold any character
+    path = tmp_path / "w.pkl"
+    path.write_bytes(b"\x80\x04\x8c" + bytes([len(module)]) + module + b"\x8c\x01z\x93.")
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    shown = "a b c" + "y" * 92 + "..."  # 100 characters of "a b cyyy...y.z"
+    assert f"{path}: refused to load the global {shown}: a weights pickle may only hold" in str(e.value)
 
 
 @pytest.mark.parametrize(
@@ -600,11 +604,16 @@ def test_npz_errors_name_the_file_and_the_member(tmp_path: Path, text: bytes, me
     assert str(e.value).startswith(f"{path}: {message}"), str(e.value)
 
 
-def test_ints_up_to_64_bits_are_shown_in_full() -> None:
-    from xpnn.io._checks import short as _short
-
-    assert _short(2**63) == str(2**63)  # 64 bits
-    assert _short(2**64) == "<a 65-bit int>"
+@pytest.mark.parametrize(
+    "dim, shown", [(-(2**63), str(-(2**63))), (-(2**64), "<a 65-bit int>"), (2**64, "<a 65-bit int>")]
+)
+def test_ints_up_to_64_bits_are_shown_in_full(tmp_path: Path, dim: int, shown: str) -> None:
+    """A file's int is quoted whole up to 64 bits; a longer one by its size (never 10,000 digits)."""
+    header = {"W1": {"dtype": "F32", "shape": [dim], "data_offsets": [0, 4]}}
+    path = _safetensors_file(tmp_path / "w.safetensors", header, bytes(4))
+    with pytest.raises(xpnn.DataError) as e:
+        xpnn.load_weights(path)
+    assert str(e.value) == f"{path}: 'W1' has shape [{shown}]; a shape is a list of non-negative ints"
 
 
 def test_a_file_that_grows_after_its_size_was_checked_is_read_to_that_size(

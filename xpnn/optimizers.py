@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .backends.compat import namespace_of
 
@@ -63,15 +63,6 @@ class Optimizer(Protocol):
         ...
 
 
-def _xp(params: Mapping[str, Array]) -> Any:
-    return namespace_of(next(iter(params.values())))
-
-
-def _zeros(params: Mapping[str, Array]) -> Params:
-    xp = _xp(params)
-    return {k: xp.zeros_like(p) for k, p in params.items()}
-
-
 def _float(name: str, value: Any) -> float:
     """A hyper-parameter as a Python float (never a NumPy scalar: it would promote float32)."""
     try:
@@ -83,8 +74,60 @@ def _float(name: str, value: Any) -> float:
     return result
 
 
+def _xp(params: Mapping[str, Array]) -> Any:
+    """The arrays' namespace (None for no arrays: then nothing is computed)."""
+    return namespace_of(next(iter(params.values()))) if params else None
+
+
+class _PerParameter:
+    """What the six optimizers share, as the book's ``for key in params`` loop: the state is one
+    dict of arrays per name in ``_slots`` (``{"v": {"W1": ..., ...}}``; ``None`` when there are
+    none), plus the step count ``t`` where ``_counts_steps``; :meth:`update` applies the
+    optimizer's own formula, ``_step``, to each parameter with its gradient and its slots.
+
+    Subclasses are frozen dataclasses whose fields are the hyper-parameters (each made a
+    Python float here).
+    """
+
+    _slots: ClassVar[tuple[str, ...]] = ()
+    _counts_steps: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            object.__setattr__(self, f.name, _float(f.name, getattr(self, f.name)))
+
+    def init(self, params: Mapping[str, Array]) -> Any:
+        xp = _xp(params)
+        return self._state(0, [{k: xp.zeros_like(p) for k, p in params.items()} for _ in self._slots])
+
+    def update(
+        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: Any
+    ) -> tuple[Params, Any]:
+        xp = _xp(params)
+        t = int(state["t"]) + 1 if self._counts_steps else 0
+        new_params: Params = {}
+        new_slots: list[Params] = [{} for _ in self._slots]
+        for k, p in params.items():
+            new_params[k], *values = self._step(xp, t, p, grads[k], *(state[s][k] for s in self._slots))
+            for slot, value in zip(new_slots, values):
+                slot[k] = value
+        return new_params, self._state(t, new_slots)
+
+    def _state(self, t: int, slots: list[Params]) -> Any:
+        """The state after ``t`` steps, ``slots`` holding one dict per name in ``_slots``."""
+        if not self._slots:
+            return None
+        named = dict(zip(self._slots, slots))
+        return {"t": t, **named} if self._counts_steps else named
+
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        """One parameter's new value and new slots, from its gradient ``g`` and its ``slots``
+        (``t``: the step number from 1, where ``_counts_steps``)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class SGD:
+class SGD(_PerParameter):
     """Stochastic gradient descent: ``W <- W - lr * dW``.
 
     >>> import numpy as np
@@ -94,43 +137,26 @@ class SGD:
 
     lr: float = 0.01
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lr", _float("lr", self.lr))
-
-    def init(self, params: Mapping[str, Array]) -> None:
-        return None
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: None
-    ) -> tuple[Params, None]:
-        lr = self.lr
-        return {k: p - lr * grads[k] for k, p in params.items()}, None
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        return (p - self.lr * g,)
 
 
 @dataclass(frozen=True)
-class Momentum:
+class Momentum(_PerParameter):
     """Momentum SGD: ``v <- momentum * v - lr * dW``; ``W <- W + v``. State: ``{"v": ...}``."""
 
     lr: float = 0.01
     momentum: float = 0.9
+    _slots: ClassVar[tuple[str, ...]] = ("v",)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lr", _float("lr", self.lr))
-        object.__setattr__(self, "momentum", _float("momentum", self.momentum))
-
-    def init(self, params: Mapping[str, Array]) -> dict[str, Params]:
-        return {"v": _zeros(params)}
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Params]
-    ) -> tuple[Params, dict[str, Params]]:
-        lr, mu, v = self.lr, self.momentum, state["v"]
-        new_v = {k: mu * v[k] - lr * grads[k] for k in params}
-        return {k: p + new_v[k] for k, p in params.items()}, {"v": new_v}
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        (v,) = slots
+        v = self.momentum * v - self.lr * g
+        return p + v, v
 
 
 @dataclass(frozen=True)
-class Nesterov:
+class Nesterov(_PerParameter):
     """Nesterov's accelerated gradient, in the book's form (arXiv:1212.0901).
 
     ``W <- W + momentum² v - (1 + momentum) lr dW``; ``v <- momentum v - lr dW``.
@@ -138,69 +164,44 @@ class Nesterov:
 
     lr: float = 0.01
     momentum: float = 0.9
+    _slots: ClassVar[tuple[str, ...]] = ("v",)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lr", _float("lr", self.lr))
-        object.__setattr__(self, "momentum", _float("momentum", self.momentum))
-
-    def init(self, params: Mapping[str, Array]) -> dict[str, Params]:
-        return {"v": _zeros(params)}
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Params]
-    ) -> tuple[Params, dict[str, Params]]:
-        lr, mu, v = self.lr, self.momentum, state["v"]
-        mu2, step = mu * mu, (1.0 + mu) * lr
-        new_params = {k: p + mu2 * v[k] - step * grads[k] for k, p in params.items()}
-        return new_params, {"v": {k: mu * v[k] - lr * grads[k] for k in params}}
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        (v,) = slots
+        lr, mu = self.lr, self.momentum
+        return p + (mu * mu) * v - ((1.0 + mu) * lr) * g, mu * v - lr * g
 
 
 @dataclass(frozen=True)
-class AdaGrad:
+class AdaGrad(_PerParameter):
     """AdaGrad: ``h <- h + dW²``; ``W <- W - lr dW / (sqrt(h) + 1e-7)``. State: ``{"h": ...}``."""
 
     lr: float = 0.01
+    _slots: ClassVar[tuple[str, ...]] = ("h",)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lr", _float("lr", self.lr))
-
-    def init(self, params: Mapping[str, Array]) -> dict[str, Params]:
-        return {"h": _zeros(params)}
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Params]
-    ) -> tuple[Params, dict[str, Params]]:
-        lr, h, sqrt = self.lr, state["h"], _xp(params).sqrt
-        new_h = {k: h[k] + grads[k] * grads[k] for k in params}
-        new_params = {k: p - lr * grads[k] / (sqrt(new_h[k]) + EPS) for k, p in params.items()}
-        return new_params, {"h": new_h}
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        (h,) = slots
+        h = h + g * g
+        return p - self.lr * g / (xp.sqrt(h) + EPS), h
 
 
 @dataclass(frozen=True)
-class RMSprop:
+class RMSprop(_PerParameter):
     """RMSprop: ``h <- decay h + (1 - decay) dW²``; ``W <- W - lr dW / (sqrt(h) + 1e-7)``."""
 
     lr: float = 0.01
     decay_rate: float = 0.99
+    _slots: ClassVar[tuple[str, ...]] = ("h",)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lr", _float("lr", self.lr))
-        object.__setattr__(self, "decay_rate", _float("decay_rate", self.decay_rate))
-
-    def init(self, params: Mapping[str, Array]) -> dict[str, Params]:
-        return {"h": _zeros(params)}
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Params]
-    ) -> tuple[Params, dict[str, Params]]:
-        lr, rho, h, sqrt = self.lr, self.decay_rate, state["h"], _xp(params).sqrt
-        new_h = {k: rho * h[k] + (1.0 - rho) * (grads[k] * grads[k]) for k in params}
-        new_params = {k: p - lr * grads[k] / (sqrt(new_h[k]) + EPS) for k, p in params.items()}
-        return new_params, {"h": new_h}
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        (h,) = slots
+        rho = self.decay_rate
+        h = rho * h + (1.0 - rho) * (g * g)
+        return p - self.lr * g / (xp.sqrt(h) + EPS), h
 
 
 @dataclass(frozen=True)
-class Adam:
+class Adam(_PerParameter):
     """Adam (arXiv:1412.6980v8), in the book's form.
 
     With ``t`` the step number (from 1): ``m <- m + (1 - beta1)(dW - m)``,
@@ -213,26 +214,16 @@ class Adam:
     lr: float = 0.001
     beta1: float = 0.9
     beta2: float = 0.999
+    _slots: ClassVar[tuple[str, ...]] = ("m", "v")
+    _counts_steps: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        for name in ("lr", "beta1", "beta2"):
-            object.__setattr__(self, name, _float(name, getattr(self, name)))
-
-    def init(self, params: Mapping[str, Array]) -> dict[str, Any]:
-        return {"t": 0, "m": _zeros(params), "v": _zeros(params)}
-
-    def update(
-        self, params: Mapping[str, Array], grads: Mapping[str, Array], state: dict[str, Any]
-    ) -> tuple[Params, dict[str, Any]]:
+    def _step(self, xp: Any, t: int, p: Array, g: Array, *slots: Array) -> tuple[Array, ...]:
+        m, v = slots
         b1, b2 = self.beta1, self.beta2
-        t = int(state["t"]) + 1
         lr_t = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        m, v = state["m"], state["v"]
-        new_m = {k: m[k] + (1.0 - b1) * (grads[k] - m[k]) for k in params}
-        new_v = {k: v[k] + (1.0 - b2) * (grads[k] * grads[k] - v[k]) for k in params}
-        sqrt = _xp(params).sqrt
-        new_params = {k: p - lr_t * new_m[k] / (sqrt(new_v[k]) + EPS) for k, p in params.items()}
-        return new_params, {"t": t, "m": new_m, "v": new_v}
+        m = m + (1.0 - b1) * (g - m)
+        v = v + (1.0 - b2) * (g * g - v)
+        return p - lr_t * m / (xp.sqrt(v) + EPS), m, v
 
 
 #: The optimizers by name (the book's ``common/optimizer.py`` set), each a class whose
@@ -276,7 +267,7 @@ def get_optimizer(spec: str | Optimizer, *, lr: float | None = None, **hyper: fl
         except TypeError as e:
             if "unexpected keyword" not in str(e):
                 raise
-            names = [f for f in cls.__dataclass_fields__ if f != "lr"]  # type: ignore[attr-defined]
+            names = [f.name for f in fields(cls) if f.name != "lr"]
             raise ValueError(
                 f"optimizer {spec!r} takes {', '.join(names) or 'no hyper-parameters'} besides lr;"
                 f" got {sorted(hyper)}"

@@ -368,9 +368,17 @@ def _root_cause(e: BaseException) -> BaseException | None:
 
 
 def shorten(text: str, width: int = 120) -> str:
-    """``text`` on one line, cut at a word boundary to at most ``width`` characters ("..." marks a cut)."""
+    """``text`` on one line, cut to at most ``width`` characters ("..." marks a cut).
+
+    The cut is at a word boundary where one is in the second half, else mid-word, so a message
+    made of one long token (a path, an address) keeps its text.
+    """
     text = " ".join(text.split())
     if len(text) <= width:
         return text
-    cut = text[: width - 3].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "..."
+    cut = text[: width - 3]
+    word = cut.rsplit(" ", 1)[0]
+    # At a word boundary, unless that would drop most of the text (a long URL or path, say).
+    if len(word) >= (width - 3) // 2:
+        cut = word
+    return cut.rstrip(",;:") + "..."

@@ -1,5 +1,6 @@
 """The base of every layer: :class:`Layer` (configuration only; ``forward``/``backward`` pure),
-and the two shape helpers the layers share. See :mod:`xpnn.nn.layers` for the contract."""
+:class:`WeightedLayer` (a weight and a bias: ``Affine``, ``Convolution``), and the two shape
+helpers the layers share. See :mod:`xpnn.nn.layers` for the contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-__all__ = ["Layer", "Params", "Shape", "flat", "shape_of"]
+__all__ = ["Layer", "Params", "Shape", "WeightedLayer", "flat", "shape_of"]
 
 Array = Any
 Params = Mapping[str, Array]
@@ -54,6 +55,38 @@ class Layer:
     def spec(self) -> dict[str, Any]:
         """``{"type": name, **configuration}``: what :func:`layer_from_spec` builds it from."""
         return {"type": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class WeightedLayer(Layer):
+    """A layer of one weight ``W{index}`` and one bias ``b{index}`` (``Affine``, ``Convolution``)."""
+
+    index: int
+
+    def param_names(self) -> tuple[str, ...]:
+        return (f"W{self.index}", f"b{self.index}")
+
+    def weight_and_bias(self, params: Params) -> tuple[Array, Array]:
+        """``(W{index}, b{index})`` from ``params``."""
+        return params[f"W{self.index}"], params[f"b{self.index}"]
+
+    def gradients(self, dW: Array, db: Array) -> dict[str, Array]:
+        """``{"W{index}": dW, "b{index}": db}``: what ``backward`` returns beside ``dx``."""
+        return {f"W{self.index}": dW, f"b{self.index}": db}
+
+    def weight_shapes(self, shape: Shape, params: Params) -> tuple[Shape, Shape]:
+        """The shapes of ``W{index}`` and ``b{index}``, after :meth:`Layer.output_shape`'s check."""
+        super().output_shape(shape, params)
+        W, b = self.weight_and_bias(params)
+        return shape_of(W), shape_of(b)
+
+    def misfit(self, shape: Shape, params: Params, rule: str) -> ValueError:
+        """The error for weights whose shapes do not fit an input of ``shape``; ``rule`` says why."""
+        W, b = self.weight_shapes(shape, params)
+        i = self.index
+        return ValueError(
+            f"W{i} of shape {W} and b{i} of shape {b} do not fit an input of shape {shape}{rule}"
+        )
 
 
 def shape_of(a: Array) -> Shape:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..backends.compat import array_namespace
-from .base import Layer, Params, Shape, shape_of
+from .base import Layer, Params, Shape, WeightedLayer, shape_of
 from .im2col import native_kind, out_size, overlap_add, patches, unpatch, windows, zero_pad
 
 __all__ = ["Convolution", "Pooling"]
@@ -65,35 +65,24 @@ def _zero_padded(x: Array, pad: int, xp: Any) -> Array:
 
 
 @dataclass(frozen=True)
-class Convolution(Layer):
+class Convolution(WeightedLayer):
     """The book's ``Convolution``: filters ``W{index}`` (FN, C, FH, FW), bias ``b{index}`` (FN,).
 
     Computed as ``W.reshape(FN, -1) @ patches(x)`` (im2col, all images at once); backward as
     the book: ``dW = Σ dy @ col.T``, ``db = Σ dy``, ``dx = col2im(W.T @ dy)``.
     """
 
-    index: int
     stride: int = 1
     pad: int = 0
     kind: ClassVar[str] = "Convolution"
 
-    def param_names(self) -> tuple[str, ...]:
-        return (f"W{self.index}", f"b{self.index}")
-
     def output_shape(self, shape: Shape, params: Params) -> Shape:
-        super().output_shape(shape, params)
-        W, b = (params[k] for k in self.param_names())
-        if (
-            len(W.shape) != 4
-            or len(shape) != 3
-            or int(W.shape[1]) != shape[0]
-            or shape_of(b) != (int(W.shape[0]),)
-        ):
-            raise ValueError(
-                f"W{self.index} of shape {shape_of(W)} and b{self.index} of shape {shape_of(b)} do not fit an"
-                f" input of shape {shape}: a convolution takes (C, H, W) input, W (FN, C, FH, FW), b (FN,)"
+        W, b = self.weight_shapes(shape, params)
+        if len(W) != 4 or len(shape) != 3 or W[1] != shape[0] or b != (W[0],):
+            raise self.misfit(
+                shape, params, ": a convolution takes (C, H, W) input, W (FN, C, FH, FW), b (FN,)"
             )
-        FN, _, FH, FW = shape_of(W)
+        FN, _, FH, FW = W
         return (
             FN,
             out_size(shape[1], FH, self.stride, self.pad),
@@ -108,7 +97,7 @@ class Convolution(Layer):
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
         xp = array_namespace(x)
-        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
+        W, b = self.weight_and_bias(params)
         FN, _, FH, FW = shape_of(W)
         N, _, H, W_in = shape_of(x)
         out_h, out_w = out_size(H, FH, self.stride, self.pad), out_size(W_in, FW, self.stride, self.pad)
@@ -131,12 +120,12 @@ class Convolution(Layer):
         if isinstance(shape, str):  # a native forward cached (library, input)
             grads = _torch_conv_grads if shape == "torch" else _jax_conv_grads
             dx, dW = grads(cols, W, dy, self.stride, self.pad)
-            return dx, {f"W{self.index}": dW, f"b{self.index}": xp.sum(dy, axis=(0, 2, 3))}
+            return dx, self.gradients(dW, xp.sum(dy, axis=(0, 2, 3)))
         dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(shape_of(dy)) // FN))  # (FN, N*P)
         dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
         dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
         dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
-        return dx, {f"W{self.index}": xp.reshape(dW, (FN, C, FH, FW)), f"b{self.index}": xp.sum(dy2, axis=1)}
+        return dx, self.gradients(xp.reshape(dW, (FN, C, FH, FW)), xp.sum(dy2, axis=1))
 
 
 @dataclass(frozen=True)

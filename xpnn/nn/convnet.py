@@ -4,7 +4,7 @@ Both are :class:`~xpnn.nn.Sequential` networks built with the book's constructor
 defaults, and its parameter names (``W1, b1, ...``), so the book's trained files
 (``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``) load into them as they are
 (:func:`xpnn.load_sample_network`). New weights are drawn as the book draws them, from
-``numpy.random.default_rng(seed)``.
+``numpy.random.default_rng(seed)`` (``draw`` of :mod:`xpnn.nn.multilayer`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from .im2col import out_size
 from .layers import Affine, Convolution, Dropout, Layer, Pooling, Relu
+from .multilayer import draw
 from .sequential import Sequential
 
 __all__ = ["DeepConvNet", "SimpleConvNet"]
@@ -45,19 +44,6 @@ def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     if len(dims) != 3 or not all(type(d) is int and d >= 1 for d in dims):
         raise ValueError(f"input_dim is (channels, height, width), three ints >= 1; got {input_dim!r}")
     return dims[0], dims[1], dims[2]
-
-
-def _init(
-    params: Mapping[str, Any] | None, shapes: dict[str, tuple[int, ...]], scales: dict[str, float], seed: Any
-) -> Mapping[str, Any]:
-    """The given ``params``, or the book's draw: ``scale * randn(shape)`` for weights, zeros for biases."""
-    if params is not None:
-        return params
-    rng = np.random.default_rng(seed)
-    return {
-        k: (rng.standard_normal(shape) * scales[k] if k[0] == "W" else np.zeros(shape))
-        for k, shape in shapes.items()
-    }
 
 
 class SimpleConvNet(Sequential):
@@ -112,7 +98,7 @@ class SimpleConvNet(Sequential):
             Relu(),
             Affine(3),
         ]
-        arrays = _init(params, shapes, {"W1": std, "W2": std, "W3": std}, seed)
+        arrays = draw(shapes, {"W1": std, "W2": std, "W3": std}, seed) if params is None else params
         super().__init__(layers, arrays, input_shape=dims, backend=backend, device=device, dtype=dtype)
 
 
@@ -182,5 +168,5 @@ class DeepConvNet(Sequential):
         shapes["b8"] = (output_size,)
         scales.update({"W7": math.sqrt(2.0 / flat), "W8": math.sqrt(2.0 / hidden_size)})
         layers += [Affine(7), Relu(), Dropout(0.5), Affine(8), Dropout(0.5)]
-        arrays = _init(params, shapes, scales, seed)
+        arrays = draw(shapes, scales, seed) if params is None else params
         super().__init__(layers, arrays, input_shape=dims, backend=backend, device=device, dtype=dtype)

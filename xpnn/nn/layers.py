@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from ..backends.compat import array_namespace, device, namespace_of
 from ..functions import ACTIVATIONS
-from .base import Layer, Params, Shape, flat, shape_of
+from .base import Layer, Params, Shape, WeightedLayer, flat, shape_of
 from .conv import Convolution, Pooling
 
 __all__ = [
@@ -61,29 +61,23 @@ Array = Any
 
 
 @dataclass(frozen=True)
-class Affine(Layer):
+class Affine(WeightedLayer):
     """``x.reshape(N, -1) @ W{index} + b{index}``: the book's ``Affine``, flattening conv output."""
 
-    index: int
     kind: ClassVar[str] = "Affine"
 
-    def param_names(self) -> tuple[str, ...]:
-        return (f"W{self.index}", f"b{self.index}")
-
     def output_shape(self, shape: Shape, params: Params) -> Shape:
-        super().output_shape(shape, params)
-        W, b = (params[k] for k in self.param_names())
+        W, b = self.weight_shapes(shape, params)
         d = math.prod(shape)
-        if len(W.shape) != 2 or int(W.shape[0]) != d or shape_of(b) != (int(W.shape[1]),):
-            raise ValueError(
-                f"W{self.index} of shape {shape_of(W)} and b{self.index} of shape {shape_of(b)} do not fit an"
-                f" input of shape {shape} ({d} values): W{self.index} must be ({d}, M), b{self.index} (M,)"
+        if len(W) != 2 or W[0] != d or b != (W[1],):
+            raise self.misfit(
+                shape, params, f" ({d} values): W{self.index} must be ({d}, M), b{self.index} (M,)"
             )
-        return (int(W.shape[1]),)
+        return (W[1],)
 
     def forward(self, params: Params, x: Array, *, train: bool = False, rng: Any = None) -> tuple[Array, Any]:
         xp = namespace_of(x)
-        W, b = params[f"W{self.index}"], params[f"b{self.index}"]
+        W, b = self.weight_and_bias(params)
         x2 = flat(x, xp)
         return xp.matmul(x2, W) + b, (shape_of(x), x2)
 
@@ -97,10 +91,7 @@ class Affine(Layer):
         """The gradients of ``W{index}`` and ``b{index}`` alone (:meth:`backward` without ``dx``)."""
         xp = namespace_of(dy)
         x2 = cache[1]
-        return {
-            f"W{self.index}": xp.matmul(xp.permute_dims(x2, (1, 0)), dy),
-            f"b{self.index}": xp.sum(dy, axis=0),
-        }
+        return self.gradients(xp.matmul(xp.permute_dims(x2, (1, 0)), dy), xp.sum(dy, axis=0))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,34 @@ def init_std(weight_init_std: str | float, fan_in: int) -> float:
     return std
 
 
+def draw(
+    shapes: Mapping[str, tuple[int, ...]], scales: Mapping[str, float], seed: Any
+) -> dict[str, np.ndarray]:
+    """The book's new arrays, key by key in the order of ``shapes``: ``scale * randn(shape)`` for
+    each key of ``scales`` (the weights, drawn one after another from
+    ``numpy.random.default_rng(seed)``), ones for ``gamma{i}``, zeros for the rest (biases,
+    ``beta{i}``, the running statistics: the book's starting values); all float64."""
+    rng = np.random.default_rng(seed)
+
+    def one(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        if key in scales:
+            return scales[key] * rng.standard_normal(shape)
+        return np.ones(shape) if key.startswith("gamma") else np.zeros(shape)
+
+    return {k: one(k, shape) for k, shape in shapes.items()}
+
+
+def _hidden(
+    n_hidden: int, act: Layer, *, batchnorm: bool = False, dropout: float | None = None
+) -> list[Layer]:
+    """(affine - [batch norm] - activation - [dropout]) per hidden layer, then the last affine."""
+    layers: list[Layer] = []
+    for i in range(1, n_hidden + 1):
+        layers += [Affine(i), *([BatchNormalization(i)] if batchnorm else []), act]
+        layers += [Dropout(dropout)] if dropout is not None else []
+    return [*layers, Affine(n_hidden + 1)]
+
+
 class MultiLayerNet(Sequential):
     """The book's ch. 6 ``MultiLayerNet``: (affine - activation) per hidden layer, then affine.
 
@@ -68,6 +96,9 @@ class MultiLayerNet(Sequential):
     >>> [k for k in net.params], net.params["W2"].shape
     (['W1', 'b1', 'W2', 'b2', 'W3', 'b3'], (100, 100))
     """
+
+    #: What :meth:`to_backend` carries over besides the layers and arrays.
+    _book_attributes: tuple[str, ...] = ("weight_decay_lambda",)
 
     def __init__(
         self,
@@ -84,67 +115,27 @@ class MultiLayerNet(Sequential):
         backend: str = "numpy",
         device: Any = None,
     ) -> None:
-        self._build(
-            input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
-            seed=seed, params=params, dtype=dtype, backend=backend, device=device,
-        )  # fmt: skip
-
-    def _build(
-        self,
-        input_size: int,
-        hidden_size_list: Sequence[int],
-        output_size: int,
-        activation: str,
-        weight_init_std: str | float,
-        weight_decay_lambda: float,
-        *,
-        seed: Any,
-        params: Mapping[str, Any] | None,
-        dtype: Any,
-        backend: str,
-        device: Any,
-        use_dropout: bool = False,
-        dropout_ration: float = 0.5,
-        use_batchnorm: bool = False,
-    ) -> None:
         sizes = _sizes(input_size, hidden_size_list, output_size)
         if not (isinstance(activation, str) and activation.lower() in _BOOK_ACTIVATIONS):
             raise ValueError(f"activation is 'relu' or 'sigmoid' (the book's); got {activation!r}")
-        act = activation_layer(activation)
         lam = float(weight_decay_lambda)
         if not (math.isfinite(lam) and lam >= 0.0):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0; got {weight_decay_lambda!r}")
-        ratio = float(dropout_ration)
-        if use_dropout and not 0.0 <= ratio < 1.0:
-            raise ValueError(
-                f"dropout_ration is the share of values dropped, in [0, 1); got {dropout_ration!r}"
-            )
-        n_hidden = len(sizes) - 2
-        layers: list[Layer] = []
-        for i in range(1, n_hidden + 1):
-            layers.append(Affine(i))
-            if use_batchnorm:
-                layers.append(BatchNormalization(i))
-            layers.append(act)
-            if use_dropout:
-                layers.append(Dropout(ratio))
-        layers.append(Affine(n_hidden + 1))
+        layers = self._book_layers(len(sizes) - 2, activation_layer(activation))
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in layers:  # W{i}, b{i}; gamma{i}, beta{i} and the running statistics: width i
+            i = getattr(layer, "index", 0)
+            for k in (*layer.param_names(), *layer.state_names()):
+                shapes[k] = (sizes[i - 1], sizes[i]) if k[0] == "W" else (sizes[i],)
         if params is None:
-            stds = [init_std(weight_init_std, sizes[i - 1]) for i in range(1, n_hidden + 2)]
-            rng = np.random.default_rng(seed)
-            arrays: dict[str, Any] = {}
-            for i in range(1, n_hidden + 2):
-                arrays[f"W{i}"] = stds[i - 1] * rng.standard_normal((sizes[i - 1], sizes[i]))
-                arrays[f"b{i}"] = np.zeros(sizes[i])
-                if use_batchnorm and i <= n_hidden:
-                    arrays[f"gamma{i}"] = np.ones(sizes[i])
-                    arrays[f"beta{i}"] = np.zeros(sizes[i])
-                    # the book's running statistics start at zeros on the first training pass
-                    arrays[f"running_mean{i}"] = np.zeros(sizes[i])
-                    arrays[f"running_var{i}"] = np.zeros(sizes[i])
-            params = arrays
+            scales = {k: init_std(weight_init_std, shape[0]) for k, shape in shapes.items() if k[0] == "W"}
+            params = draw(shapes, scales, seed)
         self.weight_decay_lambda = lam
         super().__init__(layers, params, input_shape=(sizes[0],), backend=backend, device=device, dtype=dtype)
+
+    def _book_layers(self, n_hidden: int, act: Layer) -> list[Layer]:
+        """The layers of ``n_hidden`` hidden layers of activation ``act`` (the extension adds its own)."""
+        return _hidden(n_hidden, act)
 
     def loss(
         self,
@@ -184,7 +175,8 @@ class MultiLayerNet(Sequential):
 
     def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
         new = super().to_backend(backend, device, dtype=dtype)
-        new.weight_decay_lambda = self.weight_decay_lambda  # type: ignore[attr-defined]
+        for name in self._book_attributes:
+            setattr(new, name, getattr(self, name))
         return new
 
 
@@ -201,6 +193,8 @@ class MultiLayerNetExtend(MultiLayerNet):
     >>> sorted(net.params)
     ['W1', 'W2', 'b1', 'b2', 'beta1', 'gamma1']
     """
+
+    _book_attributes = (*MultiLayerNet._book_attributes, "use_dropout", "dropout_ration", "use_batchnorm")
 
     def __init__(
         self,
@@ -220,8 +214,22 @@ class MultiLayerNetExtend(MultiLayerNet):
         backend: str = "numpy",
         device: Any = None,
     ) -> None:
-        self._build(
+        self.use_dropout, self.dropout_ration, self.use_batchnorm = (
+            bool(use_dropout),
+            dropout_ration,
+            bool(use_batchnorm),
+        )
+        super().__init__(
             input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda,
             seed=seed, params=params, dtype=dtype, backend=backend, device=device,
-            use_dropout=bool(use_dropout), dropout_ration=dropout_ration, use_batchnorm=bool(use_batchnorm),
         )  # fmt: skip
+
+    def _book_layers(self, n_hidden: int, act: Layer) -> list[Layer]:
+        ratio = float(self.dropout_ration)
+        if self.use_dropout and not 0.0 <= ratio < 1.0:
+            raise ValueError(
+                f"dropout_ration is the share of values dropped, in [0, 1); got {self.dropout_ration!r}"
+            )
+        return _hidden(
+            n_hidden, act, batchnorm=self.use_batchnorm, dropout=ratio if self.use_dropout else None
+        )
