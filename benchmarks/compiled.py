@@ -37,11 +37,11 @@ def same_function_jit(placed: object, x: object) -> Callable[[], object]:
     import jax
 
     from xpnn.functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
-    from xpnn.network import run_layers
+    from xpnn.nn.dense import dense_pairs, run_layers
 
     hidden, out, xp = HIDDEN_ACTIVATIONS["sigmoid"], OUTPUT_FUNCTIONS["identity"], placed.xp  # type: ignore[attr-defined]
     forward = jax.jit(lambda layers, a: run_layers(layers, a, hidden, out, xp))
-    layers = placed.layers  # type: ignore[attr-defined]
+    layers = dense_pairs(placed.layers, placed.params)  # type: ignore[attr-defined]
     return lambda: jax.block_until_ready(forward(layers, x))
 
 

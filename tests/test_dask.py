@@ -118,9 +118,9 @@ def test_weights_are_one_key_per_graph(problem) -> None:
     placed = xpnn.to_backend(net, "dask")
     y = xpnn.predict(placed, da.from_array(x, chunks=(100, 20)), normalize=True)
     graph = dict(y.__dask_graph__())
-    names = {w.name for pair in placed.layers for w in pair}
+    names = {w.name for w in placed.params.values()}
     weight_keys = {key for key in graph if (key[0] if isinstance(key, tuple) else key) in names}
-    assert len(weight_keys) == 2 * len(placed.layers)
+    assert len(weight_keys) == len(placed.params)
     assert len(graph) < 30 * y.numblocks[0], "the graph grows with the chunks, not with the weights' size"
 
 

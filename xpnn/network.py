@@ -2,13 +2,14 @@
 
 The interchange format is the book's dict ``{'W1', 'b1', ..., 'Wn', 'bn'}`` (any number of
 layers; checked by :func:`xpnn._book_dict.layer_arrays`). ``to_backend`` places it on a backend
-and device once and returns a read-only :class:`Network` (a :class:`xpnn.runnable.Runnable`);
+and device once and returns a read-only :class:`Network`: a :class:`xpnn.Sequential` of
+``Affine``/activation layers over those arrays, so every path folds over one layer sequence;
 ``forward`` accepts either. The dtype rule is :mod:`xpnn._dtypes`, the shape table :mod:`xpnn.shapes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -16,51 +17,34 @@ import numpy as np
 from ._book_dict import init_network, layer_arrays  # noqa: F401  (the doctests' init_network)
 from ._dtypes import floating_dtype, not_floating, resolve_dtype
 from ._inputs import as_input, image_shape_hint
-from .backends import TABLE, Backend, backend_of, device_of, get_backend, to_numpy
+from .backends import Backend, backend_of, device_of, get_backend, to_numpy
 from .functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, Activation, resolve_activation
+from .nn.batching import CPU_BATCH_ROWS, dense_batch_rows
+from .nn.dense import run_layers
+from .nn.layers import mlp_layers
+from .nn.sequential import Sequential
 from .runnable import Runnable
 
-__all__ = ["Network", "forward", "place", "run_layers", "to_backend"]
+__all__ = ["CPU_BATCH_ROWS", "Network", "forward", "place", "run_layers", "to_backend"]
 
 Array = Any
 
 
-#: Rows per batch on CPU devices when a call gives none: measured (benchmarks: batch-sweep,
-#: mnist-infer), batches of about a thousand rows beat one big batch on CPUs, since each
-#: layer's activations then stay in cache. GPUs, JAX, Dask and array-api-strict take one batch.
-CPU_BATCH_ROWS = 1024
+class Network(Sequential, Mapping[str, Array]):
+    """The book's network placed on one backend and device; made by :func:`to_backend`.
 
-
-def _default_batch_rows(backend: str, device: Any) -> int | None:
-    if TABLE[backend].cpu_batches and getattr(device, "type", device) == "cpu":  # NumPy, PyTorch
-        return CPU_BATCH_ROWS
-    return None
-
-
-class Network(Mapping[str, Array]):
-    """A book-style network placed on one backend and device; made by :func:`to_backend`.
-
-    It reads like the book's dict (``net['W1']``, ``net.keys()``) but is read-only, so a
-    placed copy can never go stale behind its source's back. It is a :class:`Runnable`.
+    It is a :class:`xpnn.Sequential` whose layers are ``Affine(1), act, ..., Affine(n)``
+    (:func:`xpnn.nn.layers.mlp_layers` of its ``activation``, sigmoid when it has none) over the
+    book's ``W1, b1, ..., Wn, bn``, so inference, training and export fold over that one sequence.
+    It reads like the book's dict (``net['W1']``, ``net.keys()``) but is read-only, so a placed
+    copy can never go stale behind its source's back. Its ``n_in`` is the input width (an int).
 
     >>> net = to_backend(init_network(), "numpy")
     >>> net.run(net.prepare_input([1.0, 0.5]))
     array([0.31682708, 0.69627909])
+    >>> net.layers
+    (Affine(index=1), Sigmoid(), Affine(index=2), Sigmoid(), Affine(index=3))
     """
-
-    __slots__ = (
-        "_backend",
-        "_layers",
-        "_sigmoid_layers",
-        "activation",
-        "default_batch_rows",
-        "device",
-        "dtype",
-        "n_in",
-        "n_out",
-        "shared",
-        "xp",
-    )
 
     def __init__(
         self,
@@ -72,41 +56,36 @@ class Network(Mapping[str, Array]):
         shared: bool = False,
         activation: str | None = None,
     ):
-        self._layers = tuple(layers)
-        # True when the arrays are a caller's own (forward's zero-copy use of a NumPy dict): they
-        # may change in place, so nothing may be derived from them and kept.
-        self.shared = shared
-        self._sigmoid_layers: tuple[tuple[Array, Array], ...] | None = None
-        self._backend = backend
-        self.device = device
-        self.xp = xp
-        self.dtype = layers[0][0].dtype
-        if not xp.isdtype(self.dtype, "real floating"):
-            raise not_floating(self.dtype)
-        self.n_in = int(layers[0][0].shape[0])
-        self.n_out = int(layers[-1][0].shape[1])
+        dtype = layers[0][0].dtype
+        if not xp.isdtype(dtype, "real floating"):
+            raise not_floating(dtype)
         if activation is not None:
             resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")  # a known name, or ValueError
             if not isinstance(activation, str):
                 raise ValueError(f"a network's activation is a name from {sorted(HIDDEN_ACTIVATIONS)}")
             activation = activation.lower()  # names are case-insensitive: stored as the tables spell them
-        self.activation = activation
-        self.default_batch_rows = _default_batch_rows(backend.name, device)
+        self._activation = activation
+        arrays = {f"{p}{i}": a for i, pair in enumerate(layers, start=1) for p, a in zip("Wb", pair)}
+        n_in, n_out = int(layers[0][0].shape[0]), int(layers[-1][0].shape[1])
+        sequence = mlp_layers(len(layers), activation or "sigmoid")
+        self._adopt(sequence, arrays, (n_in,), n_out, backend, device, backend, shared=shared)
+        self.xp = xp
+        self.default_batch_rows = dense_batch_rows(backend.name, device)
 
     @property
-    def backend(self) -> str:
-        """The name of the backend the weights live on."""
-        return self._backend.name
+    def n_in(self) -> int:  # type: ignore[override]  # the book's network: the input width
+        """The input width (``W1``'s rows)."""
+        return self._input_shape[0]
 
     @property
-    def layers(self) -> tuple[tuple[Array, Array], ...]:
-        """``((W1, b1), ..., (Wn, bn))``."""
-        return self._layers
+    def activation(self) -> str | None:
+        """The hidden activation it runs with when a call names none (None: the book's sigmoid)."""
+        return self._activation
 
     @property
     def sizes(self) -> tuple[int, ...]:
         """Layer widths, input first: ``(784, 50, 100, 10)`` for the book's MNIST network."""
-        return (self.n_in, *(int(W.shape[1]) for W, _ in self._layers))
+        return (self.n_in, *(int(W.shape[1]) for k, W in self._arrays.items() if k[0] == "W"))
 
     def prepare_input(self, x: Any, *, normalize: bool = False) -> Array:
         """``x`` on the network's backend and device, in its compute dtype, width checked.
@@ -119,15 +98,10 @@ class Network(Mapping[str, Array]):
         if not shape or shape[-1] != self.n_in:
             raise ValueError(
                 f"input of shape {shape} does not fit W1 of shape"
-                f" {tuple(self._layers[0][0].shape)}: the last axis must be {self.n_in}"
+                f" {tuple(self._arrays['W1'].shape)}: the last axis must be {self.n_in}"
                 + image_shape_hint(shape, self.n_in)
             )
-        x = self._backend.asarray(x, self.device)
-        if x.dtype != self.dtype:
-            x = self.xp.astype(x, self.dtype)
-        if normalize:
-            x = x / 255.0
-        return x
+        return self._on_device(x, normalize)
 
     def run(self, x: Array, *, activation: Any = None, output: Any = "identity") -> Array:
         """The network's output for ``x`` from :meth:`prepare_input`: the book's forward pass.
@@ -136,42 +110,28 @@ class Network(Mapping[str, Array]):
         means the network's own (``"sigmoid"`` when it has none). ``output`` likewise, from
         ``OUTPUT_FUNCTIONS``.
         """
-        if activation is None:
-            activation = self.activation or "sigmoid"
-        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
-        if isinstance(activation, str) and activation.lower() == "sigmoid" and not self.shared:
-            return _run_sigmoid_folded(self._folded_sigmoid_layers(), x, out, self.xp)
-        hidden = resolve_activation(activation, HIDDEN_ACTIVATIONS, "activation")
-        return run_layers(self._layers, x, hidden, out, self.xp)
+        # A Network is a dense chain by construction: its layer sequence runs as the book's loop.
+        return self._run_dense(x, activation, resolve_activation(output, OUTPUT_FUNCTIONS, "output"))
 
-    def _folded_sigmoid_layers(self) -> tuple[tuple[Array, Array], ...]:
-        if self._sigmoid_layers is None:
-            self._sigmoid_layers = _fold_sigmoid(self._layers)
-        return self._sigmoid_layers
+    def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Network:
+        """A copy placed on ``backend`` and ``device`` (in ``dtype``), its activation kept."""
+        return to_backend(self, backend, device, dtype=dtype)
 
     def __getitem__(self, key: str) -> Array:
-        if isinstance(key, str) and key[:1] in ("W", "b") and key[1:].isdigit():
-            i = int(key[1:])
-            if 1 <= i <= len(self._layers):
-                return self._layers[i - 1][key[0] == "b"]
+        if isinstance(key, str):
+            return self._arrays[key]
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        for i in range(1, len(self._layers) + 1):
-            yield f"W{i}"
-            yield f"b{i}"
+        return iter(self._arrays)
 
     def __len__(self) -> int:
-        return 2 * len(self._layers)
+        return len(self._arrays)
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.sizes))
         act = f", activation={self.activation!r}" if self.activation else ""
         return f"Network({sizes}, dtype={self.dtype}, backend={self.backend!r}, device={self.device!r}{act})"
-
-    def to_numpy(self) -> dict[str, np.ndarray]:
-        """The weights as a book-style dict of host NumPy arrays."""
-        return {key: to_numpy(value) for key, value in self.items()}
 
 
 def to_backend(
@@ -286,7 +246,7 @@ def place(
             and (dtype is None or floating_dtype(placed.xp, dtype) == placed.dtype)
         ):
             return placed
-        return _place(list(placed.layers), backend_obj, dev, dtype, copy=False, activation=placed.activation)
+        return _place(layer_arrays(placed), backend_obj, dev, dtype, copy=False, activation=placed.activation)
     # A dict is placed on each call: its arrays as they are where they fit (NumPy on NumPy, the
     # very arrays), else uploaded. to_backend() places once for repeated calls.
     if backend_obj.name == "numpy" and dtype is None and type(net) is dict:
@@ -313,7 +273,7 @@ def _numpy_dict_network(net: dict[str, Array], backend: Backend, dev: Any) -> Ne
         return _LAST_DICT[1]
     layers = layer_arrays(net)
     network = _place(layers, backend, dev, None, copy=False)
-    if all(p is o for pair, placed in zip(layers, network.layers) for p, o in zip(placed, pair)):
+    if all(p is o for p, o in zip((a for pair in layers for a in pair), network.values())):
         _LAST_DICT[0], _LAST_DICT[1] = key, network  # the caller's own arrays, none cast or copied
     return network
 
@@ -361,38 +321,3 @@ def forward(
     """
     network = place(net, x, backend=backend, device=device)
     return network.run(network.prepare_input(x), activation=activation, output=output)
-
-
-def run_layers(
-    layers: Sequence[tuple[Array, Array]], x: Array, hidden: Activation, out: Activation, xp: Any
-) -> Array:
-    """The book's loop: ``out(affine(...hidden(affine(x))...))`` through ``layers``."""
-    for W, b in layers[:-1]:
-        x = hidden(xp.matmul(x, W) + b, xp)
-    W, b = layers[-1]
-    return out(xp.matmul(x, W) + b, xp)
-
-
-def _fold_sigmoid(layers: Sequence[tuple[Array, Array]]) -> tuple[tuple[Array, Array], ...]:
-    """The layers rescaled so that a sigmoid network runs as ``tanh(x @ W + b) + 1`` per layer.
-
-    ``sigmoid(a) = (tanh(a/2) + 1) / 2``, and scaling by a power of two is exact in binary
-    floating point, so every ``/2`` moves into the weights: ``W1/2, b1/2``, then ``W2/4, b2/2``,
-    ..., and ``Wn/2, bn``. Each hidden layer is then 3 elementwise passes instead of 5, with the
-    very same numbers (exact unless a scaled weight falls below the dtype's smallest normal
-    number: never in practice for float32, float64 and bfloat16; float16 weights under about
-    2e-4 can lose low bits).
-    """
-    last = len(layers) - 1
-    return tuple(
-        (W * ((1.0 if i == 0 else 0.5) * (1.0 if i == last else 0.5)), b * (1.0 if i == last else 0.5))
-        for i, (W, b) in enumerate(layers)
-    )
-
-
-def _run_sigmoid_folded(layers: Sequence[tuple[Array, Array]], x: Array, out: Activation, xp: Any) -> Array:
-    """:func:`run_layers` with sigmoid, on layers from :func:`_fold_sigmoid`."""
-    for W, b in layers[:-1]:
-        x = xp.tanh(xp.matmul(x, W) + b) + 1.0
-    W, b = layers[-1]
-    return out(xp.matmul(x, W) + b, xp)

@@ -20,13 +20,13 @@ def network_and_activation(args: argparse.Namespace) -> tuple[Any, str | None, s
     network (``xpnn train --network simple_convnet --out``) has its activations in its layers:
     its activation is None, and an ``--activation`` is an error.
     """
-    from ..nn import Sequential
+    from ..nn.sequential import is_layer_network
 
     if args.weights:
         weights = load_weights(args.weights)
     else:
         weights = load_sample_network(args.data_dir, download=not args.no_download)
-    if isinstance(weights, Sequential):
+    if is_layer_network(weights):  # not the book's Network, which is a Sequential too
         if args.activation is not None:
             raise ValueError(
                 f"--activation {args.activation} does not apply to {args.weights}: it is a layer network,"

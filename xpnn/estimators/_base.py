@@ -30,8 +30,8 @@ from .._book_dict import layer_arrays
 from ..backends import backend_of, device_of, get_backend, to_numpy
 from ..backends.compat import array_namespace, is_array_api_obj
 from ..network import Network, forward, to_backend
+from ..nn.dense import dense_pairs
 from ..training import epochs
-from ..training._api import as_sequential
 from ._util import (
     ACTIVATIONS,
     check_params,
@@ -300,7 +300,7 @@ class BaseMLP(BaseEstimator):
                     stacklevel=4,
                 )
             batch = min(int(self.batch_size), n)
-        network = as_sequential(Network(layer_arrays(params), impl, dev, xp), act)
+        network = Network(layer_arrays(params), impl, dev, xp, activation=act)
         loop = epochs(
             network, Xd, td, optimizer=optimizer, batch_size=batch, rng=rng,
             order="shuffle" if self.shuffle else "none", opt_state=state, weight_decay=float(self.alpha),
@@ -384,13 +384,13 @@ class BaseMLP(BaseEstimator):
     def coefs_(self) -> list[Array]:
         """The weight matrices ``[W1, ..., Wn]`` of ``network_``, on its backend."""
         check_is_fitted(self, "network_")
-        return [W for W, _ in self.network_.layers]
+        return [W for W, _ in dense_pairs(self.network_.layers, self.network_.params)]
 
     @property
     def intercepts_(self) -> list[Array]:
         """The bias vectors ``[b1, ..., bn]`` of ``network_``, on its backend."""
         check_is_fitted(self, "network_")
-        return [b for _, b in self.network_.layers]
+        return [b for _, b in dense_pairs(self.network_.layers, self.network_.params)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,15 @@ BATCH = "batch"
 ONNX_MAX_BYTES = 2**31 - 1
 #: Room kept below that limit for the graph itself (nodes, names, metadata: a few kilobytes).
 GRAPH_BYTES = 1 << 20
+
+
+class Options(NamedTuple):
+    """The options every ONNX model is built with (checked by :func:`xpnn.export.onnx_model`)."""
+
+    input_dtype: str
+    normalize: bool
+    dtype: Any
+    allow_nonfinite: bool
 
 
 def require(module: str, what: str, extra: str = "onnx") -> Any:
@@ -93,23 +102,20 @@ def mlp_size(net: Mapping[str, Array]) -> int:
     return sum(math.prod(tuple(a.shape)) for pair in layer_arrays(net) for a in pair)
 
 
-def named_layers(layers: Iterable[tuple[Array, Array]]) -> list[tuple[str, Array]]:
-    """``[("W1", W1), ("b1", b1), ...]`` of a ch. 3 network's layer pairs."""
-    return [(f"{p}{i}", a) for i, pair in enumerate(layers, start=1) for p, a in zip("Wb", pair)]
-
-
-def host_layers(
+def host_network(
     net: Mapping[str, Array], dtype: Any = None, *, allow_nonfinite: bool = True, what: str = "export"
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The layers as host NumPy arrays in one floating dtype (``dtype``, else the weights' own).
+) -> Any:
+    """The ch. 3 network (a dict or a :class:`xpnn.Network`) as a :class:`xpnn.Network` of host
+    NumPy arrays in one floating dtype (``dtype``, else the weights' own), its activation kept.
 
     ``allow_nonfinite=False`` refuses a NaN or infinite weight (``ValueError`` naming it).
     """
-    compute = compute_dtype(net, dtype)
-    layers = [(to_numpy(W).astype(compute), to_numpy(b).astype(compute)) for W, b in layer_arrays(net)]
+    from ..network import to_backend
+
+    host = to_backend(net, "numpy", dtype=compute_dtype(net, dtype))
     if not allow_nonfinite:
-        check_finite_weights(named_layers(layers), np, what)
-    return layers
+        check_finite_weights(host.params.items(), np, what)
+    return host
 
 
 def check_finite_weights(named: Iterable[tuple[str, Array]], xp: Any, what: str = "export") -> None:

@@ -35,6 +35,7 @@ from ._common import (
     IR_VERSION,
     OPSET,
     OUTPUT_NAMES,
+    Options,
     check_finite_weights,
     check_onnx_size,
     require,
@@ -140,22 +141,15 @@ def layer_dtype(net: Sequential, dtype: Any = None) -> np.dtype:
     return found if found.kind == "f" else np.dtype(np.float64)
 
 
-def layer_model(
-    net: Sequential,
-    *,
-    output: str,
-    input_dtype: str,
-    normalize: bool,
-    dtype: Any,
-    allow_nonfinite: bool,
-) -> tuple[Any, dict[str, str], str, str]:
+def layer_model(net: Sequential, output: str, options: Options) -> tuple[Any, dict[str, str], str, str]:
     """``(model, metadata, dtype name, doc)`` of a :class:`xpnn.Sequential` (options checked by the caller)."""
-    compute = layer_dtype(net, dtype)
+    input_dtype = options.input_dtype
+    compute = layer_dtype(net, options.dtype)
     declared = {**net.params, **net.state}
     check_onnx_size(sum(math.prod(tuple(a.shape)) for a in declared.values()), compute)
     onnx = require("onnx", "ONNX export")
     host = {k: np.ascontiguousarray(v, dtype=compute) for k, v in net.to_numpy().items()}
-    if not allow_nonfinite:
+    if not options.allow_nonfinite:
         check_finite_weights(host.items(), np, "export")
     g = Graph(onnx, compute, host)
     tensor = onnx.helper.np_dtype_to_tensor_dtype
@@ -163,7 +157,7 @@ def layer_model(
     x = INPUT_NAME
     if np.dtype(input_dtype) != compute:  # what prepare_input does: cast, then divide by 255 if asked
         x = g.node("Cast", [x], to=tensor(compute))
-    if normalize:
+    if options.normalize:
         x = g.node("Div", [x, g.constant("scale", 255.0)])
     for layer in net.layers:
         x = _layer_nodes(g, layer, x, shape)

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, network_activation, resolve_activation
-from ..network import run_layers, to_backend
-from ._common import check_activation, check_finite_weights, named_layers, require
+from ..network import to_backend
+from ..nn.dense import dense_pairs, run_layers
+from ._common import check_activation, check_finite_weights, require
 
 __all__ = ["JaxNetwork"]
 
@@ -44,14 +45,14 @@ class JaxNetwork:
         exact_shapes: int = 2,
         allow_nonfinite: bool = False,
     ):
-        from ..nn.sequential import Sequential
+        from ..nn.sequential import is_layer_network
 
         jax = require("jax", "compile(net, 'jax')", "jax")
         self.exact_shapes = int(exact_shapes)
         self.compiles = 0
         self._shapes: set[tuple[int, ...]] = set()
         placed: Any
-        if isinstance(net, Sequential):  # the layers' own forward; convolutions are jax.lax's
+        if is_layer_network(net):  # the layers' own forward; convolutions are jax.lax's
             check_activation(None, activation)
             placed = net.to_backend("jax", device, dtype=dtype)
             self._args: Any = {**placed.params, **placed.state}
@@ -71,18 +72,18 @@ class JaxNetwork:
             activation = network_activation(net, activation)
             placed = to_backend(net, "jax", device, dtype=dtype, activation=activation)
             if not allow_nonfinite:
-                check_finite_weights(named_layers(placed.layers), placed.xp, "compile")
-            self._args = placed.layers
+                check_finite_weights(placed.params.items(), placed.xp, "compile")
+            self._args = placed.params
             self.activation = activation
             self.n_in = placed.n_in
-            self.n_out = int(placed.layers[-1][0].shape[1])
+            self.n_out = placed.n_out
             self.default_batch_rows = None
-            hidden = HIDDEN_ACTIVATIONS[activation]
-            xp = placed.xp
+            hidden, layers, xp = HIDDEN_ACTIVATIONS[activation], placed.layers, placed.xp
 
-            def forward(layers: Any, x: Array) -> Array:  # type: ignore[misc]  # the other branch's
+            def forward(arrays: Any, x: Array) -> Array:  # the other branch's signature
                 self.compiles += 1  # runs when jax traces: once per compiled shape
-                return run_layers(layers, x, hidden, OUTPUT_FUNCTIONS["identity"], xp)
+                # The book's loop over the layers' pairs, plain sigmoid: XLA fuses it whole.
+                return run_layers(dense_pairs(layers, arrays), x, hidden, OUTPUT_FUNCTIONS["identity"], xp)
 
         self._placed = placed
         self.device = placed.device

@@ -13,14 +13,14 @@ from ..backends.compat import array_namespace
 from ..errors import BackendUnavailableError
 from ..functions import OUTPUT_FUNCTIONS, network_activation, resolve_activation
 from ..nn.layers import Convolution
-from ..nn.sequential import Sequential
+from ..nn.sequential import Sequential, is_layer_network
 from ._common import (
     INPUT_NAME,
     check_activation,
     check_finite_weights,
     check_onnx_size,
     compute_dtype,
-    host_layers,
+    host_network,
     mlp_size,
     require,
 )
@@ -65,7 +65,7 @@ class OnnxRuntimeNetwork:
         allow_nonfinite: bool = False,
     ):
         # a non-floating dtype is refused before anything else
-        compute = layer_dtype(net, dtype) if isinstance(net, Sequential) else compute_dtype(net, dtype)
+        compute = layer_dtype(net, dtype) if is_layer_network(net) else compute_dtype(net, dtype)  # type: ignore[arg-type]
         ort = require("onnxruntime", "compile(net, 'onnxruntime')")
         providers = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
         if device is not None:
@@ -88,10 +88,10 @@ class OnnxRuntimeNetwork:
                 f" {ort.get_available_providers()}): install onnxruntime-gpu on a machine with an"
                 " NVIDIA GPU, or use provider='cpu'"
             )
-        if isinstance(net, Sequential):
+        if is_layer_network(net):
             self._setup_layers(net, compute, activation, provider, allow_nonfinite)
         else:
-            self._setup_mlp(net, compute, activation, allow_nonfinite)
+            self._setup_mlp(net, compute, activation, allow_nonfinite)  # type: ignore[arg-type]
         self.model = onnx_model(
             net,
             activation=self.activation,
@@ -119,12 +119,12 @@ class OnnxRuntimeNetwork:
     ) -> None:
         self.activation: str | None = network_activation(net, activation)
         check_onnx_size(mlp_size(net), compute)
-        layers = host_layers(net, compute, allow_nonfinite=allow_nonfinite, what="compile")
-        self.dtype = layers[0][0].dtype
-        self.n_in: int | tuple[int, ...] = int(layers[0][0].shape[0])
-        self.n_out = int(layers[-1][0].shape[1])
+        host = host_network(net, compute, allow_nonfinite=allow_nonfinite, what="compile")
+        self.dtype = host.dtype
+        self.n_in: int | tuple[int, ...] = host.n_in
+        self.n_out = host.n_out
         self._host: Sequential | None = None
-        self.sizes = (self.n_in, *(int(W.shape[1]) for W, _ in layers))
+        self.sizes = host.sizes
         #: One batch: onnxruntime splits the work over its own threads.
         self.default_batch_rows: int | None = None
 

@@ -1,7 +1,8 @@
 """The ch. 3 network's ONNX model: xpnn's own forward pass, run on a graph builder.
 
 ``ndonnx`` is an Array API namespace whose arrays record an ONNX graph instead of computing.
-:func:`mlp_model` runs the very code that :func:`xpnn.forward` runs (``run_layers`` with the
+:func:`mlp_model` runs the very code that :func:`xpnn.forward` runs (``run_layers`` over the
+network's layer sequence, with the
 functions of ``xpnn.functions``) on ``ndonnx`` arrays: the weights become graph constants, the
 input a graph input with a dynamic batch dimension. Nothing here writes an ONNX node by hand.
 
@@ -20,14 +21,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS
-from ..network import run_layers
+from ..nn.dense import dense_pairs, run_layers
 from ._common import (
     BATCH,
     INPUT_NAME,
     OUTPUT_NAMES,
+    Options,
     check_onnx_size,
     compute_dtype,
-    host_layers,
+    host_network,
     mlp_size,
     require,
 )
@@ -36,43 +38,37 @@ Array = Any
 
 
 def mlp_model(
-    net: Mapping[str, Array],
-    *,
-    activation: str,
-    output: str,
-    input_dtype: str,
-    normalize: bool,
-    dtype: Any,
-    allow_nonfinite: bool,
+    net: Mapping[str, Array], activation: str, output: str, options: Options
 ) -> tuple[Any, dict[str, str], str, str]:
     """``(model, metadata, dtype name, doc)`` of a ch. 3 network (options checked by the caller)."""
-    compute = compute_dtype(net, dtype)
+    compute = compute_dtype(net, options.dtype)
     check_onnx_size(mlp_size(net), compute)  # before any copy or trace
     ndx = require("ndonnx", "ONNX export")
     require("onnx", "ONNX export")
-    layers = host_layers(net, compute, allow_nonfinite=allow_nonfinite)
-    traced = [(ndx.asarray(W), ndx.asarray(b)) for W, b in layers]
-    n_in, dtype = int(layers[0][0].shape[0]), traced[0][0].dtype
-    x = ndx.argument(shape=(BATCH, n_in), dtype=getattr(ndx, input_dtype))
+    host = host_network(net, compute, allow_nonfinite=options.allow_nonfinite)
+    traced = {k: ndx.asarray(v) for k, v in host.params.items()}
+    dtype = traced["W1"].dtype
+    x = ndx.argument(shape=(BATCH, host.n_in), dtype=getattr(ndx, options.input_dtype))
     # What prepare_input does: cast to the compute dtype, then divide by 255 if asked.
     a = ndx.astype(x, dtype) if x.dtype != dtype else x
-    if normalize:
+    if options.normalize:
         a = a / 255.0
-    # The book's loop, plain: the sigmoid shortcut's rescaled weights would only be folded
-    # back, while the plain formula becomes one Sigmoid node per layer (the rules).
+    # The book's loop over the network's layer sequence, plain: the sigmoid shortcut's rescaled
+    # weights would only be folded back, while the plain formula becomes one Sigmoid node per
+    # layer (the rules).
     out = OUTPUT_FUNCTIONS["identity" if output == "argmax" else output]
-    y = run_layers(traced, a, HIDDEN_ACTIVATIONS[activation], out, ndx)
+    y = run_layers(dense_pairs(host.layers, traced), a, HIDDEN_ACTIVATIONS[activation], out, ndx)
     if output == "argmax":
         y = ndx.argmax(y, axis=-1)
     model = lean(ndx.build({INPUT_NAME: x}, {OUTPUT_NAMES[output]: y}))
-    sizes = ",".join(str(n) for n in (n_in, *(int(W.shape[1]) for W, _ in layers)))
+    sizes = ",".join(map(str, host.sizes))
     metadata = {"xpnn.sizes": sizes, "xpnn.activation": activation}
     model.graph.name = "xpnn_mlp_" + sizes.replace(",", "_")
     doc = (
         f"xpnn network {sizes.replace(',', '-')}: {activation} hidden layers, {output} output;"
-        f" input {INPUT_NAME!r} ({BATCH}, {n_in}) {input_dtype}"
+        f" input {INPUT_NAME!r} ({BATCH}, {host.n_in}) {options.input_dtype}"
     )
-    return model, metadata, str(layers[0][0].dtype), doc
+    return model, metadata, str(host.dtype), doc
 
 
 def lean(model: Any) -> Any:

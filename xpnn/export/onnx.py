@@ -11,8 +11,8 @@ from typing import Any
 
 from ..functions import network_activation
 from ..io import write_atomic
-from ..nn.sequential import Sequential
-from ._common import check_activation, check_output, require
+from ..nn.sequential import Sequential, is_layer_network
+from ._common import Options, check_activation, check_output, require
 
 __all__ = ["export_onnx", "onnx_model"]
 
@@ -31,31 +31,26 @@ def onnx_model(
 ) -> Any:
     """The network as an ``onnx.ModelProto``: what :func:`export_onnx` writes to a file.
 
-    Options as :func:`export_onnx`.
+    Options as :func:`export_onnx` describes them.
 
     >>> from xpnn import init_network
     >>> model = onnx_model(init_network(), output="identity")
     >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]
     (['input'], ['logits'])
     """
-    options = {
-        "input_dtype": input_dtype,
-        "normalize": normalize,
-        "dtype": dtype,
-        "allow_nonfinite": allow_nonfinite,
-    }
-    if isinstance(net, Sequential):
+    options = Options(input_dtype, normalize, dtype, allow_nonfinite)
+    if is_layer_network(net):  # written from its layers
         check_activation(None, activation)
         output = check_output(output, input_dtype)
         from ._graph import layer_model
 
-        model, metadata, dtype_name, doc = layer_model(net, output=output, **options)
-    else:
+        model, metadata, dtype_name, doc = layer_model(net, output, options)
+    else:  # the book's dict or xpnn.Network: traced from xpnn's forward over its layers
         activation = network_activation(net, activation)
         output = check_output(output, input_dtype)
         from ._trace import mlp_model
 
-        model, metadata, dtype_name, doc = mlp_model(net, activation=activation, output=output, **options)
+        model, metadata, dtype_name, doc = mlp_model(net, activation, output, options)  # type: ignore[arg-type]
     onnx = require("onnx", "ONNX export")
     from .. import __version__
 
@@ -74,18 +69,12 @@ def onnx_model(
     return model
 
 
-def export_onnx(
-    net: Mapping[str, Array],
-    path: str | os.PathLike[str],
-    *,
-    activation: str | None = None,
-    output: str = "softmax",
-    input_dtype: str = "float32",
-    normalize: bool = False,
-    dtype: Any = None,
-    allow_nonfinite: bool = False,
-) -> Any:
+def export_onnx(net: Mapping[str, Array] | Sequential, path: str | os.PathLike[str], **options: Any) -> Any:
     """Write the network to ``path`` as an ONNX model; returns the ``onnx.ModelProto``.
+
+    The options (keywords, all optional) are those of :func:`onnx_model`: ``activation``,
+    ``output="softmax"``, ``input_dtype="float32"``, ``normalize=False``, ``dtype`` and
+    ``allow_nonfinite=False``.
 
     The model is xpnn's own forward pass run on ``ndonnx`` arrays. Its input ``"input"`` has
     shape ``(batch, n_in)`` with a dynamic batch; its output is ``"probabilities"``
@@ -127,15 +116,7 @@ def export_onnx(
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory: name the .onnx file to write", str(path))
-    model = onnx_model(
-        net,
-        activation=activation,
-        output=output,
-        input_dtype=input_dtype,
-        normalize=normalize,
-        dtype=dtype,
-        allow_nonfinite=allow_nonfinite,
-    )
+    model = onnx_model(net, **options)
     data = model.SerializeToString()
     write_atomic(path, lambda f: f.write(data))
     return model

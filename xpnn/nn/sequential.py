@@ -11,74 +11,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
 from ..backends import Backend, get_backend, to_numpy
-from ..backends.compat import array_namespace, namespace_of
-from ..functions import OUTPUT_FUNCTIONS, resolve_activation
-from .layers import Affine, Layer, layer_from_spec
+from ..backends.compat import namespace_of
+from ..functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, Activation, resolve_activation
+from .batching import BATCH_BYTES, layer_batch_rows, run_dask
+from .dense import dense_chain, fold_sigmoid, run_layers, run_sigmoid_folded
+from .layers import Layer, layer_from_spec
 from .losses import decay_names, targets, weight_decay_term
+from .passes import _infer, backward_layers, forward_layers
 
 __all__ = [
     "BATCH_BYTES",
     "Sequential",
     "backward_layers",
     "forward_layers",
+    "is_layer_network",
     "loss_and_gradient_of",
     "loss_of",
 ]
 
 Array = Any
-
-#: The bytes a default batch may hold in activations and im2col patches: 256 MiB keeps the
-#: peak of DeepConvNet inference (float64) well under 1 GB on every backend.
-BATCH_BYTES = 256 << 20
-#: The most rows a default batch has (on CPUs, batches of about a thousand rows are fastest).
-MAX_BATCH_ROWS = 1024
-
-
-def forward_layers(
-    layers: Sequence[Layer], params: Mapping[str, Array], x: Array, *, train: bool = False, rng: Any = None
-) -> tuple[Array, list[Any]]:
-    """``(y, caches)``: ``x`` through every layer in order, and each layer's cache."""
-    caches = []
-    for layer in layers:
-        x, cache = layer.forward(params, x, train=train, rng=rng)
-        caches.append(cache)
-    return x, caches
-
-
-def _infer(layers: Sequence[Layer], params: Mapping[str, Array], x: Array) -> Array:
-    """:func:`forward_layers` at inference, each cache dropped as soon as its layer is done."""
-    for layer in layers:
-        x, _ = layer.forward(params, x)
-    return x
-
-
-def backward_layers(
-    layers: Sequence[Layer],
-    params: Mapping[str, Array],
-    caches: Sequence[Any],
-    dy: Array,
-    *,
-    need_dx: bool = True,
-) -> tuple[Array, dict[str, Array]]:
-    """``(dx, grads)``: ``dy`` back through the layers, last first; ``grads`` of every parameter.
-
-    ``need_dx=False`` (training: nothing needs the input's gradient) lets a first
-    :class:`~xpnn.nn.layers.Affine` skip that matmul; ``dx`` is then None.
-    """
-    grads: dict[str, Array] = {}
-    for i in range(len(layers) - 1, -1, -1):
-        layer, cache = layers[i], caches[i]
-        if i == 0 and not need_dx and isinstance(layer, Affine):
-            grads.update(layer.param_grads(params, cache, dy))
-            return None, grads
-        dy, g = layer.backward(params, cache, dy)
-        grads.update(g)
-    return dy, grads
+S = TypeVar("S", bound="Sequential")
 
 
 def loss_and_gradient_of(
@@ -87,51 +44,18 @@ def loss_and_gradient_of(
     x: Array,
     t: Array,
     params: Mapping[str, Array],
-    *,
-    loss: str = "cross_entropy",
-    weight_decay: float = 0.0,
-    sample_weight: Array = None,
-    rng: Any = None,
+    **options: Any,
 ) -> tuple[Array, dict[str, Array], dict[str, Array]]:
     """:meth:`Sequential.loss_and_gradient` of ``layers`` over ``arrays`` (``params``: the trainable
-    ones, in the order of the returned gradients), as a pure function of arrays."""
-    xp = namespace_of(x)
-    a, caches = forward_layers(layers, arrays, x, train=True, rng=rng)
-    out, T, w = targets(loss, t, a, sample_weight, xp)
-    value, y = out.forward(a, T, xp=xp, w=w)
-    _, grads = backward_layers(layers, arrays, caches, out.backward(y, T, w), need_dx=False)
-    state: dict[str, Array] = {}
-    for layer, cache in zip(layers, caches):
-        state.update(layer.new_state(arrays, cache))
-    if weight_decay:
-        lam = float(weight_decay)
-        value = value + weight_decay_term(params, lam, xp)
-        for k in decay_names(params):
-            grads[k] = grads[k] + lam * params[k]
-    return value, {k: grads[k] for k in params}, state
+    ones, in the order of the returned gradients), as a pure function of arrays; its options."""
+    return _Over(layers, arrays, params).loss_and_gradient(x, t, **options)
 
 
 def loss_of(
-    layers: Sequence[Layer],
-    arrays: Mapping[str, Array],
-    x: Array,
-    t: Array,
-    *,
-    loss: str = "cross_entropy",
-    weight_decay: float = 0.0,
-    sample_weight: Array = None,
-    train: bool = False,
-    rng: Any = None,
+    layers: Sequence[Layer], arrays: Mapping[str, Array], x: Array, t: Array, **options: Any
 ) -> Array:
-    """:meth:`Sequential.loss` of ``layers`` over ``arrays``, as a pure function of arrays."""
-    xp = namespace_of(x)
-    a = forward_layers(layers, arrays, x, train=True, rng=rng)[0] if train else _infer(layers, arrays, x)
-    out, T, w = targets(loss, t, a, sample_weight, xp)
-    value = out.forward(a, T, xp=xp, w=w)[0]
-    if weight_decay:
-        names = [n for layer in layers for n in layer.param_names()]
-        value = value + weight_decay_term({k: arrays[k] for k in names}, float(weight_decay), xp)
-    return value
+    """:meth:`Sequential.loss` of ``layers`` over ``arrays``, as a pure function of arrays; its options."""
+    return _Over(layers, arrays, None).loss(x, t, **options)
 
 
 def _layers(layers: Iterable[Layer | Mapping[str, Any]]) -> tuple[Layer, ...]:
@@ -160,6 +84,8 @@ class Sequential:
 
     It is a :class:`xpnn.runnable.Runnable`: ``n_in`` is ``input_shape`` (a tuple), ``n_out``
     the number of outputs. Use :func:`xpnn.to_backend` (or :meth:`to_backend`) to move it.
+    The book's ch. 3 network (:class:`xpnn.Network`) is one too: ``Affine``/activation layers
+    over ``W1, b1, ...``; such a dense chain runs as the book's loop (:mod:`xpnn.nn.dense`).
 
     >>> import numpy as np, xpnn
     >>> from xpnn.nn import Affine, Relu
@@ -168,6 +94,8 @@ class Sequential:
     >>> net.n_in, net.n_out, xpnn.predict(net, np.ones((2, 4)), normalize=False)
     ((4,), 2, array([0, 0]))
     """
+
+    _folded: tuple[tuple[Array, Array], ...] | None  # the sigmoid shortcut's pairs, made on first use
 
     def __init__(
         self,
@@ -192,7 +120,6 @@ class Sequential:
         dev: Any,
         dtype: Any,
     ) -> None:
-        self.layers = layers
         names = [n for layer in layers for n in (*layer.param_names(), *layer.state_names())]
         extra = sorted(set(host) - set(names))
         if extra:
@@ -207,15 +134,10 @@ class Sequential:
             raise ValueError(
                 f"the last layer gives outputs of shape {shape}; a classifier ends in (n_classes,)"
             )
-        self._input_shape = input_shape
-        self._n_out = int(shape[0])
-        self._backend = backend
-        self.device = dev
         # Dask runs each chunk of inputs through NumPy (or CuPy) arrays: the arrays live there.
-        self._arrays_backend, array_dev = backend.arrays_on(dev)
-        self.xp = backend.load()
-        axp = self._arrays_backend.load()
-        arrays = {k: self._arrays_backend.from_host(v, array_dev) for k, v in host.items()}
+        arrays_backend, array_dev = backend.arrays_on(dev)
+        axp = arrays_backend.load()
+        arrays = {k: arrays_backend.from_host(v, array_dev) for k, v in host.items()}
         if dtype is None:
             found = axp.result_type(*arrays.values()) if arrays else None
             if found is None or not axp.isdtype(found, "real floating"):
@@ -223,18 +145,39 @@ class Sequential:
             dtype = found
         elif isinstance(dtype, str):
             dtype = getattr(axp, dtype, None) or _no_dtype(axp, dtype)
-        self._arrays = {k: (a if a.dtype == dtype else axp.astype(a, dtype)) for k, a in arrays.items()}
-        self.dtype = next(iter(self._arrays.values())).dtype if self._arrays else dtype
-        self.default_batch_rows = self._batch_rows(_itemsize(axp, self.dtype))
+        arrays = {k: (a if a.dtype == dtype else axp.astype(a, dtype)) for k, a in arrays.items()}
+        self._adopt(layers, arrays, input_shape, int(shape[0]), backend, dev, arrays_backend)
+        itemsize = _itemsize(axp, self.dtype)
+        self.default_batch_rows: int | None = layer_batch_rows(layers, arrays, input_shape, itemsize)
 
-    def _batch_rows(self, itemsize: int) -> int:
-        """Rows per batch whose activations and patches fit :data:`BATCH_BYTES`."""
-        peak, shape = 0, self._input_shape
-        for layer in self.layers:
-            out = layer.output_shape(shape, self._arrays)
-            peak = max(peak, math.prod(shape) + math.prod(out) + layer.scratch(shape, self._arrays))
-            shape = out
-        return max(1, min(MAX_BATCH_ROWS, BATCH_BYTES // (peak * itemsize)))
+    def _adopt(
+        self,
+        layers: tuple[Layer, ...],
+        arrays: dict[str, Array],
+        input_shape: tuple[int, ...],
+        n_out: int,
+        backend: Backend,
+        dev: Any,
+        arrays_backend: Backend,
+        *,
+        shared: bool = False,
+    ) -> None:
+        """Take ``arrays``, already placed, as this network's (no copy, no check)."""
+        self.layers = layers
+        self._arrays = arrays
+        self._input_shape = input_shape
+        self._n_out = n_out
+        self._backend = backend
+        self.device = dev
+        self._arrays_backend = arrays_backend
+        self.xp = backend.load()
+        self.dtype = next(iter(arrays.values())).dtype if arrays else None
+        # True when the arrays are a caller's own (forward's zero-copy use of a NumPy dict): they
+        # may change in place, so nothing may be derived from them and kept.
+        self.shared = shared
+        # A dense chain (Affine, act, ..., Affine) of vectors runs as the book's loop over its pairs.
+        self._dense = dense_chain(layers) if len(input_shape) == 1 else None
+        self._derive()
 
     # --- what inference needs (the Runnable protocol) ------------------------------------------
 
@@ -245,7 +188,12 @@ class Sequential:
 
     @property
     def n_in(self) -> tuple[int, ...]:
-        """The shape of one input, without the batch axis."""
+        """The shape of one input, without the batch axis (a :class:`Network`: its width, an int)."""
+        return self._input_shape
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input, without the batch axis, for every network (``(784,)``, ``(1, 28, 28)``)."""
         return self._input_shape
 
     @property
@@ -253,7 +201,7 @@ class Sequential:
         return self._n_out
 
     @property
-    def activation(self) -> None:
+    def activation(self) -> str | None:
         """None: a layer network's activations are its layers."""
         return None
 
@@ -275,6 +223,10 @@ class Sequential:
                 f"input of shape {shape} does not fit this network: it takes one input {self._input_shape}"
                 f" or a batch (N, {', '.join(map(str, self._input_shape))}){hint}"
             )
+        return self._on_device(x, normalize)
+
+    def _on_device(self, x: Any, normalize: bool) -> Array:
+        """``x`` (its shape checked) on the network's backend and device, in its dtype, /255 if asked."""
         x = self._backend.asarray(x, self.device)
         if x.dtype != self.dtype:
             x = self.xp.astype(x, self.dtype)
@@ -288,32 +240,42 @@ class Sequential:
             raise ValueError(
                 f"activation={activation!r} does not apply to a layer network: its activations are its layers"
             )
-        out = resolve_activation(output, OUTPUT_FUNCTIONS, "output")
+        return self._run(x, None, resolve_activation(output, OUTPUT_FUNCTIONS, "output"))
+
+    def _run(self, x: Array, hidden: str | Activation | None, out: Activation) -> Array:
+        """``out`` of the layers' output for ``x``; ``hidden`` replaces a dense chain's activation."""
+        if self._dense is not None and self._arrays_backend is self._backend:
+            return self._run_dense(x, hidden, out)
         single = len(x.shape) == len(self._input_shape)
         if single:
             x = self.xp.expand_dims(x, axis=0)
-        if self._backend.info.lazy:  # Dask
-            y = self._run_dask(x, out)
+        if self._backend.info.lazy:  # Dask: each chunk through the arrays where they live
+            layers, arrays = self.layers, self._arrays
+            meta = self._arrays_backend.load().empty((0, 0), dtype=self.dtype)
+            k = len(self._input_shape)
+            y = run_dask(x, lambda c: _infer(layers, arrays, c), out, k, self._n_out, self.dtype, meta)
         else:
             y = out(_infer(self.layers, self._arrays, x), self.xp)
         return y[0, ...] if single else y
 
-    def _run_dask(self, x: Array, out: Any) -> Array:
-        k = len(self._input_shape)
-        x = x.rechunk({i: -1 for i in range(1, k + 1)})
-        arrays, layers = self._arrays, self.layers
+    def _run_dense(self, x: Array, hidden: str | Activation | None, out: Activation) -> Array:
+        """The fold over a dense chain as the book's loop over its ``(W, b)`` pairs; a sigmoid
+        chain with the exact shortcut (:func:`xpnn.nn.dense.fold_sigmoid`, on kept arrays only)."""
+        if hidden is None:
+            hidden = self._dense[1]  # type: ignore[index]
+        if isinstance(hidden, str) and hidden.lower() == "sigmoid" and not self.shared:
+            if self._folded is None:
+                self._folded = fold_sigmoid(self._dense_pairs)
+            return run_sigmoid_folded(self._folded, x, out, self.xp)
+        fn = resolve_activation(hidden or "identity", HIDDEN_ACTIVATIONS, "activation")
+        return run_layers(self._dense_pairs, x, fn, out, self.xp)
 
-        def block(chunk: Any) -> Any:
-            return out(_infer(layers, arrays, chunk), array_namespace(chunk))
-
-        meta = self._arrays_backend.load().empty((0, 0), dtype=self.dtype)
-        return x.map_blocks(
-            block,
-            drop_axis=list(range(2, k + 1)),
-            chunks=(x.chunks[0], (self._n_out,)),
-            dtype=self.dtype,
-            meta=meta,
-        )
+    def _derive(self) -> None:
+        """What the dense pass reads: the chain's ``(W, b)`` pairs, the very arrays (a shared dict's
+        arrays change in place, never identity), and no rescaled copy of them yet."""
+        names = self._dense[0] if self._dense is not None else ()
+        self._dense_pairs = [(self._arrays[w], self._arrays[b]) for w, b in names]
+        self._folded = None
 
     # --- the arrays, placement, training's passes ------------------------------------------------
 
@@ -333,8 +295,9 @@ class Sequential:
         """Every array (parameters and state) as host NumPy."""
         return {k: to_numpy(v) for k, v in self._arrays.items()}
 
-    def replace(self, arrays: Mapping[str, Array]) -> Sequential:
-        """A network like this one with some arrays replaced (already on its backend and device)."""
+    def replace(self: S, arrays: Mapping[str, Array]) -> S:
+        """A network like this one (the same class) with some arrays replaced (already on its
+        backend and device)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         merged = dict(self._arrays)
@@ -343,6 +306,7 @@ class Sequential:
                 raise ValueError(f"{k!r} is not an array of this network; its arrays are {sorted(merged)}")
             merged[k] = v
         new._arrays = merged
+        new._derive()  # nothing derived from the old arrays is kept
         return new
 
     def to_backend(self, backend: str = "numpy", device: Any = None, *, dtype: Any = None) -> Sequential:
@@ -355,7 +319,7 @@ class Sequential:
     def forward(self, x: Array, *, train: bool = False, rng: Any = None) -> Array:
         """The logits for a batch ``x`` from :meth:`prepare_input`; ``train=True`` drops out (``rng``)."""
         if not train:
-            return _infer(self.layers, self._arrays, x)
+            return self._run(x, None, OUTPUT_FUNCTIONS["identity"])
         return forward_layers(self.layers, self._arrays, x, train=train, rng=rng)[0]
 
     def loss_and_gradient(
@@ -380,10 +344,21 @@ class Sequential:
         holds one gradient per entry of :attr:`params` (in its order), ``state`` the new running
         statistics.
         """
-        return loss_and_gradient_of(
-            self.layers, self._arrays, x, t, self.params, loss=loss, weight_decay=weight_decay,
-            sample_weight=sample_weight, rng=rng,
-        )  # fmt: skip
+        layers, arrays, params = self.layers, self._arrays, self.params
+        xp = namespace_of(x)
+        a, caches = forward_layers(layers, arrays, x, train=True, rng=rng)
+        out, T, w = targets(loss, t, a, sample_weight, xp)
+        value, y = out.forward(a, T, xp=xp, w=w)
+        _, grads = backward_layers(layers, arrays, caches, out.backward(y, T, w), need_dx=False)
+        state: dict[str, Array] = {}
+        for layer, cache in zip(layers, caches):
+            state.update(layer.new_state(arrays, cache))
+        if weight_decay:
+            lam = float(weight_decay)
+            value = value + weight_decay_term(params, lam, xp)
+            for k in decay_names(params):
+                grads[k] = grads[k] + lam * params[k]
+        return value, {k: grads[k] for k in params}, state
 
     def loss(
         self,
@@ -398,10 +373,14 @@ class Sequential:
     ) -> Array:
         """The loss of :meth:`loss_and_gradient` alone (forward pass only, ``train=False`` by
         default), a 0-d array."""
-        return loss_of(
-            self.layers, self._arrays, x, t, loss=loss, weight_decay=weight_decay,
-            sample_weight=sample_weight, train=train, rng=rng,
-        )  # fmt: skip
+        layers, arrays = self.layers, self._arrays
+        xp = namespace_of(x)
+        a = forward_layers(layers, arrays, x, train=True, rng=rng)[0] if train else _infer(layers, arrays, x)
+        out, T, w = targets(loss, t, a, sample_weight, xp)
+        value = out.forward(a, T, xp=xp, w=w)[0]
+        if weight_decay:
+            value = value + weight_decay_term(self.params, float(weight_decay), xp)
+        return value
 
     def spec(self) -> list[dict[str, Any]]:
         """The layers as spec dicts (``Sequential(spec, params, input_shape=...)`` rebuilds it)."""
@@ -413,6 +392,26 @@ class Sequential:
             f"{type(self).__name__}({kinds}, input_shape={self._input_shape}, dtype={_dtype_name(self.dtype)},"
             f" backend={self.backend!r}, device={self.device!r})"
         )
+
+
+class _Over(Sequential):
+    """Layers over arrays as they are (no placement, no check): what :func:`loss_of` and
+    :func:`loss_and_gradient_of` run :class:`Sequential`'s passes on; ``params`` gives the order."""
+
+    def __init__(
+        self, layers: Sequence[Layer], arrays: Mapping[str, Array], params: Mapping[str, Array] | None
+    ) -> None:
+        self.layers, self._arrays, self._given = tuple(layers), arrays, params  # type: ignore[assignment]
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return super().params if self._given is None else dict(self._given)
+
+
+def is_layer_network(net: Any) -> TypeGuard[Sequential]:
+    """Whether ``net`` is a layer network: a :class:`Sequential` whose activations are its layers,
+    not the book's dict network (:class:`xpnn.Network`, a read-only Mapping of ``W1, b1, ...``)."""
+    return isinstance(net, Sequential) and not isinstance(net, Mapping)
 
 
 def _dtype_name(dtype: Any) -> str:

@@ -2,8 +2,8 @@
 ``numerical_gradient``.
 
 :func:`placed` is the one conversion of a training call: a layer network (:class:`xpnn.Sequential`)
-as it is, a book-style dict or :class:`xpnn.Network` as the ``Sequential`` of its layers
-``[Affine(1), act, ..., Affine(n)]`` over the very same placed arrays. Everything after it (these
+as it is; a book-style dict or :class:`xpnn.Network` as a ``Network`` (the ``Sequential`` of its
+layers ``[Affine(1), act, ..., Affine(n)]``) under the activation the call trains with. Everything after it (these
 calls, :func:`xpnn.training.epochs`) sees a ``Sequential`` only.
 """
 
@@ -18,7 +18,6 @@ import numpy as np
 from ..backends import asarray, get_backend, to_numpy
 from ..functions import network_activation
 from ..network import Network, place
-from ..nn.layers import mlp_layers
 from ..nn.losses import LOSSES
 from ..nn.sequential import Sequential
 from ._checks import check_not_dask, decay, labels, step
@@ -26,18 +25,6 @@ from ._checks import check_not_dask, decay, labels, step
 __all__ = ["gradient", "loss", "numerical_gradient", "placed"]
 
 Array = Any
-
-
-def as_sequential(network: Network, activation: str) -> Sequential:
-    """``network`` (a placed book dict) as the ``Sequential`` ``[Affine(1), act, ..., Affine(n)]``
-    of its very arrays: no copy (only zeros of the shapes go to the device, for the layer checks)."""
-    arrays = dict(network.items())
-    shapes = {k: np.zeros(tuple(a.shape), dtype=np.float32) for k, a in arrays.items()}
-    seq = Sequential(
-        mlp_layers(len(network.layers), activation), shapes, input_shape=(network.n_in,),
-        backend=network.backend, device=network.device, dtype=network.dtype,
-    )  # fmt: skip
-    return seq.replace(arrays)
 
 
 def as_network(params: Mapping[str, Array], like: Network, activation: str) -> Network:
@@ -59,8 +46,9 @@ def placed(
     check_not_dask(None, network.backend)
     if isinstance(network, Network):
         act = network_activation(network, activation)
-        finish = lambda trained: as_network(trained.params, network, act)  # noqa: E731
-        return as_sequential(network, act), finish, network
+        # A Network is a Sequential ([Affine(1), act, ..., Affine(n)]): the same arrays under the
+        # activation this call trains with; what training returns is then a Network already.
+        return as_network(network.params, network, act), lambda trained: trained, network
     if not isinstance(network, Sequential):
         raise TypeError(
             "training needs a book-style dict, a Network or an xpnn.Sequential network of arrays;"
@@ -78,8 +66,8 @@ def _call_args(
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     network, _, runnable = placed(net, x, backend, device, activation)
     xd = runnable.prepare_input(x)
-    if len(xd.shape) != len(network.n_in) + 1:
-        want = ", ".join(map(str, network.n_in))
+    if len(xd.shape) != len(network.input_shape) + 1:
+        want = ", ".join(map(str, network.input_shape))
         raise ValueError(f"x must be a batch of shape (N, {want}); got shape {tuple(xd.shape)}")
     if xd.shape[0] == 0:
         raise ValueError("no inputs: the loss and its gradient need a batch of at least one input and label")

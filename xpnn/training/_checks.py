@@ -166,7 +166,7 @@ def labels(network: Any, t: Any, n: int, name: str = "t") -> Array:
 def data(name: str, x: Any, network: Any) -> Array:
     """``x`` on the network's device as it is (cast batch by batch later), checked: its shape, finite."""
     X = asarray(x, backend=network.backend, device=network.device)
-    n_in = network.n_in if isinstance(network.n_in, tuple) else (network.n_in,)
+    n_in = network.input_shape
     if tuple(X.shape[1:]) != n_in or X.shape[0] < 1:
         fits = "to fit W1" if len(n_in) == 1 else "to fit the network's input"
         want = ", ".join(map(str, n_in))
