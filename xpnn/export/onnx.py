@@ -69,12 +69,21 @@ def onnx_model(
     return model
 
 
-def export_onnx(net: Mapping[str, Array] | Sequential, path: str | os.PathLike[str], **options: Any) -> Any:
+def export_onnx(
+    net: Mapping[str, Array] | Sequential,
+    path: str | os.PathLike[str],
+    *,
+    activation: str | None = None,
+    output: str = "softmax",
+    input_dtype: str = "float32",
+    normalize: bool = False,
+    dtype: Any = None,
+    allow_nonfinite: bool = False,
+) -> Any:
     """Write the network to ``path`` as an ONNX model; returns the ``onnx.ModelProto``.
 
-    The options (keywords, all optional) are those of :func:`onnx_model`: ``activation``,
-    ``output="softmax"``, ``input_dtype="float32"``, ``normalize=False``, ``dtype`` and
-    ``allow_nonfinite=False``.
+    The options are keywords, the same as :func:`onnx_model`'s (written out here so that
+    ``help()``, the API reference and editors show them).
 
     The model is xpnn's own forward pass run on ``ndonnx`` arrays. Its input ``"input"`` has
     shape ``(batch, n_in)`` with a dynamic batch; its output is ``"probabilities"``
@@ -116,7 +125,10 @@ def export_onnx(net: Mapping[str, Array] | Sequential, path: str | os.PathLike[s
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory: name the .onnx file to write", str(path))
-    model = onnx_model(net, **options)
+    model = onnx_model(
+        net, activation=activation, output=output, input_dtype=input_dtype, normalize=normalize,
+        dtype=dtype, allow_nonfinite=allow_nonfinite,
+    )  # fmt: skip
     data = model.SerializeToString()
     write_atomic(path, lambda f: f.write(data))
     return model
