@@ -95,7 +95,7 @@ class Network(Sequential, Mapping[str, Array]):
         """
         x = as_input(x)  # real numbers only (TypeError naming the dtype); lists become NumPy
         shape = tuple(x.shape)
-        if not shape or shape[-1] != self.n_in:
+        if not shape or shape[-1] != self._input_shape[0]:
             raise ValueError(
                 f"input of shape {shape} does not fit W1 of shape"
                 f" {tuple(self._arrays['W1'].shape)}: the last axis must be {self.n_in}"
@@ -210,9 +210,10 @@ def place(
     >>> place(init_network(), [1.0, 0.5]).backend
     'numpy'
     """
-    plain = type(net) is dict and backend is None and device is None and dtype is None
-    if plain and type(x) is np.ndarray and _LAST_DICT[0] is not None and _LAST_DICT[0] == _dict_key(net):  # type: ignore[arg-type]
-        return _LAST_DICT[1]  # the book's per-image loop: checked last call
+    if backend is None and device is None and dtype is None:
+        last = _last_dict(net, x)
+        if last is not None:
+            return last
     if type(net) is not dict and not isinstance(net, Network) and isinstance(net, Runnable):
         moved = backend not in (None, net.backend) or device is not None or dtype is not None
         if moved and callable(getattr(net, "to_backend", None)):  # a layer network (xpnn.Sequential)
@@ -278,11 +279,20 @@ def _numpy_dict_network(net: dict[str, Array], backend: Backend, dev: Any) -> Ne
     return network
 
 
+def _last_dict(net: Any, x: Any) -> Network | None:
+    """The Network of :data:`_LAST_DICT` when ``net`` is a dict whose entries are still those it
+    was checked with and ``x`` a NumPy array (the book's per-image loop), else None."""
+    key = _LAST_DICT[0]
+    if key is not None and type(net) is dict and type(x) is np.ndarray and key == _dict_key(net):
+        return _LAST_DICT[1]
+    return None
+
+
 def _dict_key(net: dict[str, Array]) -> Any:
-    """Each entry's name, array identity, shape and dtype object (ids stay unique while the cache
-    holds the arrays, and their dtypes); None when an entry is no array."""
+    """Each entry's name, array identity, shape and dtype (ids stay unique while the cache holds
+    the arrays); None when an entry is no array."""
     try:
-        return [(k, id(v), v.shape, id(v.dtype)) for k, v in net.items()]
+        return [(k, id(v), v.shape, v.dtype) for k, v in net.items()]
     except AttributeError:
         return None
 
@@ -319,5 +329,7 @@ def forward(
     >>> forward(init_network(), [1.0, 0.5])
     array([0.31682708, 0.69627909])
     """
-    network = place(net, x, backend=backend, device=device)
+    network: Runnable | None = _last_dict(net, x) if backend is None and device is None else None
+    if network is None:
+        network = place(net, x, backend=backend, device=device)
     return network.run(network.prepare_input(x), activation=activation, output=output)

@@ -57,9 +57,9 @@ def run_layers(
 ) -> Array:
     """The book's loop: ``out(affine(...hidden(affine(x))...))`` through the ``(W, b)`` pairs."""
     for W, b in layers[:-1]:
-        x = hidden(xp.matmul(x, W) + b, xp)
+        x = hidden(x @ W + b, xp)
     W, b = layers[-1]
-    return out(xp.matmul(x, W) + b, xp)
+    return out(x @ W + b, xp)
 
 
 def fold_sigmoid(layers: Sequence[tuple[Array, Array]]) -> tuple[tuple[Array, Array], ...]:
@@ -82,6 +82,6 @@ def fold_sigmoid(layers: Sequence[tuple[Array, Array]]) -> tuple[tuple[Array, Ar
 def run_sigmoid_folded(layers: Sequence[tuple[Array, Array]], x: Array, out: Activation, xp: Any) -> Array:
     """:func:`run_layers` with sigmoid, on pairs from :func:`fold_sigmoid`."""
     for W, b in layers[:-1]:
-        x = xp.tanh(xp.matmul(x, W) + b) + 1.0
+        x = xp.tanh(x @ W + b) + 1.0
     W, b = layers[-1]
-    return out(xp.matmul(x, W) + b, xp)
+    return out(x @ W + b, xp)

@@ -177,6 +177,9 @@ class Sequential:
         self.shared = shared
         # A dense chain (Affine, act, ..., Affine) of vectors runs as the book's loop over its pairs.
         self._dense = dense_chain(layers) if len(input_shape) == 1 else None
+        own = self._dense[1] if self._dense is not None else None
+        # The chain's own activation, resolved once: what a call that names none runs with.
+        self._dense_fn = resolve_activation(own or "identity", HIDDEN_ACTIVATIONS, "activation")
         self._derive()
 
     # --- what inference needs (the Runnable protocol) ------------------------------------------
@@ -262,6 +265,8 @@ class Sequential:
         """The fold over a dense chain as the book's loop over its ``(W, b)`` pairs; a sigmoid
         chain with the exact shortcut (:func:`xpnn.nn.dense.fold_sigmoid`, on kept arrays only)."""
         if hidden is None:
+            if self.shared:  # a caller's arrays: no shortcut, the chain's own activation
+                return run_layers(self._dense_pairs, x, self._dense_fn, out, self.xp)
             hidden = self._dense[1]  # type: ignore[index]
         if isinstance(hidden, str) and hidden.lower() == "sigmoid" and not self.shared:
             if self._folded is None:
