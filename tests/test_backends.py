@@ -93,6 +93,20 @@ def test_import_xpnn_imports_no_gpu_stack() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_import_xpnn_gives_the_documented_submodules_as_attributes() -> None:
+    """``import xpnn`` alone is enough for ``xpnn.layers.Affine``, ``xpnn.optimizers.Adam``, ...
+    (in a fresh interpreter, so no other import has loaded them first)."""
+    result = _run(
+        """
+        import xpnn
+        names = ("functions", "inference", "layers", "nn", "optimizers", "training")
+        print([n for n in names if not hasattr(xpnn, n)], xpnn.layers.Affine.__name__)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] Affine"
+
+
 #: A stand-in for CuPy (a package on PYTHONPATH, in a subprocess), failing as ``FAKE_CUPY`` says:
 #: the ways a real CuPy fails on a machine without a working GPU, met through xpnn's public calls.
 FAKE_CUPY = """

@@ -12,6 +12,7 @@ import reference
 from conftest import Case, assert_close, host, tolerance
 
 import xpnn
+import xpnn.layers  # the ch. 5 layer functions over a dict (a submodule: imported by name)
 from xpnn.nn import Affine, Relu, Sigmoid
 
 SIZES = (6, 5, 4, 3)

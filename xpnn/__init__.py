@@ -33,6 +33,10 @@ from .plotting import img_show, save_digit_grid, save_image
 from .shapes import format_shape_trace, shape_trace
 from .training import gradient, loss, numerical_gradient, random_network, train
 
+# The submodules users reach as attributes (``xpnn.layers.Affine``, ``xpnn.optimizers.Adam``),
+# imported by name so that none depends on another module happening to import it.
+from . import functions, inference, layers, nn, optimizers, training  # noqa: F401  isort: skip
+
 #: The package version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
