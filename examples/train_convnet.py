@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", epochs), ("--train-size", train_size)):
         if value is not None and value < 1:
             fail(f"{flag} must be >= 1; got {value}")
+    if args.backend in xpnn.backends.TABLE and not xpnn.backends.TABLE[args.backend].trainable:
+        fail("training does not run on Dask: train on numpy, torch, jax or cupy (then predict on Dask)")
     plt = pyplot()  # a missing plot extra is reported before the data is read
     where = {"data_dir": args.data_dir, "download": not args.no_download, "normalize": False}
     try:  # the backend first: an unusable one is reported before the data is read
