@@ -176,6 +176,10 @@ def test_load_sample_network_by_name(tmp_path: Path) -> None:
         xpnn.load_sample_network(tmp_path, name="lenet", download=False)
     with pytest.raises(xpnn.DataNotFoundError, match="params.pkl"):
         xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+    with pytest.raises(xpnn.DataNotFoundError, match=r"Downloading is off \(--no-download, download=False\)"):
+        xpnn.fetch_sample_convnet("simple_convnet", tmp_path, download=False)
+    with pytest.raises(ValueError, match="unknown sample network 'lenet'"):
+        xpnn.fetch_sample_convnet("lenet", tmp_path)
     (tmp_path / "weights").mkdir()
     wrong = {"W1": np.zeros((30, 1, 3, 3)), "b1": np.zeros(30), "W2": np.zeros((4320, 100))}
     wrong |= {"b2": np.zeros(100), "W3": np.zeros((100, 10)), "b3": np.zeros(10)}
