@@ -176,6 +176,10 @@ def test_load_sample_network_by_name(tmp_path: Path) -> None:
         xpnn.load_sample_network(tmp_path, name="lenet", download=False)
     with pytest.raises(xpnn.DataNotFoundError, match="params.pkl"):
         xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+    with pytest.raises(xpnn.DataNotFoundError, match=r"Downloading is off \(--no-download, download=False\)"):
+        xpnn.fetch_sample_convnet("simple_convnet", tmp_path, download=False)
+    with pytest.raises(ValueError, match="unknown sample network 'lenet'"):
+        xpnn.fetch_sample_convnet("lenet", tmp_path)
     (tmp_path / "weights").mkdir()
     wrong = {"W1": np.zeros((30, 1, 3, 3)), "b1": np.zeros(30), "W2": np.zeros((4320, 100))}
     wrong |= {"b2": np.zeros(100), "W3": np.zeros((100, 10)), "b3": np.zeros(10)}
@@ -211,6 +215,9 @@ def test_the_books_files_load_and_say_what_they_are(convnet_data_dir: Path) -> N
         "SimpleConvNet(Convolution-Relu-Pooling-Affine-Relu-Affine, input_shape=(1, 28, 28)"
     )
     assert isinstance(xpnn.load_sample_network(convnet_data_dir, download=False), dict)  # ch. 3, as before
+    for name, file in FILES.items():
+        path = xpnn.fetch_sample_convnet(name, convnet_data_dir, download=False)
+        assert path == convnet_data_dir / "weights" / file
 
 
 def test_flat_images_are_refused_with_the_fix() -> None:
@@ -375,6 +382,9 @@ def test_the_books_file_is_downloaded_through_the_pinned_hash(
             weights, "SAMPLE_CONVNETS", {name: RemoteFile(pinned.name, pinned.sha256, mirrors)}
         )
         net = xpnn.load_sample_network(tmp_path, name=name)
+        fetched = xpnn.fetch_sample_convnet(name, tmp_path / "again")  # downloads by default
+    assert fetched == tmp_path / "again" / "weights" / FILES[name]
+    assert fetched.read_bytes() == (convnet_data_dir / "weights" / FILES[name]).read_bytes()
     assert (tmp_path / "weights" / FILES[name]).read_bytes() == (
         convnet_data_dir / "weights" / FILES[name]
     ).read_bytes()

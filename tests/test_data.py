@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -129,13 +130,19 @@ def test_the_temporary_file_is_written_beside_the_target(tmp_path: Path) -> None
 # --- what write_atomic refuses to replace, and the names of its temporaries (attack report) -----
 
 
-def _char_device(path: Path) -> Path:
-    """A private character device node (as /dev/null is: major 1, minor 3) at ``path``; skips
-    the test where making one is not permitted (not root)."""
+def _device_node(path: Path, block: bool = False) -> Path:
+    """A private character device node (as /dev/null is: major 1, minor 3) at ``path``, or with
+    ``block`` a block device node (as /dev/loop0 is: major 7, minor 0); skips the test where making
+    one is not permitted (not root). It is never opened."""
     import os
+    import stat
 
     try:
-        os.mknod(path, 0o20666, os.makedev(1, 3))
+        os.mknod(
+            path,
+            (stat.S_IFBLK if block else stat.S_IFCHR) | 0o666,
+            os.makedev(*((7, 0) if block else (1, 3))),
+        )
     except (PermissionError, AttributeError):
         pytest.skip("making a device node needs root")
     return path
@@ -149,6 +156,8 @@ def _kind(path: Path) -> str:
     return (
         "chr"
         if stat.S_ISCHR(mode)
+        else "blk"
+        if stat.S_ISBLK(mode)
         else "fifo"
         if stat.S_ISFIFO(mode)
         else "reg"
@@ -158,7 +167,7 @@ def _kind(path: Path) -> str:
 
 
 @pytest.mark.parametrize("via", ["direct", "link"])
-@pytest.mark.parametrize("kind", ["chr", "fifo"])
+@pytest.mark.parametrize("kind", ["chr", "blk", "fifo"])
 def test_a_device_node_or_fifo_is_refused_and_left_as_it_is(tmp_path: Path, kind: str, via: str) -> None:
     """Attack 1: as root, ``xpnn export --out /dev/null`` replaced /dev/null with a regular file.
     A private node here, never the real one."""
@@ -170,15 +179,15 @@ def test_a_device_node_or_fifo_is_refused_and_left_as_it_is(tmp_path: Path, kind
     import xpnn
 
     node = tmp_path / "node.npz"
-    if kind == "chr":
-        _char_device(node)
+    if kind in ("chr", "blk"):
+        _device_node(node, block=kind == "blk")
     else:
         os.mkfifo(node)
     target = node
     if via == "link":  # /dev/stdout is a link to the pipe or terminal it stands for
         target = tmp_path / "out.npz"
         target.symlink_to(node)
-    what = "a character device" if kind == "chr" else "a pipe"
+    what = {"chr": "a character device", "blk": "a block device", "fifo": re.escape("a pipe (FIFO)")}[kind]
     with pytest.raises(xpnn.DataError, match=f"is {what}.*not a regular file.*Give a file path") as e:
         xpnn.save_weights(reference.random_network((3, 2), np.float32), target)
     assert str(target) in str(e.value) and (via == "direct" or f"a link to {node}" in str(e.value))
@@ -192,7 +201,7 @@ def test_export_onnx_refuses_a_device_node(tmp_path: Path) -> None:
     pytest.importorskip("ndonnx")
     import xpnn
 
-    node = _char_device(tmp_path / "net.onnx")
+    node = _device_node(tmp_path / "net.onnx")
     with pytest.raises(xpnn.DataError, match="is a character device"):
         xpnn.export_onnx(xpnn.init_network(), node)
     assert _kind(node) == "chr"
