@@ -277,3 +277,17 @@ def real_data_dir() -> Any:
             pytest.fail(why + " and XPNN_REQUIRE_DATA=1")
         pytest.skip(why + "; set XPNN_DATA_DIR to a directory with mnist/ and weights/")
     return Path(env)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The training steps taken: a refusal must come before the first one."""
+    taken: list[int] = []
+    real = xpnn.Sequential.loss_and_gradient
+
+    def counted(*args, **kwargs):
+        taken.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xpnn.Sequential, "loss_and_gradient", counted)
+    return taken

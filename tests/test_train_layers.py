@@ -117,20 +117,6 @@ def test_loss_of_a_layer_network_is_its_inference_cross_entropy() -> None:
     assert xpnn.loss(net, x, t, weight_decay=0.0) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.fixture
-def steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The training steps taken: a refusal must come before the first one."""
-    taken: list[int] = []
-    real = xpnn.Sequential.loss_and_gradient
-
-    def counted(*args, **kwargs):
-        taken.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(xpnn.Sequential, "loss_and_gradient", counted)
-    return taken
-
-
 def test_soft_labels_are_refused_before_any_step_by_every_entry_point(steps: list[int]) -> None:
     x, labels = _images(4, 0)
     soft = np.eye(2)[labels]
