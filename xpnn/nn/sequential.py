@@ -15,6 +15,7 @@ from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
+from .._dtypes import dtype_name
 from ..backends import Backend, get_backend, to_numpy
 from ..backends.compat import namespace_of
 from ..functions import HIDDEN_ACTIVATIONS, OUTPUT_FUNCTIONS, Activation, resolve_activation
@@ -394,7 +395,7 @@ class Sequential:
     def __repr__(self) -> str:
         kinds = "-".join(layer.kind for layer in self.layers)
         return (
-            f"{type(self).__name__}({kinds}, input_shape={self._input_shape}, dtype={_dtype_name(self.dtype)},"
+            f"{type(self).__name__}({kinds}, input_shape={self._input_shape}, dtype={dtype_name(self.dtype)},"
             f" backend={self.backend!r}, device={self.device!r})"
         )
 
@@ -417,14 +418,6 @@ def is_layer_network(net: Any) -> TypeGuard[Sequential]:
     """Whether ``net`` is a layer network: a :class:`Sequential` whose activations are its layers,
     not the book's dict network (:class:`xpnn.Network`, a read-only Mapping of ``W1, b1, ...``)."""
     return isinstance(net, Sequential) and not isinstance(net, Mapping)
-
-
-def _dtype_name(dtype: Any) -> str:
-    """``"float64"`` for a dtype of any library (NumPy's, ``torch.float64``, array-api-strict's)."""
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return str(dtype).rsplit(".", 1)[-1]
 
 
 def _itemsize(xp: Any, dtype: Any) -> int:

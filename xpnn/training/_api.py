@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._dtypes import dtype_name
 from ..backends import asarray, get_backend, to_numpy
 from ..functions import network_activation
 from ..network import Network, place
@@ -204,7 +205,7 @@ def numerical_gradient(
             delta = xp.reshape(xp.astype(positions == k, p.dtype), shape) * h
             result[k] = (f({key: p + delta}) - f({key: p - delta})) / (2.0 * h)
         grads[key] = asarray(
-            result.reshape(shape).astype(str(p.dtype).rsplit(".", 1)[-1]),
+            result.reshape(shape).astype(dtype_name(p.dtype)),
             backend=network.backend,
             device=network.device,
         )
