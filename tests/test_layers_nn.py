@@ -106,6 +106,10 @@ def test_convolution_forward_and_backward_match_torch_autograd(backend: Case, st
     close(grads["W1"], g["W"], backend, dtype=dtype)
     close(grads["b1"], g["b"], backend, dtype=dtype)
     assert sorted(grads) == ["W1", "b1"]
+    alone = layer.param_grads(params, cache, backend.asarray(dy))  # a first layer: no dx computed
+    assert sorted(alone) == ["W1", "b1"]
+    close(alone["W1"], g["W"], backend, dtype=dtype)
+    close(alone["b1"], g["b"], backend, dtype=dtype)
 
 
 @pytest.mark.parametrize(("size", "stride", "pad"), [(2, 2, 0), (2, 2, 1), (3, 1, 0), (2, 1, 1), (3, 2, 1)])
@@ -128,6 +132,9 @@ def test_pooling_matches_torch_autograd_with_the_books_zero_padding(
     close(y, y_t, backend, dtype=dtype)
     close(dx, g["x"], backend, dtype=dtype)
     assert grads == {}
+    y_inference, cache = layer.forward({}, backend.asarray(x))  # train=False keeps less: same gradient
+    close(y_inference, y_t, backend, dtype=dtype)
+    close(layer.backward({}, cache, backend.asarray(dy))[0], g["x"], backend, dtype=dtype)
 
 
 #: What each backend's convolution and pooling delegate to (None: the generic im2col code).

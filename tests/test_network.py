@@ -766,3 +766,35 @@ def test_a_dict_called_again_sees_every_change_of_its_arrays() -> None:
     del net["W4"]
     net["W2"] = net["W2"].astype(np.float32)  # another dtype: the compute dtype follows
     assert xpnn.forward(net, x).dtype == np.float64  # float64 and float32 weights compute in float64
+
+
+def test_a_remembered_dict_runs_every_input_as_a_first_call_does() -> None:
+    """After the first call the per-image loop's dict skips its checks; every other input (a cast,
+    a batch, integers, a wrong width, a third axis) and every option still give what a first call
+    (a dict not seen before) gives, errors included."""
+    net = xpnn.init_network()
+    inputs = [
+        np.array([1.0, 0.5]),
+        np.array([1.0, 0.5], dtype=np.float32),
+        np.array([[1.0, 0.5], [0.0, -2.0]]),
+        np.array([3, 1]),
+        np.ones((2, 2, 2)),
+        np.ones(3),
+        np.ones((0, 2)),
+        np.array(1.0),
+        np.array([True, False]),
+    ]
+    options = [{}, {"activation": "relu"}, {"output": "softmax"}, {"activation": xpnn.sigmoid}]
+
+    def outcome(network: dict, x: np.ndarray, kw: dict) -> object:
+        try:
+            y = xpnn.forward(network, x, **kw)
+        except (TypeError, ValueError) as e:
+            return type(e), str(e)
+        return y.dtype, y.shape, y.tolist()
+
+    for kw in options:
+        for x in inputs:
+            first = outcome({k: v.copy() for k, v in net.items()}, x, kw)  # new arrays: checked
+            xpnn.forward(net, np.array([1.0, 0.5]))  # net is now the remembered dict
+            assert outcome(net, x, kw) == first, (x, kw)

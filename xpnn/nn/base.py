@@ -70,6 +70,11 @@ class WeightedLayer(Layer):
         """``(W{index}, b{index})`` from ``params``."""
         return params[f"W{self.index}"], params[f"b{self.index}"]
 
+    def param_grads(self, params: Params, cache: Any, dy: Array) -> dict[str, Array]:
+        """The gradients of ``W{index}`` and ``b{index}`` alone: :meth:`backward` without ``dx``,
+        for a first layer, whose input needs no gradient (layers override it to skip that work)."""
+        return self.backward(params, cache, dy)[1]
+
     def gradients(self, dW: Array, db: Array) -> dict[str, Array]:
         """``{"W{index}": dW, "b{index}": db}``: what ``backward`` returns beside ``dx``."""
         return {f"W{self.index}": dW, f"b{self.index}": db}

@@ -28,11 +28,15 @@ def _torch_conv(x: Array, W: Array, b: Array, stride: int, pad: int) -> Array:
     return functional.conv2d(x, W, b, stride=stride, padding=pad)
 
 
-def _torch_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
-    from torch.nn import grad
+def _torch_conv_grads(
+    x: Array, W: Array, dy: Array, stride: int, pad: int, need_dx: bool = True
+) -> tuple[Array | None, Array]:
+    """``(dx, dW)`` from torch's one convolution-backward kernel (``dx`` None unless ``need_dx``)."""
+    import torch
 
-    dx = grad.conv2d_input(tuple(x.shape), W, dy, stride=stride, padding=pad)
-    dW = grad.conv2d_weight(x, tuple(W.shape), dy, stride=stride, padding=pad)
+    dx, dW, _ = torch.ops.aten.convolution_backward(
+        dy, x, W, None, [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1, [need_dx, True, False]
+    )
     return dx, dW
 
 
@@ -49,9 +53,14 @@ def _jax_conv(x: Array, W: Array, stride: int, pad: int) -> Array:
     )
 
 
-def _jax_conv_grads(x: Array, W: Array, dy: Array, stride: int, pad: int) -> tuple[Array, Array]:
+def _jax_conv_grads(
+    x: Array, W: Array, dy: Array, stride: int, pad: int, need_dx: bool = True
+) -> tuple[Array | None, Array]:
     import jax
 
+    if not need_dx:
+        _, vjp = jax.vjp(lambda W: _jax_conv(x, W, stride, pad), W)
+        return None, vjp(dy)[0]
     _, vjp = jax.vjp(lambda x, W: _jax_conv(x, W, stride, pad), x, W)
     dx, dW = vjp(dy)
     return dx, dW
@@ -113,19 +122,29 @@ class Convolution(WeightedLayer):
         return xp.permute_dims(xp.reshape(y, (FN, N, out_h, out_w)), (1, 0, 2, 3)), (shape_of(x), cols)
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
+        return self._backward(params, cache, dy, need_dx=True)
+
+    def param_grads(self, params: Params, cache: Any, dy: Array) -> dict[str, Array]:
+        return self._backward(params, cache, dy, need_dx=False)[1]
+
+    def _backward(
+        self, params: Params, cache: Any, dy: Array, *, need_dx: bool
+    ) -> tuple[Any, dict[str, Array]]:
         xp = array_namespace(dy)
         shape, cols = cache
         W = params[f"W{self.index}"]
         FN, C, FH, FW = shape_of(W)
         if isinstance(shape, str):  # a native forward cached (library, input)
-            grads = _torch_conv_grads if shape == "torch" else _jax_conv_grads
-            dx, dW = grads(cols, W, dy, self.stride, self.pad)
+            native = _torch_conv_grads if shape == "torch" else _jax_conv_grads
+            dx, dW = native(cols, W, dy, self.stride, self.pad, need_dx)
             return dx, self.gradients(dW, xp.sum(dy, axis=(0, 2, 3)))
         dy2 = xp.reshape(xp.permute_dims(dy, (1, 0, 2, 3)), (FN, math.prod(shape_of(dy)) // FN))  # (FN, N*P)
         dW = xp.matmul(dy2, xp.permute_dims(cols, (1, 0)))  # (FN, C*FH*FW)
+        grads = self.gradients(xp.reshape(dW, (FN, C, FH, FW)), xp.sum(dy2, axis=1))
+        if not need_dx:
+            return None, grads
         dcols = xp.matmul(xp.permute_dims(xp.reshape(W, (FN, -1)), (1, 0)), dy2)  # (C*FH*FW, N*P)
-        dx = unpatch(dcols, shape, FH, FW, self.stride, self.pad)
-        return dx, self.gradients(xp.reshape(dW, (FN, C, FH, FW)), xp.sum(dy2, axis=1))
+        return unpatch(dcols, shape, FH, FW, self.stride, self.pad), grads
 
 
 @dataclass(frozen=True)
@@ -161,8 +180,11 @@ class Pooling(Layer):
         if kind == "torch":
             from torch.nn import functional
 
-            y = functional.max_pool2d(_zero_padded(x, self.pad, xp), (self.pool_h, self.pool_w), self.stride)
-            return y, (shape_of(x), x)
+            padded, kernel = _zero_padded(x, self.pad, xp), (self.pool_h, self.pool_w)
+            if train:  # the maxima's places, kept for backward (torch's own kernel)
+                y, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
+                return y, (shape_of(x), (padded, indices))
+            return functional.max_pool2d(padded, kernel, self.stride), (shape_of(x), x)
         if kind == "jax":
             from jax import lax
 
@@ -184,23 +206,28 @@ class Pooling(Layer):
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Array, dict[str, Array]]:
         xp = array_namespace(dy)
         shape, x = cache
+        if isinstance(x, tuple):  # a torch training forward: the padded input and its maxima's places
+            padded, indices = x
+            return self._torch_backward(shape, padded, indices, dy), {}
         if native_kind(x) == "torch":
-            return self._torch_backward(x, dy, xp), {}
+            from torch.nn import functional
+
+            padded = _zero_padded(x, self.pad, xp)
+            kernel = (self.pool_h, self.pool_w)
+            _, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
+            return self._torch_backward(shape, padded, indices, dy), {}
         parts = windows(x, self.pool_h, self.pool_w, self.stride, self.pad)
         first = xp.argmax(xp.stack(parts, axis=0), axis=0)  # the first maximum, as the book's argmax
         pieces = [xp.where(first == k, dy, 0.0) for k in range(len(parts))]
         return overlap_add(pieces, shape, self.pool_h, self.pool_w, self.stride, self.pad), {}
 
-    def _torch_backward(self, x: Array, dy: Array, xp: Any) -> Array:
+    def _torch_backward(self, shape: Shape, padded: Array, indices: Array, dy: Array) -> Array:
         """torch's own max-pool gradient kernel (the first maximum of each window, as the book)."""
         import torch
-        from torch.nn import functional
 
-        padded = _zero_padded(x, self.pad, xp)
-        kernel = (self.pool_h, self.pool_w)
-        _, indices = functional.max_pool2d(padded, kernel, self.stride, return_indices=True)
+        kernel = [self.pool_h, self.pool_w]
         dx = torch.ops.aten.max_pool2d_with_indices_backward(
             dy, padded, kernel, [self.stride, self.stride], [0, 0], [1, 1], False, indices
         )
-        H, W = int(x.shape[2]), int(x.shape[3])
+        H, W = shape[2], shape[3]
         return dx[:, :, self.pad : self.pad + H, self.pad : self.pad + W] if self.pad else dx

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .layers import Affine, Layer
+from .base import WeightedLayer
+from .layers import Layer
 
 __all__ = ["backward_layers", "forward_layers"]
 
@@ -41,13 +42,14 @@ def backward_layers(
 ) -> tuple[Array, dict[str, Array]]:
     """``(dx, grads)``: ``dy`` back through the layers, last first; ``grads`` of every parameter.
 
-    ``need_dx=False`` (training: nothing needs the input's gradient) lets a first
-    :class:`~xpnn.nn.layers.Affine` skip that matmul; ``dx`` is then None.
+    ``need_dx=False`` (training: nothing needs the input's gradient) lets a first weighted layer
+    skip that work (``Affine``: a matmul; ``Convolution``: a matmul and the col2im, or the native
+    input-gradient kernel); ``dx`` is then None.
     """
     grads: dict[str, Array] = {}
     for i in range(len(layers) - 1, -1, -1):
         layer, cache = layers[i], caches[i]
-        if i == 0 and not need_dx and isinstance(layer, Affine):
+        if i == 0 and not need_dx and isinstance(layer, WeightedLayer):
             grads.update(layer.param_grads(params, cache, dy))
             return None, grads
         dy, g = layer.backward(params, cache, dy)
