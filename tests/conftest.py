@@ -73,6 +73,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("requested backends are not usable here: " + "; ".join(broken))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that takes no ``backend`` runs once, in the NumPy session (any run whose backends
+    include NumPy), not again in every backend's session: it computes on NumPy whatever the
+    session. ``@pytest.mark.sessions("jax", ...)`` runs it in those backends' sessions too (what
+    needs that backend's library installed: compile to JAX, the estimator on PyTorch inputs, a
+    README block that uses Dask). Tests that take ``backend`` run in every session, per backend.
+    """
+    keep, dropped = [], []
+    for item in items:
+        named = [n for mark in item.iter_markers("sessions") for n in mark.args]
+        unknown = sorted(set(named) - set(BACKENDS))
+        if unknown or any(not mark.args for mark in item.iter_markers("sessions")):
+            raise pytest.UsageError(
+                f"{item.nodeid}: sessions names {unknown or 'no backend'}; known: {BACKENDS}"
+            )
+        runs = "backend" in getattr(item, "fixturenames", ()) or "numpy" in REQUESTED
+        (keep if runs or set(named) & set(REQUESTED) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @dataclass(frozen=True)
 class Case:
     """One backend and device under test."""
@@ -136,6 +158,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "skip_backends(*names, reason): skip the test on these backends (read by the backend fixture)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sessions(*names): a test that takes no backend runs in these backends' sessions too, not"
+        " only in the NumPy session (see pytest_collection_modifyitems)",
     )
 
 

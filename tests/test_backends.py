@@ -33,6 +33,7 @@ def test_status_gives_a_reason_for_every_unusable_backend() -> None:
     assert "numpy" in xpnn.available_backends()
 
 
+@pytest.mark.sessions("torch", "jax", "dask")  # meaningful where those libraries are installed
 def test_status_of_named_backends_imports_only_those() -> None:
     result = _run(
         """
@@ -49,6 +50,7 @@ def test_status_of_named_backends_imports_only_those() -> None:
         xpnn.backend_status(["numpy", "tensorflow"])
 
 
+@pytest.mark.sessions("cupy")  # on a GPU machine "auto" must pick CuPy
 def test_auto_picks_cupy_only_when_usable() -> None:
     placed = xpnn.to_backend(xpnn.init_network(), "auto")
     expected = "cupy" if xpnn.backend_status()["cupy"].available else "numpy"
@@ -81,6 +83,7 @@ def _run(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.sessions("torch", "jax", "dask")  # meaningful where those libraries are installed
 def test_import_xpnn_imports_no_gpu_stack() -> None:
     result = _run(
         """
@@ -209,6 +212,7 @@ def test_a_broken_cupy_says_why_and_what_to_do(tmp_path: Path, fault, code, reas
     assert same == "True"
 
 
+@pytest.mark.sessions("torch")
 def test_a_cpu_only_pytorch_asked_for_a_gpu() -> None:
     torch = pytest.importorskip("torch", reason="PyTorch not installed")
     if torch.backends.cuda.is_built():
@@ -247,6 +251,7 @@ def test_a_backend_not_installed() -> None:
 
 
 @pytest.mark.skipif(_cupy_installed(), reason="CuPy is installed here: Dask's GPU chunks may be usable")
+@pytest.mark.sessions("dask")
 def test_each_device_is_probed_on_its_own() -> None:
     """Dask's ``"gpu"`` device needs CuPy (another library than Dask's own); its ``"cpu"`` stays usable."""
     pytest.importorskip("dask.array", reason="dask not installed")
@@ -284,6 +289,7 @@ def test_bad_device_messages() -> None:
         xpnn.asarray([1.0], backend="tensorflow")
 
 
+@pytest.mark.sessions("torch", "array_api_strict")
 def test_devices_by_name() -> None:
     """``device="cpu"`` is NumPy's one device; array-api-strict takes its devices by name."""
     xp = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
@@ -350,6 +356,7 @@ def test_lazy_public_names_resolve_and_a_misspelt_name_is_an_attribute_error() -
     assert not hasattr(xpnn, "complie")
 
 
+@pytest.mark.sessions("dask")
 def test_device_of_a_dask_array() -> None:
     da = pytest.importorskip("dask.array", reason="dask not installed")
 
@@ -425,3 +432,62 @@ def test_skip_backends_refuses_an_unknown_name(tmp_path: Path) -> None:
     known = "('numpy', 'cupy', 'torch', 'jax', 'dask', 'array_api_strict')"
     assert f"skip_backends names unknown backends ['nmupy']; known: {known}" in out, out
     assert "numpy: not on NumPy" in out, out
+
+
+def _run_marks(tmp_path: Path, backends: str, source: str) -> subprocess.CompletedProcess[str]:
+    """pytest with the project's conftest on a test file of ``source``, in one backend's session."""
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "test_marks.py").write_text(textwrap.dedent(source))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "test_marks.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": _XPNN_ROOT, "XPNN_TEST_BACKENDS": backends},
+    )
+
+
+SESSIONS_SOURCE = """
+    import pytest
+
+    def test_free():
+        pass
+
+    @pytest.mark.sessions("array_api_strict")
+    def test_marked():
+        pass
+
+    def test_per_backend(backend):
+        pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("backends", "ran"),
+    [
+        ("numpy", ["test_free", "test_marked", "test_per_backend[numpy]"]),
+        ("array_api_strict", ["test_marked", "test_per_backend[array_api_strict]"]),
+        ("numpy,array_api_strict", ["test_free", "test_marked", "test_per_backend[numpy]"]),
+    ],
+)
+def test_a_test_without_a_backend_runs_in_the_numpy_session_and_where_marked(
+    tmp_path: Path, backends: str, ran: list[str]
+) -> None:
+    """A test that takes no backend runs once, where NumPy is under test, and in the sessions its
+    ``sessions`` mark names; a test that takes ``backend`` runs in every session."""
+    result = _run_marks(tmp_path, backends, SESSIONS_SOURCE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed = sorted(line.split("::")[1] for line in result.stdout.splitlines() if line.startswith("PASSED"))
+    assert all(name in passed for name in ran), result.stdout
+    assert ("test_free" in passed) == ("numpy" in backends.split(","))
+
+
+def test_a_sessions_mark_with_an_unknown_name_or_none_stops_the_run(tmp_path: Path) -> None:
+    """A misspelt name would silently keep a test out of the session it belongs to."""
+    for mark, named in (('"jaxx"', "['jaxx']"), ("", "no backend")):
+        result = _run_marks(
+            tmp_path, "numpy", f"import pytest\n\n@pytest.mark.sessions({mark})\ndef test_it():\n    pass\n"
+        )
+        assert result.returncode == 4, result.stdout + result.stderr  # a usage error: nothing ran
+        assert f"test_marks.py::test_it: sessions names {named}; known:" in result.stdout + result.stderr

@@ -317,7 +317,7 @@ def test_an_mnist_file_declaring_the_wrong_size_is_one_line(
     assert err.count("\n") == 1 and "shape (60000, 28, 28) in its IDX header; expected (5, 28, 28)" in err
 
 
-@pytest.mark.parametrize("target", ["onnxruntime", "jax"])
+@pytest.mark.parametrize("target", ["onnxruntime", pytest.param("jax", marks=pytest.mark.sessions("jax"))])
 def test_mnist_compiled(target: str, real_data_dir: Path) -> None:
     if target == "jax":
         if not COMPILE_JAX:
@@ -558,6 +558,7 @@ def _clock(monkeypatch: pytest.MonkeyPatch, *ticks: float) -> None:
     monkeypatch.setattr(cli._common, "time", SimpleNamespace(perf_counter=iter(ticks).__next__))
 
 
+@pytest.mark.sessions("array_api_strict")
 def test_mnist_fetches_what_it_needs_and_prints_accuracy_and_timing(
     mirror: Mirror, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -628,7 +629,7 @@ def test_an_unknown_activation_names_the_choices_and_no_python_only_option(
     assert mirror.server.requests == [] and not mirror.root.exists()
 
 
-@pytest.mark.parametrize("target", ["onnxruntime", "jax"])
+@pytest.mark.parametrize("target", ["onnxruntime", pytest.param("jax", marks=pytest.mark.sessions("jax"))])
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_mnist_compiled_on_tiny_data(target: str, activation: str, mirror: Mirror) -> None:
     if target == "jax":
@@ -808,6 +809,7 @@ def test_train_runs_the_books_10000_iterations_by_default_where_asked(
         assert x.shape == (5, 784) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
 
 
+@pytest.mark.sessions("torch", "array_api_strict")
 def test_mnist_computes_on_the_backend_and_device_asked_for(
     mirror: Mirror, monkeypatch: pytest.MonkeyPatch
 ) -> None:

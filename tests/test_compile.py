@@ -37,7 +37,11 @@ def _targets(request: pytest.FixtureRequest, target: str) -> None:
     request.getfixturevalue("ort" if target == "onnxruntime" else "jax")
 
 
-@pytest.fixture(params=["onnxruntime", "jax"])
+#: The compile targets; jax's tests also run in the JAX session (conftest's sessions mark).
+TARGETS = ["onnxruntime", pytest.param("jax", marks=pytest.mark.sessions("jax"))]
+
+
+@pytest.fixture(params=TARGETS)
 def target(request: pytest.FixtureRequest) -> str:
     _targets(request, request.param)
     return request.param
@@ -191,6 +195,7 @@ def test_buckets() -> None:
     assert len({_bucket(n) for n in range(1, 10_001)}) <= 8 + 4 * 11
 
 
+@pytest.mark.sessions("jax")
 def test_jax_compiles_once_per_bucket(jax) -> None:
     """A run of odd batch sizes compiles the forward a bounded number of times, counted by JAX itself."""
     net = reference.random_network((5, 8, 3), np.float32, seed=4)
@@ -283,6 +288,7 @@ def test_compiled_input_and_output_checks(target: str) -> None:
     assert xpnn.to_numpy(xpnn.forward(fast, np.zeros((0, 2)))).shape == (0, 2)
 
 
+@pytest.mark.sessions("jax")
 def test_jax_exact_shapes_then_buckets(jax) -> None:
     """The first ``exact_shapes`` batch sizes compile as they are; later ones are padded to a bucket."""
     net = reference.random_network((5, 8, 3), np.float32, seed=4)
@@ -300,6 +306,7 @@ def test_jax_exact_shapes_then_buckets(jax) -> None:
         assert counts == compiles, exact
 
 
+@pytest.mark.sessions("jax")
 def test_jax_padding_keeps_the_dtype(jax) -> None:
     """A float16 network's padded batch stays float16 (the padding rows take the input's dtype)."""
     net = reference.random_network((5, 8, 3), np.float32, seed=4)

@@ -268,6 +268,7 @@ def test_train_network_learns_with_adam(backend: Case) -> None:
     assert type(trained) is xpnn.SimpleConvNet and trained.backend == backend.name
 
 
+@pytest.mark.sessions("dask")  # its last check needs Dask installed
 def test_train_network_carries_batch_normalization_statistics() -> None:
     from xpnn.nn import Affine, BatchNormalization, Relu
 
@@ -334,6 +335,7 @@ def test_to_backend_of_a_layer_network_refuses_an_activation() -> None:
     assert xpnn.to_backend(xpnn.SimpleConvNet(seed=0), dtype="float32").dtype == np.float32
 
 
+@pytest.mark.sessions("dask")
 def test_one_image_and_a_dask_batch_run_through_inference() -> None:
     net = xpnn.SimpleConvNet(
         (1, 10, 10), {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}, 8, 4, 0.5, seed=2

@@ -13,7 +13,10 @@ from conftest import BOOK_ACCURACY, REQUESTED
 
 import xpnn
 
-pytestmark = pytest.mark.skipif("dask" not in REQUESTED, reason="Dask tests run in the Dask session")
+pytestmark = [
+    pytest.mark.skipif("dask" not in REQUESTED, reason="Dask tests run in the Dask session"),
+    pytest.mark.sessions("dask"),
+]
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")

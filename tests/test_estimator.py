@@ -50,6 +50,7 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 @parametrize_with_checks(
     [MLPClassifier(**CHECK_PARAMS)], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
 )
+@pytest.mark.sessions("torch")
 def test_sklearn_estimator_check(estimator, check) -> None:
     check(estimator)
 
@@ -653,6 +654,7 @@ def test_pickle_of_a_jax_trained_estimator() -> None:
 
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.sessions("torch")
 def test_dispatch_follows_the_input(blobs, name, dtype) -> None:
     X, y = blobs
     xp, device = namespace(name)
@@ -684,6 +686,7 @@ def test_dispatch_follows_the_input(blobs, name, dtype) -> None:
     assert isinstance(clf.predict(X), np.ndarray)
 
 
+@pytest.mark.sessions("torch")
 def test_dispatch_with_string_labels_and_labels_from_another_library(blobs) -> None:
     torch = pytest.importorskip("torch")
     X, y = blobs
@@ -728,6 +731,7 @@ def test_backend_parameter_trains_there_and_answers_in_numpy(backend: Case, blob
     assert again.n_iter_ == 1 and len(again.loss_curve_) == 5
 
 
+@pytest.mark.sessions("torch")
 def test_device_parameter_under_dispatch_answers_on_the_inputs_device() -> None:
     """backend/device choose where it trains; under dispatch, results come back on the input's device."""
     strict = pytest.importorskip("array_api_strict")
@@ -744,6 +748,7 @@ def test_device_parameter_under_dispatch_answers_on_the_inputs_device() -> None:
     np.testing.assert_allclose(xpnn.to_numpy(proba), ref.predict_proba(X), rtol=1e-12)
 
 
+@pytest.mark.sessions("torch")
 def test_dispatch_places_results_on_the_inputs_library_and_device() -> None:
     """Under dispatch, wherever the training ran, results come back in the input's library and device."""
     strict = pytest.importorskip("array_api_strict")
@@ -773,6 +778,7 @@ def test_dispatch_places_results_on_the_inputs_library_and_device() -> None:
         np.testing.assert_array_equal(xpnn.to_numpy(outputs[1]), ref.predict(X))
 
 
+@pytest.mark.sessions("torch")
 def test_dispatch_refuses_inputs_from_another_place_than_fits() -> None:
     strict = pytest.importorskip("array_api_strict")
     X, y = make_blobs(n_samples=30, centers=3, n_features=4, random_state=3)
@@ -915,6 +921,7 @@ def test_from_network_scores_the_books_accuracy(backend: Case, real_data_dir: Pa
     assert relu.activation == "relu" and relu.network_.activation == "relu"
 
 
+@pytest.mark.sessions("torch")
 def test_from_network_parameters_placement_and_dispatch() -> None:
     strict = pytest.importorskip("array_api_strict")
     rng = np.random.default_rng(0)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,10 +174,13 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr
 
 
-only_in = {
-    name: pytest.mark.skipif(name not in REQUESTED, reason=f"runs once, in the {name} session")
-    for name in ("numpy", "torch", "dask")
-}
+def _once_in(name: str) -> Any:
+    """A test that runs once, in ``name``'s session (skipped elsewhere; see conftest's sessions mark)."""
+    skip = pytest.mark.skipif(name not in REQUESTED, reason=f"runs once, in the {name} session")
+    return lambda test: pytest.mark.sessions(name)(skip(test))
+
+
+only_in = {name: _once_in(name) for name in ("numpy", "torch", "dask")}
 
 
 def _without_matplotlib(tmp_path: Path) -> dict[str, str]:

@@ -562,6 +562,7 @@ def test_the_raw_pixel_warning_in_full(problem) -> None:
         xpnn.predict(net, x.astype(np.float64))
 
 
+@pytest.mark.sessions("dask")
 def test_dask_input_warns_on_its_dtype_without_computing(problem) -> None:
     da = pytest.importorskip("dask.array", reason="needs dask")
     net, x, _ = problem

@@ -169,6 +169,7 @@ def test_native_kernels_and_the_generic_im2col_code_agree(
         close(native, host(generic, backend), backend, dtype=dtype, factor=256)  # sums in other orders
 
 
+@pytest.mark.sessions("array_api_strict")
 def test_numpy_patches_are_the_generic_patches() -> None:
     """NumPy's im2col (one sliding-window view) equals the generic one, run on array-api-strict."""
     xs = pytest.importorskip("array_api_strict")
@@ -348,6 +349,7 @@ def test_loss_and_gradient_match_central_differences() -> None:
 _MUTATORS = ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__imatmul__", "__ipow__")
 
 
+@pytest.mark.sessions("array_api_strict")
 def test_no_layer_writes_in_place_on_array_api_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every in-place operator of array-api-strict's arrays raises: forward and backward still run."""
     strict = pytest.importorskip("array_api_strict")

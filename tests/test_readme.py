@@ -29,6 +29,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REQUESTED, STRICT
@@ -141,16 +142,27 @@ def _gpu_reason() -> str | None:
     return None if status.available else f"no usable GPU here (cupy: {status.reason})"
 
 
-def _session_skip(block: Block, modules: set[str]) -> str | None:
-    """Why this test session leaves the block to another one, or None where it runs here."""
+def _block_sessions(block: Block, modules: set[str]) -> set[str]:
+    """The test sessions a block runs in: those of the optional backends it uses, else NumPy's."""
     sessions = {OPTIONAL[m] for m in modules} - {"numpy"}
     if block.gpu_only:
         sessions.add("cupy")
-    if not sessions:
-        sessions = {"numpy"}
+    return sessions or {"numpy"}
+
+
+def _session_skip(block: Block, modules: set[str]) -> str | None:
+    """Why this test session leaves the block to another one, or None where it runs here."""
+    sessions = _block_sessions(block, modules)
     if sessions & set(REQUESTED):
         return None
     return f"uses {', '.join(sorted(sessions))}: runs in that backend's test session"
+
+
+def _block_param(block: Block) -> Any:
+    """The block as a test parameter, marked for the sessions it runs in (conftest's sessions mark)."""
+    sessions = sorted(_block_sessions(block, block.modules()) - {"numpy"})
+    marks = [pytest.mark.sessions(*sessions)] if sessions else []
+    return pytest.param(block, id=block.where.replace(" ", "-"), marks=marks)
 
 
 def run_block(
@@ -195,7 +207,7 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("readme-cache")
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[b.where.replace(" ", "-") for b in BLOCKS])
+@pytest.mark.parametrize("block", [_block_param(b) for b in BLOCKS])
 def test_python_block_runs_as_written(
     block: Block, tmp_path: Path, shared_cache: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -119,6 +119,7 @@ def test_xpnn_gradient_and_loss_of_squared_error_match_torch_autograd(backend: C
 
 
 @pytest.mark.parametrize("activation", ["tanh", "identity"])
+@pytest.mark.sessions("torch")
 def test_weighted_cross_entropy_and_new_activations_match_torch_autograd(activation) -> None:
     net, x, _ = problem((5, 4, 3))
     t = np.random.default_rng(1).integers(0, 3, x.shape[0])
@@ -155,6 +156,7 @@ CHECK_PARAMS = {"hidden_layer_sizes": (8,), "max_iter": 100, "learning_rate_init
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks([MLPRegressor(**CHECK_PARAMS)], expected_failed_checks=lambda est: {})
+@pytest.mark.sessions("torch")
 def test_sklearn_estimator_check(estimator, check) -> None:
     check(estimator)
 
@@ -271,6 +273,7 @@ def namespace(name: str):
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n_outputs", [1, 2])
+@pytest.mark.sessions("torch")
 def test_dispatch_follows_the_input(name, dtype, n_outputs) -> None:
     X, y = _curve_data(n_outputs)
     X, y = X.astype(dtype), y.astype(dtype)
@@ -444,6 +447,7 @@ def test_a_batch_of_weight_zero_is_skipped() -> None:
 
 
 @pytest.mark.parametrize("estimator", ["MLPRegressor", "MLPClassifier"])
+@pytest.mark.sessions("torch")
 def test_bfloat16_on_pytorch_trains_and_answers_in_float32(estimator) -> None:
     """dtype="bfloat16" trains on PyTorch; NumPy has no bfloat16, so NumPy answers are float32."""
     torch = pytest.importorskip("torch")

@@ -832,6 +832,7 @@ def test_train_errors_are_clear() -> None:
             xpnn.train(net, empty, t[:0])
 
 
+@pytest.mark.sessions("dask")
 def test_dask_input_says_to_train_on_numpy() -> None:
     da = pytest.importorskip("dask.array", reason="needs dask")
     x, t = blobs(n=20)
@@ -1118,6 +1119,7 @@ DASK_MESSAGE = (
 )
 
 
+@pytest.mark.sessions("dask")
 def test_dask_anywhere_in_training_says_to_train_on_numpy() -> None:
     da = pytest.importorskip("dask.array", reason="needs dask")
     x, t = blobs(n=20)
