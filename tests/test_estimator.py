@@ -257,9 +257,10 @@ def test_bad_parameters_are_named(blobs, params, message) -> None:
 )
 def test_boundary_parameters_are_accepted(blobs, params) -> None:
     X, y = blobs
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning) as caught:
         clf = quick(max_iter=1, **params).fit(X[:30], y[:30])
     assert clf.n_iter_ == 1
+    assert {w.filename for w in caught} == {__file__}, "each warning names the caller's line"
 
 
 def test_defaults_are_scikit_learns() -> None:

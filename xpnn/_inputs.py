@@ -10,14 +10,13 @@ make once per call. Nothing here imports a backend library.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .backends import to_numpy
 from .backends.compat import array_namespace, is_array_api_obj, is_dask_array, is_torch_array
-from .errors import UnscaledInputWarning
+from .errors import UnscaledInputWarning, warn
 
 __all__ = [
     "UnscaledInputWarning",
@@ -115,7 +114,7 @@ def image_shape_hint(shape: tuple[Any, ...], n_in: int) -> str:
     return ""
 
 
-def warn_if_unscaled(x: Array, advice: str, *, what: str = "input", stacklevel: int = 2) -> bool:
+def warn_if_unscaled(x: Array, advice: str, *, what: str = "input") -> bool:
     """Warn (:class:`UnscaledInputWarning`) if ``x`` looks like raw pixels; True if it did.
 
     Raw means integers above 1 (``uint8`` images, 0..255), or floats above 1 and none below 0
@@ -147,11 +146,10 @@ def warn_if_unscaled(x: Array, advice: str, *, what: str = "input", stacklevel: 
         found = f"{what} of dtype {dtype} holds values up to {top:g}" + (
             "" if integral else " and none below 0"
         )
-    warnings.warn(
+    warn(
         f"{found}, but the network takes pixels in [0, 1], as load_mnist(normalize=True) gives them;"
         f" raw pixels cost accuracy without an error. {advice}",
         UnscaledInputWarning,
-        stacklevel=stacklevel + 1,
     )
     return True
 

@@ -11,7 +11,14 @@ working; catch these to tell xpnn's reasons apart.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from types import FrameType
+
 __all__ = ["BackendUnavailableError", "DataError", "DataNotFoundError", "UnscaledInputWarning"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class DataError(ValueError):
@@ -40,3 +47,17 @@ class UnscaledInputWarning(UserWarning):
     >>> caught[0].category.__name__
     'UnscaledInputWarning'
     """
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn``, attributed to the first line outside xpnn that led to it.
+
+    A fixed ``stacklevel`` names the right line only while the call depth inside xpnn stays
+    what it was when it was written; this walks out of the package instead, as pandas'
+    ``find_stack_level`` does, so the warning names the user's line however it got there.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 2: warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

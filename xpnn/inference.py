@@ -87,7 +87,7 @@ def _setup(
     if not isinstance(network.n_in, tuple):  # a network of vectors; CNNs check their own input
         _check_rank(x, network.n_in)
     if normalize is None:
-        warn_if_unscaled(x, _NORMALIZE_ADVICE, stacklevel=3)  # the caller of predict, accuracy
+        warn_if_unscaled(x, _NORMALIZE_ADVICE)
     return rows, x, network, bool(normalize)
 
 
@@ -112,8 +112,8 @@ def check_training_input(net: Any, x: Any, x_test: Any = None) -> Any:
         "train has no normalize: divide by 255 first (x / 255), or load with load_mnist(normalize=True);"
         " to train on these values on purpose, warnings.simplefilter('ignore', xpnn.UnscaledInputWarning)"
     )
-    if not warn_if_unscaled(x, advice, what="x", stacklevel=3) and test is not None:
-        warn_if_unscaled(test, advice, what="x_test", stacklevel=3)
+    if not warn_if_unscaled(x, advice, what="x") and test is not None:
+        warn_if_unscaled(test, advice, what="x_test")
     return x
 
 

@@ -15,7 +15,6 @@ import dataclasses
 import inspect
 import math
 import pickle
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._book_dict import layer_arrays
 from ..backends import backend_of, device_of, get_backend, to_numpy
 from ..backends.compat import array_namespace, is_array_api_obj
+from ..errors import warn
 from ..network import Network, forward, to_backend
 from ..nn.dense import dense_pairs
 from ..training import epochs
@@ -295,10 +295,7 @@ class BaseMLP(BaseEstimator):
             batch = min(200, n)
         else:
             if int(self.batch_size) > n:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                    stacklevel=4,
-                )
+                warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch = min(int(self.batch_size), n)
         network = Network(layer_arrays(params), impl, dev, xp, activation=act)
         loop = epochs(
@@ -355,11 +352,10 @@ class BaseMLP(BaseEstimator):
             if incremental:
                 break
             if self.n_iter_ == self.max_iter:
-                warnings.warn(
+                warn(
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the"
                     " optimization hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=4,
                 )
         self._opt_state = state
         return best if early_stopping else params
