@@ -70,9 +70,13 @@ def test_a_read_only_location_gives_a_clear_error(served, tmp_path: Path) -> Non
         fetch(r, blocker / "mnist")
 
 
-@pytest.mark.parametrize("progress", [False, True])
+@pytest.mark.parametrize("progress", [None, False, True])  # None: not given, quiet by default
 def test_load_mnist_downloads_what_is_missing(
-    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], progress: bool
+    served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    progress: bool | None,
 ) -> None:
     base, root, arrays = served
     files = {
@@ -80,14 +84,15 @@ def test_load_mnist_downloads_what_is_missing(
         for key, (r, shape) in mnist.MNIST_FILES.items()
     }
     monkeypatch.setattr(mnist, "MNIST_FILES", files)
-    _, (x_test, t_test) = xpnn.load_mnist(normalize=False, data_dir=tmp_path, progress=progress)
+    given = {} if progress is None else {"progress": progress}
+    _, (x_test, t_test) = xpnn.load_mnist(normalize=False, data_dir=tmp_path, **given)
     np.testing.assert_array_equal(x_test.reshape(5, 28, 28), arrays["t10k-images"])
     np.testing.assert_array_equal(t_test, arrays["t10k-labels"])
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(r.name for r, _ in files.values())
     err = capfd.readouterr().err
     for r, _ in files.values():  # with progress, each mirror tried is named
         for kind in ("html", "good"):
-            assert (f"Downloading {base}/{kind}/{r.name} into {tmp_path / 'mnist'}\n" in err) == progress
+            assert (f"Downloading {base}/{kind}/{r.name} into {tmp_path / 'mnist'}\n" in err) == bool(progress)
 
 
 def test_fetch_sample_weights_pins_the_hash(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -410,18 +415,18 @@ def test_with_downloading_off_the_message_says_so_and_how_to_turn_it_on(served, 
     )
 
 
-@pytest.mark.parametrize("progress", [False, True])
+@pytest.mark.parametrize("progress", [None, False, True])  # None: not given, quiet by default
 def test_a_progress_bar_only_when_asked(
-    served, tmp_path: Path, capfd: pytest.CaptureFixture[str], progress: bool
+    served, tmp_path: Path, capfd: pytest.CaptureFixture[str], progress: bool | None
 ) -> None:
     r = remote(served, "t10k-labels-idx1-ubyte.gz", "good")
     import pooch
 
     level = pooch.get_logger().level
-    fetch(r, tmp_path, progress=progress)
+    fetch(r, tmp_path, **({} if progress is None else {"progress": progress}))
     err = capfd.readouterr().err
-    assert ("100%" in err) == progress
-    assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == progress, err  # which file
+    assert ("100%" in err) == bool(progress)
+    assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == bool(progress), err  # which file
     assert pooch.get_logger().level == level, "pooch's own log level is put back"
 
 
@@ -553,6 +558,14 @@ def test_files_in_the_data_directory_itself_are_named_with_where_they_belong(tmp
     assert f"\n{tmp_path} holds sample_weight.pkl itself: it belongs in {tmp_path / 'weights'}." in str(
         e.value
     )
+
+
+def test_several_files_in_the_data_directory_itself_are_named_with_where_they_belong(tmp_path: Path) -> None:
+    tiny_mnist(tmp_path, n=3)  # the four MNIST files beside mnist/, not in it
+    with pytest.raises(xpnn.DataNotFoundError) as e:
+        xpnn.load_mnist(data_dir=tmp_path, download=False)
+    assert f" itself: they belong in {tmp_path / 'mnist'}." in str(e.value)
+    assert "it belongs" not in str(e.value)
 
 
 def test_a_relative_data_directory_one_level_too_deep_names_its_parent_in_full(
