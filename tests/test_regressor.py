@@ -195,6 +195,7 @@ def _curve_data(n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
     "params",
     [
         {"solver": "sgd", "momentum": 0.0, "batch_size": 16, "alpha": 0.01, "max_iter": 5},
+        {"solver": "sgd", "batch_size": 16, "alpha": 0.0, "max_iter": 3},  # no penalty in the loss
         {
             "solver": "sgd",
             "activation": "tanh",
