@@ -92,7 +92,9 @@ def test_load_mnist_downloads_what_is_missing(
     err = capfd.readouterr().err
     for r, _ in files.values():  # with progress, each mirror tried is named
         for kind in ("html", "good"):
-            assert (f"Downloading {base}/{kind}/{r.name} into {tmp_path / 'mnist'}\n" in err) == bool(progress)
+            assert (f"Downloading {base}/{kind}/{r.name} into {tmp_path / 'mnist'}\n" in err) == bool(
+                progress
+            )
 
 
 def test_fetch_sample_weights_pins_the_hash(served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -426,7 +428,9 @@ def test_a_progress_bar_only_when_asked(
     fetch(r, tmp_path, **({} if progress is None else {"progress": progress}))
     err = capfd.readouterr().err
     assert ("100%" in err) == bool(progress)
-    assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == bool(progress), err  # which file
+    assert (f"Downloading {r.mirrors[0]}{r.name} into {tmp_path}\n" in err) == bool(progress), (
+        err
+    )  # which file
     assert pooch.get_logger().level == level, "pooch's own log level is put back"
 
 

@@ -308,6 +308,29 @@ def test_opcodes_a_weights_pickle_never_needs_are_refused(tmp_path: Path, data: 
         xpnn.load_weights(path)
 
 
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        # DUP copies the top, depth and all: a copy of a 32-deep tuple wrapped once more is 33 deep
+        (b"\x80\x02K\x00K\x00" + deep(b"\x85", 32) + b"2\x85.", "nests containers more than 32 deep"),
+        # TUPLE1 took its item off the stack: a TUPLE2 then finds one item, not two
+        (b"\x80\x02K\x00\x85\x86.", "underflows"),
+        # an empty APPENDS adds no depth: a list wrapped in 31 tuples is 32 deep, allowed
+        (b"\x80\x02](e" + b"\x85" * 31 + b".", "holds a tuple, not a dict"),
+        # LONG_BINPUT and LONG_BINGET are what a pickler writes past memo entry 255
+        (b"\x80\x02K\x01r\x00\x00\x00\x00j\x00\x00\x00\x00\x86.", "holds a tuple, not a dict"),
+    ],
+    ids=["dup-keeps-depth", "pops-take-items-off", "empty-appends", "long-memo"],
+)
+def test_the_prescan_follows_the_unpicklers_stack(tmp_path: Path, data: bytes, message: str) -> None:
+    """The depth and stack the prescan models are the unpickler's: what it lets through loads
+    (here to a tuple, which is then refused for what it is), what it refuses says why."""
+    path = tmp_path / "w.pkl"
+    path.write_bytes(data)
+    with pytest.raises(xpnn.DataError, match=message):
+        xpnn.load_weights(path)
+
+
 _DTYPE_F4 = b"cnumpy\ndtype\nX\x02\x00\x00\x00f4\x85R"
 _DTYPE_STATE = b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
 _ARRAY = b"cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
