@@ -281,6 +281,16 @@ def test_the_plain_record_written_by_hand_loads(tmp_path: Path) -> None:
         assert loaded.spec() == _plain_sequential().spec()
 
 
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_a_record_of_the_largest_size_loads_and_one_byte_more_is_refused(tmp_path: Path, suffix: str) -> None:
+    limit = 65_536  # the size limit of a record, as its message names it
+    text = json.dumps(_record())
+    at_limit = text[:-1] + " " * (limit - len(text)) + "}"  # JSON's whitespace, up to the limit
+    assert xpnn.load_weights(_write(tmp_path, suffix, at_limit)).spec() == _plain_sequential().spec()
+    with pytest.raises(xpnn.DataError, match="is 65,537 bytes, over 65,536"):
+        xpnn.load_weights(_write(tmp_path, suffix, at_limit[:-1] + " }"))
+
+
 MISMATCH: list[tuple[str, Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], dict[str, Any], str]] = [
     (
         "an array missing",
