@@ -327,6 +327,52 @@ def test_where_the_namespace_is_unknown_only_old_temporaries_are_swept(
     assert young.exists() and not old.exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="pids as POSIX has them")
+def test_a_temporary_of_another_users_live_process_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signal 0 to another user's process fails with EPERM: it is running, so its file stays."""
+    import os
+
+    target = tmp_path / "net.npz"
+    pid = _ended_pid()
+    theirs = tmp_path / _with_pid(_own_temporary(target), pid)
+    theirs.write_bytes(b"half a file, still being written")
+    kill = os.kill
+
+    def not_ours(to: int, signal: int) -> None:
+        if to == pid:
+            raise PermissionError(1, "Operation not permitted")
+        kill(to, signal)
+
+    monkeypatch.setattr(os, "kill", not_ours)
+    write_atomic(target, lambda f: f.write(b"data"))
+    assert target.read_bytes() == b"data" and theirs.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pids as POSIX has them")
+def test_a_dead_writers_temporary_that_cannot_be_removed_does_not_stop_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a sticky shared folder a dead writer's file may be another user's: unlinking it fails
+    (EPERM), and the write goes on."""
+    import os
+
+    target = tmp_path / "net.npz"
+    stale = tmp_path / _with_pid(_own_temporary(target), _ended_pid())
+    stale.write_bytes(b"")
+    unlink = os.unlink
+
+    def refuse(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if os.fspath(path) == str(stale):
+            raise PermissionError(1, "Operation not permitted", str(stale))
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    write_atomic(target, lambda f: f.write(b"data"))
+    assert target.read_bytes() == b"data" and stale.exists()
+
+
 @pytest.mark.parametrize("length", [200, 230, 250, 255])
 def test_a_long_file_name_gets_a_short_enough_temporary_name(tmp_path: Path, length: int) -> None:
     """Attack 12: a name of 230+ characters failed with ENAMETOOLONG on the temporary name,
