@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pickle
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -158,6 +159,31 @@ def test_to_backend_places_every_array_once(backend: Case) -> None:
     )
 
 
+def test_to_numpy_of_a_layer_network_is_its_dict_of_host_arrays(backend: Case) -> None:
+    """``xpnn.to_numpy(net)`` gave a 0-d object array for a layer network; now its arrays, state
+    (batch norm's running statistics) included, from which the network is made again."""
+    net = xpnn.MultiLayerNetExtend(6, [5, 4], 3, use_batchnorm=True, seed=0)
+    placed = xpnn.to_backend(net, backend.name, backend.device)
+    host_arrays = xpnn.to_numpy(placed)
+    assert type(host_arrays) is dict and host_arrays.keys() == net.to_numpy().keys()
+    assert {"W1", "gamma1", "running_mean1", "running_var2", "b3"} <= host_arrays.keys()
+    for key, value in net.to_numpy().items():
+        assert type(host_arrays[key]) is np.ndarray
+        np.testing.assert_array_equal(host_arrays[key], value)
+    conv = xpnn.SimpleConvNet(
+        (1, 8, 8), {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1}, 4, 3, seed=1
+    )
+    again = xpnn.SimpleConvNet(
+        (1, 8, 8),
+        {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1},
+        4,
+        3,
+        params=xpnn.to_numpy(xpnn.to_backend(conv, backend.name, backend.device)),
+    )
+    x = np.random.default_rng(2).random((3, 1, 8, 8))
+    np.testing.assert_array_equal(xpnn.predict_proba(again, x), xpnn.predict_proba(conv, x))
+
+
 def test_deep_convnet_inference_peaks_under_one_gigabyte() -> None:
     net = xpnn.DeepConvNet(seed=0)
     rows = net.default_batch_rows
@@ -180,6 +206,13 @@ def test_load_sample_network_by_name(tmp_path: Path) -> None:
         xpnn.fetch_sample_convnet("simple_convnet", tmp_path, download=False)
     with pytest.raises(ValueError, match="unknown sample network 'lenet'"):
         xpnn.fetch_sample_convnet("lenet", tmp_path)
+    (tmp_path / "params.pkl").write_bytes(b"")  # in the data directory itself, not in weights/
+    misplaced = re.escape(f"{tmp_path} holds params.pkl itself: it belongs in {tmp_path / 'weights'}.")
+    with pytest.raises(xpnn.DataNotFoundError, match=misplaced):
+        xpnn.load_sample_network(tmp_path, name="simple_convnet")
+    with pytest.raises(xpnn.DataNotFoundError, match=misplaced):
+        xpnn.fetch_sample_convnet("simple_convnet", tmp_path)
+    (tmp_path / "params.pkl").unlink()
     (tmp_path / "weights").mkdir()
     wrong = {"W1": np.zeros((30, 1, 3, 3)), "b1": np.zeros(30), "W2": np.zeros((4320, 100))}
     wrong |= {"b2": np.zeros(100), "W3": np.zeros((100, 10)), "b3": np.zeros(10)}

@@ -775,3 +775,9 @@ def test_a_layer_network_takes_raw_bytes_and_refuses_what_it_cannot_export(ort, 
         export_onnx(bad, tmp_path / "a.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cnn.onnx"]
     run_model(ort, onnx_model(bad, allow_nonfinite=True), x8.astype(np.float32))
+
+
+def test_to_numpy_of_a_compiled_network_says_what_to_do(ort) -> None:
+    compiled = xpnn.compile(xpnn.random_network([4, 3], seed=0), "onnxruntime")
+    with pytest.raises(TypeError, match=r"compiled network \(OnnxRuntimeNetwork\) holds no arrays"):
+        xpnn.to_numpy(compiled)

@@ -955,6 +955,43 @@ def test_the_pinned_sample_file_is_parsed_from_the_bytes_that_were_hashed(
         xpnn.load_sample_network(tmp_path, download=False)
 
 
+def test_the_pinned_convnet_file_is_parsed_from_the_bytes_that_were_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack 5 for the book's ch. 7 file: swapped right after its one read, it still loads
+    what was hashed (and a second load refuses the swapped file)."""
+    import builtins
+
+    shapes = {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)}
+    genuine_net = {k: np.full(shape, 0.5) for k, shape in shapes.items()}
+    evil_net = {k: np.full(shape, -0.5) for k, shape in shapes.items()}
+    path = tmp_path / "weights" / "params.pkl"
+    path.parent.mkdir()
+    genuine = pickle.dumps(genuine_net, protocol=4)
+    path.write_bytes(genuine)
+    remote = xpnn.io.samples.SAMPLE_CONVNETS["simple_convnet"]
+    pinned = xpnn.io.RemoteFile(remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own)
+    monkeypatch.setattr(xpnn.io.samples, "SAMPLE_CONVNETS", {"simple_convnet": pinned})
+    opened: list[RewrittenOnceRead] = []
+
+    def racing_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        if os.fspath(file) == os.fspath(path) and "r" in mode and not opened:
+            opened.append(RewrittenOnceRead(f, path, pickle.dumps(evil_net, protocol=4)))
+            return opened[-1]
+        return f
+
+    monkeypatch.setattr(builtins, "open", racing_open)
+    monkeypatch.setattr(io, "open", racing_open)
+    net = xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(io, "open", real_open)
+    assert opened and opened[0].rewritten, "the file was swapped right after its first read"
+    np.testing.assert_array_equal(net.to_numpy()["W2"], genuine_net["W2"])
+    with pytest.raises(xpnn.DataError, match="SHA-256"):
+        xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+
+
 @pytest.mark.parametrize("max_bytes", [math.nan, None, "1000", True, False, 0, -1, 1.5, 1e9])
 @pytest.mark.parametrize("load", ["load_weights", "load_params"])
 def test_max_bytes_must_be_a_positive_integer(tmp_path: Path, load: str, max_bytes: object) -> None:

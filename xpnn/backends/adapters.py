@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError
+from ..runnable import Runnable
 from .compat import array_test, is_array_api_obj, is_cupy_array, is_dask_array, namespace_of
 from .compat import device as array_device
 from .table import BACKENDS, TABLE, BackendInfo
@@ -266,8 +267,9 @@ def backend_of(x: Any) -> str | None:
 def to_numpy(x: Any) -> Any:
     """Bring any array (of any backend, on any device), list or scalar back to host NumPy; Dask computes.
 
-    A network (a :class:`xpnn.Network` or a dict of arrays) comes back as a dict of host NumPy
-    arrays with the same keys, the book's format.
+    A network (a :class:`xpnn.Network`, a dict of arrays, or a layer network such as
+    :class:`xpnn.SimpleConvNet`) comes back as a dict of host NumPy arrays with the same keys,
+    the book's format (a layer network's state, ``running_mean1``..., included).
 
     >>> to_numpy([1, 2])
     array([1, 2])
@@ -277,7 +279,17 @@ def to_numpy(x: Any) -> Any:
     if isinstance(x, Mapping):
         return {key: to_numpy(value) for key, value in x.items()}
     name = backend_of(x)
-    return np.asarray(x) if name is None else REGISTRY[name].to_host(x)
+    if name is not None:
+        return REGISTRY[name].to_host(x)
+    if isinstance(x, Runnable):  # a network object, not an array
+        arrays = getattr(x, "to_numpy", None)
+        if arrays is None:
+            raise TypeError(
+                f"to_numpy: a compiled network ({type(x).__name__}) holds no arrays to return;"
+                " call it on the network it was compiled from"
+            )
+        return arrays()
+    return np.asarray(x)
 
 
 def device_of(x: Any) -> Any:
