@@ -264,12 +264,13 @@ REFUSING_PROXY = "http://127.0.0.1:9"
 
 #: Under ``nox -s mutation`` mutmut calls each function through its trampoline, whose frame is
 #: the first outside xpnn on the way out: there a warning names that file, not the test's line.
+#: (mutmut sets MUTANT_UNDER_TEST in every run of its copy, to "" for its clean run.)
 _TRAMPOLINE = os.path.join("mutmut", "mutation", "trampoline.py")
 
 
 def names_the_caller(warning: Any, caller: str) -> bool:
     """Whether ``warning`` (a recorded one) names a line of ``caller``, the test's ``__file__``."""
-    if os.environ.get("MUTANT_UNDER_TEST") and warning.filename.endswith(_TRAMPOLINE):
+    if "MUTANT_UNDER_TEST" in os.environ and warning.filename.endswith(_TRAMPOLINE):
         return True
     return bool(warning.filename == caller)
 

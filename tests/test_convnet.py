@@ -167,9 +167,9 @@ def test_to_numpy_of_a_layer_network_is_its_dict_of_host_arrays(backend: Case) -
     host_arrays = xpnn.to_numpy(placed)
     assert type(host_arrays) is dict and host_arrays.keys() == net.to_numpy().keys()
     assert {"W1", "gamma1", "running_mean1", "running_var2", "b3"} <= host_arrays.keys()
-    for key, value in net.to_numpy().items():
-        assert type(host_arrays[key]) is np.ndarray
-        np.testing.assert_array_equal(host_arrays[key], value)
+    for key, value in net.to_numpy().items():  # float32 where the backend has no float64 (JAX)
+        assert type(host_arrays[key]) is np.ndarray and host_arrays[key].dtype.kind == "f"
+        np.testing.assert_array_equal(host_arrays[key], value.astype(host_arrays[key].dtype))
     conv = xpnn.SimpleConvNet(
         (1, 8, 8), {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1}, 4, 3, seed=1
     )
@@ -181,7 +181,8 @@ def test_to_numpy_of_a_layer_network_is_its_dict_of_host_arrays(backend: Case) -
         params=xpnn.to_numpy(xpnn.to_backend(conv, backend.name, backend.device)),
     )
     x = np.random.default_rng(2).random((3, 1, 8, 8))
-    np.testing.assert_array_equal(xpnn.predict_proba(again, x), xpnn.predict_proba(conv, x))
+    placed_again = xpnn.to_backend(again, backend.name, backend.device)
+    assert_close(xpnn.predict_proba(placed_again, x), xpnn.predict_proba(conv, x), backend, factor=64)
 
 
 def test_deep_convnet_inference_peaks_under_one_gigabyte() -> None:
