@@ -54,7 +54,7 @@ class RemoteFile:
 
 
 #: How a data directory ``DIR`` is laid out, as the error messages say it.
-LAYOUT = "DIR/mnist/*.gz and DIR/weights/sample_weight.pkl"
+LAYOUT = "DIR/mnist/*.gz and DIR/weights/*.pkl"
 
 
 def fetch(
@@ -321,12 +321,24 @@ def _missing_message(
                 lines.append(f"  {', '.join(hosts)}: {reason}{which}.")
         fix = "connect to the network and run again"
     sources = " and ".join(dict.fromkeys(remote.mirrors[0] for remote, _ in missing if remote.mirrors))
+    places = " and ".join(
+        dict.fromkeys(_place(directory, remote.name, root) for remote, directory in missing)
+    )
     lines.append(
         f"To fix it: {fix}, or fetch {'them' if len(missing) > 1 else 'it'} by hand"
         + (f" from {sources}" if sources else "")
-        + f" into {LAYOUT} and pass --data-dir DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR."
+        + f" into {places} and pass --data-dir DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR."
     )
     return lines + ([hint] if hint else [])
+
+
+def _place(directory: Path, name: str, root: Path) -> str:
+    """Where a missing file goes, as the hand-fetch hint says it: ``DIR/mnist/*.gz`` for MNIST's
+    files, ``DIR/weights/params.pkl`` for one file, under a data directory ``DIR``."""
+    if not directory.is_relative_to(root):
+        return str(directory / name)
+    where = "/".join(("DIR", *directory.relative_to(root).parts))
+    return f"{where}/*.gz" if name.endswith(".gz") else f"{where}/{name}"
 
 
 def download_failure(e: BaseException) -> tuple[str, bool]:
