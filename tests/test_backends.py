@@ -494,3 +494,58 @@ def test_a_sessions_mark_with_an_unknown_name_or_none_stops_the_run(tmp_path: Pa
         )
         assert result.returncode == 4, result.stdout + result.stderr  # a usage error: nothing ran
         assert f"test_marks.py::test_it: sessions names {named}; known:" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "fix"),
+    [
+        (
+            RuntimeError("the device is lost"),
+            "a test computation failed (RuntimeError: the device is lost)",
+            _FIX_DRIVER,
+        ),
+        (
+            ImportError("no somelib", name="somelib_xpnn_never_installed"),
+            "somelib_xpnn_never_installed is not installed (device {device!r} needs it)",
+            "Install it with " + TABLE["array_api_strict"].install,  # unknown to the table: the backend's own
+        ),
+    ],
+    ids=["probe-failed", "unknown-library"],
+)
+def test_a_failing_probe_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, fault, reason: str, fix: str
+) -> None:
+    """A backend whose test computation fails: the reason, then the fix for that kind of failure."""
+    pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    from xpnn.backends import REGISTRY, probe
+
+    def broken(device: object) -> None:
+        raise fault
+
+    monkeypatch.setattr(probe, "_PROBED", {})
+    monkeypatch.setattr(REGISTRY["array_api_strict"], "probe", broken)
+    device = REGISTRY["array_api_strict"].resolve_device(None)
+    with pytest.raises(xpnn.BackendUnavailableError) as caught:
+        get_backend("array_api_strict")
+    assert str(caught.value) == (
+        f"backend 'array_api_strict' is not usable here: {reason.format(device=device)}. {fix},"
+        " or choose another backend (`xpnn backends` lists them)."
+    )
+
+
+def test_status_of_a_library_without_a_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A usable backend whose module has no ``__version__`` is listed with version None."""
+    strict = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    monkeypatch.delattr(strict, "__version__")
+    status = xpnn.backend_status(["array_api_strict"])["array_api_strict"]
+    assert (status.available, status.version) == (True, None)
+
+
+@pytest.mark.sessions("dask")
+def test_device_of_a_dask_array_on_the_gpu() -> None:
+    """Dask arrays of CuPy chunks are on ``"gpu"`` (only where CuPy has a GPU)."""
+    pytest.importorskip("dask.array", reason="dask not installed")
+    if check_backend("dask", "gpu")[1] is not None:
+        pytest.skip("Dask's GPU chunks need CuPy and a GPU")
+    x = xpnn.asarray(np.ones((4, 2)), backend="dask", device="gpu")
+    assert device_of(x) == "gpu" and xpnn.backend_of(x) == "dask"

@@ -897,7 +897,7 @@ def test_train_errors_are_the_whole_line(args: list[str], message: str, mirror: 
     [
         ([], "sigmoid", "softmax", "float32", False, "probabilities"),
         (["--activation", "relu", "--output", "identity", "--input-dtype", "float64"], "relu", "identity", "float64", False, "logits"),
-        (["--activation", "sigmoid", "--output", "argmax", "--input-dtype", "float16"], "sigmoid", "argmax", "float16", False, "label"),
+        (["--activation", "sigmoid", "--output", "ArgMax", "--input-dtype", "float16"], "sigmoid", "argmax", "float16", False, "label"),
         (["--output", "softmax", "--input-dtype", "uint8", "--normalize"], "sigmoid", "softmax", "uint8", True, "probabilities"),
         (["--input-dtype", "float32", "--normalize"], "sigmoid", "softmax", "float32", True, "probabilities"),
     ],
@@ -960,6 +960,30 @@ def test_train_refuses_an_output_it_could_not_write_before_training(mirror: Mirr
     )
     nested = tmp_path / "new" / "deeper" / "net.npz"  # folders on the way are made
     assert xpnn_cli(*train, "--out", str(nested)).returncode == 0 and nested.is_file()
+
+
+def test_train_refuses_an_output_folder_it_cannot_write_to_before_training(
+    mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder this user may not write to (as ``os.access`` says: root may write anywhere)."""
+    import errno
+    import os
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    access = os.access
+
+    def read_only(path: Any, mode: int, **kwargs: Any) -> bool:
+        return not (Path(path) == folder and mode & os.W_OK) and access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", read_only)
+    line = f"{folder}: this user cannot write here: choose another --out"
+    train = ("train", "--data-dir", str(mirror.root), "--iters", "1", "--no-progress")
+    _refused_before_any_work(xpnn_cli(*train, "--out", str(folder / "sub" / "net.npz")), mirror, line)
+    with pytest.raises(PermissionError) as refused:
+        cli._common.check_out(str(folder / "net.npz"), (".npz",), ".npz")
+    assert (refused.value.errno, refused.value.filename) == (errno.EACCES, str(folder))
+    assert list(folder.iterdir()) == []
 
 
 def test_train_without_the_safetensors_extra_refuses_before_training(
@@ -1151,6 +1175,8 @@ def test_a_file_without_an_activation_warns_naming_the_option(
     [
         (["train", "--bakend", "numpy"], "unrecognized arguments: --bakend numpy (--bakend: did you mean --backend?)"),
         (["mnist", "--activaton=relu"], "unrecognized arguments: --activaton=relu (--activaton: did you mean --activation?)"),
+        (["train", "--bakend=array_api_strict"],
+         "unrecognized arguments: --bakend=array_api_strict (--bakend: did you mean --backend?)"),
         (["export", "--out", "m.onnx", "--nomalize", "--ouput", "argmax"],
          "unrecognized arguments: --nomalize --ouput argmax (--nomalize: did you mean --normalize?;"
          " --ouput: did you mean --output?)"),
@@ -1376,6 +1402,50 @@ def test_a_weights_file_that_is_no_mnist_network_is_refused_before_any_download(
     assert mirror.server.requests == [] and not mirror.root.exists()
 
 
+@pytest.mark.parametrize("sizes", [[784, 1, 5], [5, 1, 10]])
+def test_mnist_refuses_a_network_with_either_side_wrong_before_any_download(
+    sizes: list[int], mirror: Mirror, tmp_path: Path
+) -> None:
+    """MNIST inputs but not 10 classes (or 10 classes of other inputs) is refused as well."""
+    wrong = xpnn.save_weights(xpnn.random_network(sizes, seed=0), tmp_path / "wrong.npz")
+    result = xpnn_cli("mnist", "--data-dir", str(mirror.root), "--weights", str(wrong))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        f"xpnn: error: {wrong} is a network of {sizes[0]} inputs and {sizes[-1]} outputs; MNIST needs"
+    )
+    assert mirror.server.requests == [] and not mirror.root.exists()
+
+
+def test_mnist_network_checks_the_device_and_honours_no_download(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mnist --network``: a device the backend has not is refused before any download, and
+    ``--no-download`` fetches nothing (the CNN's file comes from our mirror, where it is not)."""
+    book = weights.SAMPLE_CONVNETS["simple_convnet"]
+    mine = RemoteFile(book.name, book.sha256, [f"{mirror.server.base}/good/"])
+    monkeypatch.setitem(weights.SAMPLE_CONVNETS, "simple_convnet", mine)
+    args = ("mnist", "--network", "simple_convnet", "--data-dir", str(mirror.root))
+    _refused_before_any_work(
+        xpnn_cli(*args, "--device", "cuda"),
+        mirror,
+        "backend 'numpy' takes device=only the device 'cpu'; got 'cuda'",
+    )
+    offline = xpnn_cli(*args, "--no-download")
+    assert (offline.returncode, offline.stdout) == (2, "") and offline.stderr.count("\n") == 1
+    assert "Downloading is off" in offline.stderr and "params.pkl" in offline.stderr
+    assert mirror.server.requests == []
+
+
+@pytest.mark.sessions("jax")
+def test_mnist_compiled_for_jax_takes_the_device_asked_for(mirror: Mirror) -> None:
+    if not COMPILE_JAX:
+        pytest.skip("compile('jax') is tested in the JAX session")
+    pytest.importorskip("jax")
+    result = xpnn_cli("mnist", "--compile", "jax", "--device", "tpu", "--data-dir", str(mirror.root))
+    assert (result.returncode, result.stdout) == (2, "") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("xpnn: error: jax has no device 'tpu'"), result.stderr
+
+
 class OutOfMemoryError(RuntimeError):
     """What PyTorch raises when a device's memory runs out (``torch.OutOfMemoryError``, by name)."""
 
@@ -1427,9 +1497,17 @@ class _Closed(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_reader_that_leaves_early_ends_the_command_quietly() -> None:
+class _ClosedFile(_Closed):
+    """Such an output that is closed too: it has no file descriptor left (``ValueError``)."""
+
+    def fileno(self) -> int:
+        raise ValueError("I/O operation on closed file")
+
+
+@pytest.mark.parametrize("stdout", [_Closed, _ClosedFile])
+def test_a_reader_that_leaves_early_ends_the_command_quietly(stdout: type[io.StringIO]) -> None:
     err = io.StringIO()
-    with redirect_stdout(_Closed()), redirect_stderr(err):
+    with redirect_stdout(stdout()), redirect_stderr(err):
         status = cli.main(["backends"])
     assert (status, err.getvalue()) == (141, "")
 

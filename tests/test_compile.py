@@ -419,7 +419,9 @@ def test_a_compiled_layer_network_refuses_as_the_network_does(ort) -> None:
     ):
         xpnn.compile(net, "onnxruntime", dtype="float64")
     bad = net.replace({"b1": xpnn.asarray(np.full(30, np.inf))})
-    with pytest.raises(ValueError, match=r"^weight b1 holds 30 non-finite .* compiled network"):
+    with pytest.raises(
+        ValueError, match=r"^weight b1 holds 30 non-finite .* compiled network.* to compile them"
+    ):
         xpnn.compile(bad, "onnxruntime")
 
 
@@ -439,3 +441,17 @@ def test_the_books_convnets_compiled_on_the_test_set(ort, real_data_dir: Path, n
     np.testing.assert_array_equal(xpnn.predict(fast, x8, normalize=True), expected)
     accuracy = xpnn.accuracy(fast, x8, t, normalize=True)
     assert accuracy == float(np.mean(expected == t)) == BOOK_CONVNET_ACCURACY[name]
+
+
+def test_jax_defaults_and_its_count_of_compiles(jax) -> None:
+    """exact_shapes=2 by default; a dense network has no default_batch_rows; ``compiles`` counts
+    the traces, of a layer network too."""
+    from test_export import LAYER_NETWORKS
+
+    fast = xpnn.compile(reference.random_network((5, 8, 3), np.float32, seed=4), "jax")
+    assert fast.exact_shapes == 2 and fast.default_batch_rows is None
+    layered = xpnn.compile(LAYER_NETWORKS["MultiLayerNet"](), "jax")
+    x = np.zeros((3, *layered.n_in), np.float32)
+    xpnn.forward(layered, x)
+    xpnn.forward(layered, x)
+    assert layered.compiles == 1

@@ -140,6 +140,26 @@ def test_the_constructors_take_the_books_arguments_and_defaults() -> None:
         xpnn.SimpleConvNet(input_dim=(28, 28))
 
 
+@pytest.mark.parametrize("key", ["filter_num", "filter_size", "stride"])
+def test_a_zero_filter_count_size_or_stride_is_refused(key: str) -> None:
+    conv = {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1} | {key: 0}
+    with pytest.raises(ValueError, match=rf"filter_num, filter_size and stride are ints >= 1.*'{key}': 0"):
+        xpnn.SimpleConvNet((1, 8, 8), conv, 4, 3, seed=0)
+    assert xpnn.SimpleConvNet((1, 8, 8), conv | {key: 1, "pad": 0}, 4, 3, seed=0).layers[0].pad == 0
+
+
+def test_the_constructors_pass_device_and_dtype_on() -> None:
+    strict = pytest.importorskip("array_api_strict")
+    net = xpnn.SimpleConvNet(
+        (1, 8, 8), {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1}, 4, 3, seed=0,
+        backend="array_api_strict", device="device1",
+    )  # fmt: skip
+    assert net.device == strict.Device("device1")
+    assert all(array.device == strict.Device("device1") for array in net.params.values())
+    deep = xpnn.DeepConvNet(dtype="float32", seed=0)
+    assert deep.dtype == np.float32 and all(v.dtype == np.float32 for v in deep.params.values())
+
+
 def test_to_backend_places_every_array_once(backend: Case) -> None:
     net = xpnn.SimpleConvNet(
         (1, 8, 8), {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1}, 4, 3, seed=0
@@ -205,6 +225,10 @@ def test_load_sample_network_by_name(tmp_path: Path) -> None:
         xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
     with pytest.raises(xpnn.DataNotFoundError, match=r"Downloading is off \(--no-download, download=False\)"):
         xpnn.fetch_sample_convnet("simple_convnet", tmp_path, download=False)
+    with pytest.raises(
+        xpnn.DataNotFoundError, match=r"by hand from \S+/ch08/ into DIR/weights/deep_convnet_params\.pkl and"
+    ):
+        xpnn.fetch_sample_convnet("deep_convnet", tmp_path, download=False)  # not sample_weight.pkl's place
     with pytest.raises(ValueError, match="unknown sample network 'lenet'"):
         xpnn.fetch_sample_convnet("lenet", tmp_path)
     (tmp_path / "params.pkl").write_bytes(b"")  # in the data directory itself, not in weights/

@@ -142,7 +142,7 @@ def test_first_run_offline_names_every_file_and_how_to_fix_it(
     assert f"fetch them by hand from {down[0]} into" in message
     assert "connect to the network" in message
     assert "--data-dir DIR" in message and "XPNN_DATA_DIR=DIR" in message
-    assert "DIR/mnist/*.gz and DIR/weights/sample_weight.pkl" in message
+    assert "into DIR/mnist/*.gz and pass --data-dir DIR" in message
     assert len(calls) == 2, "a host that refused is not asked again for the other files"
     assert not (tmp_path / "new").exists(), "no empty directories are left behind"
 
@@ -174,8 +174,8 @@ def test_the_whole_message_when_some_files_fail_for_different_reasons(served, tm
             f"  {host}: HTTP 403 Forbidden ({a}, {d}).",
             f"  {host}: SHA-256 does not match (an error page, or a corrupt or different file) ({b}).",
             f"To fix it: connect to the network and run again, or fetch them by hand from {base}/forbidden/"
-            f" and {base}/html/ into DIR/mnist/*.gz and DIR/weights/sample_weight.pkl and pass --data-dir"
-            " DIR (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR.",
+            f" and {base}/html/ into DIR/mnist/*.gz and pass --data-dir DIR (data_dir=DIR in Python) or"
+            " set XPNN_DATA_DIR=DIR.",
         ]
     )
     assert sorted(p.name for p in mnist_dir.iterdir()) == [c]
@@ -199,9 +199,8 @@ def test_the_whole_message_for_files_without_mirrors(tmp_path: Path, names: list
             f"Missing from the data directory {tmp_path}: {', '.join('mnist/' + name for name in names)}.",
             "Downloading is off (--no-download, download=False).",
             "To fix it: allow downloading (leave out --no-download; download=True), or fetch"
-            f" {'them' if len(names) > 1 else 'it'} by hand into DIR/mnist/*.gz and"
-            " DIR/weights/sample_weight.pkl and pass --data-dir DIR (data_dir=DIR in Python) or set"
-            " XPNN_DATA_DIR=DIR.",
+            f" {'them' if len(names) > 1 else 'it'} by hand into DIR/mnist/*.gz and pass --data-dir DIR"
+            " (data_dir=DIR in Python) or set XPNN_DATA_DIR=DIR.",
             *([hint] if hint else []),
         ]
     )

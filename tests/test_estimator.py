@@ -462,6 +462,16 @@ def _sklearn_twin(solver: str, params: dict):
             "sgd",
             {"learning_rate": "adaptive", "tol": 10.0, "n_iter_no_change": 1, "max_iter": 40},
         ),  # lr too small
+        (
+            "sgd",
+            {
+                "learning_rate": "adaptive",
+                "learning_rate_init": 1e-6,
+                "tol": 10.0,
+                "n_iter_no_change": 1,
+                "max_iter": 9,
+            },
+        ),  # a learning rate of 1e-6 is already too small
         ("adam", {"activation": "relu", "batch_size": 16, "beta_1": 0.8, "beta_2": 0.99, "max_iter": 3}),
     ],
 )
@@ -1090,7 +1100,72 @@ def test_class_weight_is_a_weight_per_class(blobs) -> None:
     with pytest.warns(ConvergenceWarning):
         plain = quick(**params).fit(X, names)
     assert plain.loss_curve_ != runs["dict"].loss_curve_
-    with pytest.raises(ValueError, match="class_weight='balanced' is not supported for partial_fit"):
+    with pytest.raises(ValueError, match="^class_weight='balanced' is not supported for partial_fit: pass"):
         quick(class_weight="balanced").partial_fit(X, names, classes=["a", "b", "c"])
     with pytest.raises(ValueError, match=re.escape("The classes, ['a', 'b', 'c'], are not in class_weight")):
         quick(class_weight={"z": 2.0}).fit(X, names)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_two_classes_early_stopping_split_is_stratified(dtype) -> None:
+    """Two classes: the held-out rows are a stratified split, as scikit-learn's; weights follow them.
+
+    The network answers class 0 for every row and barely trains: the held-out accuracy is the
+    share of class 0 among the rows held out.
+    """
+    from sklearn.model_selection import train_test_split
+
+    y = np.repeat([0, 1], [30, 10])
+    X = np.random.default_rng(0).uniform(0.0, 1.0, (40, 2)).astype(dtype)
+    net = {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((2, 2)), "b2": np.array([1.0, 0.0])}
+    clf = MLPClassifier.from_network(
+        net,
+        activation="relu",
+        warm_start=True,
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=2,
+        tol=0.0,
+        n_iter_no_change=5,
+        solver="sgd",
+        learning_rate_init=1e-9,
+        random_state=0,
+        dtype=dtype,
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y, sample_weight=np.ones(40))  # float64 weights, held out in the network's dtype
+    _, held_out = train_test_split(
+        np.arange(40), random_state=np.random.RandomState(0), test_size=0.2, stratify=y
+    )
+    _, unstratified = train_test_split(np.arange(40), random_state=np.random.RandomState(0), test_size=0.2)
+    expected = float(np.mean(y[held_out] == 0))
+    assert expected != float(np.mean(y[unstratified] == 0))  # the split tells
+    assert clf.validation_scores_ == [expected] * 2
+
+
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+def test_learning_rate_schedules_are_for_sgd_only(blobs, learning_rate) -> None:
+    """As scikit-learn's, Adam ignores ``learning_rate``: it trains and stops as with 'constant'."""
+    X, y = blobs
+    params = {"max_iter": 8, "tol": 10.0, "n_iter_no_change": 2, "shuffle": False}
+    constant = quick(**params).fit(X, y)
+    scheduled = quick(**params, learning_rate=learning_rate).fit(X, y)
+    assert scheduled.n_iter_ == constant.n_iter_ < params["max_iter"]
+    assert scheduled.loss_curve_ == constant.loss_curve_
+
+
+def test_sklearn_init_writes_the_signature_once() -> None:
+    """The estimators' ``__init__``: named so, scikit-learn's signature, every argument stored."""
+    import inspect
+
+    from xpnn.estimators._base import PARAMETERS, sklearn_init
+
+    class Estimator:
+        __init__ = sklearn_init({"first": 1}, extra=2)
+
+    assert Estimator.__init__.__name__ == "__init__"
+    names = list(inspect.signature(Estimator.__init__).parameters)
+    assert names == ["self", "first", "hidden_layer_sizes", "activation", *PARAMETERS, "extra"]
+    est = Estimator(3, (4,), extra=5)
+    assert (est.first, est.hidden_layer_sizes, est.activation, est.extra) == (3, (4,), "relu", 5)
+    assert est.solver == PARAMETERS["solver"]

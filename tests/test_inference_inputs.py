@@ -587,7 +587,14 @@ def test_training_on_raw_pixels_warns_once(backend: Case, problem) -> None:
     kw = {"epochs": 3, "batch_size": 3, "x_test": raw, "t_test": t}  # 9 iterations, 6 accuracies
     caught = _pixel_warnings(lambda: xpnn.train(net, raw, t, **kw))
     assert len(caught) == 1 and names_the_caller(caught[0], __file__)
-    assert "train has no normalize: divide by 255 first (x / 255)" in str(caught[0].message)
+    message = str(caught[0].message)
+    assert (
+        message.startswith("x of dtype ")
+        and "train has no normalize: divide by 255 first (x / 255)" in message
+    )
+    assert message.endswith(
+        "to train on these values on purpose, warnings.simplefilter('ignore', xpnn.UnscaledInputWarning)"
+    )
     scaled = backend.asarray(x / 255.0, dtype=np.float32)
     test_only = _pixel_warnings(lambda: xpnn.train(net, scaled, t, **kw))  # x scaled, x_test raw
     assert len(test_only) == 1 and str(test_only[0].message).startswith("x_test of dtype ")

@@ -78,6 +78,16 @@ def test_im2col_and_col2im_are_the_books(backend: Case, stride: int, pad: int) -
     close(back, ref.col2im(c, x.shape, 3, 2, stride, pad), backend, dtype=dtype)
 
 
+def test_im2col_defaults_and_a_one_by_one_filter_are_the_books(backend: Case) -> None:
+    """Stride 1 and no padding by default; a 1 x 1 filter is one window per pixel, both ways."""
+    dtype = float64(backend)
+    x = np.random.default_rng(2).standard_normal((2, 3, 5, 4))
+    close(patches(backend.asarray(x), 2, 2), ref.im2col(x, 2, 2, 1, 0).T, backend, dtype=dtype)
+    close(im2col(backend.asarray(x), 1, 1), ref.im2col(x, 1, 1, 1, 0), backend, dtype=dtype)
+    c = np.random.default_rng(3).standard_normal((2 * 5 * 4, 3))
+    close(col2im(backend.asarray(c), x.shape, 1, 1), ref.col2im(c, x.shape, 1, 1), backend, dtype=dtype)
+
+
 def _torch_conv(stride: int, pad: int):
     def fn(torch, x, W, b):
         return torch.nn.functional.conv2d(x, W, b, stride=stride, padding=pad)
@@ -232,6 +242,26 @@ def test_batch_normalization_at_inference_uses_the_running_statistics(backend: C
     y, _ = BatchNormalization(1).forward(put(backend, p), backend.asarray(x))
     expected = p["gamma1"] * (x - p["running_mean1"]) / np.sqrt(p["running_var1"] + 1e-6) + p["beta1"]
     close(y, expected, backend, dtype=dtype)
+
+
+def test_batch_normalization_keeps_the_shape_of_any_input(backend: Case) -> None:
+    """Values per input are normalized flat, and the output has the input's shape (3-D too)."""
+    dtype = float64(backend)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 2, 3))
+    p = {"gamma1": rng.standard_normal(6), "beta1": rng.standard_normal(6)}
+    p |= {"running_mean1": rng.standard_normal(6), "running_var1": rng.random(6) + 0.1}
+    y, _ = BatchNormalization(1).forward(put(backend, p), backend.asarray(x))
+    x2 = x.reshape(4, 6)
+    expected = p["gamma1"] * (x2 - p["running_mean1"]) / np.sqrt(p["running_var1"] + 1e-6) + p["beta1"]
+    close(y, expected.reshape(x.shape), backend, dtype=dtype)
+
+
+def test_backward_without_a_training_forward_is_a_clear_error(backend: Case) -> None:
+    float64(backend)
+    dy = backend.asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"^dropout's backward needs a forward pass with train=True$"):
+        Dropout(0.5).backward({}, None, dy)
 
 
 def test_dropout_is_the_books_scaling_at_inference_and_a_mask_in_training(backend: Case) -> None:

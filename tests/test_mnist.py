@@ -852,3 +852,41 @@ def test_read_idx_refuses_more_dimensions_than_an_array_has_in_words(tmp_path: P
         xpnn.DataError, match=f"^{path} has {ndim} dimensions in its IDX header, more than the 32"
     ):
         idx.read_idx(path)
+
+
+def test_a_data_file_at_most_as_large_as_a_gzip_stream_of_its_shape_can_be_is_read_on(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_mnist's twin of the read_idx limit: a file of exactly the bound is decompressed, one
+    byte more is refused; a file grown past the bound after it was measured is read only one byte
+    past it."""
+    root, _ = tiny
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    n = 4 + 4 + N  # the header of the labels' 1-D file, then its data
+    bound = n + (n >> 12) + (n >> 14) + (n >> 25) + (1 << 16)
+    member = gzip.compress(bytes([0, 0, 8, 1]) + N.to_bytes(4, "big"), mtime=0)  # the data is missing
+    too_large = (
+        f"^{path} is {bound + 1:,} bytes, more than any gzip stream of an IDX file of shape \\({N},\\)"
+    )
+    for size, message in [(bound, f"^{path} is a broken gzip stream"), (bound + 1, too_large)]:
+        with path.open("wb") as f:
+            f.write(member + b"\x01")
+            f.truncate(size)
+        with pytest.raises(xpnn.DataError, match=message):
+            xpnn.load_mnist(split="test", data_dir=root, verify=False)
+    with path.open("wb") as f:  # measured at the bound, read when 1,000 bytes longer
+        f.write(member + b"\x01")
+        f.truncate(bound + 1000)
+    measured = os.stat_result((*os.stat(path)[:6], bound, *os.stat(path)[7:]))
+
+    class _Os:
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        @staticmethod
+        def fstat(fd: int) -> os.stat_result:
+            return measured
+
+    monkeypatch.setattr(idx, "os", _Os())
+    with pytest.raises(xpnn.DataError, match=too_large):
+        xpnn.load_mnist(split="test", data_dir=root, verify=False)

@@ -132,6 +132,11 @@ def test_weight_init_std_is_the_books(spec, scale) -> None:
         assert w.std() == pytest.approx(expected, rel=0.01)  # 320,000 draws: std error 0.13%
 
 
+def test_a_zero_weight_init_std_gives_zero_weights() -> None:
+    net = MultiLayerNet(4, [3], 2, weight_init_std=0.0, seed=0)
+    assert all(not np.any(np.asarray(net.params[k])) for k in ("W1", "W2"))
+
+
 def test_weight_decay_term_in_loss_and_gradient() -> None:
     x, t = np.random.default_rng(4).random((10, 6)), np.arange(10) % 3
     plain = small_net()

@@ -738,6 +738,11 @@ def test_key_errors_name_a_few_keys_then_a_count() -> None:
         "unexpected ['c0', 'c1', 'c2', 'c3', 'c4', ... and 495 more]"
     )
     assert len(_error(lambda: xpnn.predict({"W1": np.eye(2), "b1": 0, "x" * 10_000: 1}, [1.0, 0.0]))) < 200
+    for size, shown in ((40, "y" * 40), (41, "y" * 37 + "...")):  # a name is cut only past 40 characters
+        extra = {**xpnn.init_network(), "y" * size: 1}
+        assert _error(lambda extra=extra: xpnn.predict(extra, np.zeros((1, 2)))).endswith(
+            f" unexpected [{shown!r}]"
+        )
 
 
 def test_a_dict_called_again_sees_every_change_of_its_arrays() -> None:
@@ -798,3 +803,13 @@ def test_a_remembered_dict_runs_every_input_as_a_first_call_does() -> None:
             first = outcome({k: v.copy() for k, v in net.items()}, x, kw)  # new arrays: checked
             xpnn.forward(net, np.array([1.0, 0.5]))  # net is now the remembered dict
             assert outcome(net, x, kw) == first, (x, kw)
+
+
+def test_the_to_backend_method_passes_device_and_dtype_on() -> None:
+    """``Network.to_backend(backend, device, dtype=)`` is ``xpnn.to_backend`` of the network."""
+    strict = pytest.importorskip("array_api_strict")
+    two = strict.Device("device1")
+    net = xpnn.to_backend(reference.random_network((4, 3, 2)), activation="relu")
+    moved = net.to_backend("array_api_strict", two, dtype="float32")
+    assert (moved.backend, moved.device, moved["W1"].device) == ("array_api_strict", two, two)
+    assert (moved.dtype, moved.activation) == (strict.float32, "relu")

@@ -13,7 +13,7 @@ from conftest import Case, assert_close, host, tolerance
 
 import xpnn
 import xpnn.layers  # the ch. 5 layer functions over a dict (a submodule: imported by name)
-from xpnn.nn import Affine, Relu, Sigmoid
+from xpnn.nn import Affine, Dropout, Relu, Sigmoid
 
 SIZES = (6, 5, 4, 3)
 ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "relu": Relu}
@@ -80,6 +80,22 @@ def test_replace_gives_a_network_of_the_new_arrays_and_the_same_activation(backe
             backend,
             factor=64,
         )
+
+
+def test_forward_in_training_mode_draws_the_dropout_mask_from_rng(backend: Case) -> None:
+    """``forward(x, train=True, rng=...)``: the book's mask ``rand(*shape) > ratio``; else the scaling."""
+    if backend.name == "dask":
+        pytest.skip("training does not run on Dask by design")
+    rng = np.random.default_rng(7)
+    p = {"W1": rng.standard_normal((6, 5)), "b1": rng.standard_normal(5)}
+    net = xpnn.Sequential(
+        [Affine(1), Dropout(0.5)], p, input_shape=(6,), backend=backend.name, device=backend.device
+    )
+    x = rng.standard_normal((4, 6))
+    h = x @ p["W1"] + p["b1"]
+    y = net.forward(net.prepare_input(x), train=True, rng=np.random.default_rng(1))
+    assert_close(y, h * (np.random.default_rng(1).random((4, 5)) > 0.5), backend, factor=64)
+    assert_close(net.forward(net.prepare_input(x)), h * 0.5, backend, factor=64)
 
 
 def test_training_passes_of_a_dict_network_are_those_of_its_layers(backend: Case) -> None:

@@ -471,3 +471,30 @@ def test_bfloat16_on_pytorch_trains_and_answers_in_float32(estimator) -> None:
     assert again.network_.dtype == torch.bfloat16
     for a, b in zip(again.coefs_ + again.intercepts_, model.coefs_ + model.intercepts_, strict=True):
         assert torch.equal(a, b)
+
+
+def test_validation_r2_is_scikit_learns_at_its_edges() -> None:
+    """Validation R² is ``r2_score``: a held-out column of total sum of squares 1 is scored as
+    any; a constant one scores 1 where predicted exactly (scikit-learn's ``force_finite``).
+
+    The network is set by hand to answer a constant and barely trains (warm_start, tiny rate).
+    """
+    from sklearn.metrics import r2_score
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    params = {"hidden_layer_sizes": (3,), "solver": "sgd", "learning_rate_init": 1e-9, "max_iter": 1,
+              "warm_start": True, "early_stopping": True, "validation_fraction": 0.2, "random_state": 0}  # fmt: skip
+    model = MLPRegressor(**params)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, np.zeros(20))
+    _, held_out = train_test_split(np.arange(20), random_state=np.random.RandomState(0), test_size=0.2)
+    y = np.zeros(20)
+    for answer, y_held_out in [(0.0, [0.0] * 4), (0.25, [0.5, -0.5, 0.5, -0.5])]:  # sums of squares 0, 1
+        for a in model.coefs_ + model.intercepts_:
+            a[...] = 0.0
+        model.intercepts_[-1][...] = answer
+        y[held_out] = y_held_out
+        with pytest.warns(ConvergenceWarning):
+            model.fit(X, y)
+        expected = r2_score(y[held_out], model.predict(X[held_out]))
+        assert model.validation_scores_[-1] == pytest.approx(expected, rel=1e-6)

@@ -131,3 +131,24 @@ def test_a_broken_chain_names_the_layer_and_what_it_expected() -> None:
     assert _error(lambda: xpnn.shape_trace(mlp, np.zeros((7, 28, 28)))) == (
         "input of shape (7, 28, 28) does not fit this network: it takes one input (784,) or a batch (N, 784)"
     )
+
+
+def test_a_pool_over_flat_input_is_refused_by_name() -> None:
+    with pytest.raises(
+        ValueError, match=r"^Pooling\(.*\) takes \(C, H, W\) input; got input of shape \(16,\)$"
+    ):
+        Sequential(
+            [Pooling(2, 2), Affine(1)], {"W1": np.zeros((16, 2)), "b1": np.zeros(2)}, input_shape=(16,)
+        )
+
+
+def test_a_pools_default_batch_counts_its_input_output_and_two_copies() -> None:
+    """A pool holds its input, its output, the padded input and its windows: the default batch
+    is what fits :data:`xpnn.nn.batching.BATCH_BYTES` in float64."""
+    from xpnn.nn.batching import BATCH_BYTES
+
+    shape, pooled = (16, 64, 64), 16 * 32 * 32
+    params = {"W1": np.zeros((pooled, 2)), "b1": np.zeros(2)}
+    net = Sequential([Pooling(2, 2), Affine(1)], params, input_shape=shape, dtype="float64")
+    per_row = 3 * int(np.prod(shape)) + pooled
+    assert net.default_batch_rows == BATCH_BYTES // (per_row * 8)

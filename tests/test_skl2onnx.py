@@ -166,7 +166,10 @@ def test_integer_input_is_cast_to_float32(to_onnx, ort) -> None:
     X, codes = make_blobs(100, n_features=3, centers=3, random_state=1)
     X = np.round(X * 10.0).astype(np.int64)
     clf = fit_quietly(MLPClassifier((8,), max_iter=20, random_state=0), X.astype(np.float32), codes)
-    label, proba = run(ort, to_onnx(clf, X[:1], options=NO_ZIPMAP), X)
+    model = to_onnx(clf, X[:1], options=NO_ZIPMAP)
+    (cast,) = [n for n in model.graph.node if n.op_type == "Cast"]
+    assert cast.name.startswith("XpnnCast") and cast.output[0].startswith("xpnn_cast_input")
+    label, proba = run(ort, model, X)
     np.testing.assert_array_equal(label, clf.predict(X.astype(np.float32)))
     assert proba.dtype == np.float32
 
@@ -192,6 +195,42 @@ def test_an_unfitted_estimator_is_refused(to_onnx, estimator) -> None:
         to_onnx(estimator(), np.zeros((1, 2), np.float32))
 
 
+def test_registering_installs_the_classifiers_parser(to_onnx, monkeypatch) -> None:
+    """The parser checks that the classifier is fitted before skl2onnx reads its classes."""
+    from skl2onnx._parse import sklearn_parsers_map
+    from sklearn.exceptions import NotFittedError
+
+    monkeypatch.delitem(sklearn_parsers_map, MLPClassifier, raising=False)
+    register_skl2onnx()
+    assert MLPClassifier in sklearn_parsers_map
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        to_onnx(MLPClassifier(), np.zeros((1, 2), np.float32))
+
+
+def test_a_node_with_a_subgraph_is_refused(to_onnx, monkeypatch) -> None:
+    """xpnn's rewrite rules leave no If node; were one left, the converter says so."""
+    import onnx
+
+    import xpnn.export
+
+    export = xpnn.export.onnx_model
+
+    def with_if(*args, **kwargs):
+        model = export(*args, **kwargs)
+        branch = onnx.helper.make_graph([], "branch", [], [])
+        model.graph.node.append(
+            onnx.helper.make_node("If", ["cond"], ["out"], then_branch=branch, else_branch=branch)
+        )
+        return model
+
+    monkeypatch.setattr(xpnn.export, "onnx_model", with_if)
+    clf = MLPClassifier.from_network(xpnn.init_network(), classes=[0, 1])
+    with pytest.raises(
+        RuntimeError, match="holds a If node with a subgraph, which this converter cannot copy"
+    ):
+        to_onnx(clf, np.zeros((1, 2), np.float32))
+
+
 def test_an_opset_below_xpnns_is_refused(to_onnx) -> None:
     X, y = load_diabetes(return_X_y=True)
     reg = fit_quietly(MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0), X, y)
@@ -202,6 +241,14 @@ def test_an_opset_below_xpnns_is_refused(to_onnx) -> None:
 def test_without_skl2onnx_the_error_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "skl2onnx", None)  # what an absent package looks like to import
     with pytest.raises(xpnn.BackendUnavailableError, match=r"pip install 'xpnn\[skl2onnx\]'"):
+        register_skl2onnx()
+
+
+def test_without_onnx_the_error_names_the_skl2onnx_extra(to_onnx, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(
+        xpnn.BackendUnavailableError, match=r"register_skl2onnx.*pip install 'xpnn\[skl2onnx\]'"
+    ):
         register_skl2onnx()
 
 

@@ -151,3 +151,37 @@ def test_raw_pixels_for_a_convnet_warn_once_before_training() -> None:
     x, t = _images(6, 0)
     with pytest.warns(xpnn.UnscaledInputWarning, match="train has no normalize: divide by 255 first"):
         xpnn.train(NETWORKS["simple_convnet"][0](), (x * 255).astype(np.uint8), t, epochs=1)
+
+
+class _Counting:
+    """SGD that counts its steps."""
+
+    def __init__(self) -> None:
+        self.inner, self.steps = xpnn.optimizers.get_optimizer("sgd", lr=0.1), 0
+
+    def init(self, params):
+        return self.inner.init(params)
+
+    def update(self, params, grads, state):
+        self.steps += 1
+        return self.inner.update(params, grads, state)
+
+
+def test_train_network_takes_batches_of_100_and_keeps_a_short_history() -> None:
+    """The book's Trainer: mini-batches of 100 by default; a history of ``epoch`` and ``loss``."""
+    net = MultiLayerNetExtend(6, [5], 3, seed=0)
+    x, t = _rows(101, 0)
+    counting = _Counting()
+    _, history = xpnn.nn.train_network(net, x, t, optimizer=counting, epochs=2)
+    assert counting.steps == 4 and list(history) == ["epoch", "loss"]
+
+
+def test_train_network_refuses_bad_arguments_by_name() -> None:
+    net = MultiLayerNetExtend(6, [5], 3, seed=0)
+    x, t = _rows(10, 0)
+    with pytest.raises(TypeError, match=r"^train_network trains an xpnn.Sequential network; got dict"):
+        xpnn.nn.train_network({"W1": np.zeros((6, 3)), "b1": np.zeros(3)}, x, t)
+    with pytest.raises(ValueError, match=r"^give both x_test and t_test, or neither$"):
+        xpnn.nn.train_network(net, x, t, x_test=x)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer or None; got -1$"):
+        xpnn.nn.train_network(net, x, t, seed=-1)

@@ -567,6 +567,11 @@ def test_random_network_same_seed_same_network() -> None:
             "dtype must be a real floating dtype (float32, float64, float16); got int32: weights are"
             " floating, and an integer or bool dtype would truncate every weight",
         ),
+        (
+            {"dtype": "complex64"},
+            "dtype must be a real floating dtype (float32, float64, float16); got complex64: weights are"
+            " real numbers, and a complex dtype would keep only part of them",
+        ),
     ],
 )
 def test_random_network_refuses_what_is_not_a_network(kwargs: dict, message: str) -> None:
@@ -1227,7 +1232,8 @@ def _with(a: np.ndarray, row: int, value: float) -> np.ndarray:
         ),
         (
             lambda x, t: {"net": {**xpnn.random_network([6, 3]), "b1": np.array([0.0, np.nan, 0.0], np.float32)}},
-            "the network's b1 holds NaN or infinity: training cannot start from it",
+            "the network's b1 holds NaN or infinity: training cannot start from it"
+            " (draw a new one with xpnn.random_network)",
         ),
         (lambda x, t: {"on_epoch": "print"}, "on_epoch must be a function of one dict, or None; got str"),
     ],
@@ -1381,3 +1387,18 @@ def test_huge_rates_and_bad_seeds_are_named() -> None:
                 f()
     for seed in (None, 2**70, np.int64(3), np.random.default_rng(1), np.random.SeedSequence(2)):
         assert xpnn.random_network([2, 2], seed=seed)["W1"].shape == (2, 2)
+
+
+def test_layer_network_refusals_name_the_network_and_its_input() -> None:
+    """A layer network takes no activation=, and a wrong image shape is named against its input."""
+    net = xpnn.SimpleConvNet(
+        (1, 6, 6), {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1}, 4, 3, 0.1, seed=0
+    )
+    x, t = np.zeros((4, 1, 6, 6), np.float32), np.array([0, 1, 2, 0])
+    with pytest.raises(
+        ValueError, match=r"^a layer network's activations are its layers: leave out activation=$"
+    ):
+        xpnn.train(net, x, t, epochs=1, activation="relu")
+    message = "x must have shape (N, 1, 6, 6) to fit the network's input; got (4, 1, 5, 5)"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        xpnn.train(net, x[:, :, :5, :5], t, epochs=1)

@@ -820,8 +820,11 @@ HOSTILE_RECORDS = [
 
 @pytest.mark.parametrize("data, message", HOSTILE_RECORDS)
 def test_a_hostile_record_in_an_npz_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
-    with pytest.raises(xpnn.DataError, match="xpnn record of the network.*" + message):
-        xpnn.load_weights(write(tmp_path, "w.npz", npz_with_record(data)))
+    path = write(tmp_path, "w.npz", npz_with_record(data))
+    with pytest.raises(
+        xpnn.DataError, match=f"^{re.escape(str(path))}: the xpnn record of the network.*{message}"
+    ):
+        xpnn.load_weights(path)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -1004,3 +1007,21 @@ def test_max_bytes_must_be_a_positive_integer(tmp_path: Path, load: str, max_byt
     assert sorted(getattr(xpnn, load)(path, max_bytes=np.int64(1 << 20))) == ["W1", "b1"]
     with pytest.raises(xpnn.DataError, match="over the limit of 10;"):
         getattr(xpnn, load)(path, max_bytes=10)
+
+
+def test_a_pickle_error_is_quoted_in_full_up_to_200_characters(tmp_path: Path) -> None:
+    """The reader's own error is kept whole up to 200 characters; a longer one is cut to 200."""
+
+    def parse_error(n: int) -> str:
+        try:
+            int(b"x" * n)
+        except ValueError as e:
+            return str(e)
+        raise AssertionError("int() parsed it")
+
+    fits = next(n for n in range(300) if len(parse_error(n)) == 200)
+    for n, quoted in ((fits, parse_error(fits)), (fits + 1, parse_error(fits + 1)[:197] + "...")):
+        path = write(tmp_path, "w.pkl", b"\x80\x02I" + b"x" * n + b"\n.")  # INT of no digits
+        with pytest.raises(xpnn.DataError) as e:
+            xpnn.load_weights(path)
+        assert str(e.value) == f"{path} is not a readable weights pickle (ValueError: {quoted})"

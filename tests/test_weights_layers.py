@@ -326,6 +326,12 @@ MISMATCH: list[tuple[str, Callable[[dict[str, np.ndarray]], dict[str, np.ndarray
         r"unexpected|outputs of shape \(2, 3\)",
     ),
     (
+        "no classifier, no arrays",
+        lambda a: {},
+        {"layers": [{"type": "Relu"}], "input_shape": [2, 3]},
+        r": the recorded layers give outputs of shape \(2, 3\); a classifier ends in \(n,\)$",
+    ),
+    (
         "conv layer on a vector",
         lambda a: a,
         {"layers": [{"type": "Convolution", "index": 1, "stride": 1, "pad": 0}, *_layers()[1:]]},
@@ -371,16 +377,20 @@ def test_the_record_is_checked_before_any_member_is_inflated(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "layers",
+    ("layers", "message"),
     [
-        [Affine(1), Relu(), Dropout(float("nan")), Affine(2)],
-        [Affine(1), Relu(), Dropout(1.5), Affine(2)],
+        ([Affine(1), Relu(), Dropout(float("nan")), Affine(2)], "^this network's layers cannot be written"),
+        (
+            [Affine(1), Relu(), Dropout(1.5), Affine(2)],
+            r"^this network cannot be saved: save_weights: the xpnn record of the network \(the network"
+            r" to save\), layer 3 \(Dropout\) has ratio 1\.5; ",
+        ),
     ],
     ids=["nan", "over one"],
 )
-def test_save_refuses_what_load_would_refuse(layers: list[Any], tmp_path: Path) -> None:
+def test_save_refuses_what_load_would_refuse(layers: list[Any], message: str, tmp_path: Path) -> None:
     params = {"W1": np.ones((3, 2)), "b1": np.zeros(2), "W2": np.ones((2, 2)), "b2": np.zeros(2)}
     net = xpnn.Sequential(layers, params, input_shape=(3,))
-    with pytest.raises(ValueError, match="cannot be"):
+    with pytest.raises(ValueError, match=message):
         xpnn.save_weights(net, tmp_path / "net.npz")
     assert not list(tmp_path.iterdir())
