@@ -513,6 +513,20 @@ def test_trains_as_scikit_learn_does(solver, params, capsys) -> None:
     assert out.count(" Stopping.\n") == (ours.n_iter_ < params["max_iter"])
 
 
+#: A hand-set network that early stopping scores on held-out rows while it barely trains: every
+#: epoch scores the same, and with tol=0 an equal score is no worse, so it runs to max_iter.
+BARELY_TRAINING = {
+    "activation": "relu",
+    "warm_start": True,
+    "early_stopping": True,
+    "validation_fraction": 0.2,
+    "tol": 0.0,
+    "solver": "sgd",
+    "learning_rate_init": 1e-9,
+    "random_state": 0,
+}
+
+
 def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
     """validation_scores_ are accuracies on the held-out rows, whatever rows the split picks.
 
@@ -536,16 +550,9 @@ def test_early_stopping_scores_the_held_out_rows(backend: Case) -> None:
     dtype = "float64" if backend.has_float64() else "float32"
     clf = MLPClassifier.from_network(
         net,
-        activation="relu",
-        warm_start=True,
-        early_stopping=True,
-        validation_fraction=0.2,
+        **BARELY_TRAINING,
         max_iter=3,
-        tol=0.0,
         n_iter_no_change=1,
-        solver="sgd",
-        learning_rate_init=1e-9,
-        random_state=0,
         backend=backend.name,
         device=backend.device_arg,
         dtype=dtype,
@@ -1118,20 +1125,7 @@ def test_two_classes_early_stopping_split_is_stratified(dtype) -> None:
     y = np.repeat([0, 1], [30, 10])
     X = np.random.default_rng(0).uniform(0.0, 1.0, (40, 2)).astype(dtype)
     net = {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((2, 2)), "b2": np.array([1.0, 0.0])}
-    clf = MLPClassifier.from_network(
-        net,
-        activation="relu",
-        warm_start=True,
-        early_stopping=True,
-        validation_fraction=0.2,
-        max_iter=2,
-        tol=0.0,
-        n_iter_no_change=5,
-        solver="sgd",
-        learning_rate_init=1e-9,
-        random_state=0,
-        dtype=dtype,
-    )
+    clf = MLPClassifier.from_network(net, **BARELY_TRAINING, max_iter=2, n_iter_no_change=5, dtype=dtype)
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y, sample_weight=np.ones(40))  # float64 weights, held out in the network's dtype
     _, held_out = train_test_split(

@@ -920,61 +920,36 @@ class RewrittenOnceRead:
 real_open = open
 
 
-def test_the_pinned_sample_file_is_parsed_from_the_bytes_that_were_hashed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+#: The book's files a load checks against a pinned SHA-256: name= of load_sample_network, the
+#: pin's table and key in xpnn.io.samples, and the shapes of a network that the load accepts.
+PINNED_FILES = {
+    None: ("SAMPLE_WEIGHTS", None, {"W1": (3, 2), "b1": (2,)}),
+    "simple_convnet": (
+        "SAMPLE_CONVNETS",
+        "simple_convnet",
+        {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PINNED_FILES), ids=["sample_weight", "simple_convnet"])
+def test_the_pinned_file_is_parsed_from_the_bytes_that_were_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str | None
 ) -> None:
-    """Attack 5: sample_weight.pkl was hashed in one read and parsed from a second: a file
-    swapped in between loaded as verified."""
+    """Attack 5: sample_weight.pkl (and the book's ch. 7 file) was hashed in one read and parsed
+    from a second: a file swapped in between loaded as verified."""
     import builtins
 
-    genuine_net = reference.random_network((3, 2), np.float32, seed=0)
-    evil_net = reference.random_network((3, 2), np.float32, seed=1)
-    path = tmp_path / "weights" / "sample_weight.pkl"
+    table, key, shapes = PINNED_FILES[name]
+    genuine_net = {k: np.full(shape, 0.5, np.float32) for k, shape in shapes.items()}
+    evil_net = {k: np.full(shape, -0.5, np.float32) for k, shape in shapes.items()}
+    remote = getattr(xpnn.io.samples, table) if key is None else getattr(xpnn.io.samples, table)[key]
+    path = tmp_path / "weights" / remote.name
     path.parent.mkdir()
     genuine = pickle.dumps(genuine_net, protocol=4)
     path.write_bytes(genuine)
-    remote = xpnn.io.samples.SAMPLE_WEIGHTS
-    monkeypatch.setattr(
-        xpnn.io.samples,
-        "SAMPLE_WEIGHTS",
-        xpnn.io.RemoteFile(remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own),
-    )
-    opened: list[RewrittenOnceRead] = []
-
-    def racing_open(file, mode="r", *args, **kwargs):
-        f = real_open(file, mode, *args, **kwargs)
-        if os.fspath(file) == os.fspath(path) and "r" in mode and not opened:
-            opened.append(RewrittenOnceRead(f, path, pickle.dumps(evil_net, protocol=4)))
-            return opened[-1]
-        return f
-
-    monkeypatch.setattr(builtins, "open", racing_open)
-    monkeypatch.setattr(io, "open", racing_open)  # pathlib opens files with io.open
-    net = xpnn.load_sample_network(tmp_path, download=False)
-    monkeypatch.undo()
-    assert opened and opened[0].rewritten, "the file was swapped right after its first read"
-    np.testing.assert_array_equal(net["W1"], genuine_net["W1"])  # what was hashed is what was parsed
-    with pytest.raises(xpnn.DataError, match="SHA-256"):  # the swapped file is refused on its own
-        xpnn.load_sample_network(tmp_path, download=False)
-
-
-def test_the_pinned_convnet_file_is_parsed_from_the_bytes_that_were_hashed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Attack 5 for the book's ch. 7 file: swapped right after its one read, it still loads
-    what was hashed (and a second load refuses the swapped file)."""
-    import builtins
-
-    shapes = {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10), "b3": (10,)}
-    genuine_net = {k: np.full(shape, 0.5) for k, shape in shapes.items()}
-    evil_net = {k: np.full(shape, -0.5) for k, shape in shapes.items()}
-    path = tmp_path / "weights" / "params.pkl"
-    path.parent.mkdir()
-    genuine = pickle.dumps(genuine_net, protocol=4)
-    path.write_bytes(genuine)
-    remote = xpnn.io.samples.SAMPLE_CONVNETS["simple_convnet"]
     pinned = xpnn.io.RemoteFile(remote.name, hashlib.sha256(genuine).hexdigest(), (), remote.what, remote.own)
-    monkeypatch.setattr(xpnn.io.samples, "SAMPLE_CONVNETS", {"simple_convnet": pinned})
+    monkeypatch.setattr(xpnn.io.samples, table, pinned if key is None else {key: pinned})
     opened: list[RewrittenOnceRead] = []
 
     def racing_open(file, mode="r", *args, **kwargs):
@@ -984,15 +959,15 @@ def test_the_pinned_convnet_file_is_parsed_from_the_bytes_that_were_hashed(
             return opened[-1]
         return f
 
-    monkeypatch.setattr(builtins, "open", racing_open)
-    monkeypatch.setattr(io, "open", racing_open)
-    net = xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
-    monkeypatch.setattr(builtins, "open", real_open)
-    monkeypatch.setattr(io, "open", real_open)
+    with monkeypatch.context() as racing:
+        racing.setattr(builtins, "open", racing_open)
+        racing.setattr(io, "open", racing_open)  # pathlib opens files with io.open
+        net = xpnn.load_sample_network(tmp_path, download=False, name=name)
     assert opened and opened[0].rewritten, "the file was swapped right after its first read"
-    np.testing.assert_array_equal(net.to_numpy()["W2"], genuine_net["W2"])
-    with pytest.raises(xpnn.DataError, match="SHA-256"):
-        xpnn.load_sample_network(tmp_path, name="simple_convnet", download=False)
+    for k in shapes:  # what was hashed is what was parsed
+        np.testing.assert_array_equal(xpnn.to_numpy(net)[k], genuine_net[k])
+    with pytest.raises(xpnn.DataError, match="SHA-256"):  # the swapped file is refused on its own
+        xpnn.load_sample_network(tmp_path, download=False, name=name)
 
 
 @pytest.mark.parametrize("max_bytes", [math.nan, None, "1000", True, False, 0, -1, 1.5, 1e9])
